@@ -1,0 +1,32 @@
+// Runs an IR graph with the CPU reference kernels, node by node in topological order.
+#pragma once
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ir/graph.h"
+#include "kiln/status.h"
+#include "kiln/tensor.h"
+
+namespace kiln::cpu {
+
+//! Values visible to a graph run; subgraph runs chain to their enclosing run's scope.
+struct Scope {
+    std::unordered_map<const ir::Value*, Tensor> values;
+    const Scope* parent = nullptr;
+    const Tensor* find(const ir::Value* v) const;
+};
+
+//! Stateless apart from options; safe to use from several threads on different runs.
+class Executor {
+public:
+    //! Runs `graph` with inputs in graph-input order; returns outputs in graph-output order.
+    Result<std::vector<Tensor>> run(const ir::Graph& graph, const std::vector<Tensor>& inputs,
+                                    const Scope* outer = nullptr) const;
+    //! Runs with inputs by name; every graph input must be given, with its dtype (and static dims).
+    Result<std::unordered_map<std::string, Tensor>> runNamed(
+        const ir::Graph& graph, const std::unordered_map<std::string, Tensor>& inputs) const;
+};
+
+}  // namespace kiln::cpu

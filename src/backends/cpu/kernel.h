@@ -1,0 +1,55 @@
+// The CPU reference backend's kernel interface.
+//
+// A kernel is `Status kernel<Op>(KernelContext&)`, declared here for every row of ir/ops.def and defined in
+// kernels/<family>.cpp. It reads inputs and attributes, validates them (returning kInvalidArgument or
+// kUnsupported with a message that names the input/attribute), computes output shapes and fills `outputs`.
+// The executor prefixes errors with the node ("node 12 (Conv 'conv1'): ...").
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "kiln/status.h"
+#include "kiln/tensor.h"
+
+namespace kiln::cpu {
+
+struct KernelContext {
+    const ir::Node& node;
+    std::vector<const Tensor*> inputs;  //!< nullptr for omitted optional inputs.
+    std::vector<Tensor> outputs;        //!< One per node output; kernels fill the ones `wantsOutput`.
+    //! Runs a subgraph (If/Loop/Scan bodies) with this node's scope as the outer scope.
+    std::function<Result<std::vector<Tensor>>(const ir::Graph&, const std::vector<Tensor>&)> runSubgraph;
+
+    size_t numInputs() const { return inputs.size(); }
+    bool hasInput(size_t i) const { return i < inputs.size() && inputs[i] != nullptr; }
+    const Tensor& input(size_t i) const { return *inputs[i]; }
+    size_t numOutputs() const { return outputs.size(); }
+    bool wantsOutput(size_t i) const { return i < outputs.size() && node.output(i) != nullptr; }
+    const ir::Attributes& attrs() const { return node.attrs(); }
+    int64_t opset() const { return node.opset(); }
+
+    //! Allocates output i (zero-filled) and returns it.
+    Result<Tensor*> allocateOutput(size_t i, DataType type, Shape shape) {
+        KILN_ASSIGN_OR_RETURN(outputs[i], Tensor::allocate(type, std::move(shape)));
+        return &outputs[i];
+    }
+    //! Checks the input count is in [minCount, maxCount] and the first `minCount` are present.
+    Status requireInputs(size_t minCount, size_t maxCount = SIZE_MAX) const;
+};
+
+using KernelFn = Status (*)(KernelContext&);
+
+#define KILN_OP(name, domain, family) Status kernel##name(KernelContext& ctx);
+#include "ir/ops.def"
+#undef KILN_OP
+
+//! The reference kernel of an op.
+KernelFn cpuKernel(ir::OpKind op) noexcept;
+
+//! Normalizes a possibly negative axis into [0, rank); fails naming the attribute/input.
+Result<int64_t> normalizeAxis(int64_t axis, int64_t rank, const char* what = "axis");
+
+}  // namespace kiln::cpu

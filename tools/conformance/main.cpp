@@ -1,0 +1,169 @@
+// kiln-conformance: runs ONNX backend-test folders on the CPU reference backend.
+//
+//   kiln-conformance --data /usr/share/libonnx-testdata/data/node --expectations tests/conformance/expectations.txt
+//
+// Each test runs in a child process (a crash or a hang fails that test alone). Exit status is non-zero when a
+// test that the expectations file does not list fails, or when a listed test passes (the file must stay true).
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+
+#include "runner.h"
+
+namespace fs = std::filesystem;
+using kiln::conformance::Outcome;
+using kiln::conformance::TestResult;
+
+namespace {
+
+TestResult runIsolated(const std::string& dir, const std::string& name, const kiln::conformance::Tolerance& tol,
+                       unsigned timeoutSeconds) {
+    int fds[2];
+    if (pipe(fds) != 0) return kiln::conformance::runTest(dir, name, tol);
+    const pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        alarm(timeoutSeconds);
+        TestResult r = kiln::conformance::runTest(dir, name, tol);
+        std::string msg = std::to_string(static_cast<int>(r.outcome)) + "\n" + std::to_string(r.seconds) + "\n" + r.detail;
+        ssize_t off = 0;
+        while (off < static_cast<ssize_t>(msg.size())) {
+            const ssize_t w = write(fds[1], msg.data() + off, msg.size() - off);
+            if (w <= 0) break;
+            off += w;
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    std::string msg;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fds[0], buf, sizeof buf)) > 0) msg.append(buf, static_cast<size_t>(n));
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    TestResult r;
+    r.name = name;
+    if (WIFSIGNALED(status)) {
+        r.outcome = Outcome::kFail;
+        const int sig = WTERMSIG(status);
+        r.detail = sig == SIGALRM ? "timed out after " + std::to_string(timeoutSeconds) + " s"
+                                  : std::string("crashed: ") + strsignal(sig);
+        return r;
+    }
+    const auto a = msg.find('\n');
+    const auto b = msg.find('\n', a + 1);
+    if (a == std::string::npos || b == std::string::npos) {
+        r.outcome = Outcome::kFail;
+        r.detail = "test process exited without a result";
+        return r;
+    }
+    r.outcome = static_cast<Outcome>(std::stoi(msg.substr(0, a)));
+    r.seconds = std::stod(msg.substr(a + 1, b - a - 1));
+    r.detail = msg.substr(b + 1);
+    return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Runs ONNX backend-test folders (model.onnx + test_data_set_*) on Kiln's CPU reference backend"};
+    std::vector<std::string> dataDirs;
+    std::string expectationsPath;
+    std::string filter;
+    bool verbose = false;
+    bool noIsolate = false;
+    bool allowStale = false;
+    unsigned timeout = 120;
+    kiln::conformance::Tolerance tol;
+    app.add_option("--data", dataDirs, "Suite folder holding one folder per test; repeatable (suite name = folder name)")
+        ->required();
+    app.add_option("--expectations", expectationsPath, "File of tests expected not to pass: 'suite/test category reason'");
+    app.add_option("--filter", filter, "Only run tests whose name contains this text");
+    app.add_option("--rtol", tol.rtol, "Relative tolerance (default 1e-3, as ONNX's backend tests)");
+    app.add_option("--atol", tol.atol, "Absolute tolerance (default 1e-7)");
+    app.add_option("--max-rel", tol.maxRel, "Compare by max|kiln-ref|/max|ref| <= this instead (real models)");
+    app.add_option("--timeout", timeout, "Seconds per test before it counts as failed (default 120)");
+    app.add_flag("-v,--verbose", verbose, "Print every test, not only the ones that do not pass");
+    app.add_flag("--no-isolate", noIsolate, "Run tests in this process (for debuggers)");
+    app.add_flag("--allow-stale", allowStale, "Do not fail when a test listed in the expectations file passes");
+    CLI11_PARSE(app, argc, argv);
+
+    std::map<std::string, kiln::conformance::Expectation> expectations;
+    if (!expectationsPath.empty()) {
+        auto e = kiln::conformance::loadExpectations(expectationsPath);
+        if (!e) {
+            std::cerr << "kiln-conformance: " << e.status().message() << "\n";
+            return 2;
+        }
+        expectations = std::move(e).value();
+    }
+
+    struct Totals {
+        int pass = 0, fail = 0, unsupported = 0;
+    };
+    std::map<std::string, Totals> perSuite;
+    int unexpected = 0;
+    int stale = 0;
+    int ranExpected = 0;
+    for (const auto& dataDir : dataDirs) {
+        if (!fs::is_directory(dataDir)) {
+            std::cerr << "kiln-conformance: data folder '" << dataDir << "' does not exist\n";
+            return 2;
+        }
+        const std::string suite = fs::path(dataDir).lexically_normal().filename().string().empty()
+                                      ? fs::path(dataDir).lexically_normal().parent_path().filename().string()
+                                      : fs::path(dataDir).lexically_normal().filename().string();
+        std::vector<fs::path> tests;
+        for (const auto& e : fs::directory_iterator(dataDir)) {
+            if (e.is_directory() && fs::exists(e.path() / "model.onnx")) tests.push_back(e.path());
+        }
+        std::sort(tests.begin(), tests.end());
+        for (const auto& t : tests) {
+            const std::string name = suite + "/" + t.filename().string();
+            if (!filter.empty() && name.find(filter) == std::string::npos) continue;
+            TestResult r = noIsolate ? kiln::conformance::runTest(t.string(), name, tol)
+                                     : runIsolated(t.string(), name, tol, timeout);
+            Totals& tot = perSuite[suite];
+            (r.outcome == Outcome::kPass ? tot.pass : r.outcome == Outcome::kFail ? tot.fail : tot.unsupported)++;
+            auto exp = expectations.find(name);
+            const bool listed = exp != expectations.end();
+            if (listed) ++ranExpected;
+            std::string tag;
+            if (r.outcome != Outcome::kPass && !listed) {
+                ++unexpected;
+                tag = "  [UNEXPECTED]";
+            } else if (r.outcome == Outcome::kPass && listed) {
+                ++stale;
+                tag = "  [listed as " + exp->second.category + " but passes]";
+            }
+            if (verbose || r.outcome != Outcome::kPass || !tag.empty()) {
+                std::printf("%-11s %s%s%s%s\n", kiln::conformance::outcomeName(r.outcome), name.c_str(),
+                            r.detail.empty() ? "" : " — ", r.detail.c_str(), tag.c_str());
+            }
+        }
+    }
+    std::printf("\n");
+    int pass = 0, fail = 0, unsup = 0;
+    for (const auto& [suite, t] : perSuite) {
+        const int total = t.pass + t.fail + t.unsupported;
+        std::printf("%-20s %4d/%4d passed (%.1f%%), %d failed, %d unsupported\n", suite.c_str(), t.pass, total,
+                    total ? 100.0 * t.pass / total : 0.0, t.fail, t.unsupported);
+        pass += t.pass;
+        fail += t.fail;
+        unsup += t.unsupported;
+    }
+    std::printf("expectations: %d listed tests ran, %d not passing without an entry, %d listed but passing\n",
+                ranExpected, unexpected, stale);
+    const bool ok = unexpected == 0 && (allowStale || stale == 0);
+    std::printf("conformance: %d passed, %d failed, %d unsupported — %s\n", pass, fail, unsup,
+                ok ? "OK" : "FAILED");
+    return ok ? 0 : 1;
+}

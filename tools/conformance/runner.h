@@ -1,0 +1,45 @@
+// The ONNX backend-test runner: imports each test model, runs its data sets on the CPU reference backend and
+// compares with the stored outputs.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "kiln/status.h"
+#include "kiln/tensor.h"
+
+namespace kiln::conformance {
+
+enum class Outcome { kPass, kFail, kUnsupported };
+
+const char* outcomeName(Outcome o);
+
+struct Tolerance {
+    double rtol = 1e-3;
+    double atol = 1e-7;
+    //! When > 0, compare by max|got - want| / max|want| <= maxRel instead (real-model checks).
+    double maxRel = 0;
+};
+
+struct TestResult {
+    std::string name;  //!< "<suite>/<test>"
+    Outcome outcome = Outcome::kFail;
+    std::string detail;  //!< Why it failed / is unsupported; the worst error for passes with maxRel.
+    double seconds = 0;
+};
+
+//! Compares one output; returns an empty string when it matches, else what differs.
+std::string compareTensors(const Tensor& got, const Tensor& want, const Tolerance& tol, double* worstRel = nullptr);
+
+//! Runs one test folder (model.onnx + test_data_set_*).
+TestResult runTest(const std::string& dir, const std::string& name, const Tolerance& tol);
+
+//! Expectations: test name → (category, reason), from a file of lines `name  category  reason...`.
+struct Expectation {
+    std::string category;
+    std::string reason;
+};
+Result<std::map<std::string, Expectation>> loadExpectations(const std::string& path);
+
+}  // namespace kiln::conformance
