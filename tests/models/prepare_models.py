@@ -102,6 +102,42 @@ def buildIsnet(npmPrefix, modelPath):
     return [x[None]]
 
 
+def upcastFp16ToFp32(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The same network with FP32 math: fp16 weights and constants upcast, Cast-to-fp16 retargeted to fp32."""
+    F16, F32 = onnx.TensorProto.FLOAT16, onnx.TensorProto.FLOAT
+
+    def upcast(t: onnx.TensorProto) -> onnx.TensorProto:
+        if t.data_type != F16:
+            return t
+        return numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float32), t.name)
+
+    def walk(graph: onnx.GraphProto) -> None:
+        for i, init in enumerate(graph.initializer):
+            graph.initializer[i].CopyFrom(upcast(init))
+        for node in graph.node:
+            for a in node.attribute:
+                if node.op_type == "Cast" and a.name == "to" and a.i == F16:
+                    a.i = F32
+                if a.type == onnx.AttributeProto.TENSOR:
+                    a.t.CopyFrom(upcast(a.t))
+                if a.type == onnx.AttributeProto.GRAPH:
+                    walk(a.g)
+        for vi in list(graph.value_info) + list(graph.input) + list(graph.output):
+            if vi.type.tensor_type.elem_type == F16:
+                vi.type.tensor_type.elem_type = F32
+
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    walk(out.graph)
+    return out
+
+
+def buildIsnetFp32(npmPrefix, modelPath):
+    inputs = buildIsnet(npmPrefix, modelPath)
+    onnx.save(upcastFp16ToFp32(onnx.load(str(modelPath))), str(modelPath))
+    return inputs
+
+
 # --- Exported with torch ------------------------------------------------------------------------------------------
 
 def buildResnet50(npmPrefix, modelPath):
@@ -141,6 +177,9 @@ MODELS = [
           "skimage astronaut resized to the model input, RGB, (x-128)/256", buildIsnet,
           # Its fp16 conversion appended Cast nodes at the end of the node list: not topologically sorted.
           checker=False),
+    Model("isnet_fp32", f"{IMGLY_DATA} /models/medium (ISNet) with fp16 weights upcast and Casts retargeted to "
+          "fp32, so both runtimes do FP32 math", "skimage astronaut resized to the model input, RGB, (x-128)/256",
+          buildIsnetFp32, checker=False),
     Model("resnet50", f"torchvision resnet50, random weights (seed {SEED}), BN calibrated, torch.onnx opset 13",
           "skimage chelsea and coffee, 224x224, ImageNet mean/std", buildResnet50),
     Model("unet_small", f"tests/models/torch_models.py UNet (4 levels, width 16), random weights (seed {SEED}), "

@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> dataDirs;
     std::string expectationsPath;
     std::string filter;
+    std::vector<std::string> excludes;
     bool verbose = false;
     bool noIsolate = false;
     bool allowStale = false;
@@ -87,6 +88,7 @@ int main(int argc, char** argv) {
         ->required();
     app.add_option("--expectations", expectationsPath, "File of tests expected not to pass: 'suite/test category reason'");
     app.add_option("--filter", filter, "Only run tests whose name contains this text");
+    app.add_option("--exclude", excludes, "Skip tests whose name contains this text; repeatable");
     app.add_option("--rtol", tol.rtol, "Relative tolerance (default 1e-3, as ONNX's backend tests)");
     app.add_option("--atol", tol.atol, "Absolute tolerance (default 1e-7)");
     app.add_option("--max-rel", tol.maxRel, "Compare by max|kiln-ref|/max|ref| <= this instead (real models)");
@@ -129,6 +131,10 @@ int main(int argc, char** argv) {
         for (const auto& t : tests) {
             const std::string name = suite + "/" + t.filename().string();
             if (!filter.empty() && name.find(filter) == std::string::npos) continue;
+            if (std::any_of(excludes.begin(), excludes.end(),
+                            [&](const std::string& x) { return name.find(x) != std::string::npos; })) {
+                continue;
+            }
             TestResult r = noIsolate ? kiln::conformance::runTest(t.string(), name, tol)
                                      : runIsolated(t.string(), name, tol, timeout);
             Totals& tot = perSuite[suite];
