@@ -183,7 +183,9 @@ Status kernelMultinomial(KernelContext& ctx) {
         return invalidArgument("input 'input' must have shape [batch, classes], got " + shapeToString(logits.shape()));
     }
     const int64_t sampleSize = ctx.attrs().getInt("sample_size", 1);
-    if (sampleSize < 0) return invalidArgument("attribute 'sample_size' must be >= 0, got " + std::to_string(sampleSize));
+    if (sampleSize < 0) {
+        return invalidArgument("attribute 'sample_size' must be >= 0, got " + std::to_string(sampleSize));
+    }
     KILN_ASSIGN_OR_RETURN(DataType type, dtypeAttr(ctx, DataType::kInt32));
     if (type != DataType::kInt32 && type != DataType::kInt64) {
         return invalidArgument(std::string("attribute 'dtype' must be int32 or int64, got ") + dataTypeName(type));

@@ -248,7 +248,8 @@ Status loadCommon(const KernelContext& ctx, int64_t gates, const std::vector<std
             rc.lens[static_cast<size_t>(i)] = len;
         }
     }
-    const Shape stateShape = rc.layout == 0 ? Shape{rc.numDir, rc.batch, rc.hidden} : Shape{rc.batch, rc.numDir, rc.hidden};
+    const Shape stateShape =
+        rc.layout == 0 ? Shape{rc.numDir, rc.batch, rc.hidden} : Shape{rc.batch, rc.numDir, rc.hidden};
     const size_t stateSize = static_cast<size_t>(rc.numDir * rc.batch * rc.hidden);
     if (ctx.hasInput(5)) {
         KILN_RETURN_IF_ERROR(expectShape(ctx.input(5), "initial_h", stateShape));

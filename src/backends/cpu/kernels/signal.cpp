@@ -273,9 +273,13 @@ Status kernelMelWeightMatrix(KernelContext& ctx) {
     KILN_ASSIGN_OR_RETURN(double lowerHz, scalarFloat(ctx, 3, "lower_edge_hertz"));
     KILN_ASSIGN_OR_RETURN(double upperHz, scalarFloat(ctx, 4, "upper_edge_hertz"));
     KILN_ASSIGN_OR_RETURN(DataType outType, outputDatatype(ctx));
-    if (numMelBins <= 0) return invalidArgument("input 'num_mel_bins' must be positive, got " + std::to_string(numMelBins));
+    if (numMelBins <= 0) {
+        return invalidArgument("input 'num_mel_bins' must be positive, got " + std::to_string(numMelBins));
+    }
     if (dftLength <= 0) return invalidArgument("input 'dft_length' must be positive, got " + std::to_string(dftLength));
-    if (sampleRate <= 0) return invalidArgument("input 'sample_rate' must be positive, got " + std::to_string(sampleRate));
+    if (sampleRate <= 0) {
+        return invalidArgument("input 'sample_rate' must be positive, got " + std::to_string(sampleRate));
+    }
     if (!(lowerHz >= 0.0) || !(upperHz > lowerHz)) {
         return invalidArgument("edges must satisfy 0 <= lower_edge_hertz < upper_edge_hertz, got " +
                                std::to_string(lowerHz) + " and " + std::to_string(upperHz));
