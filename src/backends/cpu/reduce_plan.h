@@ -16,7 +16,7 @@
 namespace kiln::cpu {
 
 struct ReducePlan {
-    Shape outShape;                    //!< With or without the reduced dims, per keepdims.
+    Shape outShape;                     //!< With or without the reduced dims, per keepdims.
     std::vector<int64_t> outerOffsets;  //!< One per output element (row-major over the kept axes).
     std::vector<int64_t> innerOffsets;  //!< One per element of a reduction.
     int64_t reduceCount() const { return static_cast<int64_t>(innerOffsets.size()); }

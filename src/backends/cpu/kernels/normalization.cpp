@@ -50,7 +50,8 @@ Result<std::vector<double>> inputAsDouble(const Tensor& x, int64_t minRank) {
     }
     std::vector<double> v(static_cast<size_t>(x.numel()));
     dispatchFloat(x.dtype(), [&]<typename T>() {
-        for (int64_t i = 0; i < x.numel(); ++i) v[static_cast<size_t>(i)] = static_cast<double>(static_cast<ComputeT<T>>(x.data<T>()[i]));
+        for (int64_t i = 0; i < x.numel(); ++i)
+            v[static_cast<size_t>(i)] = static_cast<double>(static_cast<ComputeT<T>>(x.data<T>()[i]));
         return Status::ok();
     }).ignore();
     return v;
@@ -81,13 +82,15 @@ Status kernelBatchNormalization(KernelContext& ctx) {
     if (ctx.opset() < 14) {
         for (size_t i = 1; i < 5; ++i) training = training || ctx.wantsOutput(i);
     }
+    if (ctx.opset() < 7 && ctx.attrs().getInt("is_test", 0) != 0) training = false;  // opset 1-6's explicit flag
     const auto count = static_cast<size_t>(paramCount);
     std::vector<double> useMean = mean, useVar = var;
     if (training) {
         // Batch statistics over every axis but the channel (population variance, as numpy's var).
         const auto m = static_cast<double>(perActivation ? n : n * spatial);
         std::vector<double> sum(count, 0.0), sq(count, 0.0);
-        for (size_t i = 0; i < xs.size(); ++i) sum[(i / static_cast<size_t>(stride)) % static_cast<size_t>(period)] += xs[i];
+        for (size_t i = 0; i < xs.size(); ++i)
+            sum[(i / static_cast<size_t>(stride)) % static_cast<size_t>(period)] += xs[i];
         for (size_t k = 0; k < count; ++k) useMean[k] = sum[k] / m;
         for (size_t i = 0; i < xs.size(); ++i) {
             const size_t k = (i / static_cast<size_t>(stride)) % static_cast<size_t>(period);
@@ -136,7 +139,8 @@ Status kernelInstanceNormalization(KernelContext& ctx) {
         for (int64_t s = 0; s < spatial; ++s) var += (in[s] - mean) * (in[s] - mean);
         var /= static_cast<double>(spatial);
         const double inv = 1.0 / std::sqrt(var + epsilon);
-        for (int64_t s = 0; s < spatial; ++s) y[static_cast<size_t>(p * spatial + s)] = scale[k] * (in[s] - mean) * inv + bias[k];
+        for (int64_t s = 0; s < spatial; ++s)
+            y[static_cast<size_t>(p * spatial + s)] = scale[k] * (in[s] - mean) * inv + bias[k];
     }
     return writeOutput(ctx, 0, x.dtype(), x.shape(), y);
 }
@@ -184,7 +188,8 @@ Status kernelLayerNormalization(KernelContext& ctx) {
         means[static_cast<size_t>(r)] = mean;
         invStd[static_cast<size_t>(r)] = inv;
         for (int64_t i = 0; i < cols; ++i) {
-            y[static_cast<size_t>(r * cols + i)] = (in[i] - mean) * inv * scale[static_cast<size_t>(i)] + bias[static_cast<size_t>(i)];
+            y[static_cast<size_t>(r * cols + i)] =
+                (in[i] - mean) * inv * scale[static_cast<size_t>(i)] + bias[static_cast<size_t>(i)];
         }
     }
     KILN_RETURN_IF_ERROR(writeOutput(ctx, 0, x.dtype(), x.shape(), y));
@@ -263,8 +268,8 @@ Status kernelLRN(KernelContext& ctx) {
     const double bias = ctx.attrs().getFloat("bias", 1.0f);
     const int64_t c = x.dim(1);
     const int64_t spatial = dimProduct(x.shape(), 2, x.rank());
-    const int64_t before = (*size - 1) / 2;      // floor((size - 1) / 2)
-    const int64_t after = *size - 1 - before;    // ceil((size - 1) / 2)
+    const int64_t before = (*size - 1) / 2;    // floor((size - 1) / 2)
+    const int64_t after = *size - 1 - before;  // ceil((size - 1) / 2)
     std::vector<double> y(xs.size());
     for (int64_t b = 0; b < x.dim(0); ++b) {
         const int64_t batch = b * c * spatial;

@@ -22,7 +22,8 @@ Result<std::vector<int64_t>> reduceAxes(const KernelContext& ctx) {
         if (axes.dtype() != DataType::kInt64 && axes.dtype() != DataType::kInt32) {
             return invalidArgument(std::string("input 1 'axes' must be int64, got ") + dataTypeName(axes.dtype()));
         }
-        if (axes.rank() > 1) return invalidArgument("input 1 'axes' must be 1-D, got shape " + shapeToString(axes.shape()));
+        if (axes.rank() > 1)
+            return invalidArgument("input 1 'axes' must be 1-D, got shape " + shapeToString(axes.shape()));
         return axes.toInt64Vector();
     }
     return ctx.attrs().getInts("axes").value_or(std::vector<int64_t>{});
@@ -31,26 +32,35 @@ Result<std::vector<int64_t>> reduceAxes(const KernelContext& ctx) {
 //! Wrapping integer arithmetic (signed overflow through uint64 is defined); plain arithmetic for double.
 template <typename A>
 A wrapAdd(A a, A b) {
-    if constexpr (std::is_integral_v<A>) return static_cast<A>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
-    else return a + b;
+    if constexpr (std::is_integral_v<A>)
+        return static_cast<A>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+    else
+        return a + b;
 }
 template <typename A>
 A wrapMul(A a, A b) {
-    if constexpr (std::is_integral_v<A>) return static_cast<A>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
-    else return a * b;
+    if constexpr (std::is_integral_v<A>)
+        return static_cast<A>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
+    else
+        return a * b;
 }
 
 template <typename A>
 A absValue(A v) {
-    if constexpr (std::is_unsigned_v<A>) return v;
-    else if constexpr (std::is_integral_v<A>) return v < 0 ? static_cast<A>(0 - static_cast<uint64_t>(v)) : v;
-    else return std::fabs(v);
+    if constexpr (std::is_unsigned_v<A>)
+        return v;
+    else if constexpr (std::is_integral_v<A>)
+        return v < 0 ? static_cast<A>(0 - static_cast<uint64_t>(v)) : v;
+    else
+        return std::fabs(v);
 }
 
 template <typename T>
 T storeAccum(AccumT<T> v) {
-    if constexpr (std::is_integral_v<AccumT<T>>) return static_cast<T>(v);
-    else return castFromDouble<T>(v);
+    if constexpr (std::is_integral_v<AccumT<T>>)
+        return static_cast<T>(v);
+    else
+        return castFromDouble<T>(v);
 }
 
 template <typename T>
@@ -77,9 +87,15 @@ Status runReduce(const Tensor& x, Tensor& y, const ReducePlan& plan, ReduceKind 
         const T* base = in + plan.outerOffsets[static_cast<size_t>(o)];
         T& dst = out[o];
         switch (kind) {
-            case ReduceKind::kSum: dst = storeAccum<T>(sumOf(base, identity)); break;
-            case ReduceKind::kSumSquare: dst = storeAccum<T>(sumOf(base, square)); break;
-            case ReduceKind::kL1: dst = storeAccum<T>(sumOf(base, absolute)); break;
+            case ReduceKind::kSum:
+                dst = storeAccum<T>(sumOf(base, identity));
+                break;
+            case ReduceKind::kSumSquare:
+                dst = storeAccum<T>(sumOf(base, square));
+                break;
+            case ReduceKind::kL1:
+                dst = storeAccum<T>(sumOf(base, absolute));
+                break;
             case ReduceKind::kMean: {
                 const A s = sumOf(base, identity);
                 if constexpr (kIsFloat) {
@@ -89,8 +105,12 @@ Status runReduce(const Tensor& x, Tensor& y, const ReducePlan& plan, ReduceKind 
                 }
                 break;
             }
-            case ReduceKind::kL2: dst = castFromDouble<T>(std::sqrt(static_cast<double>(sumOf(base, square)))); break;
-            case ReduceKind::kLogSum: dst = castFromDouble<T>(std::log(static_cast<double>(sumOf(base, identity)))); break;
+            case ReduceKind::kL2:
+                dst = castFromDouble<T>(std::sqrt(static_cast<double>(sumOf(base, square))));
+                break;
+            case ReduceKind::kLogSum:
+                dst = castFromDouble<T>(std::log(static_cast<double>(sumOf(base, identity))));
+                break;
             case ReduceKind::kProd: {
                 A acc = A(1);
                 for (int64_t r = 0; r < n; ++r) acc = wrapMul(acc, static_cast<A>(static_cast<C>(base[inner[r]])));
@@ -158,7 +178,8 @@ Status argKernel(KernelContext& ctx, bool isMax) {
     const bool selectLast = ctx.attrs().getInt("select_last_index", 0) != 0;
     // A scalar is treated as a 1-element vector along axis 0.
     const Shape shape = x.rank() == 0 ? Shape{1} : x.shape();
-    KILN_ASSIGN_OR_RETURN(int64_t axis, normalizeAxis(ctx.attrs().getInt("axis", 0), static_cast<int64_t>(shape.size())));
+    KILN_ASSIGN_OR_RETURN(int64_t axis,
+                          normalizeAxis(ctx.attrs().getInt("axis", 0), static_cast<int64_t>(shape.size())));
     const auto rank = static_cast<int64_t>(shape.size());
     if (shape[static_cast<size_t>(axis)] == 0 && dimProduct(shape, 0, axis) * dimProduct(shape, axis + 1, rank) != 0) {
         return invalidArgument(std::string("cannot take the arg") + (isMax ? "max" : "min") + " over axis " +
