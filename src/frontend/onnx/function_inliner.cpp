@@ -22,8 +22,11 @@ struct Context {
 
 std::string normDomain(const std::string& d) { return d == "ai.onnx" ? "" : d; }
 
-//! The function body for `node`, or false when it has none.
-bool findBody(const onnx::NodeProto& node, Context& ctx, onnx::FunctionProto& body) {
+//! The function body for `node`, or false when it has none. `schemaOut` is set for ONNX-defined functions (their
+//! attribute defaults live in the schema, not in the FunctionProto).
+bool findBody(const onnx::NodeProto& node, Context& ctx, onnx::FunctionProto& body,
+              const onnx::OpSchema** schemaOut) {
+    *schemaOut = nullptr;
     const std::string domain = normDomain(node.domain());
     if (auto it = ctx.local.find({node.domain(), node.op_type()}); it != ctx.local.end()) {
         body = *it->second;
@@ -33,6 +36,7 @@ bool findBody(const onnx::NodeProto& node, Context& ctx, onnx::FunctionProto& bo
     if (opset == ctx.opsets.end()) return false;
     const auto* schema = onnx::OpSchemaRegistry::Schema(node.op_type(), static_cast<int>(opset->second), domain);
     if (schema == nullptr) return false;
+    *schemaOut = schema;
     if (schema->HasFunction() && schema->GetFunction() != nullptr) {
         body = *schema->GetFunction();
         return true;
@@ -53,9 +57,15 @@ bool findBody(const onnx::NodeProto& node, Context& ctx, onnx::FunctionProto& bo
     return false;
 }
 
-//! Substitutes attribute references (ref_attr_name) in a body node with the caller's attributes.
-void bindAttributes(onnx::NodeProto& n, const onnx::NodeProto& caller) {
+//! Substitutes attribute references (ref_attr_name) in a body node with the caller's attributes, or with the
+//! schema's default when the caller omits one.
+void bindAttributes(onnx::NodeProto& n, const onnx::NodeProto& caller, const onnx::OpSchema* schema) {
     std::unordered_map<std::string, const onnx::AttributeProto*> given;
+    if (schema != nullptr) {
+        for (const auto& [name, attr] : schema->attributes()) {
+            if (attr.default_value.type() != onnx::AttributeProto::UNDEFINED) given[name] = &attr.default_value;
+        }
+    }
     for (const auto& a : caller.attribute()) given[a.name()] = &a;
     google::protobuf::RepeatedPtrField<onnx::AttributeProto> bound;
     for (const auto& a : n.attribute()) {
@@ -88,8 +98,8 @@ void renameInSubgraph(onnx::GraphProto& g, const std::unordered_map<std::string,
 }
 
 //! Expands one node; appends the body's nodes to `out`.
-void expand(const onnx::NodeProto& caller, const onnx::FunctionProto& body, Context& ctx,
-            google::protobuf::RepeatedPtrField<onnx::NodeProto>& out) {
+void expand(const onnx::NodeProto& caller, const onnx::FunctionProto& body, const onnx::OpSchema* schema,
+            Context& ctx, google::protobuf::RepeatedPtrField<onnx::NodeProto>& out) {
     const std::string prefix = (caller.name().empty() ? caller.op_type() : caller.name()) + "/fn" +
                                std::to_string(ctx.counter++) + "/";
     std::unordered_map<std::string, std::string> rename;
@@ -120,7 +130,7 @@ void expand(const onnx::NodeProto& caller, const onnx::FunctionProto& body, Cont
             if (a.has_g()) renameInSubgraph(*a.mutable_g(), rename);
             for (auto& sg : *a.mutable_graphs()) renameInSubgraph(sg, rename);
         }
-        bindAttributes(n, caller);
+        bindAttributes(n, caller, schema);
         n.set_name(prefix + n.name());
         *out.Add() = std::move(n);
     }
@@ -139,8 +149,9 @@ bool inlineGraph(onnx::GraphProto& g, Context& ctx) {
         const bool supported = ir::findOp(normDomain(node.domain()), node.op_type()).has_value() ||
                                (normDomain(node.domain()).empty() && node.op_type() == "Constant");
         onnx::FunctionProto body;
-        if (!supported && findBody(node, ctx, body)) {
-            expand(node, body, ctx, nodes);
+        const onnx::OpSchema* schema = nullptr;
+        if (!supported && findBody(node, ctx, body, &schema)) {
+            expand(node, body, schema, ctx, nodes);
             changed = true;
         } else {
             *nodes.Add() = node;
