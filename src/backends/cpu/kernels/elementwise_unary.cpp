@@ -1,6 +1,7 @@
 // Unary math: Abs Neg Sign Exp Log Sqrt Reciprocal Floor Ceil Round, trigonometric and hyperbolic functions, Erf,
 // IsNaN IsInf, Not. Each op is a lambda over the compute type handed to ew::unaryMap / ew::unaryPredicate.
 #include <cmath>
+#include <functional>
 #include <type_traits>
 
 #include "backends/cpu/elementwise_ops.h"
@@ -21,8 +22,11 @@ Status kernelAbs(KernelContext& ctx) {
     return ew::unaryMap(ctx, KILN_EW_DISPATCH(dispatchNumeric), []<typename C>(C v) -> C {
         if constexpr (std::is_unsigned_v<C>) {
             return v;
+        } else if constexpr (std::is_integral_v<C>) {
+            // Wrapping negation: the most negative integer maps to itself, as numpy.
+            return v < C(0) ? ew::wrapping(C(0), v, std::minus<>()) : v;
         } else {
-            return v < C(0) ? static_cast<C>(-v) : v;  // the most negative integer wraps to itself, as numpy
+            return std::fabs(v);
         }
     });
 }
@@ -30,9 +34,7 @@ Status kernelAbs(KernelContext& ctx) {
 Status kernelNeg(KernelContext& ctx) {
     return ew::unaryMap(ctx, KILN_EW_DISPATCH(ew::dispatchSigned), []<typename C>(C v) -> C {
         if constexpr (std::is_integral_v<C>) {
-            // Negate in the unsigned domain so the most negative value wraps instead of overflowing.
-            using U = std::make_unsigned_t<C>;
-            return static_cast<C>(static_cast<U>(0) - static_cast<U>(v));
+            return ew::wrapping(C(0), v, std::minus<>());  // the most negative value wraps instead of overflowing
         } else {
             return -v;
         }
