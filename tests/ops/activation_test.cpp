@@ -20,22 +20,30 @@ TEST(Activation, PointwiseEveryFloatDtype) {
         {"Sigmoid", {}, [](double v) { return 1 / (1 + std::exp(-v)); }},
         {"Tanh", {}, [](double v) { return std::tanh(v); }},
         {"HardSigmoid", {}, [](double v) { return std::clamp(0.2 * v + 0.5, 0.0, 1.0); }},
-        {"HardSigmoid", {{"alpha", 0.5f}, {"beta", 0.6f}}, [](double v) { return std::clamp(0.5 * v + 0.6, 0.0, 1.0); }},
+        {"HardSigmoid",
+         {{"alpha", 0.5f}, {"beta", 0.6f}},
+         [](double v) { return std::clamp(0.5 * v + 0.6, 0.0, 1.0); }},
         {"HardSwish", {}, [](double v) { return v * std::clamp(v / 6 + 0.5, 0.0, 1.0); }},
         {"LeakyRelu", {}, [](double v) { return v >= 0 ? v : 0.01 * v; }},
         {"LeakyRelu", {{"alpha", 0.3f}}, [](double v) { return v >= 0 ? v : 0.3 * v; }},
         {"Elu", {}, [](double v) { return v >= 0 ? v : std::exp(v) - 1; }},
         {"Elu", {{"alpha", 2.0f}}, [](double v) { return v >= 0 ? v : 2 * (std::exp(v) - 1); }},
         {"Selu", {}, [=](double v) { return v > 0 ? selG * v : selG * selA * (std::exp(v) - 1); }},
-        {"Selu", {{"alpha", 2.0f}, {"gamma", 3.0f}}, [](double v) { return v > 0 ? 3 * v : 3 * 2 * (std::exp(v) - 1); }},
+        {"Selu",
+         {{"alpha", 2.0f}, {"gamma", 3.0f}},
+         [](double v) { return v > 0 ? 3 * v : 3 * 2 * (std::exp(v) - 1); }},
         {"Celu", {}, [](double v) { return std::max(0.0, v) + std::min(0.0, std::exp(v) - 1); }},
-        {"Celu", {{"alpha", 2.0f}}, [](double v) { return std::max(0.0, v) + std::min(0.0, 2 * (std::exp(v / 2) - 1)); }},
+        {"Celu",
+         {{"alpha", 2.0f}},
+         [](double v) { return std::max(0.0, v) + std::min(0.0, 2 * (std::exp(v / 2) - 1)); }},
         {"Softplus", {}, [](double v) { return std::log(std::exp(v) + 1); }},
         {"Softsign", {}, [](double v) { return v / (1 + std::fabs(v)); }},
         {"ThresholdedRelu", {}, [](double v) { return v > 1 ? v : 0; }},
         {"ThresholdedRelu", {{"alpha", 2.0f}}, [](double v) { return v > 2 ? v : 0; }},
         {"Shrink", {}, [](double v) { return v < -0.5 ? v : (v > 0.5 ? v : 0); }},
-        {"Shrink", {{"lambd", 1.5f}, {"bias", 1.5f}}, [](double v) { return v < -1.5 ? v + 1.5 : (v > 1.5 ? v - 1.5 : 0); }},
+        {"Shrink",
+         {{"lambd", 1.5f}, {"bias", 1.5f}},
+         [](double v) { return v < -1.5 ? v + 1.5 : (v > 1.5 ? v - 1.5 : 0); }},
     };
     for (const Case& c : cases) {
         for (DataType t : kFloatTypes) {
@@ -43,7 +51,8 @@ TEST(Activation, PointwiseEveryFloatDtype) {
             OpTester tester(c.op);
             tester.input(x);
             for (const auto& [name, value] : c.attrs) tester.attr(name, value);
-            SCOPED_TRACE(std::string(c.op) + " " + dataTypeName(t) + " with " + std::to_string(c.attrs.size()) + " attrs");
+            SCOPED_TRACE(std::string(c.op) + " " + dataTypeName(t) + " with " + std::to_string(c.attrs.size()) +
+                         " attrs");
             // Attributes are float32 in ONNX, so double results differ from the decimal constants by ~1e-8.
             const double tol = std::max(relTol(t), 1e-6);
             expectTensorNear(runOk(tester), mapRef(x, t, c.ref), tol, tol);
@@ -86,7 +95,8 @@ TEST(Activation, PReluUnidirectionalBroadcast) {
     auto bad = OpTester("PRelu").input(Tensor(DataType::kFloat32, {3})).input(Tensor(DataType::kFloat32, {2, 3})).run();
     ASSERT_FALSE(bad.isOk());
     EXPECT_NE(bad.status().message().find("slope"), std::string::npos) << bad.status().message();
-    EXPECT_FALSE(OpTester("PRelu").input(Tensor(DataType::kFloat32, {3})).input(Tensor(DataType::kFloat64, {3})).run().isOk());
+    EXPECT_FALSE(
+        OpTester("PRelu").input(Tensor(DataType::kFloat32, {3})).input(Tensor(DataType::kFloat64, {3})).run().isOk());
 }
 
 TEST(Activation, ClipOptionalBoundsEveryDtype) {
@@ -99,16 +109,20 @@ TEST(Activation, ClipOptionalBoundsEveryDtype) {
                        mapRef(x, t, [](double v) { return std::min(std::max(v, 20.0), 60.0); }));
         expectTensorEq(runOk(OpTester("Clip").input(x).absentInput().input(hi)),
                        mapRef(x, t, [](double v) { return std::min(v, 60.0); }));
-        expectTensorEq(runOk(OpTester("Clip").input(x).input(lo)), mapRef(x, t, [](double v) { return std::max(v, 20.0); }));
+        expectTensorEq(runOk(OpTester("Clip").input(x).input(lo)),
+                       mapRef(x, t, [](double v) { return std::max(v, 20.0); }));
         expectTensorEq(runOk(OpTester("Clip").input(x)), x);
         // min > max: everything becomes max (numpy.clip).
         expectTensorEq(runOk(OpTester("Clip").input(x).input(hi).input(lo)), mapRef(x, t, [](double) { return 20.0; }));
     }
     const float nan = std::numeric_limits<float>::quiet_NaN();
-    expectTensorEq(runOk(OpTester("Clip").input(Tensor::fromVector<float>({nan, -5})).input(Tensor::scalar<float>(0.0f))),
-                   Tensor::fromVector<float>({nan, 0}));
-    EXPECT_FALSE(OpTester("Clip").input(Tensor(DataType::kFloat32, {3})).input(Tensor(DataType::kFloat32, {2})).run().isOk());
-    EXPECT_FALSE(OpTester("Clip").input(Tensor(DataType::kFloat32, {3})).input(Tensor(DataType::kInt32, {})).run().isOk());
+    expectTensorEq(
+        runOk(OpTester("Clip").input(Tensor::fromVector<float>({nan, -5})).input(Tensor::scalar<float>(0.0f))),
+        Tensor::fromVector<float>({nan, 0}));
+    EXPECT_FALSE(
+        OpTester("Clip").input(Tensor(DataType::kFloat32, {3})).input(Tensor(DataType::kFloat32, {2})).run().isOk());
+    EXPECT_FALSE(
+        OpTester("Clip").input(Tensor(DataType::kFloat32, {3})).input(Tensor(DataType::kInt32, {})).run().isOk());
 }
 
 TEST(Activation, RejectsBadInputs) {

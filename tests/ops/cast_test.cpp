@@ -19,8 +19,10 @@ TEST(Cast, EveryPairOfTypes) {
         Tensor x = randomTensor(from, {11, 1}, 4, 0, 100);
         for (DataType to : castTypes()) {
             SCOPED_TRACE(std::string(dataTypeName(from)) + " -> " + dataTypeName(to));
-            expectTensorEq(runOk(OpTester("Cast").input(x).attr("to", static_cast<int64_t>(to))), mapRef(x, to, [](double v) { return v; }));
-            expectTensorEq(runOk(OpTester("CastLike").input(x).input(Tensor(to, {1}))), mapRef(x, to, [](double v) { return v; }));
+            expectTensorEq(runOk(OpTester("Cast").input(x).attr("to", static_cast<int64_t>(to))),
+                           mapRef(x, to, [](double v) { return v; }));
+            expectTensorEq(runOk(OpTester("CastLike").input(x).input(Tensor(to, {1}))),
+                           mapRef(x, to, [](double v) { return v; }));
             EXPECT_EQ(runOk(OpTester("Cast").input(Tensor(from, {3, 0})).attr("to", static_cast<int64_t>(to))).shape(),
                       (Shape{3, 0}));
         }
@@ -29,17 +31,22 @@ TEST(Cast, EveryPairOfTypes) {
 
 TEST(Cast, FloatToIntTruncatesAndWraps) {
     Tensor x = Tensor::fromVector<float>({2.9f, -2.9f, 0.5f, -0.5f, 300.0f, -1.0f});
-    expectTensorEq(runOk(OpTester("Cast").input(x).attr("to", int64_t{7})), Tensor::fromVector<int64_t>({2, -2, 0, 0, 300, -1}));
+    expectTensorEq(runOk(OpTester("Cast").input(x).attr("to", int64_t{7})),
+                   Tensor::fromVector<int64_t>({2, -2, 0, 0, 300, -1}));
     // numpy (x86-64): out-of-range values wrap through int64.
-    expectTensorEq(runOk(OpTester("Cast").input(x).attr("to", int64_t{3})), Tensor::fromVector<int8_t>({2, -2, 0, 0, 44, -1}));
-    expectTensorEq(runOk(OpTester("Cast").input(x).attr("to", int64_t{2})), Tensor::fromVector<uint8_t>({2, 254, 0, 0, 44, 255}));
+    expectTensorEq(runOk(OpTester("Cast").input(x).attr("to", int64_t{3})),
+                   Tensor::fromVector<int8_t>({2, -2, 0, 0, 44, -1}));
+    expectTensorEq(runOk(OpTester("Cast").input(x).attr("to", int64_t{2})),
+                   Tensor::fromVector<uint8_t>({2, 254, 0, 0, 44, 255}));
     // NaN and infinities become INT64_MIN (then wrap), without undefined behaviour.
     const double inf = std::numeric_limits<double>::infinity();
     Tensor special = Tensor::fromVector<double>({std::nan(""), inf, -inf, 1.8446744073709552e19 / 2 * 1.5});
-    expectTensorEq(runOk(OpTester("Cast").input(special).attr("to", int64_t{7})),
-                   Tensor::fromVector<int64_t>({std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::min(),
-                                                std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::min()}));
-    expectTensorEq(runOk(OpTester("Cast").input(special).attr("to", int64_t{6})), Tensor::fromVector<int32_t>({0, 0, 0, 0}));
+    expectTensorEq(
+        runOk(OpTester("Cast").input(special).attr("to", int64_t{7})),
+        Tensor::fromVector<int64_t>({std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::min(),
+                                     std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::min()}));
+    expectTensorEq(runOk(OpTester("Cast").input(special).attr("to", int64_t{6})),
+                   Tensor::fromVector<int32_t>({0, 0, 0, 0}));
     auto u64 = runOk(OpTester("Cast").input(special).attr("to", int64_t{13}));
     EXPECT_EQ(u64.data<uint64_t>()[3], 13835058055282163712ULL);  // 1.5 * 2^63 fits uint64
 }
@@ -67,8 +74,10 @@ TEST(Cast, HalfAndBFloat16RoundToNearestEven) {
     EXPECT_EQ(b.data<BFloat16>()[0].bits, 0x3f80);
     EXPECT_EQ(b.data<BFloat16>()[1].bits, 0x3f81);
     // NaN and infinity survive float → half → float.
-    Tensor special = Tensor::fromVector<float>({std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()});
-    Tensor back = runOk(OpTester("Cast").input(runOk(OpTester("Cast").input(special).attr("to", int64_t{10}))).attr("to", int64_t{1}));
+    Tensor special =
+        Tensor::fromVector<float>({std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()});
+    Tensor back = runOk(
+        OpTester("Cast").input(runOk(OpTester("Cast").input(special).attr("to", int64_t{10}))).attr("to", int64_t{1}));
     EXPECT_TRUE(std::isnan(back.data<float>()[0]));
     EXPECT_EQ(back.data<float>()[1], -std::numeric_limits<float>::infinity());
 }

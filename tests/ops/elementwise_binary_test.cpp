@@ -51,7 +51,6 @@ TEST(Add, RejectsMixedDtypes) {
     ASSERT_FALSE(out.isOk());
 }
 
-
 // Arithmetic over every numeric dtype with a 3-D broadcast of odd shapes; values keep integer results in range.
 TEST(ElementwiseBinary, ArithmeticEveryDtypeBroadcast) {
     struct Case {
@@ -80,15 +79,20 @@ TEST(ElementwiseBinary, ArithmeticEveryDtypeBroadcast) {
 
 TEST(ElementwiseBinary, IntegerSemantics) {
     // Truncating division, x/0 = 0, fixed-width wrap-around.
-    expectTensorEq(runOk(OpTester("Div").input(Tensor::fromVector<int32_t>({-7, 7, -7, 5, std::numeric_limits<int32_t>::min()}))
+    expectTensorEq(runOk(OpTester("Div")
+                             .input(Tensor::fromVector<int32_t>({-7, 7, -7, 5, std::numeric_limits<int32_t>::min()}))
                              .input(Tensor::fromVector<int32_t>({2, -2, -2, 0, -1}))),
                    Tensor::fromVector<int32_t>({-3, -3, 3, 0, std::numeric_limits<int32_t>::min()}));
-    expectTensorEq(runOk(OpTester("Add").input(Tensor::fromVector<int8_t>({100, -100})).input(Tensor::scalar<int8_t>(100))),
-                   Tensor::fromVector<int8_t>({-56, 0}));
-    expectTensorEq(runOk(OpTester("Sub").input(Tensor::fromVector<uint8_t>({3})).input(Tensor::fromVector<uint8_t>({5}))),
-                   Tensor::fromVector<uint8_t>({254}));
-    expectTensorEq(runOk(OpTester("Mul").input(Tensor::fromVector<uint16_t>({65535})).input(Tensor::fromVector<uint16_t>({65535}))),
-                   Tensor::fromVector<uint16_t>({1}));
+    expectTensorEq(
+        runOk(OpTester("Add").input(Tensor::fromVector<int8_t>({100, -100})).input(Tensor::scalar<int8_t>(100))),
+        Tensor::fromVector<int8_t>({-56, 0}));
+    expectTensorEq(
+        runOk(OpTester("Sub").input(Tensor::fromVector<uint8_t>({3})).input(Tensor::fromVector<uint8_t>({5}))),
+        Tensor::fromVector<uint8_t>({254}));
+    expectTensorEq(
+        runOk(
+            OpTester("Mul").input(Tensor::fromVector<uint16_t>({65535})).input(Tensor::fromVector<uint16_t>({65535}))),
+        Tensor::fromVector<uint16_t>({1}));
 }
 
 TEST(ElementwiseBinary, PowMixedTypes) {
@@ -98,9 +102,13 @@ TEST(ElementwiseBinary, PowMixedTypes) {
     // Exponent of another type: output keeps the base's type.
     expectTensorEq(runOk(OpTester("Pow").input(fx).input(Tensor::fromVector<int64_t>({2, 3, 4}))),
                    Tensor::fromVector<float>({2.25f, 8.0f, 81.0f}));
-    expectTensorEq(runOk(OpTester("Pow").input(Tensor::fromVector<int32_t>({2, 3, 4})).input(Tensor::fromVector<float>({0.5f, 2.0f, 1.5f}))),
+    expectTensorEq(runOk(OpTester("Pow")
+                             .input(Tensor::fromVector<int32_t>({2, 3, 4}))
+                             .input(Tensor::fromVector<float>({0.5f, 2.0f, 1.5f}))),
                    Tensor::fromVector<int32_t>({1, 9, 8}));  // 1.414 → 1: truncated like numpy's astype
-    expectTensorEq(runOk(OpTester("Pow").input(Tensor::fromVector<int64_t>({2, -3, 7})).input(Tensor::fromVector<uint8_t>({40, 3, 0}))),
+    expectTensorEq(runOk(OpTester("Pow")
+                             .input(Tensor::fromVector<int64_t>({2, -3, 7}))
+                             .input(Tensor::fromVector<uint8_t>({40, 3, 0}))),
                    Tensor::fromVector<int64_t>({int64_t{1} << 40, -27, 1}));
     // Broadcast of a scalar exponent over 2x3.
     Tensor base = Tensor::fromVector<double>({1, 2, 3, 4, 5, 6}, {2, 3});
@@ -142,13 +150,22 @@ TEST(ElementwiseBinary, BitShift) {
         SCOPED_TRACE(dataTypeName(t));
         expectTensorEq(runOk(OpTester("BitShift").input(x).input(s).attr("direction", std::string("RIGHT"))),
                        tensorOf(t, {4}, {8, 1, 0, 0}));
-        expectTensorEq(runOk(OpTester("BitShift").input(x).input(tensorOf(t, {1}, {2})).attr("direction", std::string("LEFT"))),
-                       tensorOf(t, {4}, {64, 16, 4, t == DataType::kUInt8 ? 252.0 : 1020.0}));
+        expectTensorEq(
+            runOk(OpTester("BitShift").input(x).input(tensorOf(t, {1}, {2})).attr("direction", std::string("LEFT"))),
+            tensorOf(t, {4}, {64, 16, 4, t == DataType::kUInt8 ? 252.0 : 1020.0}));
     }
-    EXPECT_FALSE(OpTester("BitShift").input(Tensor::fromVector<int32_t>({1})).input(Tensor::fromVector<int32_t>({1}))
-                     .attr("direction", std::string("LEFT")).run().isOk());
-    EXPECT_FALSE(OpTester("BitShift").input(Tensor::fromVector<uint8_t>({1})).input(Tensor::fromVector<uint8_t>({1}))
-                     .attr("direction", std::string("UP")).run().isOk());
+    EXPECT_FALSE(OpTester("BitShift")
+                     .input(Tensor::fromVector<int32_t>({1}))
+                     .input(Tensor::fromVector<int32_t>({1}))
+                     .attr("direction", std::string("LEFT"))
+                     .run()
+                     .isOk());
+    EXPECT_FALSE(OpTester("BitShift")
+                     .input(Tensor::fromVector<uint8_t>({1}))
+                     .input(Tensor::fromVector<uint8_t>({1}))
+                     .attr("direction", std::string("UP"))
+                     .run()
+                     .isOk());
 }
 
 TEST(ElementwiseBinary, LogicalBroadcast) {
@@ -160,7 +177,8 @@ TEST(ElementwiseBinary, LogicalBroadcast) {
                    zipRef(a, b, {3, 4, 5}, DataType::kBool, [](double x, double y) { return x != 0 || y != 0; }));
     expectTensorEq(runOk(OpTester("Xor").input(a).input(b)),
                    zipRef(a, b, {3, 4, 5}, DataType::kBool, [](double x, double y) { return (x != 0) != (y != 0); }));
-    EXPECT_FALSE(OpTester("And").input(Tensor(DataType::kFloat32, {2})).input(Tensor(DataType::kFloat32, {2})).run().isOk());
+    EXPECT_FALSE(
+        OpTester("And").input(Tensor(DataType::kFloat32, {2})).input(Tensor(DataType::kFloat32, {2})).run().isOk());
 }
 
 TEST(ElementwiseBinary, ComparisonsEveryDtype) {
@@ -187,8 +205,9 @@ TEST(ElementwiseBinary, ComparisonsEveryDtype) {
     expectTensorEq(runOk(OpTester("Equal").input(p).input(q)), Tensor::fromVector<bool>({true, false, false}));
     EXPECT_FALSE(OpTester("Greater").input(p).input(q).run().isOk()) << "Greater is not defined on bool";
     const float nan = std::numeric_limits<float>::quiet_NaN();
-    expectTensorEq(runOk(OpTester("Equal").input(Tensor::fromVector<float>({nan, 1})).input(Tensor::fromVector<float>({nan, 1}))),
-                   Tensor::fromVector<bool>({false, true}));
+    expectTensorEq(
+        runOk(OpTester("Equal").input(Tensor::fromVector<float>({nan, 1})).input(Tensor::fromVector<float>({nan, 1}))),
+        Tensor::fromVector<bool>({false, true}));
 }
 
 TEST(ElementwiseBinary, LegacyAxisBroadcast) {
@@ -198,8 +217,13 @@ TEST(ElementwiseBinary, LegacyAxisBroadcast) {
     Tensor y = runOk(OpTester("Add", 6).input(a).input(b).attr("broadcast", int64_t{1}).attr("axis", int64_t{1}));
     expectTensorNear(y, zipRef(a, Tensor::fromVector<float>({10, 20, 30}, {3, 1}), {2, 3, 4}, DataType::kFloat32,
                                [](double x, double z) { return x + z; }));
-    EXPECT_FALSE(OpTester("Add", 6).input(a).input(Tensor(DataType::kFloat32, {3, 4, 1})).attr("broadcast", int64_t{1})
-                     .attr("axis", int64_t{1}).run().isOk());
+    EXPECT_FALSE(OpTester("Add", 6)
+                     .input(a)
+                     .input(Tensor(DataType::kFloat32, {3, 4, 1}))
+                     .attr("broadcast", int64_t{1})
+                     .attr("axis", int64_t{1})
+                     .run()
+                     .isOk());
 }
 
 TEST(ElementwiseVariadic, MaxMinEveryDtypeThreeWayBroadcast) {
@@ -216,7 +240,9 @@ TEST(ElementwiseVariadic, MaxMinEveryDtypeThreeWayBroadcast) {
         expectTensorEq(runOk(OpTester("Min").input(a).input(b).input(c)), want);
     }
     const float nan = std::numeric_limits<float>::quiet_NaN();
-    expectTensorEq(runOk(OpTester("Max").input(Tensor::fromVector<float>({nan, 1, 2})).input(Tensor::fromVector<float>({0, nan, 3}))),
+    expectTensorEq(runOk(OpTester("Max")
+                             .input(Tensor::fromVector<float>({nan, 1, 2}))
+                             .input(Tensor::fromVector<float>({0, nan, 3}))),
                    Tensor::fromVector<float>({nan, nan, 3}));
 }
 
@@ -230,14 +256,18 @@ TEST(ElementwiseVariadic, SumMean) {
         expectTensorNear(runOk(OpTester("Sum").input(a).input(b).input(c)),
                          zipRef(ab, c, {3, 4, 5}, t, [](double x, double y) { return x + y; }), relTol(t), relTol(t));
         expectTensorNear(runOk(OpTester("Mean").input(a).input(b).input(c)),
-                         zipRef(ab, c, {3, 4, 5}, t, [](double x, double y) { return (x + y) / 3; }), relTol(t), relTol(t));
+                         zipRef(ab, c, {3, 4, 5}, t, [](double x, double y) { return (x + y) / 3; }), relTol(t),
+                         relTol(t));
         expectTensorEq(runOk(OpTester("Sum").input(a)), a);
     }
-    EXPECT_EQ(runOk(OpTester("Sum").input(Tensor(DataType::kFloat32, {2, 0})).input(Tensor(DataType::kFloat32, {1}))).shape(),
-              (Shape{2, 0}));
+    EXPECT_EQ(
+        runOk(OpTester("Sum").input(Tensor(DataType::kFloat32, {2, 0})).input(Tensor(DataType::kFloat32, {1}))).shape(),
+        (Shape{2, 0}));
     EXPECT_FALSE(OpTester("Sum").input(Tensor(DataType::kInt32, {2})).run().isOk()) << "Sum is float-only";
-    EXPECT_FALSE(OpTester("Max").input(Tensor(DataType::kFloat32, {2})).input(Tensor(DataType::kFloat64, {2})).run().isOk());
-    EXPECT_FALSE(OpTester("Max").input(Tensor(DataType::kFloat32, {2})).input(Tensor(DataType::kFloat32, {3})).run().isOk());
+    EXPECT_FALSE(
+        OpTester("Max").input(Tensor(DataType::kFloat32, {2})).input(Tensor(DataType::kFloat64, {2})).run().isOk());
+    EXPECT_FALSE(
+        OpTester("Max").input(Tensor(DataType::kFloat32, {2})).input(Tensor(DataType::kFloat32, {3})).run().isOk());
 }
 
 TEST(ElementwiseVariadic, WhereBroadcastsAnyDtype) {
@@ -248,14 +278,23 @@ TEST(ElementwiseVariadic, WhereBroadcastsAnyDtype) {
         Tensor y = randomTensor(t, {4}, 83, 0, 9);
         Tensor want(t, {3, 4});
         for (int64_t i = 0; i < 3; ++i)
-            for (int64_t j = 0; j < 4; ++j) setElement(want, i * 4 + j, cond.data<bool>()[i] ? x.getDouble(j) : y.getDouble(j));
+            for (int64_t j = 0; j < 4; ++j)
+                setElement(want, i * 4 + j, cond.data<bool>()[i] ? x.getDouble(j) : y.getDouble(j));
         SCOPED_TRACE(dataTypeName(t));
         expectTensorEq(runOk(OpTester("Where").input(cond).input(x).input(y)), want);
     }
-    EXPECT_FALSE(OpTester("Where").input(Tensor(DataType::kInt32, {2})).input(Tensor(DataType::kFloat32, {2}))
-                     .input(Tensor(DataType::kFloat32, {2})).run().isOk());
-    EXPECT_FALSE(OpTester("Where").input(Tensor(DataType::kBool, {2})).input(Tensor(DataType::kFloat32, {2}))
-                     .input(Tensor(DataType::kInt32, {2})).run().isOk());
+    EXPECT_FALSE(OpTester("Where")
+                     .input(Tensor(DataType::kInt32, {2}))
+                     .input(Tensor(DataType::kFloat32, {2}))
+                     .input(Tensor(DataType::kFloat32, {2}))
+                     .run()
+                     .isOk());
+    EXPECT_FALSE(OpTester("Where")
+                     .input(Tensor(DataType::kBool, {2}))
+                     .input(Tensor(DataType::kFloat32, {2}))
+                     .input(Tensor(DataType::kInt32, {2}))
+                     .run()
+                     .isOk());
 }
 
 }  // namespace

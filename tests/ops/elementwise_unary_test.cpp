@@ -85,14 +85,17 @@ TEST(ElementwiseUnary, SpecialValues) {
     const float inf = std::numeric_limits<float>::infinity();
     const float nan = std::numeric_limits<float>::quiet_NaN();
     Tensor x = Tensor::fromVector<float>({inf, -inf, nan, 0.0f, -1.0f, 3.0f});
-    expectTensorEq(runOk(OpTester("IsNaN").input(x)), Tensor::fromVector<bool>({false, false, true, false, false, false}));
-    expectTensorEq(runOk(OpTester("IsInf").input(x)), Tensor::fromVector<bool>({true, true, false, false, false, false}));
+    expectTensorEq(runOk(OpTester("IsNaN").input(x)),
+                   Tensor::fromVector<bool>({false, false, true, false, false, false}));
+    expectTensorEq(runOk(OpTester("IsInf").input(x)),
+                   Tensor::fromVector<bool>({true, true, false, false, false, false}));
     expectTensorEq(runOk(OpTester("IsInf").input(x).attr("detect_negative", int64_t{0})),
                    Tensor::fromVector<bool>({true, false, false, false, false, false}));
     expectTensorEq(runOk(OpTester("IsInf").input(x).attr("detect_positive", int64_t{0})),
                    Tensor::fromVector<bool>({false, true, false, false, false, false}));
     expectTensorEq(runOk(OpTester("Sign").input(x)), Tensor::fromVector<float>({1, -1, nan, 0, -1, 1}));
-    expectTensorEq(runOk(OpTester("Log").input(x)), Tensor::fromVector<float>({inf, nan, nan, -inf, nan, std::log(3.0f)}));
+    expectTensorEq(runOk(OpTester("Log").input(x)),
+                   Tensor::fromVector<float>({inf, nan, nan, -inf, nan, std::log(3.0f)}));
     // IsNaN on half and double
     for (DataType t : {DataType::kFloat16, DataType::kFloat64, DataType::kBFloat16}) {
         Tensor h = tensorOf(t, {3}, {1.0, std::nan(""), -2.0});

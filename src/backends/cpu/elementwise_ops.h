@@ -14,13 +14,11 @@
 #include <type_traits>
 
 #include "backends/cpu/broadcast.h"
+#include "backends/cpu/elementwise.h"  // KILN_DISPATCHER
 #include "backends/cpu/kernel.h"
 #include "common/dispatch.h"
 
 namespace kiln::cpu::ew {
-
-//! Adapts a dispatch function (dispatchFloat, ...) into a callable object usable as a template argument.
-#define KILN_EW_DISPATCH(fn) [](DataType t, auto&& f) { return fn(t, f); }
 
 //! Accepts only bool.
 template <typename Fn>

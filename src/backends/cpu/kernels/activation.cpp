@@ -13,14 +13,14 @@ namespace {
 
 template <typename Fn>
 Status floatActivation(KernelContext& ctx, Fn fn) {
-    return ew::unaryMap(ctx, KILN_EW_DISPATCH(dispatchFloat), fn);
+    return ew::unaryMap(ctx, KILN_DISPATCHER(dispatchFloat), fn);
 }
 
 }  // namespace
 
 Status kernelRelu(KernelContext& ctx) {
     // Relu-14 added integer types.
-    return ew::unaryMap(ctx, KILN_EW_DISPATCH(dispatchNumeric), []<typename C>(C v) { return v > C(0) ? v : C(0); });
+    return ew::unaryMap(ctx, KILN_DISPATCHER(dispatchNumeric), []<typename C>(C v) { return v > C(0) ? v : C(0); });
 }
 
 Status kernelSigmoid(KernelContext& ctx) {
@@ -80,9 +80,8 @@ Status kernelCelu(KernelContext& ctx) {
 
 Status kernelSoftplus(KernelContext& ctx) {
     // log(1 + exp(x)) without overflow for large x.
-    return floatActivation(ctx, []<typename C>(C v) {
-        return v > C(0) ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v));
-    });
+    return floatActivation(
+        ctx, []<typename C>(C v) { return v > C(0) ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v)); });
 }
 
 Status kernelSoftsign(KernelContext& ctx) {
@@ -98,7 +97,7 @@ Status kernelShrink(KernelContext& ctx) {
     // Shrink is defined on every numeric type; integers are compared and shifted in double, then truncated back.
     const double lambd = ctx.attrs().getFloat("lambd", 0.5f);
     const double bias = ctx.attrs().getFloat("bias", 0.0f);
-    return ew::unaryMap(ctx, KILN_EW_DISPATCH(dispatchNumeric), [=]<typename C>(C value) -> C {
+    return ew::unaryMap(ctx, KILN_DISPATCHER(dispatchNumeric), [=]<typename C>(C value) -> C {
         const auto v = static_cast<double>(value);
         if (v < -lambd) return ew::store<C>(v + bias);
         if (v > lambd) return ew::store<C>(v - bias);
@@ -129,14 +128,14 @@ Status kernelPRelu(KernelContext& ctx) {
     return dispatchNumeric(x.dtype(), [&]<typename T>() -> Status {
         return ew::broadcastApply<T, T, T>(ctx, x, x.shape(), slope, slopeShape, x.dtype(),
                                            []<typename C>(C v, C s) -> C {
-            if constexpr (std::is_unsigned_v<C>) {
-                return v;  // never negative
-            } else if constexpr (std::is_integral_v<C>) {
-                return v < C(0) ? ew::wrapping(s, v, std::multiplies<>()) : v;
-            } else {
-                return v < C(0) ? static_cast<C>(s * v) : v;
-            }
-        });
+                                               if constexpr (std::is_unsigned_v<C>) {
+                                                   return v;  // never negative
+                                               } else if constexpr (std::is_integral_v<C>) {
+                                                   return v < C(0) ? ew::wrapping(s, v, std::multiplies<>()) : v;
+                                               } else {
+                                                   return v < C(0) ? static_cast<C>(s * v) : v;
+                                               }
+                                           });
     });
 }
 

@@ -14,7 +14,7 @@ namespace {
 //! Arithmetic op: `Op` on integers wraps (unsigned arithmetic), on floats is plain.
 template <typename Op>
 Status arithmetic(KernelContext& ctx, Op op) {
-    return ew::binaryMap(ctx, KILN_EW_DISPATCH(dispatchNumeric), [op]<typename C>(C a, C b) -> C {
+    return ew::binaryMap(ctx, KILN_DISPATCHER(dispatchNumeric), [op]<typename C>(C a, C b) -> C {
         if constexpr (std::is_integral_v<C>) {
             return ew::wrapping(a, b, op);
         } else {
@@ -25,13 +25,13 @@ Status arithmetic(KernelContext& ctx, Op op) {
 
 template <typename Cmp>
 Status comparison(KernelContext& ctx, Cmp cmp, bool allowBool = false) {
-    if (allowBool) return ew::binaryMap(ctx, KILN_EW_DISPATCH(dispatchAll), cmp, true);
-    return ew::binaryMap(ctx, KILN_EW_DISPATCH(dispatchNumeric), cmp, true);
+    if (allowBool) return ew::binaryMap(ctx, KILN_DISPATCHER(dispatchAll), cmp, true);
+    return ew::binaryMap(ctx, KILN_DISPATCHER(dispatchNumeric), cmp, true);
 }
 
 template <typename Op>
 Status logical(KernelContext& ctx, Op op) {
-    return ew::binaryMap(ctx, KILN_EW_DISPATCH(ew::dispatchBool), [op](bool a, bool b) { return op(a, b); });
+    return ew::binaryMap(ctx, KILN_DISPATCHER(ew::dispatchBool), [op](bool a, bool b) { return op(a, b); });
 }
 
 //! base^exp for integers by squaring, wrapping on overflow. Negative exponents give the truncated value of the
@@ -72,7 +72,7 @@ Status kernelMul(KernelContext& ctx) {
 }
 
 Status kernelDiv(KernelContext& ctx) {
-    return ew::binaryMap(ctx, KILN_EW_DISPATCH(dispatchNumeric), []<typename C>(C a, C b) -> C {
+    return ew::binaryMap(ctx, KILN_DISPATCHER(dispatchNumeric), []<typename C>(C a, C b) -> C {
         if constexpr (std::is_integral_v<C>) {
             // Integer division truncates (C semantics). x/0 gives 0 (numpy's result) and MIN/-1 wraps to MIN
             // instead of trapping.
@@ -93,19 +93,26 @@ Status kernelPow(KernelContext& ctx) {
     const Tensor& x = ctx.input(0);
     const Tensor& y = ctx.input(1);
     KILN_ASSIGN_OR_RETURN(Shape yShape, ew::legacyBroadcastShape(ctx, x, y));
-    return dispatchNumeric(x.dtype(), [&]<typename B>() -> Status {
-        return dispatchNumeric(y.dtype(), [&]<typename E>() -> Status {
-            return ew::broadcastApply<B, E, B>(ctx, x, x.shape(), y, yShape, x.dtype(),
-                                               []<typename CB, typename CE>(CB base, CE exp) {
-                if constexpr (std::is_integral_v<CB> && std::is_integral_v<CE>) {
-                    return integerPow(base, exp);
-                } else {
-                    // numpy computes mixed and float powers in the promoted float type, then casts to the base's type.
-                    return std::pow(static_cast<double>(base), static_cast<double>(exp));
-                }
-            });
-        }, "Pow input 1 'Y'");
-    }, "Pow input 0 'X'");
+    return dispatchNumeric(
+        x.dtype(),
+        [&]<typename B>() -> Status {
+            return dispatchNumeric(
+                y.dtype(),
+                [&]<typename E>() -> Status {
+                    return ew::broadcastApply<B, E, B>(
+                        ctx, x, x.shape(), y, yShape, x.dtype(), []<typename CB, typename CE>(CB base, CE exp) {
+                            if constexpr (std::is_integral_v<CB> && std::is_integral_v<CE>) {
+                                return integerPow(base, exp);
+                            } else {
+                                // numpy computes mixed and float powers in the promoted float type, then casts to the
+                                // base's type.
+                                return std::pow(static_cast<double>(base), static_cast<double>(exp));
+                            }
+                        });
+                },
+                "Pow input 1 'Y'");
+        },
+        "Pow input 0 'X'");
 }
 
 Status kernelMod(KernelContext& ctx) {
@@ -115,7 +122,7 @@ Status kernelMod(KernelContext& ctx) {
         return invalidArgument(std::string("attribute 'fmod' must be 1 for floating-point inputs, got ") +
                                dataTypeName(ctx.input(0).dtype()) + " with fmod=0");
     }
-    return ew::binaryMap(ctx, KILN_EW_DISPATCH(dispatchNumeric), [cMod]<typename C>(C a, C b) -> C {
+    return ew::binaryMap(ctx, KILN_DISPATCHER(dispatchNumeric), [cMod]<typename C>(C a, C b) -> C {
         if constexpr (std::is_integral_v<C>) {
             if (b == C(0)) return C(0);  // numpy's result for x % 0
             if constexpr (std::is_signed_v<C>) {
@@ -139,7 +146,7 @@ Status kernelBitShift(KernelContext& ctx) {
         return invalidArgument("attribute 'direction' must be \"LEFT\" or \"RIGHT\", got \"" + direction + "\"");
     }
     const bool left = direction == "LEFT";
-    return ew::binaryMap(ctx, KILN_EW_DISPATCH(ew::dispatchUnsigned), [left]<typename C>(C a, C b) -> C {
+    return ew::binaryMap(ctx, KILN_DISPATCHER(ew::dispatchUnsigned), [left]<typename C>(C a, C b) -> C {
         // Shifting by the bit width or more is undefined in C++; every bit is shifted out, so the result is 0.
         if (b >= C(sizeof(C) * 8)) return C(0);
         using W = std::conditional_t<(sizeof(C) < sizeof(unsigned)), unsigned, C>;  // no promotion to signed int
@@ -158,7 +165,8 @@ Status kernelXor(KernelContext& ctx) {
 }
 
 Status kernelEqual(KernelContext& ctx) {
-    return comparison(ctx, [](auto a, auto b) { return a == b; }, /*allowBool=*/true);
+    return comparison(
+        ctx, [](auto a, auto b) { return a == b; }, /*allowBool=*/true);
 }
 Status kernelGreater(KernelContext& ctx) {
     return comparison(ctx, [](auto a, auto b) { return a > b; });

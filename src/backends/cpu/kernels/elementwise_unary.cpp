@@ -13,13 +13,13 @@ namespace {
 //! Floating-point math op: one lambda, float/double/half/bfloat16.
 template <typename Fn>
 Status floatMath(KernelContext& ctx, Fn fn) {
-    return ew::unaryMap(ctx, KILN_EW_DISPATCH(dispatchFloat), fn);
+    return ew::unaryMap(ctx, KILN_DISPATCHER(dispatchFloat), fn);
 }
 
 }  // namespace
 
 Status kernelAbs(KernelContext& ctx) {
-    return ew::unaryMap(ctx, KILN_EW_DISPATCH(dispatchNumeric), []<typename C>(C v) -> C {
+    return ew::unaryMap(ctx, KILN_DISPATCHER(dispatchNumeric), []<typename C>(C v) -> C {
         if constexpr (std::is_unsigned_v<C>) {
             return v;
         } else if constexpr (std::is_integral_v<C>) {
@@ -32,7 +32,7 @@ Status kernelAbs(KernelContext& ctx) {
 }
 
 Status kernelNeg(KernelContext& ctx) {
-    return ew::unaryMap(ctx, KILN_EW_DISPATCH(ew::dispatchSigned), []<typename C>(C v) -> C {
+    return ew::unaryMap(ctx, KILN_DISPATCHER(ew::dispatchSigned), []<typename C>(C v) -> C {
         if constexpr (std::is_integral_v<C>) {
             return ew::wrapping(C(0), v, std::minus<>());  // the most negative value wraps instead of overflowing
         } else {
@@ -42,7 +42,7 @@ Status kernelNeg(KernelContext& ctx) {
 }
 
 Status kernelSign(KernelContext& ctx) {
-    return ew::unaryMap(ctx, KILN_EW_DISPATCH(dispatchNumeric), []<typename C>(C v) -> C {
+    return ew::unaryMap(ctx, KILN_DISPATCHER(dispatchNumeric), []<typename C>(C v) -> C {
         if constexpr (std::is_unsigned_v<C>) {
             return static_cast<C>(v > C(0) ? 1 : 0);
         } else {
@@ -109,7 +109,7 @@ Status kernelAtanh(KernelContext& ctx) {
 }
 Status kernelErf(KernelContext& ctx) {
     // Erf-13 also allows integer inputs; erf of an integer is computed in double and truncated back.
-    return ew::unaryMap(ctx, KILN_EW_DISPATCH(dispatchNumeric), []<typename C>(C v) {
+    return ew::unaryMap(ctx, KILN_DISPATCHER(dispatchNumeric), []<typename C>(C v) {
         if constexpr (std::is_integral_v<C>) {
             return std::erf(static_cast<double>(v));
         } else {
@@ -119,19 +119,18 @@ Status kernelErf(KernelContext& ctx) {
 }
 
 Status kernelIsNaN(KernelContext& ctx) {
-    return ew::unaryPredicate(ctx, KILN_EW_DISPATCH(dispatchFloat), [](auto v) { return std::isnan(v); });
+    return ew::unaryPredicate(ctx, KILN_DISPATCHER(dispatchFloat), [](auto v) { return std::isnan(v); });
 }
 
 Status kernelIsInf(KernelContext& ctx) {
     const bool negative = ctx.attrs().getInt("detect_negative", 1) != 0;
     const bool positive = ctx.attrs().getInt("detect_positive", 1) != 0;
-    return ew::unaryPredicate(ctx, KILN_EW_DISPATCH(dispatchFloat), [=](auto v) {
-        return std::isinf(v) && (v > 0 ? positive : negative);
-    });
+    return ew::unaryPredicate(ctx, KILN_DISPATCHER(dispatchFloat),
+                              [=](auto v) { return std::isinf(v) && (v > 0 ? positive : negative); });
 }
 
 Status kernelNot(KernelContext& ctx) {
-    return ew::unaryMap(ctx, KILN_EW_DISPATCH(ew::dispatchBool), [](bool v) { return !v; });
+    return ew::unaryMap(ctx, KILN_DISPATCHER(ew::dispatchBool), [](bool v) { return !v; });
 }
 
 }  // namespace kiln::cpu

@@ -13,7 +13,7 @@ namespace {
 template <typename Pick>
 Status extremum(KernelContext& ctx, Pick pick) {
     return ew::variadicFold(
-        ctx, KILN_EW_DISPATCH(dispatchNumeric),
+        ctx, KILN_DISPATCHER(dispatchNumeric),
         [pick]<typename C>(C acc, C v) -> C {
             if (ew::isNan(acc) || ew::isNan(v)) return ew::isNan(acc) ? acc : v;
             return pick(acc, v) ? acc : v;
@@ -33,13 +33,13 @@ Status kernelMin(KernelContext& ctx) {
 
 Status kernelSum(KernelContext& ctx) {
     return ew::variadicFold(
-        ctx, KILN_EW_DISPATCH(dispatchFloat), [](auto acc, auto v) { return acc + v; }, [](auto v) { return v; });
+        ctx, KILN_DISPATCHER(dispatchFloat), [](auto acc, auto v) { return acc + v; }, [](auto v) { return v; });
 }
 
 Status kernelMean(KernelContext& ctx) {
     const auto count = static_cast<double>(ctx.numInputs());
     return ew::variadicFold(
-        ctx, KILN_EW_DISPATCH(dispatchFloat), [](auto acc, auto v) { return acc + v; },
+        ctx, KILN_DISPATCHER(dispatchFloat), [](auto acc, auto v) { return acc + v; },
         [count]<typename C>(C v) { return static_cast<C>(v / count); });
 }
 
@@ -73,7 +73,8 @@ Status kernelWhere(KernelContext& ctx) {
     const auto* py = static_cast<const uint8_t*>(y.raw());
     auto* po = static_cast<uint8_t*>(out->raw());
     for (int64_t i = 0; i < n; ++i) {
-        const uint8_t* src = c[ic(i)] ? px + ix(i) * static_cast<int64_t>(size) : py + iy(i) * static_cast<int64_t>(size);
+        const uint8_t* src =
+            c[ic(i)] ? px + ix(i) * static_cast<int64_t>(size) : py + iy(i) * static_cast<int64_t>(size);
         std::memcpy(po + i * static_cast<int64_t>(size), src, size);
     }
     return Status::ok();
