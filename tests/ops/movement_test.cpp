@@ -17,7 +17,9 @@ TEST(Transpose, PermutationEveryDtype) {
         Tensor x = patternTensor(t, in);
         auto out = OpTester("Transpose").attr("perm", std::vector<int64_t>{2, 0, 1}).input(x).run();
         KILN_ASSERT_OK(out);
-        expectGather((*out)[0], x, {7, 5, 6}, [&](const std::vector<int64_t>& c) { return flatOf({c[1], c[2], c[0]}, in); });
+        expectGather((*out)[0], x, {7, 5, 6}, [&](const std::vector<int64_t>& c) {
+            return flatOf({c[1], c[2], c[0]}, in);
+        });
     }
 }
 
@@ -25,8 +27,9 @@ TEST(Transpose, DefaultReversesAndEdgeCases) {
     Tensor x = patternTensor(DataType::kFloat32, {2, 3, 1, 5});
     auto out = OpTester("Transpose").input(x).run();
     KILN_ASSERT_OK(out);
-    expectGather((*out)[0], x, {5, 1, 3, 2},
-                 [&](const std::vector<int64_t>& c) { return flatOf({c[3], c[2], c[1], c[0]}, x.shape()); });
+    expectGather((*out)[0], x, {5, 1, 3, 2}, [&](const std::vector<int64_t>& c) {
+        return flatOf({c[3], c[2], c[1], c[0]}, x.shape());
+    });
     auto empty = OpTester("Transpose").input(Tensor(DataType::kInt64, {4, 0})).run();
     KILN_ASSERT_OK(empty);
     EXPECT_EQ((*empty)[0].shape(), (Shape{0, 4}));
@@ -60,15 +63,18 @@ TEST(Concat, NegativeAxisWithEmptyInputsEveryDtype) {
 }
 
 TEST(Concat, AxisZeroAndErrors) {
-    auto out = OpTester("Concat").attr("axis", int64_t{0}).input(int64s({1, 2})).input(int64s({})).input(int64s({3})).run();
+    auto out =
+        OpTester("Concat").attr("axis", int64_t{0}).input(int64s({1, 2})).input(int64s({})).input(int64s({3})).run();
     KILN_ASSERT_OK(out);
     expectTensorEq((*out)[0], int64s({1, 2, 3}));
     Tensor a(DataType::kFloat32, {2, 3});
-    auto mismatch = OpTester("Concat").attr("axis", int64_t{0}).input(a).input(Tensor(DataType::kFloat32, {2, 4})).run();
+    auto mismatch =
+        OpTester("Concat").attr("axis", int64_t{0}).input(a).input(Tensor(DataType::kFloat32, {2, 4})).run();
     ASSERT_FALSE(mismatch.isOk());
     EXPECT_NE(mismatch.status().message().find("2x4"), std::string::npos) << mismatch.status().message();
     EXPECT_FALSE(OpTester("Concat").attr("axis", int64_t{2}).input(a).input(a).run().isOk());
-    EXPECT_FALSE(OpTester("Concat").attr("axis", int64_t{0}).input(a).input(Tensor(DataType::kInt32, {2, 3})).run().isOk());
+    EXPECT_FALSE(
+        OpTester("Concat").attr("axis", int64_t{0}).input(a).input(Tensor(DataType::kInt32, {2, 3})).run().isOk());
     EXPECT_FALSE(OpTester("Concat").input(a).run().isOk());
 }
 
@@ -111,14 +117,19 @@ TEST(Slice, NegativeStepsSentinelsAndClamping) {
                        .input(int64s({2, -3, 1}))
                        .run();
         KILN_ASSERT_OK(out);
-        expectGather((*out)[0], x, {2, 4, 3},
-                     [&](const std::vector<int64_t>& c) { return flatOf({1 + 2 * c[0], c[1], 6 - 3 * c[2]}, in); });
+        expectGather((*out)[0], x, {2, 4, 3}, [&](const std::vector<int64_t>& c) {
+            return flatOf({1 + 2 * c[0], c[1], 6 - 3 * c[2]}, in);
+        });
     }
 }
 
 TEST(Slice, DefaultsEmptyAndInt32Indices) {
     Tensor x = patternTensor(DataType::kFloat32, {4, 5});
-    auto out = OpTester("Slice").input(x).input(Tensor::fromVector<int32_t>({1}, {1})).input(Tensor::fromVector<int32_t>({3}, {1})).run();
+    auto out = OpTester("Slice")
+                   .input(x)
+                   .input(Tensor::fromVector<int32_t>({1}, {1}))
+                   .input(Tensor::fromVector<int32_t>({3}, {1}))
+                   .run();
     KILN_ASSERT_OK(out);
     expectGather((*out)[0], x, {2, 5}, [](const std::vector<int64_t>& c) { return (c[0] + 1) * 5 + c[1]; });
     auto empty = OpTester("Slice").input(x).input(int64s({3})).input(int64s({1})).input(int64s({1})).run();
@@ -137,7 +148,14 @@ TEST(Slice, DefaultsEmptyAndInt32Indices) {
 
 TEST(Slice, Errors) {
     Tensor x(DataType::kFloat32, {4, 5});
-    EXPECT_FALSE(OpTester("Slice").input(x).input(int64s({0})).input(int64s({1})).input(int64s({0})).input(int64s({0})).run().isOk());
+    EXPECT_FALSE(OpTester("Slice")
+                     .input(x)
+                     .input(int64s({0}))
+                     .input(int64s({1}))
+                     .input(int64s({0}))
+                     .input(int64s({0}))
+                     .run()
+                     .isOk());
     EXPECT_FALSE(OpTester("Slice").input(x).input(int64s({0, 0})).input(int64s({1})).run().isOk());
     EXPECT_FALSE(OpTester("Slice").input(x).input(int64s({0})).input(int64s({1})).input(int64s({2})).run().isOk());
     EXPECT_FALSE(
@@ -187,13 +205,12 @@ TEST(Pad, ConstantWithValueAndNegativeCrop) {
         // dim 0: 2 before, crop 1 after; dim 1: crop 3 before, 1 after.
         auto out = OpTester("Pad").input(x).input(int64s({2, -3, -1, 1})).input(value).run();
         KILN_ASSERT_OK(out);
-        expectGather(
-            (*out)[0], x, {6, 5},
-            [](const std::vector<int64_t>& c) {
-                const int64_t r = c[0] - 2, col = c[1] + 3;
-                return r >= 0 && r < 5 && col < 7 ? r * 7 + col : int64_t{-1};
-            },
-            value.getDouble(0));
+        expectGather((*out)[0], x, {6, 5},
+                     [](const std::vector<int64_t>& c) {
+                         const int64_t r = c[0] - 2, col = c[1] + 3;
+                         return r >= 0 && r < 5 && col < 7 ? r * 7 + col : int64_t{-1};
+                     },
+                     value.getDouble(0));
     }
 }
 
@@ -233,8 +250,12 @@ TEST(Pad, DefaultZeroAxesAndErrors) {
     EXPECT_FALSE(OpTester("Pad").input(x).input(int64s({1, 1})).run().isOk());
     EXPECT_FALSE(OpTester("Pad").input(x).input(int64s({-3, 0, 0, 0})).run().isOk());
     EXPECT_FALSE(OpTester("Pad").input(x).input(int64s({0, 0, 0, 0})).input(Tensor::scalar(1.0)).run().isOk());
-    EXPECT_FALSE(
-        OpTester("Pad").attr("mode", std::string("edge")).input(Tensor(DataType::kFloat32, {0, 3})).input(int64s({1, 0, 0, 0})).run().isOk());
+    EXPECT_FALSE(OpTester("Pad")
+                     .attr("mode", std::string("edge"))
+                     .input(Tensor(DataType::kFloat32, {0, 3}))
+                     .input(int64s({1, 0, 0, 0}))
+                     .run()
+                     .isOk());
     auto wrap = OpTester("Pad").attr("mode", std::string("wrap")).input(x).input(int64s({0, 0, 0, 0})).run();
     ASSERT_FALSE(wrap.isOk());
     EXPECT_EQ(wrap.status().code(), ErrorCode::kUnsupported);
@@ -254,8 +275,16 @@ TEST(DepthToSpace, DcrAndCrdAgainstNaive) {
             });
         }
     }
-    EXPECT_FALSE(OpTester("DepthToSpace").attr("blocksize", int64_t{2}).input(Tensor(DataType::kFloat32, {1, 6, 2, 2})).run().isOk());
-    EXPECT_FALSE(OpTester("DepthToSpace").attr("blocksize", int64_t{0}).input(Tensor(DataType::kFloat32, {1, 4, 2, 2})).run().isOk());
+    EXPECT_FALSE(OpTester("DepthToSpace")
+                     .attr("blocksize", int64_t{2})
+                     .input(Tensor(DataType::kFloat32, {1, 6, 2, 2}))
+                     .run()
+                     .isOk());
+    EXPECT_FALSE(OpTester("DepthToSpace")
+                     .attr("blocksize", int64_t{0})
+                     .input(Tensor(DataType::kFloat32, {1, 4, 2, 2}))
+                     .run()
+                     .isOk());
 }
 
 TEST(SpaceToDepth, AgainstNaive) {
@@ -269,8 +298,13 @@ TEST(SpaceToDepth, AgainstNaive) {
             return flatOf({o[0], ch, o[2] * b + blk / b, o[3] * b + blk % b}, x.shape());
         });
     }
-    EXPECT_FALSE(OpTester("SpaceToDepth").attr("blocksize", int64_t{2}).input(Tensor(DataType::kFloat32, {1, 1, 3, 4})).run().isOk());
-    EXPECT_FALSE(OpTester("SpaceToDepth").attr("blocksize", int64_t{2}).input(Tensor(DataType::kFloat32, {4, 4})).run().isOk());
+    EXPECT_FALSE(OpTester("SpaceToDepth")
+                     .attr("blocksize", int64_t{2})
+                     .input(Tensor(DataType::kFloat32, {1, 1, 3, 4}))
+                     .run()
+                     .isOk());
+    EXPECT_FALSE(
+        OpTester("SpaceToDepth").attr("blocksize", int64_t{2}).input(Tensor(DataType::kFloat32, {4, 4})).run().isOk());
 }
 
 TEST(ReverseSequence, BothLayouts) {
@@ -295,7 +329,8 @@ TEST(ReverseSequence, BothLayouts) {
     Tensor x(DataType::kFloat32, {5, 4});
     EXPECT_FALSE(OpTester("ReverseSequence").input(x).input(int64s({6, 1, 1, 1})).run().isOk());
     EXPECT_FALSE(OpTester("ReverseSequence").input(x).input(int64s({1, 1})).run().isOk());
-    EXPECT_FALSE(OpTester("ReverseSequence").attr("batch_axis", int64_t{0}).input(x).input(int64s({1, 1, 1, 1})).run().isOk());
+    EXPECT_FALSE(
+        OpTester("ReverseSequence").attr("batch_axis", int64_t{0}).input(x).input(int64s({1, 1, 1, 1})).run().isOk());
 }
 
 TEST(Compress, AxisAndFlattened) {
@@ -311,12 +346,23 @@ TEST(Compress, AxisAndFlattened) {
         expectGather((*flat)[0], x, {3}, [&](const std::vector<int64_t>& c) { return cols[c[0]]; });
     }
     Tensor x(DataType::kFloat32, {2, 2});
-    auto none = OpTester("Compress").attr("axis", int64_t{0}).input(x).input(Tensor::fromVector<bool>({false}, {1})).run();
+    auto none =
+        OpTester("Compress").attr("axis", int64_t{0}).input(x).input(Tensor::fromVector<bool>({false}, {1})).run();
     KILN_ASSERT_OK(none);
     EXPECT_EQ((*none)[0].shape(), (Shape{0, 2}));
-    EXPECT_FALSE(OpTester("Compress").attr("axis", int64_t{0}).input(x).input(Tensor::fromVector<bool>({false, false, true})).run().isOk());
+    EXPECT_FALSE(OpTester("Compress")
+                     .attr("axis", int64_t{0})
+                     .input(x)
+                     .input(Tensor::fromVector<bool>({false, false, true}))
+                     .run()
+                     .isOk());
     EXPECT_FALSE(OpTester("Compress").input(x).input(Tensor::fromVector<int64_t>({1})).run().isOk());
-    EXPECT_FALSE(OpTester("Compress").attr("axis", int64_t{2}).input(x).input(Tensor::fromVector<bool>({true}, {1})).run().isOk());
+    EXPECT_FALSE(OpTester("Compress")
+                     .attr("axis", int64_t{2})
+                     .input(x)
+                     .input(Tensor::fromVector<bool>({true}, {1}))
+                     .run()
+                     .isOk());
 }
 
 TEST(NonZero, RowMajorIndices) {

@@ -125,7 +125,7 @@ TEST(Shape, StartEndClamp) {
         int64_t start, end;
         std::vector<int64_t> want;
     };
-    const std::vector<Case> cases = {{0, 4, {2, 3, 5, 7}},  {-10, 2, {2, 3}}, {1, -1, {3, 5}},
+    const std::vector<Case> cases = {{0, 4, {2, 3, 5, 7}}, {-10, 2, {2, 3}}, {1, -1, {3, 5}},
                                      {3, 100, {7}},        {3, 1, {}},       {-1, 4, {7}}};
     for (const Case& c : cases) {
         auto out = OpTester("Shape", 15).attr("start", c.start).attr("end", c.end).input(x).run();
@@ -201,7 +201,8 @@ TEST(ConstantOfShape, DefaultsScalarsAndErrors) {
     auto def = OpTester("ConstantOfShape").input(int64s({2, 0})).run();
     KILN_ASSERT_OK(def);
     expectTensorEq((*def)[0], Tensor(DataType::kFloat32, {2, 0}));
-    auto scalar = OpTester("ConstantOfShape").attr("value", Tensor::fromVector<int64_t>({6}, {1})).input(int64s({})).run();
+    auto scalar =
+        OpTester("ConstantOfShape").attr("value", Tensor::fromVector<int64_t>({6}, {1})).input(int64s({})).run();
     KILN_ASSERT_OK(scalar);
     expectTensorEq((*scalar)[0], Tensor::scalar<int64_t>(6));
     EXPECT_FALSE(OpTester("ConstantOfShape").input(int64s({2, -1})).run().isOk());
@@ -213,7 +214,8 @@ TEST(ConstantOfShape, DefaultsScalarsAndErrors) {
 }
 
 TEST(Range, FloatAndIntegerTypes) {
-    auto f = OpTester("Range").input(Tensor::scalar(1.0F)).input(Tensor::scalar(2.0F)).input(Tensor::scalar(0.25F)).run();
+    auto f =
+        OpTester("Range").input(Tensor::scalar(1.0F)).input(Tensor::scalar(2.0F)).input(Tensor::scalar(0.25F)).run();
     KILN_ASSERT_OK(f);
     expectTensorEq((*f)[0], Tensor::fromVector<float>({1.0F, 1.25F, 1.5F, 1.75F}));
     auto d = OpTester("Range").input(Tensor::scalar(0.0)).input(Tensor::scalar(-1.0)).input(Tensor::scalar(-0.4)).run();
@@ -257,8 +259,12 @@ TEST(Range, Errors) {
                     .input(Tensor::scalar<int64_t>(0))
                     .run();
     EXPECT_FALSE(zero.isOk());
-    EXPECT_FALSE(
-        OpTester("Range").input(Tensor::scalar(0.0F)).input(Tensor::scalar<int64_t>(4)).input(Tensor::scalar(1.0F)).run().isOk());
+    EXPECT_FALSE(OpTester("Range")
+                     .input(Tensor::scalar(0.0F))
+                     .input(Tensor::scalar<int64_t>(4))
+                     .input(Tensor::scalar(1.0F))
+                     .run()
+                     .isOk());
     EXPECT_FALSE(OpTester("Range")
                      .input(Tensor::fromVector<float>({0.0F, 1.0F}))
                      .input(Tensor::scalar(4.0F))
@@ -310,7 +316,8 @@ TEST(Trilu, DefaultsEmptyAndErrors) {
     Tensor x = patternTensor(DataType::kFloat32, {3, 3});
     auto out = OpTester("Trilu").input(x).run();
     KILN_ASSERT_OK(out);
-    expectGather((*out)[0], x, {3, 3}, [](const std::vector<int64_t>& c) { return c[1] >= c[0] ? c[0] * 3 + c[1] : -1; });
+    expectGather((*out)[0], x, {3, 3},
+                 [](const std::vector<int64_t>& c) { return c[1] >= c[0] ? c[0] * 3 + c[1] : -1; });
     auto empty = OpTester("Trilu").input(Tensor(DataType::kFloat32, {0, 5})).run();
     KILN_ASSERT_OK(empty);
     EXPECT_EQ((*empty)[0].shape(), (Shape{0, 5}));

@@ -39,8 +39,7 @@ inline int64_t flatOf(const std::vector<int64_t>& coords, const Shape& shape) {
 
 //! Checks y has x's dtype and `shape`, and y[o] == x[srcIndex(coords of o)] (or `fillValue` where it returns -1).
 inline void expectGather(const Tensor& y, const Tensor& x, const Shape& shape,
-                         const std::function<int64_t(const std::vector<int64_t>&)>& srcIndex,
-                         double fillValue = 0.0) {
+                         const std::function<int64_t(const std::vector<int64_t>&)>& srcIndex, double fillValue = 0.0) {
     ASSERT_EQ(y.dtype(), x.dtype()) << dataTypeName(y.dtype());
     ASSERT_EQ(y.shape(), shape) << shapeToString(y.shape()) << " vs " << shapeToString(shape);
     for (int64_t o = 0; o < y.numel(); ++o) {

@@ -174,9 +174,8 @@ Status kernelSlice(KernelContext& ctx) {
         KILN_ASSIGN_OR_RETURN(steps, readIndexVector(ctx.input(4), "steps"));
     }
     if (ends.size() != n || axes.size() != n || steps.size() != n) {
-        return invalidArgument("inputs starts, ends, axes and steps must have one length, got " +
-                               intsToString(starts) + ", " + intsToString(ends) + ", " + intsToString(axes) + ", " +
-                               intsToString(steps));
+        return invalidArgument("inputs starts, ends, axes and steps must have one length, got " + intsToString(starts) +
+                               ", " + intsToString(ends) + ", " + intsToString(axes) + ", " + intsToString(steps));
     }
     const auto rank = static_cast<size_t>(x.rank());
     std::vector<int64_t> begin(rank, 0);
@@ -213,7 +212,9 @@ Status kernelSlice(KernelContext& ctx) {
     DimOffsets offsets(rank);
     for (size_t d = 0; d < rank; ++d) {
         offsets[d].resize(static_cast<size_t>(shape[d]));
-        for (int64_t i = 0; i < shape[d]; ++i) offsets[d][static_cast<size_t>(i)] = (begin[d] + i * step[d]) * strides[d];
+        for (int64_t i = 0; i < shape[d]; ++i) {
+            offsets[d][static_cast<size_t>(i)] = (begin[d] + i * step[d]) * strides[d];
+        }
     }
     return gatherToOutput(ctx, x, shape, offsets);
 }
@@ -247,8 +248,8 @@ Status kernelTile(KernelContext& ctx) {
     KILN_ASSIGN_OR_RETURN(auto repeats, readIndexVector(ctx.input(1), "repeats"));
     const bool negative = std::any_of(repeats.begin(), repeats.end(), [](int64_t r) { return r < 0; });
     if (static_cast<int64_t>(repeats.size()) != x.rank() || negative) {
-        return invalidArgument("input 'repeats' " + intsToString(repeats) + " must hold one non-negative count per "
-                               "dim of " + x.describe());
+        return invalidArgument("input 'repeats' " + intsToString(repeats) +
+                               " must hold one non-negative count per dim of " + x.describe());
     }
     const std::vector<int64_t> strides = stridesOf(x.shape());
     Shape shape(repeats.size());
@@ -345,8 +346,8 @@ Status kernelDepthToSpace(KernelContext& ctx) {
     KILN_ASSIGN_OR_RETURN(const int64_t b, readBlockSize(ctx, x));
     const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
     if (c % (b * b) != 0) {
-        return invalidArgument("channels of " + x.describe() + " are not divisible by blocksize^2 = " +
-                               std::to_string(b * b));
+        return invalidArgument("channels of " + x.describe() +
+                               " are not divisible by blocksize^2 = " + std::to_string(b * b));
     }
     const int64_t oc = c / (b * b);
     const Shape outShape{n, oc, h * b, w * b};
@@ -457,12 +458,15 @@ Status kernelNonZero(KernelContext& ctx) {
     // A scalar counts as a 1-element vector (numpy's behaviour, as ONNX Runtime does).
     const Shape shape = x.rank() == 0 ? Shape{1} : x.shape();
     std::vector<int64_t> hits;
-    KILN_RETURN_IF_ERROR(dispatchAll(x.dtype(), [&]<typename T>() {
-        for (int64_t i = 0; i < x.numel(); ++i) {
-            if (static_cast<ComputeT<T>>(x.data<T>()[i]) != ComputeT<T>(0)) hits.push_back(i);
-        }
-        return Status::ok();
-    }, "NonZero"));
+    KILN_RETURN_IF_ERROR(dispatchAll(
+        x.dtype(),
+        [&]<typename T>() {
+            for (int64_t i = 0; i < x.numel(); ++i) {
+                if (static_cast<ComputeT<T>>(x.data<T>()[i]) != ComputeT<T>(0)) hits.push_back(i);
+            }
+            return Status::ok();
+        },
+        "NonZero"));
     const auto rank = static_cast<int64_t>(shape.size());
     const auto count = static_cast<int64_t>(hits.size());
     KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, DataType::kInt64, {rank, count}));

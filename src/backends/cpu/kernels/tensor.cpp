@@ -207,10 +207,13 @@ Status kernelDropout(KernelContext& ctx) {
         // The mask is bool since opset 10; before that it had the input's dtype.
         const DataType maskType = ctx.opset() >= 10 ? DataType::kBool : x.dtype();
         KILN_ASSIGN_OR_RETURN(Tensor * mask, ctx.allocateOutput(1, maskType, x.shape()));
-        KILN_RETURN_IF_ERROR(dispatchAll(maskType, [&]<typename T>() {
-            std::fill(mask->data<T>(), mask->data<T>() + mask->numel(), fromCompute<T>(ComputeT<T>(1)));
-            return Status::ok();
-        }, "the Dropout mask"));
+        KILN_RETURN_IF_ERROR(dispatchAll(
+            maskType,
+            [&]<typename T>() {
+                std::fill(mask->data<T>(), mask->data<T>() + mask->numel(), fromCompute<T>(ComputeT<T>(1)));
+                return Status::ok();
+            },
+            "the Dropout mask"));
     }
     return Status::ok();
 }
@@ -239,8 +242,7 @@ Status kernelConstant(KernelContext& ctx) {
     } else if (a.has("sparse_value")) {
         return unsupported("attribute 'sparse_value' is not supported");
     } else {
-        return invalidArgument("Constant needs one of the attributes value, value_float(s), value_int(s), "
-                               "value_string(s)");
+        return invalidArgument("Constant needs one of the attributes value, value_float(s), value_int(s), value_string(s)");
     }
     return Status::ok();
 }
@@ -271,10 +273,12 @@ Status kernelRange(KernelContext& ctx) {
     const Tensor& delta = ctx.input(2);
     for (const Tensor* t : {&start, &limit, &delta}) {
         if (t->dtype() != start.dtype()) {
-            return invalidArgument("inputs start, limit and delta must have one dtype, got " + start.describe() +
-                                   ", " + limit.describe() + ", " + delta.describe());
+            return invalidArgument("inputs start, limit and delta must have one dtype, got " + start.describe() + ", " +
+                                   limit.describe() + ", " + delta.describe());
         }
-        if (t->numel() != 1) return invalidArgument("inputs start, limit and delta must be scalars, got " + t->describe());
+        if (t->numel() != 1) {
+            return invalidArgument("inputs start, limit and delta must be scalars, got " + t->describe());
+        }
     }
     const DataType type = start.dtype();
     if (type == DataType::kFloat32 || type == DataType::kFloat64) {
@@ -324,16 +328,19 @@ Status kernelEyeLike(KernelContext& ctx) {
     const int64_t k = ctx.attrs().getInt("k", 0);
     const int64_t rows = x.dim(0);
     const int64_t cols = x.dim(1);
-    return dispatchAll(type, [&]<typename T>() {
-        KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, type, x.shape()));
-        for (int64_t i = 0; i < rows; ++i) {
-            // Compare without forming i + k, which could overflow for extreme k.
-            if (k >= cols || k <= -rows) break;
-            const int64_t j = i + k;
-            if (j >= 0 && j < cols) y->data<T>()[i * cols + j] = fromCompute<T>(ComputeT<T>(1));
-        }
-        return Status::ok();
-    }, "EyeLike");
+    return dispatchAll(
+        type,
+        [&]<typename T>() {
+            KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, type, x.shape()));
+            // Checked first so that i + k cannot overflow for extreme k.
+            if (k >= cols || k <= -rows) return Status::ok();
+            for (int64_t i = 0; i < rows; ++i) {
+                const int64_t j = i + k;
+                if (j >= 0 && j < cols) y->data<T>()[i * cols + j] = fromCompute<T>(ComputeT<T>(1));
+            }
+            return Status::ok();
+        },
+        "EyeLike");
 }
 
 Status kernelTrilu(KernelContext& ctx) {
