@@ -81,6 +81,9 @@ TEST(Squeeze, AllOnesOrListedAxes) {
     auto some = OpTester("Squeeze").input(x).input(int64s({-2})).run();
     KILN_ASSERT_OK(some);
     expectSameElements((*some)[0], x, {1, 5, 7});
+    auto emptyAxes = OpTester("Squeeze").input(x).input(int64s({})).run();
+    KILN_ASSERT_OK(emptyAxes);
+    expectSameElements((*emptyAxes)[0], x, {5, 7});
     auto scalar = OpTester("Squeeze").input(Tensor::fromVector<int64_t>({4}, {1})).run();
     KILN_ASSERT_OK(scalar);
     EXPECT_EQ((*scalar)[0].shape(), Shape{});

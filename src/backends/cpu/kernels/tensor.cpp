@@ -118,7 +118,8 @@ Status kernelSqueeze(KernelContext& ctx) {
     KILN_RETURN_IF_ERROR(ctx.requireInputs(1, 2));
     const Tensor& x = ctx.input(0);
     std::vector<bool> drop(static_cast<size_t>(x.rank()), false);
-    if (ctx.hasInput(1)) {
+    // An empty axes list squeezes every size-1 dim, as when axes is absent (ONNX Runtime does the same).
+    if (ctx.hasInput(1) && ctx.input(1).numel() > 0) {
         KILN_ASSIGN_OR_RETURN(auto raw, readIndexVector(ctx.input(1), "axes"));
         KILN_ASSIGN_OR_RETURN(auto axes, normalizeAxes(raw, x.rank(), "input 'axes'"));
         for (int64_t a : axes) {
