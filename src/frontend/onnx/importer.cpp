@@ -164,7 +164,8 @@ public:
         // Graph inputs; an input that has an initializer is a constant (TensorRT treats these as weights).
         for (const auto& in : proto.input()) {
             if (graph.findValue(in.name()) != nullptr) continue;
-            if (!in.type().has_tensor_type()) {
+            // Untyped inputs (common in function bodies and subgraphs) are tensors of unknown type.
+            if (in.type().value_case() != onnx::TypeProto::VALUE_NOT_SET && !in.type().has_tensor_type()) {
                 addUnsupported(graph, -1, in.name(), "<input>", "", "graph input '" + in.name() + "' is " +
                                                                         typeKindName(in.type()) +
                                                                         "; Kiln supports tensor inputs only");
@@ -184,7 +185,7 @@ public:
             if (v == nullptr) {
                 return invalidModel("graph '" + graph.name() + "' output '" + out.name() + "' is never produced");
             }
-            if (!out.type().has_tensor_type() && out.has_type()) {
+            if (out.type().value_case() != onnx::TypeProto::VALUE_NOT_SET && !out.type().has_tensor_type()) {
                 addUnsupported(graph, -1, out.name(), "<output>", "", "graph output '" + out.name() + "' is " +
                                                                           typeKindName(out.type()) +
                                                                           "; Kiln supports tensor outputs only");
