@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <climits>
 #include <string>
+#include <type_traits>
 
 #include "backends/cpu/broadcast.h"
 #include "common/dispatch.h"
@@ -262,12 +263,29 @@ void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, double alph
                 static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
 }
 
+void widen(const Half* in, int64_t n, float* out) {
+    static const std::vector<float> table = [] {
+        std::vector<float> t(65536);
+        for (uint32_t b = 0; b < 65536; ++b) t[b] = Half::toFloat(static_cast<uint16_t>(b));
+        return t;
+    }();
+    for (int64_t i = 0; i < n; ++i) out[i] = table[in[i].bits];
+}
+
+void widen(const BFloat16* in, int64_t n, float* out) {
+    for (int64_t i = 0; i < n; ++i) out[i] = BFloat16::toFloat(in[i].bits);
+}
+
 template <typename C>
 std::vector<C> toCompute(const Tensor& t) {
     std::vector<C> out(static_cast<size_t>(t.numel()));
     dispatchFloat(t.dtype(), [&]<typename T>() {
         const T* p = t.data<T>();
-        for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<C>(static_cast<ComputeT<T>>(p[i]));
+        if constexpr (std::is_same_v<C, float> && (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>)) {
+            widen(p, t.numel(), out.data());
+        } else {
+            for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<C>(static_cast<ComputeT<T>>(p[i]));
+        }
         return Status::ok();
     }).ignore();
     return out;

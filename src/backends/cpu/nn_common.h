@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ir/attribute.h"
+#include "kiln/dtype.h"
 #include "kiln/status.h"
 #include "kiln/tensor.h"
 
@@ -94,6 +95,11 @@ void gemmLoop(int64_t m, int64_t n, int64_t k, const TA* a, int64_t lda, const T
         }
     }
 }
+
+//! Widens n float16/bfloat16 values to float (float16 through a table of all 65536 patterns: the element-wise
+//! conversion is an out-of-line call, which dominates fp16 pooling and conv at ISNet's 1024x1024).
+void widen(const Half* in, int64_t n, float* out);
+void widen(const BFloat16* in, int64_t n, float* out);
 
 //! Values of a float-typed tensor (float32/64, float16, bfloat16) widened to C (float or double).
 template <typename C>

@@ -2,6 +2,7 @@
 // (image, channel) plane; windows are clipped to the image once per output position, so the inner loops carry no
 // bounds checks.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -39,18 +40,44 @@ Taps tapsOf(const nn::Window& win, int dim, int64_t o) {
     return t;
 }
 
+//! The taps of every output position along each dim, computed once per op rather than once per plane.
+struct WindowTaps {
+    std::array<std::vector<Taps>, nn::kMaxSpatial> dims;
+    explicit WindowTaps(const nn::Window& win) {
+        for (int d = 0; d < nn::kMaxSpatial; ++d) {
+            for (int64_t o = 0; o < win.out[d]; ++o) dims[d].push_back(tapsOf(win, d, o));
+        }
+    }
+};
+
 //! Calls fn(outIndex, taps[3]) for every output position of one plane.
 template <typename Fn>
-void forEachWindow(const nn::Window& win, Fn&& fn) {
+void forEachWindow(const WindowTaps& taps, Fn&& fn) {
     int64_t o = 0;
-    for (int64_t od = 0; od < win.out[0]; ++od) {
-        const Taps td = tapsOf(win, 0, od);
-        for (int64_t oh = 0; oh < win.out[1]; ++oh) {
-            const Taps th = tapsOf(win, 1, oh);
-            for (int64_t ow = 0; ow < win.out[2]; ++ow, ++o) fn(o, td, th, tapsOf(win, 2, ow));
+    for (const Taps& td : taps.dims[0]) {
+        for (const Taps& th : taps.dims[1]) {
+            for (const Taps& tw : taps.dims[2]) fn(o++, td, th, tw);
         }
     }
 }
+
+//! One (image, channel) plane in compute type: the input itself, or for float16/bfloat16 a widened copy.
+template <typename T>
+class PlaneReader {
+public:
+    const ComputeT<T>* operator()(const T* plane, int64_t n) {
+        if constexpr (std::is_same_v<T, ComputeT<T>>) {
+            return plane;
+        } else {
+            mBuffer.resize(static_cast<size_t>(n));
+            nn::widen(plane, n, mBuffer.data());
+            return mBuffer.data();
+        }
+    }
+
+private:
+    std::vector<ComputeT<T>> mBuffer;
+};
 
 //! Resolves a pooling op's window from kernel_shape and the common attributes.
 Result<nn::Window> poolWindow(const KernelContext& ctx, const Tensor& x, bool ceilMode) {
@@ -88,20 +115,23 @@ Status kernelMaxPool(KernelContext& ctx) {
     }
     const int64_t planes = x.dim(0) * x.dim(1);
     const int64_t inSize = win.inSize(), outSize = win.outSize();
+    const WindowTaps taps(win);
     const int64_t D = win.in[0], H = win.in[1], W = win.in[2];
     return dispatchNumeric(x.dtype(), [&]<typename T>() {
         using C = ComputeT<T>;
+        PlaneReader<T> reader;
         for (int64_t p = 0; p < planes; ++p) {
-            const T* in = x.data<T>() + p * inSize;
+            const T* raw = x.data<T>() + p * inSize;
+            const C* in = reader(raw, inSize);
             T* out = y->data<T>() + p * outSize;
-            forEachWindow(win, [&](int64_t o, const Taps& td, const Taps& th, const Taps& tw) {
+            forEachWindow(taps, [&](int64_t o, const Taps& td, const Taps& th, const Taps& tw) {
                 C best = std::numeric_limits<C>::lowest();
                 int64_t bestAt = -1;
                 for (int64_t kd = td.k0; kd < td.k1; ++kd) {
                     for (int64_t kh = th.k0; kh < th.k1; ++kh) {
                         const int64_t row = (td.pos(kd) * H + th.pos(kh)) * W;
                         for (int64_t kw = tw.k0; kw < tw.k1; ++kw) {
-                            const C v = static_cast<C>(in[row + tw.pos(kw)]);
+                            const C v = in[row + tw.pos(kw)];
                             if (v > best || bestAt < 0) {
                                 best = v;
                                 bestAt = row + tw.pos(kw);
@@ -109,7 +139,7 @@ Status kernelMaxPool(KernelContext& ctx) {
                         }
                     }
                 }
-                out[o] = bestAt >= 0 ? in[bestAt] : fromCompute<T>(best);
+                out[o] = bestAt >= 0 ? raw[bestAt] : fromCompute<T>(best);
                 if (indices) {
                     int64_t at = 0;
                     if (bestAt >= 0 && storageOrder == 1) {
@@ -134,18 +164,20 @@ Status kernelAveragePool(KernelContext& ctx) {
     KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, x.dtype(), pooledShape(x, win)));
     const int64_t planes = x.dim(0) * x.dim(1);
     const int64_t inSize = win.inSize(), outSize = win.outSize();
+    const WindowTaps taps(win);
     const int64_t H = win.in[1], W = win.in[2];
     return dispatchFloat(x.dtype(), [&]<typename T>() {
         using C = ComputeT<T>;
+        PlaneReader<T> reader;
         for (int64_t p = 0; p < planes; ++p) {
-            const T* in = x.data<T>() + p * inSize;
+            const C* in = reader(x.data<T>() + p * inSize, inSize);
             T* out = y->data<T>() + p * outSize;
-            forEachWindow(win, [&](int64_t o, const Taps& td, const Taps& th, const Taps& tw) {
+            forEachWindow(taps, [&](int64_t o, const Taps& td, const Taps& th, const Taps& tw) {
                 C sum = 0;
                 for (int64_t kd = td.k0; kd < td.k1; ++kd) {
                     for (int64_t kh = th.k0; kh < th.k1; ++kh) {
-                        const T* row = in + (td.pos(kd) * H + th.pos(kh)) * W;
-                        for (int64_t kw = tw.k0; kw < tw.k1; ++kw) sum += static_cast<C>(row[tw.pos(kw)]);
+                        const C* row = in + (td.pos(kd) * H + th.pos(kh)) * W;
+                        for (int64_t kw = tw.k0; kw < tw.k1; ++kw) sum += row[tw.pos(kw)];
                     }
                 }
                 const int64_t count = includePad ? td.padded * th.padded * tw.padded
@@ -166,20 +198,22 @@ Status kernelLpPool(KernelContext& ctx) {
     KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, x.dtype(), pooledShape(x, win)));
     const int64_t planes = x.dim(0) * x.dim(1);
     const int64_t inSize = win.inSize(), outSize = win.outSize();
+    const WindowTaps taps(win);
     const int64_t H = win.in[1], W = win.in[2];
     return dispatchFloat(x.dtype(), [&]<typename T>() {
         using C = ComputeT<T>;
         const C p = static_cast<C>(pInt);
+        PlaneReader<T> reader;
         for (int64_t pl = 0; pl < planes; ++pl) {
-            const T* in = x.data<T>() + pl * inSize;
+            const C* in = reader(x.data<T>() + pl * inSize, inSize);
             T* out = y->data<T>() + pl * outSize;
-            forEachWindow(win, [&](int64_t o, const Taps& td, const Taps& th, const Taps& tw) {
+            forEachWindow(taps, [&](int64_t o, const Taps& td, const Taps& th, const Taps& tw) {
                 C sum = 0;
                 for (int64_t kd = td.k0; kd < td.k1; ++kd) {
                     for (int64_t kh = th.k0; kh < th.k1; ++kh) {
-                        const T* row = in + (td.pos(kd) * H + th.pos(kh)) * W;
+                        const C* row = in + (td.pos(kd) * H + th.pos(kh)) * W;
                         for (int64_t kw = tw.k0; kw < tw.k1; ++kw) {
-                            sum += std::pow(std::fabs(static_cast<C>(row[tw.pos(kw)])), p);
+                            sum += std::pow(std::fabs(row[tw.pos(kw)]), p);
                         }
                     }
                 }
