@@ -24,7 +24,13 @@ Status kernelTopK(KernelContext& ctx) {
     Shape outShape = x.shape();
     outShape[static_cast<size_t>(axis)] = k;
     KILN_ASSIGN_OR_RETURN(Tensor * values, ctx.allocateOutput(0, x.dtype(), outShape));
-    KILN_ASSIGN_OR_RETURN(Tensor * indices, ctx.allocateOutput(1, DataType::kInt64, outShape));
+    Tensor unusedIndices;
+    Tensor* indices = &unusedIndices;
+    if (ctx.wantsOutput(1)) {
+        KILN_ASSIGN_OR_RETURN(indices, ctx.allocateOutput(1, DataType::kInt64, outShape));
+    } else {
+        KILN_ASSIGN_OR_RETURN(unusedIndices, Tensor::allocate(DataType::kInt64, outShape));
+    }
     const int64_t outer = dimProduct(x.shape(), 0, static_cast<size_t>(axis));
     const int64_t inner = dimProduct(x.shape(), static_cast<size_t>(axis) + 1, x.shape().size());
     // Results are always sorted (sorted=0 leaves the order unspecified); ties keep the smaller index first.
