@@ -6,11 +6,10 @@
 namespace kiln::testing {
 namespace {
 
-const std::vector<DataType> kAllTypes = {DataType::kFloat32, DataType::kFloat64, DataType::kFloat16,
-                                         DataType::kBFloat16, DataType::kInt8, DataType::kInt16,
-                                         DataType::kInt32, DataType::kInt64, DataType::kUInt8,
-                                         DataType::kUInt16, DataType::kUInt32, DataType::kUInt64,
-                                         DataType::kBool};
+const std::vector<DataType> kAllTypes = {
+    DataType::kFloat32, DataType::kFloat64, DataType::kFloat16, DataType::kBFloat16, DataType::kInt8,
+    DataType::kInt16,   DataType::kInt32,   DataType::kInt64,   DataType::kUInt8,    DataType::kUInt16,
+    DataType::kUInt32,  DataType::kUInt64,  DataType::kBool};
 
 Tensor iotaF(Shape shape) {
     Tensor t(DataType::kFloat32, std::move(shape));
@@ -96,7 +95,11 @@ TEST(GatherElements, RejectsOutOfRange) {
 TEST(GatherND, BatchDimsAndSlices) {
     // ONNX spec examples.
     Tensor data = Tensor::fromVector<int32_t>({0, 1, 2, 3, 4, 5, 6, 7}, {2, 2, 2});
-    auto out = OpTester("GatherND").input(data).input(Tensor::fromVector<int64_t>({1, 0}, {2, 1})).attr("batch_dims", int64_t{1}).run();
+    auto out = OpTester("GatherND")
+                   .input(data)
+                   .input(Tensor::fromVector<int64_t>({1, 0}, {2, 1}))
+                   .attr("batch_dims", int64_t{1})
+                   .run();
     ASSERT_TRUE(out.isOk()) << out.status().message();
     expectTensorEq((*out)[0], Tensor::fromVector<int32_t>({2, 3, 4, 5}, {2, 2}));
     out = OpTester("GatherND").input(data).input(Tensor::fromVector<int64_t>({0, 1, 1, 0}, {2, 2})).run();
@@ -119,8 +122,13 @@ TEST(ScatterElements, ReductionsMatchNaiveLoop) {
     for (int64_t i = 0; i < 20; ++i) idx.data<int64_t>()[i] = (i * 3) % 7 - (i % 2 == 0 ? 7 : 0);  // duplicates too
     Tensor upd = randomTensor(DataType::kFloat32, {5, 4}, 22);
     for (const char* red : {"none", "add", "mul", "max", "min"}) {
-        auto out = OpTester("ScatterElements", 16).input(data).input(idx).input(upd).attr("axis", int64_t{-1})
-                       .attr("reduction", std::string(red)).run();
+        auto out = OpTester("ScatterElements", 16)
+                       .input(data)
+                       .input(idx)
+                       .input(upd)
+                       .attr("axis", int64_t{-1})
+                       .attr("reduction", std::string(red))
+                       .run();
         ASSERT_TRUE(out.isOk()) << red << ": " << out.status().message();
         std::vector<float> want(data.data<float>(), data.data<float>() + 35);
         for (int64_t i = 0; i < 5; ++i) {
@@ -130,7 +138,11 @@ TEST(ScatterElements, ReductionsMatchNaiveLoop) {
                 float& w = want[static_cast<size_t>(i * 7 + k)];
                 const float u = upd.data<float>()[i * 4 + j];
                 const std::string r = red;
-                w = r == "none" ? u : r == "add" ? w + u : r == "mul" ? w * u : r == "max" ? std::max(w, u) : std::min(w, u);
+                w = r == "none"  ? u
+                    : r == "add" ? w + u
+                    : r == "mul" ? w * u
+                    : r == "max" ? std::max(w, u)
+                                 : std::min(w, u);
             }
         }
         expectTensorEq((*out)[0], Tensor::fromVector<float>(want, {5, 7}));
@@ -142,21 +154,35 @@ TEST(ScatterElements, EveryDtypeAndErrors) {
     for (DataType t : kAllTypes) {
         Tensor data(t, {3});
         Tensor upd = randomTensor(t, {1}, 4, 1, 5);
-        auto out = OpTester("ScatterElements").input(data).input(Tensor::fromVector<int32_t>({2}, {1})).input(upd).run();
+        auto out =
+            OpTester("ScatterElements").input(data).input(Tensor::fromVector<int32_t>({2}, {1})).input(upd).run();
         ASSERT_TRUE(out.isOk()) << dataTypeName(t) << ": " << out.status().message();
         EXPECT_EQ((*out)[0].getDouble(2), upd.getDouble(0)) << dataTypeName(t);
         EXPECT_EQ((*out)[0].getDouble(0), 0.0) << dataTypeName(t);
     }
-    EXPECT_FALSE(OpTester("ScatterElements").input(iotaF({3})).input(Tensor::fromVector<int64_t>({3}, {1}))
-                     .input(iotaF({1})).run().isOk());
-    EXPECT_FALSE(OpTester("ScatterElements").input(iotaF({3})).input(Tensor::fromVector<int64_t>({0}, {1}))
-                     .input(iotaF({1})).attr("reduction", std::string("bogus")).run().isOk());
+    EXPECT_FALSE(OpTester("ScatterElements")
+                     .input(iotaF({3}))
+                     .input(Tensor::fromVector<int64_t>({3}, {1}))
+                     .input(iotaF({1}))
+                     .run()
+                     .isOk());
+    EXPECT_FALSE(OpTester("ScatterElements")
+                     .input(iotaF({3}))
+                     .input(Tensor::fromVector<int64_t>({0}, {1}))
+                     .input(iotaF({1}))
+                     .attr("reduction", std::string("bogus"))
+                     .run()
+                     .isOk());
 }
 
 TEST(Scatter, DeprecatedAliasOpset10) {
     Tensor data = iotaF({2, 3});
-    auto out = OpTester("Scatter", 10).input(data).input(Tensor::fromVector<int64_t>({2, 0}, {1, 2}))
-                   .input(Tensor::fromVector<float>({-1, -2}, {1, 2})).attr("axis", int64_t{1}).run();
+    auto out = OpTester("Scatter", 10)
+                   .input(data)
+                   .input(Tensor::fromVector<int64_t>({2, 0}, {1, 2}))
+                   .input(Tensor::fromVector<float>({-1, -2}, {1, 2}))
+                   .attr("axis", int64_t{1})
+                   .run();
     ASSERT_TRUE(out.isOk()) << out.status().message();
     expectTensorEq((*out)[0], Tensor::fromVector<float>({-2, 1, -1, 3, 4, 5}, {2, 3}));
 }
@@ -168,13 +194,21 @@ TEST(ScatterND, SlicesAndReductions) {
     auto out = OpTester("ScatterND", 16).input(data).input(idx).input(upd).attr("reduction", std::string("add")).run();
     ASSERT_TRUE(out.isOk()) << out.status().message();
     expectTensorEq((*out)[0], Tensor::fromVector<float>({0, 1, 2, 7, 8, 9, 6, 7, 8, 11, 12, 13}, {4, 3}));
-    out = OpTester("ScatterND", 16).input(data).input(Tensor::fromVector<int64_t>({0, 2, 3, 0}, {2, 2}))
-              .input(Tensor::fromVector<float>({10, 10}, {2})).attr("reduction", std::string("mul")).run();
+    out = OpTester("ScatterND", 16)
+              .input(data)
+              .input(Tensor::fromVector<int64_t>({0, 2, 3, 0}, {2, 2}))
+              .input(Tensor::fromVector<float>({10, 10}, {2}))
+              .attr("reduction", std::string("mul"))
+              .run();
     ASSERT_TRUE(out.isOk()) << out.status().message();
     expectTensorEq((*out)[0], Tensor::fromVector<float>({0, 1, 20, 3, 4, 5, 6, 7, 8, 90, 10, 11}, {4, 3}));
     EXPECT_FALSE(OpTester("ScatterND").input(data).input(idx).input(iotaF({3, 2})).run().isOk());
-    EXPECT_FALSE(OpTester("ScatterND").input(data).input(Tensor::fromVector<int64_t>({4}, {1, 1}))
-                     .input(iotaF({1, 3})).run().isOk());
+    EXPECT_FALSE(OpTester("ScatterND")
+                     .input(data)
+                     .input(Tensor::fromVector<int64_t>({4}, {1, 1}))
+                     .input(iotaF({1, 3}))
+                     .run()
+                     .isOk());
 }
 
 TEST(OneHot, AxesAndNegativeIndices) {
@@ -187,8 +221,12 @@ TEST(OneHot, AxesAndNegativeIndices) {
     const int64_t hot[6] = {0, 2, -1, 2, 0, -1};  // 5 and -4 are out of range: all off
     for (int64_t i = 0; i < 6; ++i)
         for (int64_t d = 0; d < 3; ++d) EXPECT_EQ(y.data<float>()[i * 3 + d], d == hot[i] ? 7.0F : -1.0F);
-    out = OpTester("OneHot").input(idx).input(Tensor::fromVector<float>({3.0F}, {1})).input(values)
-              .attr("axis", int64_t{0}).run();
+    out = OpTester("OneHot")
+              .input(idx)
+              .input(Tensor::fromVector<float>({3.0F}, {1}))
+              .input(values)
+              .attr("axis", int64_t{0})
+              .run();
     ASSERT_TRUE(out.isOk()) << out.status().message();
     const Tensor& z = (*out)[0];
     ASSERT_EQ(z.shape(), (Shape{3, 2, 3}));
@@ -226,13 +264,17 @@ TEST(Unique, SortedUnsortedAndAxis) {
 }
 
 TEST(CumSum, ExclusiveReverseNaive) {
-    for (DataType t : {DataType::kFloat32, DataType::kFloat64, DataType::kInt32, DataType::kInt64,
-                       DataType::kUInt32, DataType::kFloat16}) {
+    for (DataType t : {DataType::kFloat32, DataType::kFloat64, DataType::kInt32, DataType::kInt64, DataType::kUInt32,
+                       DataType::kFloat16}) {
         Tensor x = randomTensor(t, {5, 7}, 9, 0, 3);
         for (int exclusive = 0; exclusive < 2; ++exclusive) {
             for (int reverse = 0; reverse < 2; ++reverse) {
-                auto out = OpTester("CumSum", 14).input(x).input(Tensor::scalar<int32_t>(-1))
-                               .attr("exclusive", int64_t{exclusive}).attr("reverse", int64_t{reverse}).run();
+                auto out = OpTester("CumSum", 14)
+                               .input(x)
+                               .input(Tensor::scalar<int32_t>(-1))
+                               .attr("exclusive", int64_t{exclusive})
+                               .attr("reverse", int64_t{reverse})
+                               .run();
                 ASSERT_TRUE(out.isOk()) << out.status().message();
                 for (int64_t r = 0; r < 5; ++r) {
                     for (int64_t c = 0; c < 7; ++c) {
@@ -254,14 +296,21 @@ TEST(TopK, LargestSmallestAgainstSort) {
     Tensor x = randomTensor(DataType::kFloat32, {5, 127}, 42, -3, 3);
     for (int largest = 0; largest < 2; ++largest) {
         // Only the values output requested.
-        auto out = OpTester("TopK", 11).input(x).input(Tensor::fromVector<int64_t>({7}, {1}))
-                       .attr("largest", int64_t{largest}).run();
+        auto out = OpTester("TopK", 11)
+                       .input(x)
+                       .input(Tensor::fromVector<int64_t>({7}, {1}))
+                       .attr("largest", int64_t{largest})
+                       .run();
         ASSERT_TRUE(out.isOk()) << out.status().message();
         EXPECT_EQ((*out)[0].shape(), (Shape{5, 7}));
     }
     for (int largest = 0; largest < 2; ++largest) {
-        auto out = OpTester("TopK", 11).input(x).input(Tensor::fromVector<int64_t>({7}, {1}))
-                       .attr("largest", int64_t{largest}).outputs(2).run();
+        auto out = OpTester("TopK", 11)
+                       .input(x)
+                       .input(Tensor::fromVector<int64_t>({7}, {1}))
+                       .attr("largest", int64_t{largest})
+                       .outputs(2)
+                       .run();
         ASSERT_TRUE(out.isOk()) << out.status().message();
         ASSERT_EQ((*out)[0].shape(), (Shape{5, 7}));
         for (int64_t r = 0; r < 5; ++r) {
@@ -280,12 +329,21 @@ TEST(TopK, LargestSmallestAgainstSort) {
 
 TEST(TopK, TiesPreferSmallerIndexAxis0AndErrors) {
     Tensor x = Tensor::fromVector<int32_t>({1, 5, 3, 5, 1, 5}, {6, 1});
-    auto out = OpTester("TopK").input(x).input(Tensor::fromVector<int64_t>({4}, {1})).attr("axis", int64_t{0})
-                   .outputs(2).run();
+    auto out = OpTester("TopK")
+                   .input(x)
+                   .input(Tensor::fromVector<int64_t>({4}, {1}))
+                   .attr("axis", int64_t{0})
+                   .outputs(2)
+                   .run();
     ASSERT_TRUE(out.isOk()) << out.status().message();
     expectTensorEq((*out)[0], Tensor::fromVector<int32_t>({5, 5, 5, 3}, {4, 1}));
     expectTensorEq((*out)[1], Tensor::fromVector<int64_t>({1, 3, 5, 2}, {4, 1}));
-    out = OpTester("TopK").input(x).input(Tensor::fromVector<int64_t>({0}, {1})).attr("axis", int64_t{0}).outputs(2).run();
+    out = OpTester("TopK")
+              .input(x)
+              .input(Tensor::fromVector<int64_t>({0}, {1}))
+              .attr("axis", int64_t{0})
+              .outputs(2)
+              .run();
     ASSERT_TRUE(out.isOk()) << out.status().message();
     EXPECT_EQ((*out)[0].shape(), (Shape{0, 1}));
     EXPECT_FALSE(OpTester("TopK").input(x).input(Tensor::fromVector<int64_t>({2}, {1})).outputs(2).run().isOk());

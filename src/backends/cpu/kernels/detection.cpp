@@ -55,9 +55,9 @@ Status kernelNonMaxSuppression(KernelContext& ctx) {
     KILN_RETURN_IF_ERROR(ctx.requireInputs(2, 5));
     const Tensor& boxesT = ctx.input(0);
     const Tensor& scoresT = ctx.input(1);
-    KILN_CHECK_ARG(boxesT.dtype() == DataType::kFloat32 && scoresT.dtype() == DataType::kFloat32,
-                   "inputs 'boxes' and 'scores' must be float32, got " + boxesT.describe() + " and " +
-                       scoresT.describe());
+    KILN_CHECK_ARG(
+        boxesT.dtype() == DataType::kFloat32 && scoresT.dtype() == DataType::kFloat32,
+        "inputs 'boxes' and 'scores' must be float32, got " + boxesT.describe() + " and " + scoresT.describe());
     KILN_CHECK_ARG(boxesT.rank() == 3 && boxesT.dim(2) == 4,
                    "input 0 'boxes' must have shape (batches, boxes, 4), got " + shapeToString(boxesT.shape()));
     KILN_CHECK_ARG(scoresT.rank() == 3 && scoresT.dim(0) == boxesT.dim(0) && scoresT.dim(2) == boxesT.dim(1),
@@ -131,7 +131,8 @@ Status kernelRoiAlign(KernelContext& ctx) {
     KILN_ASSIGN_OR_RETURN(std::vector<int64_t> batch, readIndexTensor(batchIndices, "input 2 'batch_indices'"));
     const auto& a = ctx.attrs();
     const std::string modeName = a.getString("mode", "avg");
-    KILN_CHECK_ARG(modeName == "avg" || modeName == "max", "attribute 'mode' must be avg or max, got '" + modeName + "'");
+    KILN_CHECK_ARG(modeName == "avg" || modeName == "max",
+                   "attribute 'mode' must be avg or max, got '" + modeName + "'");
     const bool maxMode = modeName == "max";
     const int64_t outH = a.getInt("output_height", 1);
     const int64_t outW = a.getInt("output_width", 1);
@@ -143,9 +144,9 @@ Status kernelRoiAlign(KernelContext& ctx) {
     // Opset 10 had no coordinate_transformation_mode and behaved as output_half_pixel.
     const std::string ctm =
         ctx.opset() >= 16 ? a.getString("coordinate_transformation_mode", "half_pixel") : "output_half_pixel";
-    KILN_CHECK_ARG(ctm == "half_pixel" || ctm == "output_half_pixel",
-                   "attribute 'coordinate_transformation_mode' must be half_pixel or output_half_pixel, got '" + ctm +
-                       "'");
+    KILN_CHECK_ARG(
+        ctm == "half_pixel" || ctm == "output_half_pixel",
+        "attribute 'coordinate_transformation_mode' must be half_pixel or output_half_pixel, got '" + ctm + "'");
     const bool halfPixel = ctm == "half_pixel";
     const int64_t n = x.dim(0);
     const int64_t channels = x.dim(1);
@@ -188,8 +189,10 @@ Status kernelRoiAlign(KernelContext& ctx) {
             const F gridHF = samplingRatio > 0 ? F(samplingRatio) : std::ceil(roiH / static_cast<F>(outH));
             const F gridWF = samplingRatio > 0 ? F(samplingRatio) : std::ceil(roiW / static_cast<F>(outW));
             // Degenerate or huge rois: keep the per-bin sample grid finite and bounded.
-            const auto gridH = std::isfinite(gridHF) ? std::clamp<int64_t>(static_cast<int64_t>(gridHF), 0, 1 << 16) : 0;
-            const auto gridW = std::isfinite(gridWF) ? std::clamp<int64_t>(static_cast<int64_t>(gridWF), 0, 1 << 16) : 0;
+            const auto gridH =
+                std::isfinite(gridHF) ? std::clamp<int64_t>(static_cast<int64_t>(gridHF), 0, 1 << 16) : 0;
+            const auto gridW =
+                std::isfinite(gridWF) ? std::clamp<int64_t>(static_cast<int64_t>(gridWF), 0, 1 << 16) : 0;
             const F count = static_cast<F>(std::max<int64_t>(gridH * gridW, 1));
             if (static_cast<double>(outH * outW) * static_cast<double>(gridH * gridW) > double(1 << 26)) {
                 return unsupported("RoiAlign roi " + std::to_string(r) + " needs more than 2^26 samples");
@@ -207,7 +210,8 @@ Status kernelRoiAlign(KernelContext& ctx) {
                             F yv = yy;
                             F xv = xx;
                             Sample& sm = samples[s];
-                            if (!(yv >= -1 && yv <= static_cast<F>(height) && xv >= -1 && xv <= static_cast<F>(width))) {
+                            if (!(yv >= -1 && yv <= static_cast<F>(height) && xv >= -1 &&
+                                  xv <= static_cast<F>(width))) {
                                 continue;  // outside the feature map: contributes zero
                             }
                             yv = std::max(yv, F(0));
@@ -262,7 +266,7 @@ Status kernelRoiAlign(KernelContext& ctx) {
             }
         }
         return Status::ok();
-    }, "RoiAlign");
+    });
 }
 
 }  // namespace kiln::cpu

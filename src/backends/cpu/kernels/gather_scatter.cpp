@@ -195,12 +195,12 @@ Status kernelGatherND(KernelContext& ctx) {
                    "attribute 'batch_dims' " + std::to_string(b) + " must be in [0, min(data rank, indices rank))");
     const int64_t k = indices.dim(-1);
     KILN_CHECK_ARG(k >= 1 && k <= r - b, "last dim of input 1 'indices' (" + std::to_string(k) +
-                                             ") must be in [1, data rank - batch_dims] = [1, " +
-                                             std::to_string(r - b) + "]");
+                                             ") must be in [1, data rank - batch_dims] = [1, " + std::to_string(r - b) +
+                                             "]");
     for (int64_t d = 0; d < b; ++d) {
         KILN_CHECK_ARG(indices.dim(d) == data.dim(d), "batch dim " + std::to_string(d) + " of 'indices' shape " +
-                                                          shapeToString(indices.shape()) + " differs from 'data' shape " +
-                                                          shapeToString(data.shape()));
+                                                          shapeToString(indices.shape()) +
+                                                          " differs from 'data' shape " + shapeToString(data.shape()));
     }
     KILN_ASSIGN_OR_RETURN(std::vector<int64_t> idx, readIndexTensor(indices, "input 1 'indices'"));
     const auto bu = static_cast<size_t>(b);
@@ -247,8 +247,8 @@ Status kernelScatterND(KernelContext& ctx) {
                                                    ") must be in [1, data rank " + std::to_string(data.rank()) + "]");
     Shape expected(indices.shape().begin(), indices.shape().end() - 1);
     expected.insert(expected.end(), data.shape().begin() + k, data.shape().end());
-    KILN_CHECK_ARG(updates.shape() == expected, "input 2 'updates' shape " + shapeToString(updates.shape()) +
-                                                    " must be " + shapeToString(expected));
+    KILN_CHECK_ARG(updates.shape() == expected,
+                   "input 2 'updates' shape " + shapeToString(updates.shape()) + " must be " + shapeToString(expected));
     KILN_ASSIGN_OR_RETURN(std::vector<int64_t> idx, readIndexTensor(indices, "input 1 'indices'"));
     KILN_ASSIGN_OR_RETURN(std::vector<int64_t> offsets, tupleOffsets(data.shape(), 0, idx, k));
     const int64_t slice = dimProduct(data.shape(), static_cast<size_t>(k), data.shape().size());

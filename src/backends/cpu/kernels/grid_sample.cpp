@@ -198,7 +198,7 @@ Status kernelGridSample(KernelContext& ctx) {
             }
         }
         return Status::ok();
-    }, "GridSample");
+    });
 }
 
 }  // namespace kiln::cpu

@@ -120,12 +120,14 @@ Status kernelUnique(KernelContext& ctx) {
         std::sort(byFirst.begin(), byFirst.end(), [&](int64_t a, int64_t b) {
             return firstOf[static_cast<size_t>(a)] < firstOf[static_cast<size_t>(b)];
         });
-        for (size_t pos = 0; pos < byFirst.size(); ++pos) rank[static_cast<size_t>(byFirst[pos])] = static_cast<int64_t>(pos);
+        for (size_t pos = 0; pos < byFirst.size(); ++pos)
+            rank[static_cast<size_t>(byFirst[pos])] = static_cast<int64_t>(pos);
     }
     std::vector<int64_t> firstAt(firstOf.size());
     std::vector<int64_t> counts(firstOf.size(), 0);
     for (size_t g = 0; g < firstOf.size(); ++g) firstAt[static_cast<size_t>(rank[g])] = firstOf[g];
-    for (int64_t i = 0; i < n; ++i) ++counts[static_cast<size_t>(rank[static_cast<size_t>(groupOf[static_cast<size_t>(i)])])];
+    for (int64_t i = 0; i < n; ++i)
+        ++counts[static_cast<size_t>(rank[static_cast<size_t>(groupOf[static_cast<size_t>(i)])])];
 
     Shape yShape{groups};
     if (axisAttr) {
@@ -196,7 +198,7 @@ Status kernelCumSum(KernelContext& ctx) {
             }
         }
         return Status::ok();
-    }, "CumSum");
+    });
 }
 
 }  // namespace kiln::cpu

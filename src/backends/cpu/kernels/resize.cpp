@@ -203,8 +203,8 @@ Status resize(KernelContext& ctx, const ResizeParams& p, const std::vector<float
     const std::vector<bool> image = linearImageAxes(scales);
     for (size_t d = 0; d < rank; ++d) {
         const bool interpolate = scales[d] != 1.0F || (p.mode == ResizeMode::kLinear && image[d]);
-        const float resizedLen = fromScales ? scales[d] * static_cast<float>(inShape[d])
-                                            : static_cast<float>(outShape[d]);
+        const float resizedLen =
+            fromScales ? scales[d] * static_cast<float>(inShape[d]) : static_cast<float>(outShape[d]);
         taps[d] = buildTaps(p, inShape[d], outShape[d], resizedLen, scales[d], roi[d], roi[rank + d], strides[d],
                             interpolate);
     }
@@ -277,7 +277,7 @@ Status resize(KernelContext& ctx, const ResizeParams& p, const std::vector<float
             nextOutput();
         }
         return Status::ok();
-    }, "Resize linear/cubic");
+    });
 }
 
 Result<ResizeMode> parseMode(const std::string& mode) {
@@ -411,8 +411,7 @@ Status kernelResize(KernelContext& ctx) {
         scales.resize(rank);
         for (size_t d = 0; d < rank; ++d) {
             KILN_CHECK_ARG(outShape[d] >= 0, "input 3 'sizes' has a negative value " + std::to_string(outShape[d]));
-            scales[d] = x.shape()[d] == 0 ? 1.0F
-                                          : static_cast<float>(outShape[d]) / static_cast<float>(x.shape()[d]);
+            scales[d] = x.shape()[d] == 0 ? 1.0F : static_cast<float>(outShape[d]) / static_cast<float>(x.shape()[d]);
         }
     }
     return resize(ctx, p, scales, outShape, roi, hasScales);

@@ -19,8 +19,8 @@ Status kernelTopK(KernelContext& ctx) {
     const bool largest = ctx.attrs().getInt("largest", 1) != 0;
     const int64_t n = x.dim(axis);
     KILN_CHECK_ARG(k >= 0 && k <= n, "input 1 'K' = " + std::to_string(k) + " must be in [0, " + std::to_string(n) +
-                                         "] (axis " + std::to_string(axis) + " of shape " +
-                                         shapeToString(x.shape()) + ")");
+                                         "] (axis " + std::to_string(axis) + " of shape " + shapeToString(x.shape()) +
+                                         ")");
     Shape outShape = x.shape();
     outShape[static_cast<size_t>(axis)] = k;
     KILN_ASSIGN_OR_RETURN(Tensor * values, ctx.allocateOutput(0, x.dtype(), outShape));
@@ -60,7 +60,8 @@ Status kernelTopK(KernelContext& ctx) {
         };
         for (int64_t o = 0; o < outer; ++o) {
             for (int64_t j = 0; j < inner; ++j) {
-                for (int64_t i = 0; i < n; ++i) line[static_cast<size_t>(i)] = static_cast<C>(in[(o * n + i) * inner + j]);
+                for (int64_t i = 0; i < n; ++i)
+                    line[static_cast<size_t>(i)] = static_cast<C>(in[(o * n + i) * inner + j]);
                 std::iota(order.begin(), order.end(), 0);
                 std::partial_sort(order.begin(), order.begin() + k, order.end(), before);
                 for (int64_t i = 0; i < k; ++i) {
@@ -72,7 +73,7 @@ Status kernelTopK(KernelContext& ctx) {
             }
         }
         return Status::ok();
-    }, "TopK");
+    });
 }
 
 }  // namespace kiln::cpu
