@@ -11,7 +11,7 @@ step() { echo "== $* ($((SECONDS - start))s)"; }
 step "setup"
 scripts/setup.sh
 step "configure + build (build/)"
-cmake -S . -B build -G Ninja -DKILN_WERROR=ON >.cache/logs/cmake.log 2>&1 || { cat .cache/logs/cmake.log; exit 1; }
+cmake -S . -B build -G Ninja -DKILN_WERROR=ON -DKILN_REQUIRE_CUDA=ON >.cache/logs/cmake.log 2>&1 || { cat .cache/logs/cmake.log; exit 1; }
 ninja -C build
 step "real-model reference data (.cache/models)"
 tests/models/prepare_models.sh
