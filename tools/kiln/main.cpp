@@ -25,17 +25,16 @@ int fail(const Status& s) {
 }
 
 int runCheck(const std::string& path) {
-    auto model = onnx_frontend::loadModelProto(path);
-    if (!model) return fail(model.status());
-    const auto unsupported = onnx_frontend::checkModel(*model);
-    if (unsupported.empty()) {
-        std::cout << path << ": all " << model->graph().node_size() << " nodes are supported\n";
+    auto report = onnx_frontend::checkOnnxFile(path);
+    if (!report) return fail(report.status());
+    if (report->empty()) {
+        std::cout << path << ": all nodes are supported\n";
         return 0;
     }
-    std::cout << path << ": " << unsupported.size() << " unsupported node" << (unsupported.size() == 1 ? "" : "s")
-              << "\n";
-    for (const auto& u : unsupported) std::cout << "  " << u.describe() << "\n";
-    return 1;
+    const std::string count = std::to_string(report->size()) + " unsupported node" + (report->size() == 1 ? "" : "s");
+    std::cout << path << ": " << count << "\n";
+    for (const auto& u : *report) std::cout << "  " << u.describe() << "\n";
+    return fail(unsupported(count).withContext(path));
 }
 
 std::string summarize(const Tensor& t) {
