@@ -35,6 +35,27 @@ Status checkInput(const ir::Value& v, const Tensor& t) {
     return Status::ok();
 }
 
+//! Values of enclosing graphs that `g` (or graphs nested in it) reads: its outer-scope captures.
+void collectCaptures(const ir::Graph& g, std::vector<const ir::Value*>& out) {
+    for (const auto& node : g.nodes()) {
+        for (const ir::Value* in : node->inputs()) {
+            if (in == nullptr || in->isConstant()) continue;
+            bool inside = false;
+            for (const ir::Graph* s = in->graph(); s != nullptr; s = s->parent()) inside |= s == &g;
+            if (!inside) out.push_back(in);
+        }
+        for (const auto& [name, attr] : node->attrs().all()) {
+            if (const auto* sub = std::get_if<std::shared_ptr<ir::Graph>>(&attr)) collectCaptures(**sub, out);
+            if (const auto* subs = std::get_if<std::vector<std::shared_ptr<ir::Graph>>>(&attr)) {
+                for (const auto& sg : *subs) collectCaptures(*sg, out);
+            }
+        }
+    }
+    for (const ir::Value* o : g.outputs()) {
+        if (o->graph() != &g && !o->isConstant()) out.push_back(o);
+    }
+}
+
 }  // namespace
 
 Result<std::vector<Tensor>> Executor::run(const ir::Graph& graph, const std::vector<Tensor>& inputs,
@@ -47,13 +68,22 @@ Result<std::vector<Tensor>> Executor::run(const ir::Graph& graph, const std::vec
     scope.parent = outer;
     for (size_t i = 0; i < inputs.size(); ++i) scope.values[graph.inputs()[i]] = inputs[i];
 
-    // Last node that reads each value of this graph, so intermediate tensors are released early.
+    // Last node that reads each value of this graph, so intermediate tensors are released early. A node with
+    // subgraphs also reads whatever its subgraphs capture from this graph.
     std::unordered_map<const ir::Value*, size_t> lastUse;
     const auto& nodes = graph.nodes();
     for (size_t i = 0; i < nodes.size(); ++i) {
         for (const ir::Value* in : nodes[i]->inputs()) {
             if (in) lastUse[in] = i;
         }
+        std::vector<const ir::Value*> captures;
+        for (const auto& [name, attr] : nodes[i]->attrs().all()) {
+            if (const auto* sub = std::get_if<std::shared_ptr<ir::Graph>>(&attr)) collectCaptures(**sub, captures);
+            if (const auto* subs = std::get_if<std::vector<std::shared_ptr<ir::Graph>>>(&attr)) {
+                for (const auto& sg : *subs) collectCaptures(*sg, captures);
+            }
+        }
+        for (const ir::Value* v : captures) lastUse[v] = i;
     }
     for (const ir::Value* out : graph.outputs()) lastUse[out] = SIZE_MAX;
 
