@@ -525,6 +525,37 @@ private:
     std::vector<UnsupportedNode> mUnsupported;
 };
 
+//! Checks every node that has an ONNX schema against it (attribute names and types, required attributes, input and
+//! output counts), as ONNX Runtime does on load. ONNX's shape inference trusts these and can crash on a node that
+//! breaks them (Scan-9 without num_scan_inputs dereferences null), so this runs before it.
+Status verifyAgainstSchemas(const onnx::GraphProto& g, const std::string& graphName,
+                            const std::unordered_map<std::string, int64_t>& opsets) {
+    for (int i = 0; i < g.node_size(); ++i) {
+        const auto& node = g.node(i);
+        const std::string domain = normDomain(node.domain());
+        auto version = opsets.find(domain);
+        const auto* schema = version == opsets.end() || version->second > std::numeric_limits<int>::max()
+                                 ? nullptr
+                                 : onnx::OpSchemaRegistry::Schema(node.op_type(), static_cast<int>(version->second),
+                                                                  domain);
+        if (schema != nullptr) {
+            try {
+                schema->Verify(node);
+            } catch (const std::exception& e) {
+                return invalidModel(nodeLabel(node, i) + " in graph '" + graphName + "': " + e.what());
+            }
+        }
+        for (const auto& a : node.attribute()) {
+            auto sub = [&](const onnx::GraphProto& sg) {
+                return verifyAgainstSchemas(sg, sg.name().empty() ? graphName + "/" + a.name() : sg.name(), opsets);
+            };
+            if (a.has_g()) KILN_RETURN_IF_ERROR(sub(a.g()));
+            for (const auto& sg : a.graphs()) KILN_RETURN_IF_ERROR(sub(sg));
+        }
+    }
+    return Status::ok();
+}
+
 //! Runs ONNX's own shape inference on a copy; failures only cost type annotations.
 onnx::ModelProto inferShapes(const onnx::ModelProto& model) {
     onnx::ModelProto copy = model;
@@ -555,6 +586,7 @@ namespace {
 Status runImporter(const onnx::ModelProto& model, Importer& importer, ir::Graph& graph) {
     KILN_RETURN_IF_ERROR(checkNesting(model.graph(), "main", 0));
     KILN_RETURN_IF_ERROR(importer.setOpsets(model));
+    KILN_RETURN_IF_ERROR(verifyAgainstSchemas(model.graph(), "main", importer.opsets()));
     // Infer first: context-dependent function bodies need their inputs' types.
     onnx::ModelProto inferred = inferShapes(model);
     KILN_RETURN_IF_ERROR(inlineFunctions(inferred));
