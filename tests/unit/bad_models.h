@@ -210,6 +210,32 @@ inline std::string outputNeverProduced(const TempDir& dir) {
     return dir.write("phantom_output.onnx", m);
 }
 
+//! Found by fuzzing: Scan-9 without its required num_scan_inputs crashed ONNX's shape inference (null dereference).
+inline std::string scanMissingAttribute(const TempDir& dir) {
+    onnx::ModelProto m = makeModel(9);
+    auto& g = *m.mutable_graph();
+    addInput(g, "init", onnx::TensorProto::FLOAT, {2});
+    addInput(g, "xs", onnx::TensorProto::FLOAT, {3, 2});
+    auto& scan = addNode(g, "Scan", {"init", "xs"}, {"sum", "partials"}, "scan0");
+    auto& body = addGraphAttr(scan, "body");
+    addInput(body, "acc", onnx::TensorProto::FLOAT, {2});
+    addInput(body, "x", onnx::TensorProto::FLOAT, {2});
+    addNode(body, "Add", {"acc", "x"}, {"acc_out"});
+    addNode(body, "Identity", {"acc_out"}, {"partial"});
+    addOutput(body, "acc_out", onnx::TensorProto::FLOAT, {2});
+    addOutput(body, "partial", onnx::TensorProto::FLOAT, {2});
+    addIntAttr(scan, "num_aci_snnputs", 1);  // the fuzzer's mangled spelling
+    addOutput(g, "sum", onnx::TensorProto::FLOAT, {2});
+    addOutput(g, "partials", onnx::TensorProto::FLOAT, {3, 2});
+    return dir.write("scan_no_num_scan_inputs.onnx", m);
+}
+
+inline std::string unknownAttribute(const TempDir& dir) {
+    onnx::ModelProto m = addModel();
+    addIntAttr(*m.mutable_graph()->mutable_node(0), "bogus", 3);
+    return dir.write("bogus_attribute.onnx", m);
+}
+
 //! Names with newlines must not break the one-line rule.
 inline std::string newlineInNames(const TempDir& dir) {
     onnx::ModelProto m = makeModel();
@@ -246,6 +272,8 @@ inline std::vector<BadModelCase> badModelCases() {
         {"FutureOpset", futureOpset, {"opset 99", "17"}},
         {"DeepNesting", deepNesting, {"deeper than 24", "'if24'", "graph 'then23'"}},
         {"OutputNeverProduced", outputNeverProduced, {"output 'phantom'", "never produced"}},
+        {"ScanMissingAttribute", scanMissingAttribute, {"node 0 (Scan 'scan0')", "num_aci_snnputs"}},
+        {"UnknownAttribute", unknownAttribute, {"node 0 (Add 'add0')", "bogus"}},
         {"NewlineInNames", newlineInNames, {"evil\\nname", "ghost\\nline"}},
     };
 }
