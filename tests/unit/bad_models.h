@@ -42,10 +42,10 @@ inline std::string randomBytes(const TempDir& dir) {
 }
 
 inline std::string png(const TempDir& dir) {
-    // The PNG signature and the start of an IHDR chunk.
-    const unsigned char header[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
-                                    0, 0, 0, 16, 0, 0, 0, 16, 8, 6, 0, 0, 0, 0x1f, 0xf3, 0xff, 0x61};
-    return dir.writeBytes("picture.onnx", std::string(reinterpret_cast<const char*>(header), sizeof(header)));
+    // The PNG signature and the start of an IHDR chunk (16x16 RGBA).
+    const std::string signature("\x89PNG\r\n\x1a\n", 8);
+    const std::string ihdr("\0\0\0\x0dIHDR\0\0\0\x10\0\0\0\x10\x08\x06\0\0\0", 21);
+    return dir.writeBytes("picture.onnx", signature + ihdr);
 }
 
 inline std::string empty(const TempDir& dir) { return dir.writeBytes("empty.onnx", ""); }
@@ -259,8 +259,10 @@ inline std::vector<BadModelCase> badModelCases() {
         {"MissingFile", missing, {"does not exist"}},
         {"Directory", directory, {"is a directory"}},
         {"UnknownOp", unknownOp, {"node 1", "FrobnicateTensor", "frob1", "not supported"}, true},
-        {"SeveralUnknownOps", severalUnknownOps,
-         {"4 unsupported nodes", "Mystery", "Enigma", "Riddle", "Conundrum", "then_branch", "else_branch"}, true},
+        {"SeveralUnknownOps",
+         severalUnknownOps,
+         {"4 unsupported nodes", "Mystery", "Enigma", "Riddle", "Conundrum", "then_branch", "else_branch"},
+         true},
         {"ExternalDataMissing", externalMissing, {"tensor 'weights'", "weights.bin", "not found"}},
         {"ExternalDataEscapes", externalEscapes, {"tensor 'weights'", "../outside.bin", "inside the model's folder"}},
         {"ExternalDataShort", externalShort, {"tensor 'weights'", "short.bin", "past the end", "10 bytes"}},

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "frontend/onnx/tensor_proto.h"
 #include "unit/bad_models.h"
 
 #ifndef KILN_CLI_PATH
@@ -72,7 +73,8 @@ TEST_P(CliErrors, CheckAndRunFailWithOneErrorLine) {
 
     const CliResult run = runKiln(dir, "run " + quoted);
     expectOneErrorLine(run, path, "kiln run");
-    for (const auto& m : c.mentions) EXPECT_NE(run.err.find(m), std::string::npos) << "no '" << m << "' in: " << run.err;
+    for (const auto& m : c.mentions)
+        EXPECT_NE(run.err.find(m), std::string::npos) << "no '" << m << "' in: " << run.err;
     EXPECT_TRUE(run.out.empty()) << run.out;
 }
 
@@ -104,6 +106,20 @@ TEST(CliErrors, RunWithABadInputFileNamesIt) {
     const std::string input = dir.writeBytes("x.pb", "garbage");
     const CliResult r = runKiln(dir, "run '" + model + "' --input x='" + input + "'");
     expectOneErrorLine(r, input, "kiln run --input");
+}
+
+TEST(CliErrors, RunThatCannotWriteItsOutputsSaysSoOnOneLine) {
+    TempDir dir;
+    const std::string model = dir.write("add.onnx", addModel());
+    onnx::TensorProto x;
+    onnx_frontend::tensorToProto(Tensor::fromVector<float>({1, 2, 3, 4, 5, 6}, {2, 3}), "x", x);
+    const std::string input = dir.writeBytes("x.pb", x.SerializeAsString());
+    const std::string notADir = dir.writeBytes("plain_file", "");
+    const CliResult ok = runKiln(dir, "run '" + model + "' --input x='" + input + "'");
+    EXPECT_EQ(ok.exitCode, 0) << ok.err;
+    const CliResult r =
+        runKiln(dir, "run '" + model + "' --input x='" + input + "' --output-dir '" + notADir + "/out'");
+    expectOneErrorLine(r, notADir, "kiln run --output-dir");
 }
 
 TEST(CliErrors, RunWithAMissingInputNamesIt) {

@@ -25,7 +25,7 @@ TEST(Half, ExactValues) {
     EXPECT_EQ(half(1.0f), 0x3c00);
     EXPECT_EQ(half(-2.0f), 0xc000);
     EXPECT_EQ(half(0.5f), 0x3800);
-    EXPECT_EQ(half(65504.0f), 0x7bff);  // largest finite half
+    EXPECT_EQ(half(65504.0f), 0x7bff);               // largest finite half
     EXPECT_EQ(half(std::ldexp(1.0f, -14)), 0x0400);  // smallest normal
 }
 

@@ -153,7 +153,7 @@ TEST(ImporterErrors, ExternalDataOffsetAndLengthAreValidated) {
         std::string mention;
     };
     const std::vector<Case> cases = {
-        {60, 16, "past the end"},          // range runs past the file
+        {60, 16, "past the end"},                   // range runs past the file
         {0, 12, "holds 12 bytes, shape needs 16"},  // length disagrees with the shape
     };
     for (const auto& c : cases) {

@@ -134,7 +134,7 @@ TEST(Importer, SortsNodesGivenOutOfOrder) {
     onnx::ModelProto m = makeModel();
     auto& g = *m.mutable_graph();
     addInput(g, "x", onnx::TensorProto::FLOAT, {2});
-    addNode(g, "Add", {"b", "a"}, {"y"}, "last");   // needs b and a
+    addNode(g, "Add", {"b", "a"}, {"y"}, "last");    // needs b and a
     addNode(g, "Add", {"a", "a"}, {"b"}, "middle");  // needs a
     addNode(g, "Identity", {"x"}, {"a"}, "first");
     addOutput(g, "y", onnx::TensorProto::FLOAT, {2});
@@ -276,6 +276,10 @@ Result<ImportedModel> importOneNode(const std::string& op, int64_t opset, void (
     return importModel(m, ".");
 }
 
+void noAttrs(onnx::NodeProto&) {}
+
+void clipMaxHalf(onnx::NodeProto& n) { addFloatAttr(n, "max", 0.5f); }
+
 class OpsetAdapters : public ::testing::TestWithParam<AdapterCase> {};
 
 TEST_P(OpsetAdapters, AttributesBecomeInputs) {
@@ -294,8 +298,8 @@ TEST_P(OpsetAdapters, AttributesBecomeInputs) {
     }
     for (size_t index : c.wantAbsent) EXPECT_EQ(node->input(index), nullptr) << "input " << index;
     for (const auto& [name, value] : node->attrs().all()) {
-        for (const char* moved : {"axes", "ratio", "split", "starts", "ends", "pads", "paddings", "value", "min",
-                                  "max", "k"}) {
+        for (const char* moved :
+             {"axes", "ratio", "split", "starts", "ends", "pads", "paddings", "value", "min", "max", "k"}) {
             EXPECT_NE(name, moved) << "attribute '" << name << "' should have become an input";
         }
     }
@@ -342,13 +346,12 @@ INSTANTIATE_TEST_SUITE_P(
                     {{1, Tensor::fromVector<int64_t>({0, 1, 0, 0})}}, {2}},
         AdapterCase{"TopK", 1, [](onnx::NodeProto& n) { addIntAttr(n, "k", 2); }, 1,
                     {{1, Tensor::fromVector<int64_t>({2}, {1})}}, {}},
-        AdapterCase{"Resize", 10, [](onnx::NodeProto&) {}, 2, {}, {1}}),
+        AdapterCase{"Resize", 10, noAttrs, 2, {}, {1}}),
     [](const auto& info) { return info.param.op + std::to_string(info.param.opset); });
 
 TEST(Importer, AdapterConstantsFollowTheInputDtype) {
     if (!ir::findOp("", "Clip")) GTEST_SKIP() << "Clip is not in this build's op table";
-    auto model = importOneNode(
-        "Clip", 6, [](onnx::NodeProto& n) { addFloatAttr(n, "max", 0.5f); }, 1, onnx::TensorProto::FLOAT16);
+    auto model = importOneNode("Clip", 6, clipMaxHalf, 1, onnx::TensorProto::FLOAT16);
     ASSERT_TRUE(model.isOk()) << model.status().message();
     const ir::Node* node = onlyNode(*model->graph);
     ASSERT_NE(node, nullptr);
@@ -360,7 +363,7 @@ TEST(Importer, AdapterConstantsFollowTheInputDtype) {
 
 TEST(Importer, ResizeTenMovesScalesToInputTwo) {
     if (!ir::findOp("", "Resize")) GTEST_SKIP() << "Resize is not in this build's op table";
-    auto model = importOneNode("Resize", 10, [](onnx::NodeProto&) {}, 2);
+    auto model = importOneNode("Resize", 10, noAttrs, 2);
     ASSERT_TRUE(model.isOk()) << model.status().message();
     const ir::Node* node = onlyNode(*model->graph);
     ASSERT_NE(node, nullptr);
@@ -371,7 +374,7 @@ TEST(Importer, ResizeTenMovesScalesToInputTwo) {
 
 TEST(Importer, NewestFormsAreLeftAlone) {
     if (!ir::findOp("", "Squeeze")) GTEST_SKIP() << "Squeeze is not in this build's op table";
-    auto model = importOneNode("Squeeze", 13, [](onnx::NodeProto&) {}, 2, onnx::TensorProto::FLOAT);
+    auto model = importOneNode("Squeeze", 13, noAttrs, 2);
     ASSERT_TRUE(model.isOk()) << model.status().message();
     const ir::Node* node = onlyNode(*model->graph);
     ASSERT_NE(node, nullptr);

@@ -74,7 +74,8 @@ inline void setTensorType(onnx::ValueInfoProto& vi, int32_t elemType, const std:
 }
 
 inline onnx::ValueInfoProto& addInput(onnx::GraphProto& g, const std::string& name,
-                                      int32_t elemType = onnx::TensorProto::FLOAT, const std::vector<int64_t>& dims = {}) {
+                                      int32_t elemType = onnx::TensorProto::FLOAT,
+                                      const std::vector<int64_t>& dims = {}) {
     auto* vi = g.add_input();
     vi->set_name(name);
     setTensorType(*vi, elemType, dims);
@@ -146,8 +147,7 @@ inline onnx::TensorProto& addInitializer(onnx::GraphProto& g, const onnx::Tensor
 }
 
 //! Points a tensor's data at an external file (location relative to the model's folder).
-inline void setExternal(onnx::TensorProto& t, const std::string& location, int64_t offset = -1,
-                        int64_t length = -1) {
+inline void setExternal(onnx::TensorProto& t, const std::string& location, int64_t offset = -1, int64_t length = -1) {
     t.clear_raw_data();
     t.set_data_location(onnx::TensorProto::EXTERNAL);
     auto add = [&](const std::string& k, const std::string& v) {

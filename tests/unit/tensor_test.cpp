@@ -21,8 +21,8 @@ TEST(TensorAllocate, RefusesAbsurdSizesWithoutOverflowing) {
         {DataType::kFloat32, {kMax, 2}, ErrorCode::kOutOfRange},
         {DataType::kFloat32, {2, kMax}, ErrorCode::kOutOfRange},
         {DataType::kFloat32, {1 << 20, 1 << 20, 1 << 20}, ErrorCode::kOutOfRange},  // 2^60 elements
-        {DataType::kInt64, {int64_t{1} << 38}, ErrorCode::kOutOfRange},              // 2 TiB of int64
-        {DataType::kString, {int64_t{1} << 36}, ErrorCode::kOutOfRange},             // 2^36 std::strings
+        {DataType::kInt64, {int64_t{1} << 38}, ErrorCode::kOutOfRange},             // 2 TiB of int64
+        {DataType::kString, {int64_t{1} << 36}, ErrorCode::kOutOfRange},            // 2^36 std::strings
         {DataType::kFloat32, {3, -1}, ErrorCode::kInvalidArgument},
         {DataType::kUndefined, {2}, ErrorCode::kInvalidArgument},
     };

@@ -84,9 +84,7 @@ int runModel(const std::string& path, const std::vector<std::string>& inputSpecs
     return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int runCli(int argc, char** argv) {
     CLI::App app{"Kiln: ONNX to engine compiler and runtime"};
     app.require_subcommand(1);
     std::string model;
@@ -101,4 +99,15 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
     if (*check) return runCheck(model);
     return runModel(model, inputs, outDir);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // Kiln reports failures as Status; this is the last resort for what still throws (std::filesystem, allocation).
+    try {
+        return runCli(argc, argv);
+    } catch (const std::exception& e) {
+        return fail(internalError(std::string("unexpected exception: ") + e.what()));
+    }
 }

@@ -238,9 +238,9 @@ public:
             if (initializers.count(in.name())) continue;
             KILN_ASSIGN_OR_RETURN(ir::Value * v, graph.createValue(in.name()));
             if (hasNonTensorType(in)) {
-                addUnsupported(graph, -1, in.name(), "", "", "graph input '" + in.name() + "' is " +
-                                                                 typeKindName(in.type()) +
-                                                                 "; Kiln supports tensor inputs only");
+                addUnsupported(graph, -1, in.name(), "", "",
+                               "graph input '" + in.name() + "' is " + typeKindName(in.type()) +
+                                   "; Kiln supports tensor inputs only");
             }
             KILN_RETURN_IF_ERROR(noteUnsupported(applyTypeProto(v, in.type()), graph));
             graph.addInput(v);
@@ -257,9 +257,9 @@ public:
                 return invalidModel("graph '" + graph.name() + "' output '" + out.name() + "' is never produced");
             }
             if (hasNonTensorType(out)) {
-                addUnsupported(graph, -1, out.name(), "", "", "graph output '" + out.name() + "' is " +
-                                                                  typeKindName(out.type()) +
-                                                                  "; Kiln supports tensor outputs only");
+                addUnsupported(graph, -1, out.name(), "", "",
+                               "graph output '" + out.name() + "' is " + typeKindName(out.type()) +
+                                   "; Kiln supports tensor outputs only");
             }
             if (v->dtype() == DataType::kUndefined) {
                 KILN_RETURN_IF_ERROR(noteUnsupported(applyTypeProto(v, out.type()), graph));
@@ -534,10 +534,10 @@ Status verifyAgainstSchemas(const onnx::GraphProto& g, const std::string& graphN
         const auto& node = g.node(i);
         const std::string domain = normDomain(node.domain());
         auto version = opsets.find(domain);
-        const auto* schema = version == opsets.end() || version->second > std::numeric_limits<int>::max()
-                                 ? nullptr
-                                 : onnx::OpSchemaRegistry::Schema(node.op_type(), static_cast<int>(version->second),
-                                                                  domain);
+        const auto* schema =
+            version == opsets.end() || version->second > std::numeric_limits<int>::max()
+                ? nullptr
+                : onnx::OpSchemaRegistry::Schema(node.op_type(), static_cast<int>(version->second), domain);
         if (schema != nullptr) {
             try {
                 schema->Verify(node);

@@ -56,8 +56,7 @@ bool staysInside(const fs::path& location) {
     return true;
 }
 
-Result<ExternalRange> locateExternalData(const onnx::TensorProto& proto, const std::string& baseDir,
-                                         size_t expected) {
+Result<ExternalRange> locateExternalData(const onnx::TensorProto& proto, const std::string& baseDir, size_t expected) {
     std::string location;
     int64_t offset = 0;
     int64_t length = -1;
@@ -120,7 +119,8 @@ int64_t typedFieldSize(const onnx::TensorProto& proto, DataType type) {
         case DataType::kFloat32: return proto.float_data_size();
         case DataType::kFloat64: return proto.double_data_size();
         case DataType::kInt64: return proto.int64_data_size();
-        case DataType::kUInt32: case DataType::kUInt64: return proto.uint64_data_size();
+        case DataType::kUInt32:
+        case DataType::kUInt64: return proto.uint64_data_size();
         case DataType::kString: return proto.string_data_size();
         default: return proto.int32_data_size();
     }
@@ -135,7 +135,7 @@ void copyTyped(const Field& field, int64_t numel, T* out, Convert convert) {
 struct Layout {
     TensorProtoInfo info;
     int64_t numel = 0;
-    size_t bytes = 0;                     //!< numel * element size (0 for strings).
+    size_t bytes = 0;  //!< numel * element size (0 for strings).
     std::optional<ExternalRange> external;
 };
 
@@ -168,14 +168,14 @@ Result<Layout> inspect(const onnx::TensorProto& proto, const std::string& baseDi
         KILN_ASSIGN_OR_RETURN(layout.external, locateExternalData(proto, baseDir, layout.bytes));
     } else if (proto.has_raw_data() && type != DataType::kString) {
         if (proto.raw_data().size() != layout.bytes) {
-            return invalidModel(tensorLabel(proto) + ": shape " + shapeToString(shape) + " of " +
-                                dataTypeName(type) + " needs " + std::to_string(layout.bytes) +
-                                " bytes but raw_data holds " + std::to_string(proto.raw_data().size()));
+            return invalidModel(tensorLabel(proto) + ": shape " + shapeToString(shape) + " of " + dataTypeName(type) +
+                                " needs " + std::to_string(layout.bytes) + " bytes but raw_data holds " +
+                                std::to_string(proto.raw_data().size()));
         }
     } else if (const int64_t present = typedFieldSize(proto, type); present != numel) {
         // Checked before anything is allocated, so a huge claimed shape with little data fails cleanly.
-        return invalidModel(tensorLabel(proto) + ": shape " + shapeToString(shape) + " has " +
-                            std::to_string(numel) + " elements but the tensor holds " + std::to_string(present));
+        return invalidModel(tensorLabel(proto) + ": shape " + shapeToString(shape) + " has " + std::to_string(numel) +
+                            " elements but the tensor holds " + std::to_string(present));
     }
     return layout;
 }
@@ -210,11 +210,13 @@ Result<Tensor> tensorFromProto(const onnx::TensorProto& proto, const std::string
         case DataType::kFloat64: copyTyped(proto.double_data(), numel, t.data<double>(), asIs); break;
         case DataType::kInt64: copyTyped(proto.int64_data(), numel, t.data<int64_t>(), asIs); break;
         case DataType::kUInt32:
-            copyTyped(proto.uint64_data(), numel, t.data<uint32_t>(), [](uint64_t v) { return static_cast<uint32_t>(v); });
+            copyTyped(proto.uint64_data(), numel, t.data<uint32_t>(),
+                      [](uint64_t v) { return static_cast<uint32_t>(v); });
             break;
         case DataType::kUInt64: copyTyped(proto.uint64_data(), numel, t.data<uint64_t>(), asIs); break;
         case DataType::kFloat16: case DataType::kBFloat16: case DataType::kUInt16: case DataType::kInt16:
-            copyTyped(proto.int32_data(), numel, t.data<uint16_t>(), [](int32_t v) { return static_cast<uint16_t>(v); });
+            copyTyped(proto.int32_data(), numel, t.data<uint16_t>(),
+                      [](int32_t v) { return static_cast<uint16_t>(v); });
             break;
         case DataType::kInt32: copyTyped(proto.int32_data(), numel, t.data<int32_t>(), asIs); break;
         case DataType::kInt8: case DataType::kUInt8: case DataType::kBool:
