@@ -2,6 +2,7 @@
 // a scratch folder and names what a good error message must mention.
 #pragma once
 
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -20,6 +21,9 @@ struct BadModelCase {
     //! in checking and lists it (exit 1) instead of failing to read the model.
     bool unsupportedOnly = false;
 };
+
+//! gtest prints parameters with this (instead of a hex dump).
+inline void PrintTo(const BadModelCase& c, std::ostream* os) { *os << c.name; }
 
 namespace bad_models {
 

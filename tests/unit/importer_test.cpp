@@ -260,6 +260,8 @@ struct AdapterCase {
     std::vector<size_t> wantAbsent;                     //!< input indices that must be omitted
 };
 
+void PrintTo(const AdapterCase& c, std::ostream* os) { *os << c.op << "-" << c.opset; }
+
 //! Imports a one-node model `op`(x, ...) at `opset`; the node's data inputs are graph inputs x0, x1, ...
 Result<ImportedModel> importOneNode(const std::string& op, int64_t opset, void (*addAttrs)(onnx::NodeProto&),
                                     size_t numDataInputs, int32_t elemType = onnx::TensorProto::FLOAT) {
