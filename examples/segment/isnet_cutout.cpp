@@ -55,7 +55,8 @@ private:
 //! than listing each node (ISNet alone has hundreds); `kiln check` gives the full list.
 Result<onnx_frontend::ImportedModel> loadModel(const std::string& path) {
     KILN_ASSIGN_OR_RETURN(onnx::ModelProto proto, onnx_frontend::loadModelProto(path));
-    const auto missing = onnx_frontend::checkModel(proto);
+    const std::string dir = std::filesystem::path(path).parent_path().string();
+    KILN_ASSIGN_OR_RETURN(const auto missing, onnx_frontend::checkModel(proto, dir.empty() ? "." : dir));
     if (!missing.empty()) {
         std::map<std::string, int> byOp;
         for (const auto& node : missing) ++byOp[node.opType];
@@ -64,7 +65,6 @@ Result<onnx_frontend::ImportedModel> loadModel(const std::string& path) {
         return unsupported(path + ": Kiln cannot run " + std::to_string(missing.size()) + " of its nodes yet (" +
                            ops + "); `kiln check " + path + "` lists them");
     }
-    const std::string dir = std::filesystem::path(path).parent_path().string();
     auto model = onnx_frontend::importModel(proto, dir.empty() ? "." : dir);
     if (!model) return model.status().withContext(path);
     model->path = path;

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -26,9 +27,14 @@ enum class ErrorCode {
 //! Human name of an error code ("invalid model", ...).
 const char* errorCodeName(ErrorCode code) noexcept;
 
+//! `text` with control characters escaped ("\n", "\t", "\x1b"), so a message built from names found in a model
+//! stays on one line. Status applies it to every message.
+std::string escapeControlChars(std::string_view text);
+
 class [[nodiscard]] Status {
 public:
     Status() noexcept = default;
+    //! `message` is kept on one line (see escapeControlChars).
     Status(ErrorCode code, std::string message);
 
     static Status ok() noexcept { return {}; }

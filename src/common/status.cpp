@@ -1,5 +1,7 @@
 #include "kiln/status.h"
 
+#include <algorithm>
+
 namespace kiln {
 
 const char* errorCodeName(ErrorCode code) noexcept {
@@ -16,8 +18,39 @@ const char* errorCodeName(ErrorCode code) noexcept {
     return "unknown error";
 }
 
+namespace {
+
+bool isControl(char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }
+
+}  // namespace
+
+std::string escapeControlChars(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        if (!isControl(c)) {
+            out += c;
+        } else if (c == '\n') {
+            out += "\\n";
+        } else if (c == '\r') {
+            out += "\\r";
+        } else if (c == '\t') {
+            out += "\\t";
+        } else {
+            static const char kHex[] = "0123456789abcdef";
+            const auto u = static_cast<unsigned char>(c);
+            out += "\\x";
+            out += kHex[u >> 4];
+            out += kHex[u & 15];
+        }
+    }
+    return out;
+}
+
 Status::Status(ErrorCode code, std::string message) {
-    if (code != ErrorCode::kOk) mState = std::make_shared<const State>(State{code, std::move(message)});
+    if (code == ErrorCode::kOk) return;
+    if (std::any_of(message.begin(), message.end(), isControl)) message = escapeControlChars(message);
+    mState = std::make_shared<const State>(State{code, std::move(message)});
 }
 
 const std::string& Status::message() const noexcept {

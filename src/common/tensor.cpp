@@ -5,6 +5,8 @@
 #include <limits>
 #include <new>
 
+#include <unistd.h>
+
 #include "common/dispatch.h"
 
 namespace kiln {
@@ -50,18 +52,33 @@ Tensor::Tensor(DataType type, Shape shape) : mType(type), mShape(std::move(shape
     mData = mStorage.get();
 }
 
+namespace {
+
+//! Largest single allocation: the machine's physical memory (a bigger request could only end in the OOM killer).
+int64_t maxAllocationBytes() {
+    static const int64_t kLimit = [] {
+        const long pages = sysconf(_SC_PHYS_PAGES);
+        const long pageSize = sysconf(_SC_PAGE_SIZE);
+        return pages > 0 && pageSize > 0 ? static_cast<int64_t>(pages) * pageSize : int64_t{1} << 40;
+    }();
+    return kLimit;
+}
+
+}  // namespace
+
 Result<Tensor> Tensor::allocate(DataType type, Shape shape) {
-    constexpr int64_t kMaxBytes = int64_t{1} << 40;
+    const int64_t maxBytes = maxAllocationBytes();
     int64_t n = 1;
     for (int64_t d : shape) {
         if (d < 0) return invalidArgument("cannot allocate a tensor with negative dim: " + shapeToString(shape));
-        if (d != 0 && n > kMaxBytes / d) return outOfRange("tensor of shape " + shapeToString(shape) + " is too large");
+        if (d != 0 && n > maxBytes / d) return outOfRange("tensor of shape " + shapeToString(shape) + " is too large");
         n *= d;
     }
     const auto elemSize = static_cast<int64_t>(dataTypeSize(type));
     if (type == DataType::kUndefined) return invalidArgument("cannot allocate a tensor of undefined dtype");
-    if (n > kMaxBytes / std::max<int64_t>(elemSize, 1)) {
-        return outOfRange("tensor of shape " + shapeToString(shape) + " is too large");
+    if (n > maxBytes / std::max<int64_t>(elemSize, 1)) {
+        return outOfRange(std::string(dataTypeName(type)) + "[" + shapeToString(shape) + "] needs more memory than this " +
+                          "machine has (" + std::to_string(maxBytes >> 20) + " MiB)");
     }
     try {
         return Tensor(type, std::move(shape));

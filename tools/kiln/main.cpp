@@ -25,17 +25,16 @@ int fail(const Status& s) {
 }
 
 int runCheck(const std::string& path) {
-    auto model = onnx_frontend::loadModelProto(path);
-    if (!model) return fail(model.status());
-    const auto unsupported = onnx_frontend::checkModel(*model);
-    if (unsupported.empty()) {
-        std::cout << path << ": all " << model->graph().node_size() << " nodes are supported\n";
+    auto report = onnx_frontend::checkOnnxFile(path);
+    if (!report) return fail(report.status());
+    if (report->empty()) {
+        std::cout << path << ": all nodes are supported\n";
         return 0;
     }
-    std::cout << path << ": " << unsupported.size() << " unsupported node" << (unsupported.size() == 1 ? "" : "s")
-              << "\n";
-    for (const auto& u : unsupported) std::cout << "  " << u.describe() << "\n";
-    return 1;
+    const std::string count = std::to_string(report->size()) + " unsupported node" + (report->size() == 1 ? "" : "s");
+    std::cout << path << ": " << count << "\n";
+    for (const auto& u : *report) std::cout << "  " << u.describe() << "\n";
+    return fail(unsupported(count).withContext(path));
 }
 
 std::string summarize(const Tensor& t) {
@@ -85,9 +84,7 @@ int runModel(const std::string& path, const std::vector<std::string>& inputSpecs
     return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int runCli(int argc, char** argv) {
     CLI::App app{"Kiln: ONNX to engine compiler and runtime"};
     app.require_subcommand(1);
     std::string model;
@@ -102,4 +99,15 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
     if (*check) return runCheck(model);
     return runModel(model, inputs, outDir);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // Kiln reports failures as Status; this is the last resort for what still throws (std::filesystem, allocation).
+    try {
+        return runCli(argc, argv);
+    } catch (const std::exception& e) {
+        return fail(internalError(std::string("unexpected exception: ") + e.what()));
+    }
 }

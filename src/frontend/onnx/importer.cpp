@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <queue>
 #include <set>
 #include <unordered_map>
@@ -25,14 +26,34 @@ namespace fs = std::filesystem;
 inline constexpr int64_t kMaxOnnxOpset = 17;
 
 std::string UnsupportedNode::describe() const {
-    std::string s = "node " + std::to_string(index) + " (" + opType;
-    if (!name.empty()) s += " '" + name + "'";
-    s += ")";
-    if (graph != "main") s += " in graph '" + graph + "'";
-    return s + ": " + reason;
+    std::string s;
+    if (index >= 0) {
+        s = "node " + std::to_string(index) + " (" + opType;
+        if (!name.empty()) s += " '" + name + "'";
+        s += ")";
+        if (graph != "main") s += " in graph '" + graph + "'";
+    } else if (graph != "main") {
+        s = "graph '" + graph + "'";
+    }
+    return escapeControlChars(s.empty() ? reason : s + ": " + reason);
 }
 
-Result<onnx::ModelProto> loadModelProto(const std::string& path) {
+namespace {
+
+//! Runs `fn`, turning any exception (protobuf and ONNX throw; allocation can fail) into a Status, so none escapes
+//! the importer's entry points.
+template <typename Fn>
+auto noThrow(const std::string& what, Fn&& fn) -> decltype(fn()) {
+    try {
+        return fn();
+    } catch (const std::bad_alloc&) {
+        return outOfRange("out of memory while " + what);
+    } catch (const std::exception& e) {
+        return internalError("unexpected exception while " + what + ": " + e.what());
+    }
+}
+
+Result<onnx::ModelProto> parseModelFile(const std::string& path) {
     std::error_code ec;
     if (!fs::exists(path, ec)) return notFound("model file '" + path + "' does not exist");
     if (fs::is_directory(path, ec)) return invalidArgument("'" + path + "' is a directory, not an ONNX model file");
@@ -63,6 +84,12 @@ Result<onnx::ModelProto> loadModelProto(const std::string& path) {
     return model;
 }
 
+}  // namespace
+
+Result<onnx::ModelProto> loadModelProto(const std::string& path) {
+    return noThrow("reading '" + path + "'", [&] { return parseModelFile(path); });
+}
+
 namespace {
 
 std::string domainLabel(const std::string& domain) { return domain.empty() ? "ai.onnx" : domain; }
@@ -89,6 +116,11 @@ Status applyTypeProto(ir::Value* value, const onnx::TypeProto& type) {
         value->setShape(std::move(dims));
     }
     return Status::ok();
+}
+
+//! True for a declared type other than a tensor; an absent type (common in subgraphs) is fine.
+bool hasNonTensorType(const onnx::ValueInfoProto& vi) {
+    return vi.type().value_case() != onnx::TypeProto::VALUE_NOT_SET && !vi.type().has_tensor_type();
 }
 
 std::string typeKindName(const onnx::TypeProto& type) {
@@ -121,6 +153,33 @@ void collectOuterRefs(const onnx::GraphProto& g, std::unordered_set<std::string>
     }
 }
 
+std::string nodeLabel(const onnx::NodeProto& n, int idx) {
+    std::string s = "node " + std::to_string(idx) + " (" + n.op_type();
+    if (!n.name().empty()) s += " '" + n.name() + "'";
+    return s + ")";
+}
+
+//! Fails when subgraphs nest deeper than kMaxSubgraphDepth. Runs before anything else recurses through the model
+//! (shape inference, inlining, import), and itself stops one level past the limit.
+Status checkNesting(const onnx::GraphProto& g, const std::string& graphName, int depth) {
+    for (int i = 0; i < g.node_size(); ++i) {
+        const auto& node = g.node(i);
+        for (const auto& a : node.attribute()) {
+            auto visit = [&](const onnx::GraphProto& sub) {
+                if (depth + 1 > kMaxSubgraphDepth) {
+                    return invalidModel("subgraphs nest deeper than " + std::to_string(kMaxSubgraphDepth) +
+                                        " levels: attribute '" + a.name() + "' of " + nodeLabel(node, i) +
+                                        " in graph '" + graphName + "'");
+                }
+                return checkNesting(sub, sub.name().empty() ? graphName + "/" + a.name() : sub.name(), depth + 1);
+            };
+            if (a.has_g()) KILN_RETURN_IF_ERROR(visit(a.g()));
+            for (const auto& sg : a.graphs()) KILN_RETURN_IF_ERROR(visit(sg));
+        }
+    }
+    return Status::ok();
+}
+
 class Importer {
 public:
     Importer(std::string baseDir, bool checkOnly) : mBaseDir(std::move(baseDir)), mCheckOnly(checkOnly) {}
@@ -131,6 +190,9 @@ public:
         for (const auto& op : model.opset_import()) mOpsets[normDomain(op.domain())] = op.version();
         if (model.opset_import_size() == 0) mOpsets[""] = 1;
         auto it = mOpsets.find("");
+        if (it != mOpsets.end() && it->second < 1) {
+            return invalidModel("model imports ai.onnx opset " + std::to_string(it->second) + "; opsets start at 1");
+        }
         if (it != mOpsets.end() && it->second > kMaxOnnxOpset) {
             return unsupported("model uses ai.onnx opset " + std::to_string(it->second) + "; Kiln supports opsets 1 to " +
                                std::to_string(kMaxOnnxOpset));
@@ -153,25 +215,34 @@ public:
         for (const auto& vi : proto.output()) types[vi.name()] = &vi.type();
 
         // Initializers are constants.
+        std::unordered_set<std::string> initializers;
         for (const auto& init : proto.initializer()) {
             KILN_ASSIGN_OR_RETURN(ir::Value * v, graph.createValue(init.name()));
-            KILN_ASSIGN_OR_RETURN(Tensor t, tensorFromProto(init, mBaseDir));
-            v->setConstant(std::move(t));
+            initializers.insert(init.name());
+            if (mCheckOnly) {
+                // `kiln check` reads no weights: their sizes and external files are checked, the data stays put.
+                auto info = inspectTensorProto(init, mBaseDir);
+                KILN_RETURN_IF_ERROR(noteUnsupported(info.status(), graph));
+                if (info) setTypeFromInfo(v, *info);
+                continue;
+            }
+            auto t = tensorFromProto(init, mBaseDir);
+            KILN_RETURN_IF_ERROR(noteUnsupported(t.status(), graph));
+            if (t) v->setConstant(std::move(t).value());
         }
         if (proto.sparse_initializer_size() > 0) {
-            return unsupported("graph '" + graph.name() + "' has sparse initializers, which Kiln does not support");
+            addUnsupported(graph, -1, "", "", "", "sparse initializers are not supported");
         }
         // Graph inputs; an input that has an initializer is a constant (TensorRT treats these as weights).
         for (const auto& in : proto.input()) {
-            if (graph.findValue(in.name()) != nullptr) continue;
-            // Untyped inputs (common in function bodies and subgraphs) are tensors of unknown type.
-            if (in.type().value_case() != onnx::TypeProto::VALUE_NOT_SET && !in.type().has_tensor_type()) {
-                addUnsupported(graph, -1, in.name(), "<input>", "", "graph input '" + in.name() + "' is " +
-                                                                        typeKindName(in.type()) +
-                                                                        "; Kiln supports tensor inputs only");
-            }
+            if (initializers.count(in.name())) continue;
             KILN_ASSIGN_OR_RETURN(ir::Value * v, graph.createValue(in.name()));
-            KILN_RETURN_IF_ERROR(applyTypeProto(v, in.type()));
+            if (hasNonTensorType(in)) {
+                addUnsupported(graph, -1, in.name(), "", "",
+                               "graph input '" + in.name() + "' is " + typeKindName(in.type()) +
+                                   "; Kiln supports tensor inputs only");
+            }
+            KILN_RETURN_IF_ERROR(noteUnsupported(applyTypeProto(v, in.type()), graph));
             graph.addInput(v);
         }
 
@@ -185,12 +256,14 @@ public:
             if (v == nullptr) {
                 return invalidModel("graph '" + graph.name() + "' output '" + out.name() + "' is never produced");
             }
-            if (out.type().value_case() != onnx::TypeProto::VALUE_NOT_SET && !out.type().has_tensor_type()) {
-                addUnsupported(graph, -1, out.name(), "<output>", "", "graph output '" + out.name() + "' is " +
-                                                                          typeKindName(out.type()) +
-                                                                          "; Kiln supports tensor outputs only");
+            if (hasNonTensorType(out)) {
+                addUnsupported(graph, -1, out.name(), "", "",
+                               "graph output '" + out.name() + "' is " + typeKindName(out.type()) +
+                                   "; Kiln supports tensor outputs only");
             }
-            if (v->dtype() == DataType::kUndefined) KILN_RETURN_IF_ERROR(applyTypeProto(v, out.type()));
+            if (v->dtype() == DataType::kUndefined) {
+                KILN_RETURN_IF_ERROR(noteUnsupported(applyTypeProto(v, out.type()), graph));
+            }
             graph.addOutput(v);
         }
         return Status::ok();
@@ -211,10 +284,21 @@ private:
         mUnsupported.push_back(std::move(u));
     }
 
-    static std::string nodeLabel(const onnx::NodeProto& n, int idx) {
-        std::string s = "node " + std::to_string(idx) + " (" + n.op_type();
-        if (!n.name().empty()) s += " '" + n.name() + "'";
-        return s + ")";
+    //! Records a kUnsupported failure in the report and carries on, so every unsupported thing is listed at once;
+    //! any other failure stops the import.
+    Status noteUnsupported(const Status& s, const ir::Graph& graph, int64_t index = -1,
+                           const onnx::NodeProto* node = nullptr) {
+        if (s.code() != ErrorCode::kUnsupported) return s;
+        if (node) addUnsupported(graph, index, node->name(), node->op_type(), node->domain(), s.message());
+        else addUnsupported(graph, -1, "", "", "", s.message());
+        return Status::ok();
+    }
+
+    static void setTypeFromInfo(ir::Value* v, const TensorProtoInfo& info) {
+        v->setDtype(info.dtype);
+        std::vector<ir::Dim> dims;
+        for (int64_t d : info.shape) dims.push_back(ir::Dim::known(d));
+        v->setShape(std::move(dims));
     }
 
     //! Orders nodes so each comes after the producers of its inputs (and of its subgraphs' captures); stable.
@@ -286,7 +370,7 @@ private:
             case AttributeProto::FLOAT: return ir::AttributeValue(a.f());
             case AttributeProto::STRING: return ir::AttributeValue(a.s());
             case AttributeProto::TENSOR: {
-                KILN_ASSIGN_OR_RETURN(Tensor t, tensorFromProto(a.t(), mBaseDir));
+                KILN_ASSIGN_OR_RETURN(Tensor t, loadAttributeTensor(a.t()));
                 return ir::AttributeValue(std::move(t));
             }
             case AttributeProto::INTS: return ir::AttributeValue(std::vector<int64_t>(a.ints().begin(), a.ints().end()));
@@ -296,7 +380,7 @@ private:
             case AttributeProto::TENSORS: {
                 std::vector<Tensor> ts;
                 for (const auto& tp : a.tensors()) {
-                    KILN_ASSIGN_OR_RETURN(Tensor t, tensorFromProto(tp, mBaseDir));
+                    KILN_ASSIGN_OR_RETURN(Tensor t, loadAttributeTensor(tp));
                     ts.push_back(std::move(t));
                 }
                 return ir::AttributeValue(std::move(ts));
@@ -319,6 +403,13 @@ private:
         }
     }
 
+    //! A tensor attribute; in check mode it is only inspected and an empty (undefined) Tensor stands in for it.
+    Result<Tensor> loadAttributeTensor(const onnx::TensorProto& proto) {
+        if (!mCheckOnly) return tensorFromProto(proto, mBaseDir);
+        KILN_RETURN_IF_ERROR(inspectTensorProto(proto, mBaseDir).status());
+        return Tensor();
+    }
+
     Result<std::shared_ptr<ir::Graph>> importSubgraph(const onnx::GraphProto& proto, const std::string& attrName,
                                                       const ir::Graph& parent, int depth) {
         const std::string name = proto.name().empty() ? parent.name() + "/" + attrName : proto.name();
@@ -327,41 +418,48 @@ private:
         return g;
     }
 
-    Status importConstant(const onnx::NodeProto& node, int idx, ir::Graph& graph) {
-        if (node.output_size() != 1) return invalidModel(nodeLabel(node, idx) + ": Constant must have one output");
-        Tensor value;
-        bool found = false;
-        for (const auto& a : node.attribute()) {
-            found = true;
-            if (a.name() == "value") {
-                KILN_ASSIGN_OR_RETURN(value, tensorFromProto(a.t(), mBaseDir));
-            } else if (a.name() == "value_float") {
-                value = Tensor::scalar(a.f());
-            } else if (a.name() == "value_floats") {
-                value = Tensor::fromVector(std::vector<float>(a.floats().begin(), a.floats().end()),
-                                           {static_cast<int64_t>(a.floats_size())});
-            } else if (a.name() == "value_int") {
-                value = Tensor::scalar(static_cast<int64_t>(a.i()));
-            } else if (a.name() == "value_ints") {
-                value = Tensor::fromVector(std::vector<int64_t>(a.ints().begin(), a.ints().end()),
-                                           {static_cast<int64_t>(a.ints_size())});
-            } else if (a.name() == "value_string") {
-                value = Tensor(DataType::kString, {});
-                value.strings()[0] = a.s();
-            } else if (a.name() == "value_strings") {
-                value = Tensor(DataType::kString, {static_cast<int64_t>(a.strings_size())});
-                for (int i = 0; i < a.strings_size(); ++i) value.strings()[i] = a.strings(i);
-            } else if (a.name() == "sparse_value") {
-                return unsupported(nodeLabel(node, idx) + ": sparse constants are not supported");
-            } else {
-                found = false;
-            }
-            if (found) break;
+    //! The value of a Constant node's value_* attribute; nullopt for any other attribute.
+    std::optional<Result<Tensor>> constantValue(const onnx::AttributeProto& a) {
+        const std::string& name = a.name();
+        if (name == "value") return tensorFromProto(a.t(), mBaseDir);
+        if (name == "value_float") return Tensor::scalar(a.f());
+        if (name == "value_int") return Tensor::scalar(static_cast<int64_t>(a.i()));
+        if (name == "value_floats") {
+            return Tensor::fromVector(std::vector<float>(a.floats().begin(), a.floats().end()),
+                                      {static_cast<int64_t>(a.floats_size())});
         }
-        if (!found) return invalidModel(nodeLabel(node, idx) + ": Constant has no value attribute");
+        if (name == "value_ints") {
+            return Tensor::fromVector(std::vector<int64_t>(a.ints().begin(), a.ints().end()),
+                                      {static_cast<int64_t>(a.ints_size())});
+        }
+        if (name == "value_string" || name == "value_strings") {
+            const bool one = name == "value_string";
+            Tensor t(DataType::kString, one ? Shape{} : Shape{static_cast<int64_t>(a.strings_size())});
+            if (one) t.strings()[0] = a.s();
+            for (int i = 0; !one && i < a.strings_size(); ++i) t.strings()[i] = a.strings(i);
+            return t;
+        }
+        if (name == "sparse_value") return unsupported("sparse constants are not supported");
+        return std::nullopt;
+    }
+
+    //! A Constant node becomes a constant value (no node). Errors are not prefixed with the node.
+    Status importConstant(const onnx::NodeProto& node, ir::Graph& graph) {
+        if (node.output_size() != 1) return invalidModel("Constant must have one output");
         KILN_ASSIGN_OR_RETURN(ir::Value * v, graph.createValue(node.output(0)));
-        v->setConstant(std::move(value));
-        return Status::ok();
+        for (const auto& a : node.attribute()) {
+            if (a.name() == "value" && mCheckOnly) {
+                KILN_ASSIGN_OR_RETURN(TensorProtoInfo info, inspectTensorProto(a.t(), mBaseDir));
+                setTypeFromInfo(v, info);
+                return Status::ok();
+            }
+            std::optional<Result<Tensor>> value = constantValue(a);
+            if (!value) continue;
+            if (!*value) return value->status();
+            v->setConstant(std::move(*value).value());
+            return Status::ok();
+        }
+        return invalidModel("Constant has no value attribute");
     }
 
     Status importNode(const onnx::NodeProto& node, int idx, ir::Graph& graph,
@@ -372,7 +470,11 @@ private:
             return invalidModel(nodeLabel(node, idx) + ": domain '" + domainLabel(domain) +
                                 "' is not in the model's opset_import");
         }
-        if (domain.empty() && node.op_type() == "Constant") return importConstant(node, idx, graph);
+        if (domain.empty() && node.op_type() == "Constant") {
+            Status s = importConstant(node, graph);
+            return s.code() == ErrorCode::kUnsupported ? noteUnsupported(s, graph, idx, &node)
+                                                       : s.withContext(nodeLabel(node, idx));
+        }
 
         const auto kind = ir::findOp(domain, node.op_type());
         if (!kind) {
@@ -394,7 +496,7 @@ private:
                 auto value = convertAttribute(a, graph, depth);
                 if (!value) {
                     if (value.status().code() == ErrorCode::kUnsupported) {
-                        addUnsupported(graph, idx, node.name(), node.op_type(), domain, value.status().message());
+                        KILN_RETURN_IF_ERROR(noteUnsupported(value.status(), graph, idx, &node));
                         continue;
                     }
                     return value.status().withContext(nodeLabel(node, idx));
@@ -408,7 +510,9 @@ private:
                 continue;
             }
             KILN_ASSIGN_OR_RETURN(ir::Value * v, graph.createValue(out));
-            if (auto it = types.find(out); it != types.end()) KILN_RETURN_IF_ERROR(applyTypeProto(v, *it->second));
+            if (auto it = types.find(out); it != types.end()) {
+                KILN_RETURN_IF_ERROR(noteUnsupported(applyTypeProto(v, *it->second), graph, idx, &node));
+            }
             if (irNode) irNode->addOutput(v);
         }
         if (irNode) KILN_RETURN_IF_ERROR(adaptToLatestOpset(graph, *irNode));
@@ -420,6 +524,37 @@ private:
     std::unordered_map<std::string, int64_t> mOpsets;
     std::vector<UnsupportedNode> mUnsupported;
 };
+
+//! Checks every node that has an ONNX schema against it (attribute names and types, required attributes, input and
+//! output counts), as ONNX Runtime does on load. ONNX's shape inference trusts these and can crash on a node that
+//! breaks them (Scan-9 without num_scan_inputs dereferences null), so this runs before it.
+Status verifyAgainstSchemas(const onnx::GraphProto& g, const std::string& graphName,
+                            const std::unordered_map<std::string, int64_t>& opsets) {
+    for (int i = 0; i < g.node_size(); ++i) {
+        const auto& node = g.node(i);
+        const std::string domain = normDomain(node.domain());
+        auto version = opsets.find(domain);
+        const auto* schema =
+            version == opsets.end() || version->second > std::numeric_limits<int>::max()
+                ? nullptr
+                : onnx::OpSchemaRegistry::Schema(node.op_type(), static_cast<int>(version->second), domain);
+        if (schema != nullptr) {
+            try {
+                schema->Verify(node);
+            } catch (const std::exception& e) {
+                return invalidModel(nodeLabel(node, i) + " in graph '" + graphName + "': " + e.what());
+            }
+        }
+        for (const auto& a : node.attribute()) {
+            auto sub = [&](const onnx::GraphProto& sg) {
+                return verifyAgainstSchemas(sg, sg.name().empty() ? graphName + "/" + a.name() : sg.name(), opsets);
+            };
+            if (a.has_g()) KILN_RETURN_IF_ERROR(sub(a.g()));
+            for (const auto& sg : a.graphs()) KILN_RETURN_IF_ERROR(sub(sg));
+        }
+    }
+    return Status::ok();
+}
 
 //! Runs ONNX's own shape inference on a copy; failures only cost type annotations.
 onnx::ModelProto inferShapes(const onnx::ModelProto& model) {
@@ -444,46 +579,61 @@ std::string listUnsupported(const std::vector<UnsupportedNode>& nodes) {
 
 }  // namespace
 
-std::vector<UnsupportedNode> checkModel(const onnx::ModelProto& model) {
-    onnx::ModelProto expanded = inferShapes(model);
-    std::vector<UnsupportedNode> out;
-    if (Status s = inlineFunctions(expanded); !s.isOk()) {
-        out.push_back({"main", -1, "", "<model>", "", 0, s.message()});
-        return out;
-    }
-    Importer importer(".", true);
-    if (Status s = importer.setOpsets(expanded); !s.isOk()) {
-        out.push_back({"main", -1, "", "<model>", "", 0, s.message()});
-        return out;
-    }
-    ir::Graph graph("main");
-    Status s = importer.importGraph(expanded.graph(), graph, 0);
-    out = importer.unsupportedNodes();
-    if (!s.isOk() && s.code() != ErrorCode::kNotFound) out.push_back({"main", -1, "", "<model>", "", 0, s.message()});
-    return out;
-}
+namespace {
 
-Result<ImportedModel> importModel(const onnx::ModelProto& model, const std::string& baseDir) {
+//! The shared front half of check and import: limits, opsets, shape inference, function inlining, then the walk
+//! over the graph into `graph`; `importer` keeps the report of unsupported nodes.
+Status runImporter(const onnx::ModelProto& model, Importer& importer, ir::Graph& graph) {
+    KILN_RETURN_IF_ERROR(checkNesting(model.graph(), "main", 0));
+    KILN_RETURN_IF_ERROR(importer.setOpsets(model));
+    KILN_RETURN_IF_ERROR(verifyAgainstSchemas(model.graph(), "main", importer.opsets()));
     // Infer first: context-dependent function bodies need their inputs' types.
     onnx::ModelProto inferred = inferShapes(model);
     KILN_RETURN_IF_ERROR(inlineFunctions(inferred));
-    Importer importer(baseDir, false);
-    KILN_RETURN_IF_ERROR(importer.setOpsets(inferred));
-    auto graph = std::make_unique<ir::Graph>("main");
-    KILN_RETURN_IF_ERROR(importer.importGraph(inferred.graph(), *graph, 0));
-    if (!importer.unsupportedNodes().empty()) return unsupported(listUnsupported(importer.unsupportedNodes()));
-    KILN_RETURN_IF_ERROR(graph->verify());
-    ImportedModel out;
-    out.graph = std::move(graph);
-    out.irVersion = model.ir_version();
-    out.producer = model.producer_name();
-    return out;
+    return importer.importGraph(inferred.graph(), graph, 0);
+}
+
+std::string baseDirOf(const std::string& path) {
+    const std::string dir = fs::path(path).parent_path().string();
+    return dir.empty() ? "." : dir;
+}
+
+}  // namespace
+
+Result<std::vector<UnsupportedNode>> checkModel(const onnx::ModelProto& model, const std::string& baseDir) {
+    return noThrow("checking the model", [&]() -> Result<std::vector<UnsupportedNode>> {
+        Importer importer(baseDir, true);
+        ir::Graph graph("main");
+        KILN_RETURN_IF_ERROR(runImporter(model, importer, graph));
+        return importer.unsupportedNodes();
+    });
+}
+
+Result<ImportedModel> importModel(const onnx::ModelProto& model, const std::string& baseDir) {
+    return noThrow("importing the model", [&]() -> Result<ImportedModel> {
+        Importer importer(baseDir, false);
+        auto graph = std::make_unique<ir::Graph>("main");
+        KILN_RETURN_IF_ERROR(runImporter(model, importer, *graph));
+        if (!importer.unsupportedNodes().empty()) return unsupported(listUnsupported(importer.unsupportedNodes()));
+        KILN_RETURN_IF_ERROR(graph->verify());
+        ImportedModel out;
+        out.graph = std::move(graph);
+        out.irVersion = model.ir_version();
+        out.producer = model.producer_name();
+        return out;
+    });
+}
+
+Result<std::vector<UnsupportedNode>> checkOnnxFile(const std::string& path) {
+    KILN_ASSIGN_OR_RETURN(onnx::ModelProto model, loadModelProto(path));
+    auto result = checkModel(model, baseDirOf(path));
+    if (!result) return result.status().withContext(path);
+    return result;
 }
 
 Result<ImportedModel> importOnnxFile(const std::string& path) {
     KILN_ASSIGN_OR_RETURN(onnx::ModelProto model, loadModelProto(path));
-    const std::string baseDir = fs::path(path).parent_path().string();
-    auto result = importModel(model, baseDir.empty() ? "." : baseDir);
+    auto result = importModel(model, baseDirOf(path));
     if (!result) return result.status().withContext(path);
     result->path = path;
     return result;

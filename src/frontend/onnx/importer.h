@@ -12,7 +12,7 @@
 
 namespace kiln::onnx_frontend {
 
-//! Hard limits against hostile models (onnx-tensorrt caps subgraph nesting the same way).
+//! Hard limit against hostile models (onnx-tensorrt caps subgraph nesting the same way): the main graph is depth 0.
 inline constexpr int kMaxSubgraphDepth = 24;
 
 //! One node Kiln cannot import, as `kiln check` lists it.
@@ -24,7 +24,8 @@ struct UnsupportedNode {
     std::string domain;
     int64_t opset = 0;
     std::string reason;
-    //! "node 4 (Foo 'n4') in graph 'main': op Foo of domain 'ai.onnx' opset 13 is not supported"
+    //! "node 4 (Foo 'n4') in graph 'then': op Foo of domain 'ai.onnx' (opset 13) is not supported"; just the reason
+    //! (with its graph) for things that are not nodes (index -1), such as a graph input of a sequence type.
     std::string describe() const;
 };
 
@@ -38,13 +39,18 @@ struct ImportedModel {
 //! Reads and parses a .onnx file. Errors name the file: missing, empty, truncated, not ONNX, too large.
 Result<onnx::ModelProto> loadModelProto(const std::string& path);
 
-//! Every node of the model (subgraphs included) that Kiln cannot import, all at once. Empty means supported.
-std::vector<UnsupportedNode> checkModel(const onnx::ModelProto& model);
+//! Every node of the model (subgraphs included) that Kiln cannot import, all at once; empty means supported.
+//! Fails instead when the model is malformed (a cycle, an undefined input, a weight whose data is missing or
+//! short, ...). Reads no weights: their sizes and external files (resolved from `baseDir`) are only checked.
+Result<std::vector<UnsupportedNode>> checkModel(const onnx::ModelProto& model, const std::string& baseDir);
 
 //! Imports a parsed model. `baseDir` resolves external data. Fails listing every unsupported node.
 Result<ImportedModel> importModel(const onnx::ModelProto& model, const std::string& baseDir);
 
-//! loadModelProto + importModel.
+//! loadModelProto + checkModel; errors are prefixed with the file name.
+Result<std::vector<UnsupportedNode>> checkOnnxFile(const std::string& path);
+
+//! loadModelProto + importModel; errors are prefixed with the file name.
 Result<ImportedModel> importOnnxFile(const std::string& path);
 
 }  // namespace kiln::onnx_frontend

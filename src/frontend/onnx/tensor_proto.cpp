@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <optional>
 
 #include "common/dispatch.h"
 
@@ -37,68 +38,114 @@ std::string tensorLabel(const onnx::TensorProto& proto) {
     return "tensor '" + proto.name() + "'";
 }
 
-Result<std::string> readExternalData(const onnx::TensorProto& proto, const std::string& baseDir, size_t expected) {
+//! Where a tensor's external bytes are, checked against the file's size (nothing read yet).
+struct ExternalRange {
+    fs::path path;
+    int64_t offset = 0;
+    int64_t length = 0;
+};
+
+//! True when `location` is a relative path that cannot leave the model's folder.
+bool staysInside(const fs::path& location) {
+    if (location.empty() || location.is_absolute() || location.has_root_name() || location.has_root_directory()) {
+        return false;
+    }
+    for (const auto& part : location) {
+        if (part == "..") return false;
+    }
+    return true;
+}
+
+Result<ExternalRange> locateExternalData(const onnx::TensorProto& proto, const std::string& baseDir, size_t expected) {
     std::string location;
     int64_t offset = 0;
     int64_t length = -1;
-    for (const auto& kv : proto.external_data()) {
+    auto parseInt = [](const std::string& text, int64_t& out) {
         try {
-            if (kv.key() == "location") location = kv.value();
-            else if (kv.key() == "offset") offset = std::stoll(kv.value());
-            else if (kv.key() == "length") length = std::stoll(kv.value());
+            size_t used = 0;
+            out = std::stoll(text, &used);
+            return used == text.size();
         } catch (const std::exception&) {
-            return invalidModel(tensorLabel(proto) + ": bad external_data " + kv.key() + " '" + kv.value() + "'");
+            return false;
         }
+    };
+    for (const auto& kv : proto.external_data()) {
+        bool ok = true;
+        if (kv.key() == "location") location = kv.value();
+        else if (kv.key() == "offset") ok = parseInt(kv.value(), offset);
+        else if (kv.key() == "length") ok = parseInt(kv.value(), length);
+        if (!ok) return invalidModel(tensorLabel(proto) + ": bad external_data " + kv.key() + " '" + kv.value() + "'");
     }
     if (location.empty()) return invalidModel(tensorLabel(proto) + ": external data has no location");
-    const fs::path rel(location);
-    if (rel.is_absolute() || location.find("..") != std::string::npos) {
+    if (!staysInside(fs::path(location))) {
         return invalidModel(tensorLabel(proto) + ": external data path '" + location +
                             "' must be relative and stay inside the model's folder");
     }
-    const fs::path path = fs::path(baseDir) / rel;
+    ExternalRange range;
+    range.path = fs::path(baseDir) / location;
     std::error_code ec;
-    const auto fileSize = fs::file_size(path, ec);
-    if (ec) return notFound(tensorLabel(proto) + ": external data file '" + path.string() + "' not found");
+    if (!fs::is_regular_file(range.path, ec)) {
+        return notFound(tensorLabel(proto) + ": external data file '" + range.path.string() + "' not found");
+    }
+    const auto fileSize = fs::file_size(range.path, ec);
+    if (ec) return ioError(tensorLabel(proto) + ": cannot read '" + range.path.string() + "': " + ec.message());
     if (length < 0) length = static_cast<int64_t>(expected);
     if (offset < 0 || static_cast<uint64_t>(offset) + static_cast<uint64_t>(length) > fileSize) {
         return invalidModel(tensorLabel(proto) + ": external data range [" + std::to_string(offset) + ", +" +
-                            std::to_string(length) + ") is past the end of '" + path.string() + "' (" +
+                            std::to_string(length) + ") is past the end of '" + range.path.string() + "' (" +
                             std::to_string(fileSize) + " bytes)");
     }
     if (static_cast<size_t>(length) != expected) {
         return invalidModel(tensorLabel(proto) + ": external data holds " + std::to_string(length) +
                             " bytes, shape needs " + std::to_string(expected));
     }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return ioError(tensorLabel(proto) + ": cannot open external data file '" + path.string() + "'");
-    std::string bytes(static_cast<size_t>(length), '\0');
-    in.seekg(offset);
-    in.read(bytes.data(), length);
-    if (!in) return ioError(tensorLabel(proto) + ": short read from '" + path.string() + "'");
-    return bytes;
+    range.offset = offset;
+    range.length = length;
+    return range;
 }
 
-template <typename Field, typename T, typename Convert>
-Status copyTyped(const Field& field, int64_t numel, T* out, const onnx::TensorProto& proto, const char* fieldName,
-                 Convert convert) {
-    if (field.size() != numel) {
-        return invalidModel(tensorLabel(proto) + ": shape has " + std::to_string(numel) + " elements but " +
-                            fieldName + " holds " + std::to_string(field.size()));
-    }
-    for (int64_t i = 0; i < numel; ++i) out[i] = convert(field.Get(static_cast<int>(i)));
+Status readExternalData(const onnx::TensorProto& proto, const ExternalRange& range, void* out) {
+    std::ifstream in(range.path, std::ios::binary);
+    if (!in) return ioError(tensorLabel(proto) + ": cannot open external data file '" + range.path.string() + "'");
+    in.seekg(range.offset);
+    in.read(static_cast<char*>(out), static_cast<std::streamsize>(range.length));
+    if (!in) return ioError(tensorLabel(proto) + ": short read from '" + range.path.string() + "'");
     return Status::ok();
 }
 
-}  // namespace
+//! Elements present in the typed field that holds `type` (ONNX stores small types widened in int32_data).
+int64_t typedFieldSize(const onnx::TensorProto& proto, DataType type) {
+    switch (type) {
+        case DataType::kFloat32: return proto.float_data_size();
+        case DataType::kFloat64: return proto.double_data_size();
+        case DataType::kInt64: return proto.int64_data_size();
+        case DataType::kUInt32:
+        case DataType::kUInt64: return proto.uint64_data_size();
+        case DataType::kString: return proto.string_data_size();
+        default: return proto.int32_data_size();
+    }
+}
 
-Result<Tensor> tensorFromProto(const onnx::TensorProto& proto, const std::string& baseDir) {
+template <typename Field, typename T, typename Convert>
+void copyTyped(const Field& field, int64_t numel, T* out, Convert convert) {
+    for (int64_t i = 0; i < numel; ++i) out[i] = convert(field.Get(static_cast<int>(i)));
+}
+
+//! The checked facts about a TensorProto that decoding needs.
+struct Layout {
+    TensorProtoInfo info;
+    int64_t numel = 0;
+    size_t bytes = 0;  //!< numel * element size (0 for strings).
+    std::optional<ExternalRange> external;
+};
+
+Result<Layout> inspect(const onnx::TensorProto& proto, const std::string& baseDir) {
+    Layout layout;
     const DataType type = dataTypeFromOnnx(proto.data_type());
     if (type == DataType::kUndefined) {
         return unsupported(tensorLabel(proto) + ": element type " + std::to_string(proto.data_type()) +
                            " is not supported");
     }
-    Shape shape;
     int64_t numel = 1;
     for (int64_t d : proto.dims()) {
         if (d < 0) return invalidModel(tensorLabel(proto) + ": negative dimension " + std::to_string(d));
@@ -106,83 +153,74 @@ Result<Tensor> tensorFromProto(const onnx::TensorProto& proto, const std::string
             return invalidModel(tensorLabel(proto) + ": dims overflow");
         }
         numel *= d;
-        shape.push_back(d);
+        layout.info.shape.push_back(d);
     }
+    layout.info.dtype = type;
+    layout.numel = numel;
     if (proto.has_segment()) return unsupported(tensorLabel(proto) + ": segmented tensors are not supported");
 
-    if (type == DataType::kString) {
-        if (proto.string_data_size() != numel) {
-            return invalidModel(tensorLabel(proto) + ": shape has " + std::to_string(numel) + " elements but " +
-                                "string_data holds " + std::to_string(proto.string_data_size()));
+    const Shape& shape = layout.info.shape;
+    if (type != DataType::kString) layout.bytes = static_cast<size_t>(numel) * dataTypeSize(type);
+    if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
+        if (type == DataType::kString) {
+            return unsupported(tensorLabel(proto) + ": external data for string tensors is not supported");
         }
-        Tensor t(type, shape);
+        KILN_ASSIGN_OR_RETURN(layout.external, locateExternalData(proto, baseDir, layout.bytes));
+    } else if (proto.has_raw_data() && type != DataType::kString) {
+        if (proto.raw_data().size() != layout.bytes) {
+            return invalidModel(tensorLabel(proto) + ": shape " + shapeToString(shape) + " of " + dataTypeName(type) +
+                                " needs " + std::to_string(layout.bytes) + " bytes but raw_data holds " +
+                                std::to_string(proto.raw_data().size()));
+        }
+    } else if (const int64_t present = typedFieldSize(proto, type); present != numel) {
+        // Checked before anything is allocated, so a huge claimed shape with little data fails cleanly.
+        return invalidModel(tensorLabel(proto) + ": shape " + shapeToString(shape) + " has " + std::to_string(numel) +
+                            " elements but the tensor holds " + std::to_string(present));
+    }
+    return layout;
+}
+
+}  // namespace
+
+Result<TensorProtoInfo> inspectTensorProto(const onnx::TensorProto& proto, const std::string& baseDir) {
+    KILN_ASSIGN_OR_RETURN(Layout layout, inspect(proto, baseDir));
+    return std::move(layout.info);
+}
+
+Result<Tensor> tensorFromProto(const onnx::TensorProto& proto, const std::string& baseDir) {
+    KILN_ASSIGN_OR_RETURN(Layout layout, inspect(proto, baseDir));
+    const DataType type = layout.info.dtype;
+    const int64_t numel = layout.numel;
+    KILN_ASSIGN_OR_RETURN(Tensor t, Tensor::allocate(type, layout.info.shape));
+    if (type == DataType::kString) {
         for (int64_t i = 0; i < numel; ++i) t.strings()[i] = proto.string_data(static_cast<int>(i));
         return t;
     }
-
-    const size_t expectedBytes = static_cast<size_t>(numel) * dataTypeSize(type);
-    const bool external = proto.data_location() == onnx::TensorProto::EXTERNAL;
-    std::string externalBytes;
-    const std::string* raw = nullptr;
-    if (external) {
-        KILN_ASSIGN_OR_RETURN(externalBytes, readExternalData(proto, baseDir, expectedBytes));
-        raw = &externalBytes;
-    } else if (proto.has_raw_data()) {
-        raw = &proto.raw_data();
-        if (raw->size() != expectedBytes) {
-            return invalidModel(tensorLabel(proto) + ": shape " + shapeToString(shape) + " of " +
-                                dataTypeName(type) + " needs " + std::to_string(expectedBytes) +
-                                " bytes but raw_data holds " + std::to_string(raw->size()));
-        }
+    if (layout.external) {
+        if (layout.bytes > 0) KILN_RETURN_IF_ERROR(readExternalData(proto, *layout.external, t.raw()));
+        return t;
     }
-    // Check the typed fields' counts before allocating, so a huge claimed shape with little data fails cleanly.
-    if (raw == nullptr) {
-        int64_t present = 0;
-        switch (type) {
-            case DataType::kFloat32: present = proto.float_data_size(); break;
-            case DataType::kFloat64: present = proto.double_data_size(); break;
-            case DataType::kInt64: present = proto.int64_data_size(); break;
-            case DataType::kUInt32: case DataType::kUInt64: present = proto.uint64_data_size(); break;
-            default: present = proto.int32_data_size(); break;
-        }
-        if (present != numel) {
-            return invalidModel(tensorLabel(proto) + ": shape " + shapeToString(shape) + " has " +
-                                std::to_string(numel) + " elements but the tensor holds " + std::to_string(present));
-        }
-    }
-    KILN_ASSIGN_OR_RETURN(Tensor t, Tensor::allocate(type, shape));
-    if (raw != nullptr) {
-        if (expectedBytes > 0) std::memcpy(t.raw(), raw->data(), expectedBytes);
+    if (proto.has_raw_data()) {
+        if (layout.bytes > 0) std::memcpy(t.raw(), proto.raw_data().data(), layout.bytes);
         return t;
     }
     auto asIs = [](auto v) { return v; };
     switch (type) {
-        case DataType::kFloat32:
-            KILN_RETURN_IF_ERROR(copyTyped(proto.float_data(), numel, t.data<float>(), proto, "float_data", asIs));
-            break;
-        case DataType::kFloat64:
-            KILN_RETURN_IF_ERROR(copyTyped(proto.double_data(), numel, t.data<double>(), proto, "double_data", asIs));
-            break;
-        case DataType::kInt64:
-            KILN_RETURN_IF_ERROR(copyTyped(proto.int64_data(), numel, t.data<int64_t>(), proto, "int64_data", asIs));
-            break;
+        case DataType::kFloat32: copyTyped(proto.float_data(), numel, t.data<float>(), asIs); break;
+        case DataType::kFloat64: copyTyped(proto.double_data(), numel, t.data<double>(), asIs); break;
+        case DataType::kInt64: copyTyped(proto.int64_data(), numel, t.data<int64_t>(), asIs); break;
         case DataType::kUInt32:
-            KILN_RETURN_IF_ERROR(copyTyped(proto.uint64_data(), numel, t.data<uint32_t>(), proto, "uint64_data",
-                                           [](uint64_t v) { return static_cast<uint32_t>(v); }));
+            copyTyped(proto.uint64_data(), numel, t.data<uint32_t>(),
+                      [](uint64_t v) { return static_cast<uint32_t>(v); });
             break;
-        case DataType::kUInt64:
-            KILN_RETURN_IF_ERROR(copyTyped(proto.uint64_data(), numel, t.data<uint64_t>(), proto, "uint64_data", asIs));
-            break;
+        case DataType::kUInt64: copyTyped(proto.uint64_data(), numel, t.data<uint64_t>(), asIs); break;
         case DataType::kFloat16: case DataType::kBFloat16: case DataType::kUInt16: case DataType::kInt16:
-            KILN_RETURN_IF_ERROR(copyTyped(proto.int32_data(), numel, t.data<uint16_t>(), proto, "int32_data",
-                                           [](int32_t v) { return static_cast<uint16_t>(v); }));
+            copyTyped(proto.int32_data(), numel, t.data<uint16_t>(),
+                      [](int32_t v) { return static_cast<uint16_t>(v); });
             break;
-        case DataType::kInt32:
-            KILN_RETURN_IF_ERROR(copyTyped(proto.int32_data(), numel, t.data<int32_t>(), proto, "int32_data", asIs));
-            break;
+        case DataType::kInt32: copyTyped(proto.int32_data(), numel, t.data<int32_t>(), asIs); break;
         case DataType::kInt8: case DataType::kUInt8: case DataType::kBool:
-            KILN_RETURN_IF_ERROR(copyTyped(proto.int32_data(), numel, t.data<uint8_t>(), proto, "int32_data",
-                                           [](int32_t v) { return static_cast<uint8_t>(v); }));
+            copyTyped(proto.int32_data(), numel, t.data<uint8_t>(), [](int32_t v) { return static_cast<uint8_t>(v); });
             break;
         default: return internalError(tensorLabel(proto) + ": unhandled dtype");
     }

@@ -9,6 +9,16 @@
 
 namespace kiln::onnx_frontend {
 
+//! A TensorProto's dtype and shape.
+struct TensorProtoInfo {
+    DataType dtype = DataType::kUndefined;
+    Shape shape;
+};
+
+//! Checks a TensorProto as tensorFromProto does (dtype, dims, data size, external file and range) without
+//! reading or copying its data; `kiln check` uses it to vet weights cheaply.
+Result<TensorProtoInfo> inspectTensorProto(const onnx::TensorProto& proto, const std::string& baseDir);
+
 //! Converts a TensorProto. `baseDir` resolves external data (relative to the model file); external paths must
 //! stay inside it. Element counts are checked against the bytes present before anything is allocated.
 Result<Tensor> tensorFromProto(const onnx::TensorProto& proto, const std::string& baseDir);

@@ -81,6 +81,10 @@ Status kernelLoop(KernelContext& ctx) {
         return invalidArgument("body takes " + std::to_string(body->inputs().size()) + " inputs, expected " +
                                std::to_string(numCarried + 2));
     }
+    if (body->outputs().size() < 1 + numCarried) {
+        return invalidArgument("body returns " + std::to_string(body->outputs().size()) + " values, expected at least " +
+                               std::to_string(1 + numCarried) + " (condition + loop-carried values)");
+    }
     const size_t numScan = body->outputs().size() - 1 - numCarried;
     std::vector<std::vector<Tensor>> scans(numScan);
     constexpr int64_t kTripLimit = int64_t{1} << 31;
@@ -101,7 +105,7 @@ Status kernelLoop(KernelContext& ctx) {
         if (scans[i].empty()) {
             // Zero iterations: an empty tensor whose element shape comes from the body's declared output.
             Shape shape{0};
-            if (bodyOut->staticShape()) for (int64_t d : *bodyOut->staticShape()) shape.push_back(d);
+            if (const auto elem = bodyOut->staticShape()) shape.insert(shape.end(), elem->begin(), elem->end());
             const DataType t = bodyOut->dtype() == DataType::kUndefined ? DataType::kFloat32 : bodyOut->dtype();
             ctx.outputs[numCarried + i] = Tensor(t, shape);
             continue;
@@ -125,11 +129,33 @@ Status runScan(KernelContext& ctx, const ir::Graph& body, std::vector<Tensor> st
     const auto outAxes = attrs.getInts("scan_output_axes").value_or(std::vector<int64_t>(numScanOut, 0));
     const auto outDirs = attrs.getInts("scan_output_directions").value_or(std::vector<int64_t>(numScanOut, 0));
     if (numScanIn == 0) return invalidArgument("Scan needs at least one scan input");
+    if (body.outputs().size() < states.size()) {
+        return invalidArgument("body returns fewer values than the " + std::to_string(states.size()) + " scan states");
+    }
+    auto checkLength = [](const std::vector<int64_t>& v, size_t n, const char* name) {
+        return v.size() == n ? Status::ok()
+                             : invalidArgument(std::string(name) + " has " + std::to_string(v.size()) +
+                                               " entries, expected " + std::to_string(n));
+    };
+    KILN_RETURN_IF_ERROR(checkLength(inAxes, static_cast<size_t>(numScanIn), "scan_input_axes"));
+    KILN_RETURN_IF_ERROR(checkLength(inDirs, static_cast<size_t>(numScanIn), "scan_input_directions"));
+    KILN_RETURN_IF_ERROR(checkLength(outAxes, numScanOut, "scan_output_axes"));
+    KILN_RETURN_IF_ERROR(checkLength(outDirs, numScanOut, "scan_output_directions"));
+    if (body.inputs().size() != states.size() + scanIn.size()) {
+        return invalidArgument("body takes " + std::to_string(body.inputs().size()) + " inputs, expected " +
+                               std::to_string(states.size() + scanIn.size()));
+    }
     std::vector<int64_t> axes(static_cast<size_t>(numScanIn));
     for (int64_t i = 0; i < numScanIn; ++i) {
         KILN_ASSIGN_OR_RETURN(axes[i], normalizeAxis(inAxes[i], scanIn[i].rank(), "scan_input_axes"));
     }
     const int64_t length = scanIn[0].dim(axes[0]);
+    for (int64_t i = 1; i < numScanIn; ++i) {
+        if (scanIn[i].dim(axes[i]) != length) {
+            return invalidArgument("scan inputs have different sequence lengths: " + std::to_string(length) + " and " +
+                                   std::to_string(scanIn[i].dim(axes[i])));
+        }
+    }
     std::vector<std::vector<Tensor>> parts(numScanOut);
     for (int64_t t = 0; t < length; ++t) {
         std::vector<Tensor> in = states;
