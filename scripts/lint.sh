@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Style checks, not yet part of CI:
+# Style checks (the format check runs in CI as the ctest test lint.format; clang-tidy is run by hand):
 #   1. clang-format --dry-run -Werror over every C++/CUDA file in src/ include/ tools/ tests/ (.clang-format);
 #   2. clang-tidy (.clang-tidy) over a few files, or those given, using build/compile_commands.json.
 #
@@ -33,7 +33,7 @@ esac
 status=0
 
 mapfile -t format_files < <(git ls-files 'src/*.cpp' 'src/*.h' 'src/*.cu' 'src/*.cuh' 'include/*.h' 'tools/*.cpp' \
-                                         'tools/*.h' 'tests/*.cpp' 'tests/*.h')
+                                         'tools/*.h' 'tests/*.cpp' 'tests/*.h' 'examples/*.cpp' 'examples/*.h')
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
 

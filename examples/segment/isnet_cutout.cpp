@@ -28,7 +28,7 @@ using examples::Plane;
 
 namespace {
 
-constexpr float kMean = 128.0F;   // IMG.LY's tensorHWCtoBCHW defaults, in 0..255 pixel units
+constexpr float kMean = 128.0F;  // IMG.LY's tensorHWCtoBCHW defaults, in 0..255 pixel units
 constexpr float kScale = 256.0F;
 
 //! Prints one line per step: name, milliseconds since the previous step, and what the step did.
@@ -62,8 +62,8 @@ Result<onnx_frontend::ImportedModel> loadModel(const std::string& path) {
         for (const auto& node : missing) ++byOp[node.opType];
         std::string ops;
         for (const auto& [op, count] : byOp) ops += (ops.empty() ? "" : ", ") + op + " x" + std::to_string(count);
-        return unsupported(path + ": Kiln cannot run " + std::to_string(missing.size()) + " of its nodes yet (" +
-                           ops + "); `kiln check " + path + "` lists them");
+        return unsupported(path + ": Kiln cannot run " + std::to_string(missing.size()) + " of its nodes yet (" + ops +
+                           "); `kiln check " + path + "` lists them");
     }
     auto model = onnx_frontend::importModel(proto, dir.empty() ? "." : dir);
     if (!model) return model.status().withContext(path);

@@ -69,9 +69,9 @@ struct BFloat16 {
 //! Maps a C++ element type to its DataType.
 template <typename T>
 struct DataTypeOf;
-#define KILN_DTYPE_OF(T, V) \
-    template <>             \
-    struct DataTypeOf<T> {  \
+#define KILN_DTYPE_OF(T, V)                            \
+    template <>                                        \
+    struct DataTypeOf<T> {                             \
         static constexpr DataType value = DataType::V; \
     }
 KILN_DTYPE_OF(float, kFloat32);

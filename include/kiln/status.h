@@ -60,7 +60,7 @@ private:
 template <typename T>
 class [[nodiscard]] Result {
 public:
-    Result(T value) : mData(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+    Result(T value) : mData(std::move(value)) {}         // NOLINT(google-explicit-constructor)
     Result(Status status) : mData(std::move(status)) {}  // NOLINT(google-explicit-constructor)
 
     bool isOk() const noexcept { return mData.index() == 0; }
@@ -105,7 +105,7 @@ Status internalError(std::string message);
 #define KILN_ASSIGN_OR_RETURN(lhs, expr) KILN_ASSIGN_OR_RETURN_IMPL(KILN_CONCAT(kilnResult_, __LINE__), lhs, expr)
 
 //! Fails with kInvalidArgument and a formatted message when `cond` is false.
-#define KILN_CHECK_ARG(cond, msg)                                    \
-    do {                                                             \
-        if (!(cond)) return ::kiln::invalidArgument(msg);            \
+#define KILN_CHECK_ARG(cond, msg)                         \
+    do {                                                  \
+        if (!(cond)) return ::kiln::invalidArgument(msg); \
     } while (false)

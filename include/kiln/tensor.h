@@ -57,9 +57,13 @@ public:
     void* raw() noexcept { return mData; }
     const void* raw() const noexcept { return mData; }
     template <typename T>
-    T* data() noexcept { return static_cast<T*>(mData); }
+    T* data() noexcept {
+        return static_cast<T*>(mData);
+    }
     template <typename T>
-    const T* data() const noexcept { return static_cast<const T*>(mData); }
+    const T* data() const noexcept {
+        return static_cast<const T*>(mData);
+    }
     std::string* strings() noexcept { return static_cast<std::string*>(mData); }
     const std::string* strings() const noexcept { return static_cast<const std::string*>(mData); }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "kiln/dtype.h"
@@ -92,6 +93,16 @@ inline Half fromCompute<Half, float>(float v) {
 template <>
 inline BFloat16 fromCompute<BFloat16, float>(float v) {
     return BFloat16(v);
+}
+
+//! Converts a double to storage type T (Half/BFloat16 round through float).
+template <typename T>
+inline T fromDouble(double v) {
+    if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) {
+        return T(static_cast<float>(v));
+    } else {
+        return static_cast<T>(v);
+    }
 }
 
 }  // namespace kiln

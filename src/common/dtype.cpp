@@ -6,10 +6,19 @@ namespace kiln {
 
 size_t dataTypeSize(DataType type) noexcept {
     switch (type) {
-        case DataType::kFloat32: case DataType::kInt32: case DataType::kUInt32: return 4;
-        case DataType::kFloat64: case DataType::kInt64: case DataType::kUInt64: return 8;
-        case DataType::kFloat16: case DataType::kBFloat16: case DataType::kInt16: case DataType::kUInt16: return 2;
-        case DataType::kInt8: case DataType::kUInt8: case DataType::kBool: return 1;
+        case DataType::kFloat32:
+        case DataType::kInt32:
+        case DataType::kUInt32: return 4;
+        case DataType::kFloat64:
+        case DataType::kInt64:
+        case DataType::kUInt64: return 8;
+        case DataType::kFloat16:
+        case DataType::kBFloat16:
+        case DataType::kInt16:
+        case DataType::kUInt16: return 2;
+        case DataType::kInt8:
+        case DataType::kUInt8:
+        case DataType::kBool: return 1;
         case DataType::kString: return sizeof(std::string);
         case DataType::kUndefined: return 0;
     }
@@ -43,8 +52,7 @@ bool isFloatingPoint(DataType type) noexcept {
 }
 
 bool isSignedInteger(DataType type) noexcept {
-    return type == DataType::kInt8 || type == DataType::kInt16 || type == DataType::kInt32 ||
-           type == DataType::kInt64;
+    return type == DataType::kInt8 || type == DataType::kInt16 || type == DataType::kInt32 || type == DataType::kInt64;
 }
 
 bool isUnsignedInteger(DataType type) noexcept {
@@ -57,7 +65,7 @@ uint16_t Half::fromFloat(float value) noexcept {
     std::memcpy(&f, &value, 4);
     const uint32_t sign = (f >> 16) & 0x8000U;
     const uint32_t absf = f & 0x7fffffffU;
-    if (absf > 0x7f800000U) return static_cast<uint16_t>(sign | 0x7e00U);  // NaN
+    if (absf > 0x7f800000U) return static_cast<uint16_t>(sign | 0x7e00U);   // NaN
     if (absf >= 0x477ff000U) return static_cast<uint16_t>(sign | 0x7c00U);  // overflow rounds to inf
     if (absf < 0x38800000U) {
         // Subnormal or zero in half: round absf / 2^-24 to nearest even.

@@ -77,8 +77,9 @@ Result<Tensor> Tensor::allocate(DataType type, Shape shape) {
     const auto elemSize = static_cast<int64_t>(dataTypeSize(type));
     if (type == DataType::kUndefined) return invalidArgument("cannot allocate a tensor of undefined dtype");
     if (n > maxBytes / std::max<int64_t>(elemSize, 1)) {
-        return outOfRange(std::string(dataTypeName(type)) + "[" + shapeToString(shape) + "] needs more memory than this " +
-                          "machine has (" + std::to_string(maxBytes >> 20) + " MiB)");
+        return outOfRange(std::string(dataTypeName(type)) + "[" + shapeToString(shape) +
+                          "] needs more memory than this " + "machine has (" + std::to_string(maxBytes >> 20) +
+                          " MiB)");
     }
     try {
         return Tensor(type, std::move(shape));

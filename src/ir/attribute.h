@@ -15,9 +15,9 @@ namespace kiln::ir {
 
 class Graph;
 
-using AttributeValue = std::variant<int64_t, float, std::string, Tensor, std::shared_ptr<Graph>, std::vector<int64_t>,
-                                    std::vector<float>, std::vector<std::string>, std::vector<Tensor>,
-                                    std::vector<std::shared_ptr<Graph>>>;
+using AttributeValue =
+    std::variant<int64_t, float, std::string, Tensor, std::shared_ptr<Graph>, std::vector<int64_t>, std::vector<float>,
+                 std::vector<std::string>, std::vector<Tensor>, std::vector<std::shared_ptr<Graph>>>;
 
 //! A node's attributes by name. Getters return the default (or nullopt) when absent and never throw; a present
 //! attribute of the wrong type is reported by `typeError`.
@@ -33,7 +33,9 @@ public:
     std::string getString(const std::string& name, const std::string& fallback = {}) const {
         return get<std::string>(name).value_or(fallback);
     }
-    std::optional<std::vector<int64_t>> getInts(const std::string& name) const { return get<std::vector<int64_t>>(name); }
+    std::optional<std::vector<int64_t>> getInts(const std::string& name) const {
+        return get<std::vector<int64_t>>(name);
+    }
     std::optional<std::vector<float>> getFloats(const std::string& name) const { return get<std::vector<float>>(name); }
     std::optional<std::vector<std::string>> getStrings(const std::string& name) const {
         return get<std::vector<std::string>>(name);

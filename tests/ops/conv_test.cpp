@@ -104,7 +104,10 @@ void runConvCase(const ConvCase& c, DataType type, double tol) {
     OpTester t("Conv");
     t.input(x).input(w);
     if (c.bias) t.input(b);
-    t.attr("strides", c.spec.strides).attr("dilations", c.spec.dilations).attr("pads", pads).attr("group", c.spec.group);
+    t.attr("strides", c.spec.strides)
+        .attr("dilations", c.spec.dilations)
+        .attr("pads", pads)
+        .attr("group", c.spec.group);
     auto out = t.run();
     ASSERT_TRUE(out.isOk()) << out.status().message();
     Shape shape;
@@ -164,7 +167,8 @@ TEST(Conv, AutoPad) {
         {"VALID", {{2, 2}, {1, 1}, {0, 0}, {0, 0}}},
     };
     for (const auto& c : cases) {
-        auto out = OpTester("Conv").input(x).input(w).attr("auto_pad", std::string(c.mode)).attr("strides", Ints{2, 2}).run();
+        auto out =
+            OpTester("Conv").input(x).input(w).attr("auto_pad", std::string(c.mode)).attr("strides", Ints{2, 2}).run();
         ASSERT_TRUE(out.isOk()) << out.status().message();
         Shape shape;
         const auto want = naiveConv(x, w, nullptr, c.spec, shape);
@@ -186,8 +190,12 @@ TEST(Conv, RejectsBadInputs) {
     ASSERT_FALSE(out.isOk());
     EXPECT_NE(out.status().message().find("group"), std::string::npos) << out.status().message();
     // Group does not divide M.
-    EXPECT_FALSE(
-        OpTester("Conv").input(x).input(randomTensor(DataType::kFloat32, {3, 2, 3, 3}, 2)).attr("group", int64_t{2}).run().isOk());
+    EXPECT_FALSE(OpTester("Conv")
+                     .input(x)
+                     .input(randomTensor(DataType::kFloat32, {3, 2, 3, 3}, 2))
+                     .attr("group", int64_t{2})
+                     .run()
+                     .isOk());
     // Kernel larger than the padded input.
     EXPECT_FALSE(OpTester("Conv").input(x).input(randomTensor(DataType::kFloat32, {3, 4, 7, 7}, 2)).run().isOk());
     // Rank mismatch, bias size, dtype mismatch, wrong pads length, integer input.
@@ -199,8 +207,12 @@ TEST(Conv, RejectsBadInputs) {
                      .run()
                      .isOk());
     EXPECT_FALSE(OpTester("Conv").input(x).input(randomTensor(DataType::kFloat64, {3, 4, 3, 3}, 2)).run().isOk());
-    EXPECT_FALSE(
-        OpTester("Conv").input(x).input(randomTensor(DataType::kFloat32, {3, 4, 3, 3}, 2)).attr("pads", Ints{1, 1}).run().isOk());
+    EXPECT_FALSE(OpTester("Conv")
+                     .input(x)
+                     .input(randomTensor(DataType::kFloat32, {3, 4, 3, 3}, 2))
+                     .attr("pads", Ints{1, 1})
+                     .run()
+                     .isOk());
     EXPECT_FALSE(OpTester("Conv")
                      .input(randomTensor(DataType::kInt32, {1, 4, 5, 5}, 1))
                      .input(randomTensor(DataType::kInt32, {3, 4, 3, 3}, 2))
@@ -297,7 +309,12 @@ TEST(ConvTranspose, OutputShapeAndAutoPad) {
     Tensor w = randomTensor(DataType::kFloat32, {2, 3, 3, 3}, 2);
     // Natural size with strides 2: 2*2+3 = 7 by 2*3+3 = 9.
     {  // output_shape larger than natural: total padding clamps to 0, the extra rows/cols stay 0.
-        auto out = OpTester("ConvTranspose").input(x).input(w).attr("strides", Ints{2, 2}).attr("output_shape", Ints{8, 10}).run();
+        auto out = OpTester("ConvTranspose")
+                       .input(x)
+                       .input(w)
+                       .attr("strides", Ints{2, 2})
+                       .attr("output_shape", Ints{8, 10})
+                       .run();
         ASSERT_TRUE(out.isOk()) << out.status().message();
         const Shape shape{1, 3, 8, 10};
         expectTensorNear((*out)[0],
@@ -305,7 +322,12 @@ TEST(ConvTranspose, OutputShapeAndAutoPad) {
                                   DataType::kFloat32, shape));
     }
     {  // SAME_UPPER: output = in * stride = 6x8; total padding 1x1, begin gets total/2 = 0.
-        auto out = OpTester("ConvTranspose").input(x).input(w).attr("strides", Ints{2, 2}).attr("auto_pad", std::string("SAME_UPPER")).run();
+        auto out = OpTester("ConvTranspose")
+                       .input(x)
+                       .input(w)
+                       .attr("strides", Ints{2, 2})
+                       .attr("auto_pad", std::string("SAME_UPPER"))
+                       .run();
         ASSERT_TRUE(out.isOk()) << out.status().message();
         const Shape shape{1, 3, 6, 8};
         expectTensorNear((*out)[0],
@@ -313,7 +335,12 @@ TEST(ConvTranspose, OutputShapeAndAutoPad) {
                                   DataType::kFloat32, shape));
     }
     {  // SAME_LOWER: begin gets the odd pixel.
-        auto out = OpTester("ConvTranspose").input(x).input(w).attr("strides", Ints{2, 2}).attr("auto_pad", std::string("SAME_LOWER")).run();
+        auto out = OpTester("ConvTranspose")
+                       .input(x)
+                       .input(w)
+                       .attr("strides", Ints{2, 2})
+                       .attr("auto_pad", std::string("SAME_LOWER"))
+                       .run();
         ASSERT_TRUE(out.isOk()) << out.status().message();
         const Shape shape{1, 3, 6, 8};
         expectTensorNear((*out)[0],
@@ -345,8 +372,8 @@ TEST(ConvTranspose, OneDAndThreeD) {
         for (int64_t c = 0; c < 2; ++c) {
             for (int64_t i = 0; i < 12; ++i) xs.data<float>()[c * 12 + i] = x3.data<float>()[(c * 3 + d) * 12 + i];
         }
-        const auto want3 = naiveConvTranspose2d(xs, w3.reshaped({2, 2, 2, 2}).value(), nullptr, {{2, 2}, {1, 1}, {0, 0}, {0, 0}},
-                                                {1, 2, 6, 8});
+        const auto want3 = naiveConvTranspose2d(xs, w3.reshaped({2, 2, 2, 2}).value(), nullptr,
+                                                {{2, 2}, {1, 1}, {0, 0}, {0, 0}}, {1, 2, 6, 8});
         for (int64_t m = 0; m < 2; ++m) {
             for (int64_t i = 0; i < 48; ++i) {
                 EXPECT_NEAR((*out3)[0].data<float>()[(m * 3 + d) * 48 + i], want3[m * 48 + i], 1e-5);
@@ -357,7 +384,8 @@ TEST(ConvTranspose, OneDAndThreeD) {
 
 TEST(ConvTranspose, RejectsBadInputs) {
     Tensor x = randomTensor(DataType::kFloat32, {1, 4, 3, 3}, 1);
-    EXPECT_FALSE(OpTester("ConvTranspose").input(x).input(randomTensor(DataType::kFloat32, {3, 2, 3, 3}, 2)).run().isOk());
+    EXPECT_FALSE(
+        OpTester("ConvTranspose").input(x).input(randomTensor(DataType::kFloat32, {3, 2, 3, 3}, 2)).run().isOk());
     EXPECT_FALSE(OpTester("ConvTranspose")
                      .input(x)
                      .input(randomTensor(DataType::kFloat32, {4, 2, 3, 3}, 2))
@@ -378,7 +406,8 @@ TEST(ConvInteger, MatchesDirectLoopWithZeroPoints) {
             const int64_t xz = 7, wz = 3;
             Tensor xzT(xt, {});
             Tensor wzT(wt, {4});
-            if (xt == DataType::kUInt8) *xzT.data<uint8_t>() = xz; else *xzT.data<int8_t>() = xz;
+            if (xt == DataType::kUInt8) *xzT.data<uint8_t>() = xz;
+            else *xzT.data<int8_t>() = xz;
             for (int64_t m = 0; m < 4; ++m) {
                 if (wt == DataType::kUInt8) wzT.data<uint8_t>()[m] = static_cast<uint8_t>(wz + m);
                 else wzT.data<int8_t>()[m] = static_cast<int8_t>(wz + m);

@@ -23,47 +23,20 @@ inline std::vector<DataType> numericTypes() {
 //! Stores `v` into element i of t (integers: v must be in range; floats round as the dtype does).
 inline void setElement(Tensor& t, int64_t i, double v) {
     switch (t.dtype()) {
-        case DataType::kFloat32:
-            t.data<float>()[i] = static_cast<float>(v);
-            break;
-        case DataType::kFloat64:
-            t.data<double>()[i] = v;
-            break;
-        case DataType::kFloat16:
-            t.data<Half>()[i] = Half(static_cast<float>(v));
-            break;
-        case DataType::kBFloat16:
-            t.data<BFloat16>()[i] = BFloat16(static_cast<float>(v));
-            break;
-        case DataType::kInt8:
-            t.data<int8_t>()[i] = static_cast<int8_t>(v);
-            break;
-        case DataType::kInt16:
-            t.data<int16_t>()[i] = static_cast<int16_t>(v);
-            break;
-        case DataType::kInt32:
-            t.data<int32_t>()[i] = static_cast<int32_t>(v);
-            break;
-        case DataType::kInt64:
-            t.data<int64_t>()[i] = static_cast<int64_t>(v);
-            break;
-        case DataType::kUInt8:
-            t.data<uint8_t>()[i] = static_cast<uint8_t>(v);
-            break;
-        case DataType::kUInt16:
-            t.data<uint16_t>()[i] = static_cast<uint16_t>(v);
-            break;
-        case DataType::kUInt32:
-            t.data<uint32_t>()[i] = static_cast<uint32_t>(v);
-            break;
-        case DataType::kUInt64:
-            t.data<uint64_t>()[i] = static_cast<uint64_t>(v);
-            break;
-        case DataType::kBool:
-            t.data<bool>()[i] = v != 0;
-            break;
-        default:
-            break;
+        case DataType::kFloat32: t.data<float>()[i] = static_cast<float>(v); break;
+        case DataType::kFloat64: t.data<double>()[i] = v; break;
+        case DataType::kFloat16: t.data<Half>()[i] = Half(static_cast<float>(v)); break;
+        case DataType::kBFloat16: t.data<BFloat16>()[i] = BFloat16(static_cast<float>(v)); break;
+        case DataType::kInt8: t.data<int8_t>()[i] = static_cast<int8_t>(v); break;
+        case DataType::kInt16: t.data<int16_t>()[i] = static_cast<int16_t>(v); break;
+        case DataType::kInt32: t.data<int32_t>()[i] = static_cast<int32_t>(v); break;
+        case DataType::kInt64: t.data<int64_t>()[i] = static_cast<int64_t>(v); break;
+        case DataType::kUInt8: t.data<uint8_t>()[i] = static_cast<uint8_t>(v); break;
+        case DataType::kUInt16: t.data<uint16_t>()[i] = static_cast<uint16_t>(v); break;
+        case DataType::kUInt32: t.data<uint32_t>()[i] = static_cast<uint32_t>(v); break;
+        case DataType::kUInt64: t.data<uint64_t>()[i] = static_cast<uint64_t>(v); break;
+        case DataType::kBool: t.data<bool>()[i] = v != 0; break;
+        default: break;
     }
 }
 
@@ -116,14 +89,10 @@ inline Tensor runOk(const OpTester& tester) {
 //! Tolerance per dtype for results computed in float and rounded to the dtype.
 inline double relTol(DataType t) {
     switch (t) {
-        case DataType::kFloat16:
-            return 2e-3;
-        case DataType::kBFloat16:
-            return 1.6e-2;
-        case DataType::kFloat32:
-            return 1e-5;
-        default:
-            return 1e-12;
+        case DataType::kFloat16: return 2e-3;
+        case DataType::kBFloat16: return 1.6e-2;
+        case DataType::kFloat32: return 1e-5;
+        default: return 1e-12;
     }
 }
 

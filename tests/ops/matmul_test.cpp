@@ -58,10 +58,18 @@ Tensor naiveMatMul(const Tensor& a, const Tensor& b, DataType outType) {
 
 TEST(MatMul, BroadcastsBatchesAndPromotesVectors) {
     const std::vector<std::pair<Shape, Shape>> cases = {
-        {{5, 7}, {7, 6}},          {{3, 1, 5, 7}, {4, 7, 6}}, {{2, 5, 7}, {7, 3}},  // shared B: one big GEMM
-        {{7}, {7, 6}},             {{5, 7}, {7}},             {{7}, {7}},           // 1-D promotion
-        {{2, 3, 7}, {7}},          {{7}, {2, 7, 3}},          {{1, 5, 7}, {3, 7, 2}},
-        {{5, 0}, {0, 6}},          {{0, 5, 7}, {7, 2}},       {{127, 1}, {1, 5}},
+        {{5, 7}, {7, 6}},
+        {{3, 1, 5, 7}, {4, 7, 6}},
+        {{2, 5, 7}, {7, 3}},  // shared B: one big GEMM
+        {{7}, {7, 6}},
+        {{5, 7}, {7}},
+        {{7}, {7}},  // 1-D promotion
+        {{2, 3, 7}, {7}},
+        {{7}, {2, 7, 3}},
+        {{1, 5, 7}, {3, 7, 2}},
+        {{5, 0}, {0, 6}},
+        {{0, 5, 7}, {7, 2}},
+        {{127, 1}, {1, 5}},
     };
     for (const auto& [as, bs] : cases) {
         Tensor a = randomTensor(DataType::kFloat32, as, 1);
@@ -79,18 +87,31 @@ TEST(MatMul, EveryDtype) {
         Tensor b = randomTensor(t, {13, 4}, 4, -9, 9);
         auto out = OpTester("MatMul").input(a).input(b).run();
         ASSERT_TRUE(out.isOk()) << dataTypeName(t) << ": " << out.status().message();
-        const double tol = t == DataType::kBFloat16 ? 2e-2 : t == DataType::kFloat16 ? 2e-3 : t == DataType::kFloat64 ? 1e-12 : 0;
+        const double tol = t == DataType::kBFloat16  ? 2e-2
+                           : t == DataType::kFloat16 ? 2e-3
+                           : t == DataType::kFloat64 ? 1e-12
+                                                     : 0;
         expectTensorNear((*out)[0], naiveMatMul(a, b, t), tol, tol);
     }
 }
 
 TEST(MatMul, RejectsMismatchedInnerDims) {
-    auto out = OpTester("MatMul").input(Tensor(DataType::kFloat32, {2, 3})).input(Tensor(DataType::kFloat32, {4, 2})).run();
+    auto out =
+        OpTester("MatMul").input(Tensor(DataType::kFloat32, {2, 3})).input(Tensor(DataType::kFloat32, {4, 2})).run();
     ASSERT_FALSE(out.isOk());
     EXPECT_NE(out.status().message().find("2x3"), std::string::npos) << out.status().message();
-    EXPECT_FALSE(OpTester("MatMul").input(Tensor(DataType::kFloat32, {2, 3})).input(Tensor(DataType::kFloat64, {3, 2})).run().isOk());
-    EXPECT_FALSE(OpTester("MatMul").input(Tensor::scalar<float>(1)).input(Tensor(DataType::kFloat32, {1})).run().isOk());
-    EXPECT_FALSE(OpTester("MatMul").input(Tensor(DataType::kFloat32, {2, 2, 3})).input(Tensor(DataType::kFloat32, {3, 3, 1})).run().isOk());
+    EXPECT_FALSE(OpTester("MatMul")
+                     .input(Tensor(DataType::kFloat32, {2, 3}))
+                     .input(Tensor(DataType::kFloat64, {3, 2}))
+                     .run()
+                     .isOk());
+    EXPECT_FALSE(
+        OpTester("MatMul").input(Tensor::scalar<float>(1)).input(Tensor(DataType::kFloat32, {1})).run().isOk());
+    EXPECT_FALSE(OpTester("MatMul")
+                     .input(Tensor(DataType::kFloat32, {2, 2, 3}))
+                     .input(Tensor(DataType::kFloat32, {3, 3, 1}))
+                     .run()
+                     .isOk());
 }
 
 TEST(Gemm, TransposesScalesAndBroadcastsC) {
@@ -123,7 +144,8 @@ TEST(Gemm, TransposesScalesAndBroadcastsC) {
                                        b.getDouble(transB ? j * K + k : k * N + j);
                             }
                             const int64_t ci = cs.size() == 2 ? (cs[0] == 1 ? 0 : i) * cs[1] + (cs[1] == 1 ? 0 : j)
-                                               : cs.size() == 1 && cs[0] == N ? j : 0;
+                                               : cs.size() == 1 && cs[0] == N ? j
+                                                                              : 0;
                             const double want = 0.5 * acc - 2.0 * c.getDouble(ci);
                             EXPECT_NEAR(y.getDouble(i * N + j), want, t == DataType::kFloat16 ? 2e-2 : 1e-5);
                         }
@@ -157,8 +179,17 @@ TEST(Gemm, WithoutCAndIntegers) {
 TEST(Gemm, RejectsBadShapes) {
     Tensor a(DataType::kFloat32, {3, 4});
     EXPECT_FALSE(OpTester("Gemm", 13).input(a).input(Tensor(DataType::kFloat32, {3, 2})).run().isOk());
-    EXPECT_FALSE(OpTester("Gemm", 13).input(a).input(Tensor(DataType::kFloat32, {4, 2})).input(Tensor(DataType::kFloat32, {3})).run().isOk());
-    EXPECT_FALSE(OpTester("Gemm", 13).input(Tensor(DataType::kFloat32, {4})).input(Tensor(DataType::kFloat32, {4, 2})).run().isOk());
+    EXPECT_FALSE(OpTester("Gemm", 13)
+                     .input(a)
+                     .input(Tensor(DataType::kFloat32, {4, 2}))
+                     .input(Tensor(DataType::kFloat32, {3}))
+                     .run()
+                     .isOk());
+    EXPECT_FALSE(OpTester("Gemm", 13)
+                     .input(Tensor(DataType::kFloat32, {4}))
+                     .input(Tensor(DataType::kFloat32, {4, 2}))
+                     .run()
+                     .isOk());
 }
 
 // ---- Einsum
@@ -208,14 +239,16 @@ TEST(Einsum, DiagonalTraceOuterAndThreeOperands) {
     Tensor v = randomTensor(DataType::kFloat64, {5}, 5);
     auto outer = einsum("i,j->ij", {u, v});
     ASSERT_TRUE(outer.isOk());
-    for (int64_t i = 0; i < 15; ++i) EXPECT_EQ((*outer)[0].data<double>()[i], u.data<double>()[i / 5] * v.data<double>()[i % 5]);
+    for (int64_t i = 0; i < 15; ++i)
+        EXPECT_EQ((*outer)[0].data<double>()[i], u.data<double>()[i / 5] * v.data<double>()[i % 5]);
 
     Tensor a = randomTensor(DataType::kFloat64, {2, 3}, 6);
     Tensor b = randomTensor(DataType::kFloat64, {3, 4}, 7);
     Tensor c = randomTensor(DataType::kFloat64, {4, 5}, 8);
     auto abc = einsum("ij,jk,kl->il", {a, b, c});
     ASSERT_TRUE(abc.isOk()) << abc.status().message();
-    expectTensorNear((*abc)[0], naiveMatMul(naiveMatMul(a, b, DataType::kFloat64), c, DataType::kFloat64), 1e-12, 1e-12);
+    expectTensorNear((*abc)[0], naiveMatMul(naiveMatMul(a, b, DataType::kFloat64), c, DataType::kFloat64), 1e-12,
+                     1e-12);
 }
 
 TEST(Einsum, EllipsisBroadcastAndBatchDiagonal) {
@@ -240,11 +273,11 @@ TEST(Einsum, IntegersAndErrors) {
     auto out = einsum("ij,j->i", {a, b});
     ASSERT_TRUE(out.isOk()) << out.status().message();
     expectTensorEq((*out)[0], naiveMatMul(a, b, DataType::kInt64));
-    EXPECT_FALSE(einsum("ij,jk->ik", {a}).isOk());                              // operand count
-    EXPECT_FALSE(einsum("ijk", {a}).isOk());                                    // rank mismatch
+    EXPECT_FALSE(einsum("ij,jk->ik", {a}).isOk());                                             // operand count
+    EXPECT_FALSE(einsum("ijk", {a}).isOk());                                                   // rank mismatch
     EXPECT_FALSE(einsum("ij,jk->ik", {a, randomTensor(DataType::kInt64, {5, 2}, 1)}).isOk());  // size mismatch
-    EXPECT_FALSE(einsum("ij->iz", {a}).isOk());                                 // unknown output label
-    EXPECT_FALSE(einsum("i1", {b}).isOk());                                     // bad character
+    EXPECT_FALSE(einsum("ij->iz", {a}).isOk());                                                // unknown output label
+    EXPECT_FALSE(einsum("i1", {b}).isOk());                                                    // bad character
 }
 
 TEST(Det, BatchedAndSingular) {

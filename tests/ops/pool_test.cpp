@@ -84,12 +84,9 @@ Tensor castTo(const Tensor& t, DataType type) {
 
 const std::vector<PoolSpec>& poolSpecs() {
     static const std::vector<PoolSpec> specs = {
-        {{3, 3}, {1, 1}, {1, 1}, {0, 0, 0, 0}, false},
-        {{3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, false},
-        {{2, 3}, {2, 1}, {1, 1}, {0, 1, 1, 2}, false},
-        {{3, 2}, {2, 3}, {1, 1}, {1, 0, 1, 1}, true},
-        {{2, 2}, {1, 2}, {2, 2}, {1, 1, 0, 1}, false},
-        {{3, 3}, {3, 3}, {1, 1}, {0, 0, 0, 0}, true},
+        {{3, 3}, {1, 1}, {1, 1}, {0, 0, 0, 0}, false}, {{3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, false},
+        {{2, 3}, {2, 1}, {1, 1}, {0, 1, 1, 2}, false}, {{3, 2}, {2, 3}, {1, 1}, {1, 0, 1, 1}, true},
+        {{2, 2}, {1, 2}, {2, 2}, {1, 1, 0, 1}, false}, {{3, 3}, {3, 3}, {1, 1}, {0, 0, 0, 0}, true},
         {{1, 1}, {2, 2}, {1, 1}, {0, 0, 0, 0}, false},
     };
     return specs;
@@ -97,7 +94,11 @@ const std::vector<PoolSpec>& poolSpecs() {
 
 OpTester poolTester(const char* op, const Tensor& x, const PoolSpec& s) {
     OpTester t(op, 17);
-    t.input(x).attr("kernel_shape", s.kernel).attr("strides", s.strides).attr("pads", s.pads).attr("ceil_mode", int64_t{s.ceil});
+    t.input(x)
+        .attr("kernel_shape", s.kernel)
+        .attr("strides", s.strides)
+        .attr("pads", s.pads)
+        .attr("ceil_mode", int64_t{s.ceil});
     if (s.dilations != Ints{1, 1}) t.attr("dilations", s.dilations);
     return t;
 }
@@ -110,20 +111,26 @@ TEST(MaxPool, MatchesWindowLoopWithIndices) {
         auto out = poolTester("MaxPool", x, s).outputs(2).run();
         ASSERT_TRUE(out.isOk()) << out.status().message();
         expectTensorEq((*out)[0], castTo(want, DataType::kFloat32));
-        expectTensorEq((*out)[1], castTo(Tensor::fromVector(std::vector<double>(argmax.begin(), argmax.end()), want.shape()),
-                                         DataType::kInt64));
+        expectTensorEq((*out)[1],
+                       castTo(Tensor::fromVector(std::vector<double>(argmax.begin(), argmax.end()), want.shape()),
+                              DataType::kInt64));
     }
 }
 
 TEST(MaxPool, EveryDtype) {
-    for (DataType t : {DataType::kFloat64, DataType::kFloat16, DataType::kBFloat16, DataType::kInt8, DataType::kUInt8}) {
+    for (DataType t :
+         {DataType::kFloat64, DataType::kFloat16, DataType::kBFloat16, DataType::kInt8, DataType::kUInt8}) {
         Tensor x = randomTensor(t, {2, 3, 7, 6}, 8, -100, 100);
         const PoolSpec& s = poolSpecs()[1];
         auto out = poolTester("MaxPool", x, s).run();
         ASSERT_TRUE(out.isOk()) << dataTypeName(t) << ": " << out.status().message();
         expectTensorEq((*out)[0], castTo(naivePool2d(x, s, Kind::kMax), t));
     }
-    EXPECT_FALSE(OpTester("MaxPool").input(randomTensor(DataType::kInt32, {1, 1, 3, 3}, 1)).attr("kernel_shape", Ints{2, 2}).run().isOk());
+    EXPECT_FALSE(OpTester("MaxPool")
+                     .input(randomTensor(DataType::kInt32, {1, 1, 3, 3}, 1))
+                     .attr("kernel_shape", Ints{2, 2})
+                     .run()
+                     .isOk());
 }
 
 TEST(MaxPool, ColumnMajorIndices) {
@@ -142,7 +149,12 @@ TEST(MaxPool, ColumnMajorIndices) {
 
 TEST(MaxPool, OneDAndThreeD) {
     Tensor x1 = Tensor::fromVector<float>({1, 5, 2, 8, 3, 7, 4}, {1, 1, 7});
-    auto out = OpTester("MaxPool").input(x1).attr("kernel_shape", Ints{3}).attr("strides", Ints{2}).attr("pads", Ints{1, 1}).run();
+    auto out = OpTester("MaxPool")
+                   .input(x1)
+                   .attr("kernel_shape", Ints{3})
+                   .attr("strides", Ints{2})
+                   .attr("pads", Ints{1, 1})
+                   .run();
     ASSERT_TRUE(out.isOk()) << out.status().message();
     // Windows [-1..1], [1..3], [3..5], [5..7].
     expectTensorEq((*out)[0], Tensor::fromVector<float>({5, 8, 8, 7}, {1, 1, 4}));
@@ -171,7 +183,12 @@ TEST(MaxPool, AutoPadSameUpperAndLower) {
     // Stride 2, kernel 3: out = ceil(in/2) = 3x4; total pads 1 (H) and 2 (W).
     for (auto [mode, spec] : {std::pair{"SAME_UPPER", PoolSpec{{3, 3}, {2, 2}, {1, 1}, {0, 1, 1, 1}}},
                               std::pair{"SAME_LOWER", PoolSpec{{3, 3}, {2, 2}, {1, 1}, {1, 1, 0, 1}}}}) {
-        auto out = OpTester("MaxPool").input(x).attr("kernel_shape", Ints{3, 3}).attr("strides", Ints{2, 2}).attr("auto_pad", std::string(mode)).run();
+        auto out = OpTester("MaxPool")
+                       .input(x)
+                       .attr("kernel_shape", Ints{3, 3})
+                       .attr("strides", Ints{2, 2})
+                       .attr("auto_pad", std::string(mode))
+                       .run();
         ASSERT_TRUE(out.isOk()) << out.status().message();
         expectTensorEq((*out)[0], castTo(naivePool2d(x, spec, Kind::kMax), DataType::kFloat32));
     }
@@ -182,9 +199,16 @@ TEST(MaxPool, RejectsBadAttributes) {
     EXPECT_FALSE(OpTester("MaxPool").input(x).run().isOk());  // no kernel_shape
     EXPECT_FALSE(OpTester("MaxPool").input(x).attr("kernel_shape", Ints{2}).run().isOk());
     EXPECT_FALSE(OpTester("MaxPool").input(x).attr("kernel_shape", Ints{5, 5}).run().isOk());
-    EXPECT_FALSE(OpTester("MaxPool").input(x).attr("kernel_shape", Ints{2, 2}).attr("strides", Ints{0, 1}).run().isOk());
-    EXPECT_FALSE(OpTester("MaxPool").input(x).attr("kernel_shape", Ints{2, 2}).attr("auto_pad", std::string("BOGUS")).run().isOk());
-    EXPECT_FALSE(OpTester("MaxPool").input(Tensor(DataType::kFloat32, {4, 4})).attr("kernel_shape", Ints{2, 2}).run().isOk());
+    EXPECT_FALSE(
+        OpTester("MaxPool").input(x).attr("kernel_shape", Ints{2, 2}).attr("strides", Ints{0, 1}).run().isOk());
+    EXPECT_FALSE(OpTester("MaxPool")
+                     .input(x)
+                     .attr("kernel_shape", Ints{2, 2})
+                     .attr("auto_pad", std::string("BOGUS"))
+                     .run()
+                     .isOk());
+    EXPECT_FALSE(
+        OpTester("MaxPool").input(Tensor(DataType::kFloat32, {4, 4})).attr("kernel_shape", Ints{2, 2}).run().isOk());
 }
 
 TEST(AveragePool, MatchesWindowLoop) {
@@ -193,8 +217,8 @@ TEST(AveragePool, MatchesWindowLoop) {
         for (bool include : {false, true}) {
             auto out = poolTester("AveragePool", x, s).attr("count_include_pad", int64_t{include}).run();
             ASSERT_TRUE(out.isOk()) << out.status().message();
-            expectTensorNear((*out)[0],
-                             castTo(naivePool2d(x, s, include ? Kind::kAvgIncludePad : Kind::kAvg), DataType::kFloat32));
+            expectTensorNear(
+                (*out)[0], castTo(naivePool2d(x, s, include ? Kind::kAvgIncludePad : Kind::kAvg), DataType::kFloat32));
         }
     }
 }
@@ -207,17 +231,27 @@ TEST(AveragePool, FloatDtypesAndEmptyBatch) {
         ASSERT_TRUE(out.isOk()) << out.status().message();
         expectTensorNear((*out)[0], castTo(naivePool2d(x, s, Kind::kAvg), t), 1e-2, 1e-2);
     }
-    auto out = OpTester("AveragePool").input(Tensor(DataType::kFloat32, {0, 3, 4, 4})).attr("kernel_shape", Ints{2, 2}).run();
+    auto out =
+        OpTester("AveragePool").input(Tensor(DataType::kFloat32, {0, 3, 4, 4})).attr("kernel_shape", Ints{2, 2}).run();
     ASSERT_TRUE(out.isOk()) << out.status().message();
     EXPECT_EQ((*out)[0].shape(), (Shape{0, 3, 3, 3}));
-    EXPECT_FALSE(OpTester("AveragePool").input(randomTensor(DataType::kInt8, {1, 1, 3, 3}, 1)).attr("kernel_shape", Ints{2, 2}).run().isOk());
+    EXPECT_FALSE(OpTester("AveragePool")
+                     .input(randomTensor(DataType::kInt8, {1, 1, 3, 3}, 1))
+                     .attr("kernel_shape", Ints{2, 2})
+                     .run()
+                     .isOk());
 }
 
 TEST(LpPool, MatchesWindowLoop) {
     Tensor x = randomTensor(DataType::kFloat32, {2, 3, 8, 7}, 21);
     for (const auto& s : poolSpecs()) {
         if (s.ceil || s.dilations != Ints{1, 1}) continue;  // LpPool-11 has neither
-        auto out = OpTester("LpPool", 11).input(x).attr("kernel_shape", s.kernel).attr("strides", s.strides).attr("pads", s.pads).run();
+        auto out = OpTester("LpPool", 11)
+                       .input(x)
+                       .attr("kernel_shape", s.kernel)
+                       .attr("strides", s.strides)
+                       .attr("pads", s.pads)
+                       .run();
         ASSERT_TRUE(out.isOk()) << out.status().message();
         expectTensorNear((*out)[0], castTo(naivePool2d(x, s, Kind::kLp2), DataType::kFloat32));
     }
@@ -265,9 +299,15 @@ TEST(GlobalPool, AverageMaxLp) {
 
 TEST(MaxUnpool, InvertsMaxPool) {
     Tensor x = randomTensor(DataType::kFloat32, {2, 3, 6, 8}, 41);
-    auto pooled = OpTester("MaxPool").input(x).attr("kernel_shape", Ints{2, 2}).attr("strides", Ints{2, 2}).outputs(2).run();
+    auto pooled =
+        OpTester("MaxPool").input(x).attr("kernel_shape", Ints{2, 2}).attr("strides", Ints{2, 2}).outputs(2).run();
     ASSERT_TRUE(pooled.isOk());
-    auto out = OpTester("MaxUnpool", 11).input((*pooled)[0]).input((*pooled)[1]).attr("kernel_shape", Ints{2, 2}).attr("strides", Ints{2, 2}).run();
+    auto out = OpTester("MaxUnpool", 11)
+                   .input((*pooled)[0])
+                   .input((*pooled)[1])
+                   .attr("kernel_shape", Ints{2, 2})
+                   .attr("strides", Ints{2, 2})
+                   .run();
     ASSERT_TRUE(out.isOk()) << out.status().message();
     const Tensor& y = (*out)[0];
     ASSERT_EQ(y.shape(), x.shape());
@@ -322,7 +362,12 @@ TEST(MaxRoiPool, PoolsScaledRegions) {
     // roi 0: 4x4 region, bins of 2x2: maxima at (1,2)=7, (1,4)=9, (3,2)=17, (3,4)=19.
     // roi 1: rows 0..1, cols 0..1: bins of 1x1: 0, 1, 5, 6.
     expectTensorEq((*out)[0], Tensor::fromVector<float>({7, 9, 17, 19, 0, 1, 5, 6}, {2, 1, 2, 2}));
-    EXPECT_FALSE(OpTester("MaxRoiPool").input(x).input(Tensor::fromVector<float>({3, 0, 0, 1, 1}, {1, 5})).attr("pooled_shape", Ints{1, 1}).run().isOk());
+    EXPECT_FALSE(OpTester("MaxRoiPool")
+                     .input(x)
+                     .input(Tensor::fromVector<float>({3, 0, 0, 1, 1}, {1, 5}))
+                     .attr("pooled_shape", Ints{1, 1})
+                     .run()
+                     .isOk());
 }
 
 }  // namespace

@@ -10,10 +10,18 @@ using Ints = std::vector<int64_t>;
 
 TEST(QuantizeLinear, RoundsHalfToEvenAndSaturates) {
     Tensor x = Tensor::fromVector<float>({0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, 300.f, -300.f, 2.2f}, {9});
-    auto u8 = OpTester("QuantizeLinear", 13).input(x).input(Tensor::scalar<float>(1.0f)).input(Tensor::scalar<uint8_t>(10)).run();
+    auto u8 = OpTester("QuantizeLinear", 13)
+                  .input(x)
+                  .input(Tensor::scalar<float>(1.0f))
+                  .input(Tensor::scalar<uint8_t>(10))
+                  .run();
     ASSERT_TRUE(u8.isOk()) << u8.status().message();
     expectTensorEq((*u8)[0], Tensor::fromVector<uint8_t>({10, 12, 12, 10, 8, 8, 255, 0, 12}, {9}));
-    auto i8 = OpTester("QuantizeLinear", 13).input(x).input(Tensor::scalar<float>(0.5f)).input(Tensor::scalar<int8_t>(-1)).run();
+    auto i8 = OpTester("QuantizeLinear", 13)
+                  .input(x)
+                  .input(Tensor::scalar<float>(0.5f))
+                  .input(Tensor::scalar<int8_t>(-1))
+                  .run();
     ASSERT_TRUE(i8.isOk()) << i8.status().message();
     // x / 0.5 = 1, 3, 5, -1, -3, -5, 600, -600, 4.4 → rounded, minus 1, saturated.
     expectTensorEq((*i8)[0], Tensor::fromVector<int8_t>({0, 2, 4, -2, -4, -6, 127, -128, 3}, {9}));
@@ -40,12 +48,17 @@ TEST(QuantizeLinear, PerAxisWithNegativeAxis) {
     ASSERT_TRUE(oi.isOk()) << oi.status().message();
     expectTensorEq((*oi)[0], Tensor::fromVector<uint8_t>({1, 5, 0, 4, 12, 1}, {2, 3}));
     // Wrong per-axis size.
-    EXPECT_FALSE(OpTester("QuantizeLinear", 13).input(x).input(Tensor::fromVector<float>({1.f, 2.f}, {2})).run().isOk());
+    EXPECT_FALSE(
+        OpTester("QuantizeLinear", 13).input(x).input(Tensor::fromVector<float>({1.f, 2.f}, {2})).run().isOk());
 }
 
 TEST(DequantizeLinear, PerTensorPerAxisAndInt32) {
     Tensor x = Tensor::fromVector<uint8_t>({0, 3, 128, 255}, {4});
-    auto out = OpTester("DequantizeLinear", 13).input(x).input(Tensor::scalar<float>(2.0f)).input(Tensor::scalar<uint8_t>(128)).run();
+    auto out = OpTester("DequantizeLinear", 13)
+                   .input(x)
+                   .input(Tensor::scalar<float>(2.0f))
+                   .input(Tensor::scalar<uint8_t>(128))
+                   .run();
     ASSERT_TRUE(out.isOk()) << out.status().message();
     expectTensorEq((*out)[0], Tensor::fromVector<float>({-256, -250, 0, 254}, {4}));
 
@@ -58,12 +71,24 @@ TEST(DequantizeLinear, PerTensorPerAxisAndInt32) {
     ASSERT_TRUE(pa.isOk()) << pa.status().message();
     expectTensorEq((*pa)[0], Tensor::fromVector<float>({-128, 0, 63, 2, 14, 16}, {1, 3, 2}));
 
-    auto i32 = OpTester("DequantizeLinear", 13).input(Tensor::fromVector<int32_t>({-7, 100000}, {2})).input(Tensor::scalar<float>(0.5f)).run();
+    auto i32 = OpTester("DequantizeLinear", 13)
+                   .input(Tensor::fromVector<int32_t>({-7, 100000}, {2}))
+                   .input(Tensor::scalar<float>(0.5f))
+                   .run();
     ASSERT_TRUE(i32.isOk()) << i32.status().message();
     expectTensorEq((*i32)[0], Tensor::fromVector<float>({-3.5f, 50000.f}, {2}));
 
-    EXPECT_FALSE(OpTester("DequantizeLinear", 13).input(x).input(Tensor::scalar<float>(1.f)).input(Tensor::scalar<int8_t>(0)).run().isOk());
-    EXPECT_FALSE(OpTester("DequantizeLinear", 13).input(Tensor::fromVector<float>({1.f}, {1})).input(Tensor::scalar<float>(1.f)).run().isOk());
+    EXPECT_FALSE(OpTester("DequantizeLinear", 13)
+                     .input(x)
+                     .input(Tensor::scalar<float>(1.f))
+                     .input(Tensor::scalar<int8_t>(0))
+                     .run()
+                     .isOk());
+    EXPECT_FALSE(OpTester("DequantizeLinear", 13)
+                     .input(Tensor::fromVector<float>({1.f}, {1}))
+                     .input(Tensor::scalar<float>(1.f))
+                     .run()
+                     .isOk());
 }
 
 TEST(DynamicQuantizeLinear, ComputesScaleAndZeroPoint) {
@@ -121,11 +146,13 @@ TEST(MatMulInteger, ZeroPointsPerTensorRowAndColumn) {
             std::vector<int64_t> zav, zbv;
             for (int64_t i = 0; i < 5; ++i) {
                 zav.push_back(i * 3 + 1);
-                if (au) za.data<uint8_t>()[i] = static_cast<uint8_t>(zav.back()); else za.data<int8_t>()[i] = static_cast<int8_t>(zav.back());
+                if (au) za.data<uint8_t>()[i] = static_cast<uint8_t>(zav.back());
+                else za.data<int8_t>()[i] = static_cast<int8_t>(zav.back());
             }
             for (int64_t j = 0; j < 3; ++j) {
                 zbv.push_back(2 - j);
-                if (bu) zb.data<uint8_t>()[j] = static_cast<uint8_t>(zbv.back()); else zb.data<int8_t>()[j] = static_cast<int8_t>(zbv.back());
+                if (bu) zb.data<uint8_t>()[j] = static_cast<uint8_t>(zbv.back());
+                else zb.data<int8_t>()[j] = static_cast<int8_t>(zbv.back());
             }
             auto out = OpTester("MatMulInteger", 10).input(a).input(b).input(za).input(zb).run();
             ASSERT_TRUE(out.isOk()) << out.status().message();
@@ -140,7 +167,11 @@ TEST(MatMulInteger, ZeroPointsPerTensorRowAndColumn) {
             for (size_t i = 0; i < want0.size(); ++i) EXPECT_EQ((*plain)[0].data<int32_t>()[i], want0[i]);
         }
     }
-    EXPECT_FALSE(OpTester("MatMulInteger", 10).input(Tensor(DataType::kFloat32, {2, 2})).input(Tensor(DataType::kUInt8, {2, 2})).run().isOk());
+    EXPECT_FALSE(OpTester("MatMulInteger", 10)
+                     .input(Tensor(DataType::kFloat32, {2, 2}))
+                     .input(Tensor(DataType::kUInt8, {2, 2}))
+                     .run()
+                     .isOk());
     EXPECT_FALSE(OpTester("MatMulInteger", 10)
                      .input(Tensor(DataType::kUInt8, {2, 3}))
                      .input(Tensor(DataType::kUInt8, {3, 2}))

@@ -81,16 +81,21 @@ TEST(RandomUniform, DtypesAndEmpty) {
 }
 
 TEST(RandomUniform, RejectsBadAttributes) {
-    EXPECT_FALSE(OpTester("RandomUniform").run().isOk());                              // no shape
-    EXPECT_FALSE(randomUniform({2, -1}, 0, 1, 0.0f).isOk());                           // negative dim
-    EXPECT_FALSE(randomUniform({2}, 0, 1, 0.0f, 6).isOk());                            // int32 output
-    EXPECT_FALSE(randomUniform({2}, 2, 1, 0.0f).isOk());                               // high < low
+    EXPECT_FALSE(OpTester("RandomUniform").run().isOk());     // no shape
+    EXPECT_FALSE(randomUniform({2, -1}, 0, 1, 0.0f).isOk());  // negative dim
+    EXPECT_FALSE(randomUniform({2}, 0, 1, 0.0f, 6).isOk());   // int32 output
+    EXPECT_FALSE(randomUniform({2}, 2, 1, 0.0f).isOk());      // high < low
 }
 
 TEST(RandomNormal, StatisticsAndDeterminism) {
     auto run = [](float seed) {
-        return OpTester("RandomNormal").attr("shape", std::vector<int64_t>{10007}).attr("mean", 3.0f)
-            .attr("scale", 2.0f).attr("seed", seed).attr("dtype", int64_t{11}).run();
+        return OpTester("RandomNormal")
+            .attr("shape", std::vector<int64_t>{10007})
+            .attr("mean", 3.0f)
+            .attr("scale", 2.0f)
+            .attr("seed", seed)
+            .attr("dtype", int64_t{11})
+            .run();
     };
     auto a = run(7.0f);
     ASSERT_TRUE(a.isOk()) << a.status().message();
@@ -116,15 +121,23 @@ TEST(RandomLike, ShapeAndDtypeFromInput) {
     EXPECT_EQ((*u)[0].dtype(), DataType::kFloat64);
     // Without dtype the input's dtype is used; an integer input then has no valid output type.
     EXPECT_FALSE(OpTester("RandomUniformLike").input(in).run().isOk());
-    auto n = OpTester("RandomNormalLike").input(randomTensor(DataType::kFloat16, {100, 100}, 1)).attr("seed", 4.0f)
-                 .attr("mean", -1.0f).attr("scale", 0.5f).run();
+    auto n = OpTester("RandomNormalLike")
+                 .input(randomTensor(DataType::kFloat16, {100, 100}, 1))
+                 .attr("seed", 4.0f)
+                 .attr("mean", -1.0f)
+                 .attr("scale", 0.5f)
+                 .run();
     ASSERT_TRUE(n.isOk()) << n.status().message();
     EXPECT_EQ((*n)[0].dtype(), DataType::kFloat16);
     const Stats s = stats((*n)[0]);
     EXPECT_NEAR(s.mean, -1.0, 0.02);
     EXPECT_NEAR(std::sqrt(s.var), 0.5, 0.02);
-    auto lo = OpTester("RandomUniformLike").input(Tensor(DataType::kFloat32, {10000})).attr("low", 5.0f)
-                  .attr("high", 6.0f).attr("seed", 2.0f).run();
+    auto lo = OpTester("RandomUniformLike")
+                  .input(Tensor(DataType::kFloat32, {10000}))
+                  .attr("low", 5.0f)
+                  .attr("high", 6.0f)
+                  .attr("seed", 2.0f)
+                  .run();
     ASSERT_TRUE(lo.isOk());
     EXPECT_NEAR(stats((*lo)[0]).mean, 5.5, 0.01);
     auto empty = OpTester("RandomNormalLike").input(Tensor(DataType::kFloat32, {0, 3})).run();
@@ -165,8 +178,8 @@ TEST(Bernoulli, RejectsBadInputs) {
 
 TEST(Multinomial, FrequenciesFollowSoftmax) {
     // Row 0: log-probabilities of 0.2, 0.3, 0.5 (shifted by a constant, which softmax ignores); row 1: one class.
-    Tensor logits = Tensor::fromVector<float>({std::log(0.2f) + 4, std::log(0.3f) + 4, std::log(0.5f) + 4,
-                                               -1e30f, 0.0f, -INFINITY}, {2, 3});
+    Tensor logits = Tensor::fromVector<float>(
+        {std::log(0.2f) + 4, std::log(0.3f) + 4, std::log(0.5f) + 4, -1e30f, 0.0f, -INFINITY}, {2, 3});
     auto out = OpTester("Multinomial").input(logits).attr("sample_size", int64_t{10000}).attr("seed", 5.0f).run();
     ASSERT_TRUE(out.isOk()) << out.status().message();
     const Tensor& y = (*out)[0];

@@ -135,8 +135,8 @@ RefOut reference(const Problem& pr) {
                         rh[j] = rg[j] * h[b][j];
                     }
                     for (int64_t j = 0; j < H; ++j) {
-                        const double pre = pr.lbr ? xg(2 * H + j) + rg[j] * hg(2 * H + j, h[b])
-                                                  : xg(2 * H + j) + hg(2 * H + j, rh);
+                        const double pre =
+                            pr.lbr ? xg(2 * H + j) + rg[j] * hg(2 * H + j, h[b]) : xg(2 * H + j) + hg(2 * H + j, rh);
                         const double ht = applyAct(g, clipv(pre));
                         hn[j] = (1 - z[j]) * ht + z[j] * h[b][j];
                     }
@@ -191,17 +191,21 @@ Result<std::vector<Tensor>> runProblem(const Problem& pr, const RunOptions& o) {
     OpTester t(opName(pr.cell));
     const bool l1 = o.layout == 1;
     t.input(l1 ? swapDims(pr.x, {1, 0, 2}) : pr.x).input(pr.w).input(pr.r);
-    if (o.withB) t.input(pr.b); else t.absentInput();
+    if (o.withB) t.input(pr.b);
+    else t.absentInput();
     if (o.withLens) {
         std::vector<int32_t> lens(pr.lens.begin(), pr.lens.end());
         t.input(Tensor::fromVector<int32_t>(lens, {pr.B}));
     } else {
         t.absentInput();
     }
-    if (o.withH0) t.input(l1 ? swapDims(pr.h0, {1, 0, 2}) : pr.h0); else t.absentInput();
+    if (o.withH0) t.input(l1 ? swapDims(pr.h0, {1, 0, 2}) : pr.h0);
+    else t.absentInput();
     if (pr.cell == Cell::kLstm) {
-        if (o.withC0) t.input(l1 ? swapDims(pr.c0, {1, 0, 2}) : pr.c0); else t.absentInput();
-        if (o.withP) t.input(pr.p); else t.absentInput();
+        if (o.withC0) t.input(l1 ? swapDims(pr.c0, {1, 0, 2}) : pr.c0);
+        else t.absentInput();
+        if (o.withP) t.input(pr.p);
+        else t.absentInput();
     }
     t.attr("hidden_size", pr.H);
     t.attr("direction", std::string(pr.D == 2 ? "bidirectional" : pr.reverse ? "reverse" : "forward"));
@@ -271,11 +275,18 @@ TEST(RNN, HandComputedReluForwardAndReverse) {
     Tensor w = Tensor::fromVector<float>({0.5f}, {1, 1, 1});
     Tensor r = Tensor::fromVector<float>({1.0f}, {1, 1, 1});
     for (const std::string dir : {"forward", "reverse"}) {
-        auto out = OpTester("RNN").input(x).input(w).input(r).attr("hidden_size", int64_t{1})
-                       .attr("activations", std::vector<std::string>{"Relu"}).attr("direction", dir).outputs(2).run();
+        auto out = OpTester("RNN")
+                       .input(x)
+                       .input(w)
+                       .input(r)
+                       .attr("hidden_size", int64_t{1})
+                       .attr("activations", std::vector<std::string>{"Relu"})
+                       .attr("direction", dir)
+                       .outputs(2)
+                       .run();
         ASSERT_TRUE(out.isOk()) << out.status().message();
-        const std::vector<float> want = dir == "forward" ? std::vector<float>{0.5f, 1.5f, 3.0f}
-                                                         : std::vector<float>{3.0f, 2.5f, 1.5f};
+        const std::vector<float> want =
+            dir == "forward" ? std::vector<float>{0.5f, 1.5f, 3.0f} : std::vector<float>{3.0f, 2.5f, 1.5f};
         expectTensorEq((*out)[0], Tensor::fromVector<float>(want, {3, 1, 1, 1}));
         expectTensorEq((*out)[1], Tensor::fromVector<float>({3.0f}, {1, 1, 1}));
     }
@@ -289,8 +300,17 @@ TEST(LSTM, HandComputedSingleStep) {
     Tensor r(DataType::kFloat32, {1, 4, 1});
     Tensor b = Tensor::fromVector<float>({0, 0, 0, 1, 0, 0, 0, 0}, {1, 8});
     Tensor c0 = Tensor::fromVector<float>({2.0f}, {1, 1, 1});
-    auto out = OpTester("LSTM").input(x).input(w).input(r).input(b).absentInput().absentInput().input(c0)
-                   .attr("hidden_size", int64_t{1}).outputs(3).run();
+    auto out = OpTester("LSTM")
+                   .input(x)
+                   .input(w)
+                   .input(r)
+                   .input(b)
+                   .absentInput()
+                   .absentInput()
+                   .input(c0)
+                   .attr("hidden_size", int64_t{1})
+                   .outputs(3)
+                   .run();
     ASSERT_TRUE(out.isOk()) << out.status().message();
     const double c = 0.5 * 2.0 + 0.5 * std::tanh(1.0);
     expectTensorNear((*out)[2], Tensor::fromVector<float>({static_cast<float>(c)}, {1, 1, 1}));
@@ -317,8 +337,8 @@ TEST(LSTM, ReverseWithoutOptionalInputs) {
 
 TEST(LSTM, ActivationsClipAndInputForget) {
     Problem pr = makeProblem(Cell::kLstm, 6, 2, 3, 4, 2, 40);
-    pr.acts = {{"HardSigmoid", 0.3, 0.4}, {"ScaledTanh", 1.5, 0.7}, {"Softsign"},
-               {"Sigmoid"}, {"Elu", 0.8}, {"LeakyRelu", 0.05}};
+    pr.acts = {{"HardSigmoid", 0.3, 0.4}, {"ScaledTanh", 1.5, 0.7}, {"Softsign"}, {"Sigmoid"}, {"Elu", 0.8},
+               {"LeakyRelu", 0.05}};
     pr.clip = 0.7;
     pr.inputForget = true;
     check(pr, {.attrActs = true});
@@ -387,8 +407,18 @@ TEST(RNN, EmptySequenceKeepsInitialState) {
 TEST(RNN, OnlyYhRequested) {
     Problem pr = makeProblem(Cell::kLstm, 3, 2, 2, 3, 1, 130);
     const RefOut ref = reference(pr);
-    auto out = OpTester("LSTM").input(pr.x).input(pr.w).input(pr.r).input(pr.b).absentInput().input(pr.h0)
-                   .input(pr.c0).input(pr.p).attr("hidden_size", int64_t{3}).outputs(2).run();
+    auto out = OpTester("LSTM")
+                   .input(pr.x)
+                   .input(pr.w)
+                   .input(pr.r)
+                   .input(pr.b)
+                   .absentInput()
+                   .input(pr.h0)
+                   .input(pr.c0)
+                   .input(pr.p)
+                   .attr("hidden_size", int64_t{3})
+                   .outputs(2)
+                   .run();
     ASSERT_TRUE(out.isOk()) << out.status().message();
     expectTensorNear((*out)[1], toTensor(DataType::kFloat32, {1, 2, 3}, ref.yh), 2e-5, 2e-5);
 }
@@ -403,23 +433,38 @@ TEST(RNN, RejectsBadInputs) {
     out = OpTester("LSTM").input(pr.x).input(pr.w).input(pr.r).attr("direction", std::string("bidirectional")).run();
     ASSERT_FALSE(out.isOk());
     // Unknown activation.
-    out = OpTester("RNN").input(Tensor(DataType::kFloat32, {2, 1, 1})).input(Tensor(DataType::kFloat32, {1, 1, 1}))
-              .input(Tensor(DataType::kFloat32, {1, 1, 1})).attr("activations", std::vector<std::string>{"Gelu"}).run();
+    out = OpTester("RNN")
+              .input(Tensor(DataType::kFloat32, {2, 1, 1}))
+              .input(Tensor(DataType::kFloat32, {1, 1, 1}))
+              .input(Tensor(DataType::kFloat32, {1, 1, 1}))
+              .attr("activations", std::vector<std::string>{"Gelu"})
+              .run();
     ASSERT_FALSE(out.isOk());
     EXPECT_NE(out.status().message().find("Gelu"), std::string::npos) << out.status().message();
     // sequence_lens beyond the sequence.
-    out = OpTester("GRU").input(Tensor(DataType::kFloat32, {2, 1, 1})).input(Tensor(DataType::kFloat32, {1, 3, 1}))
-              .input(Tensor(DataType::kFloat32, {1, 3, 1})).absentInput()
-              .input(Tensor::fromVector<int32_t>({3}, {1})).run();
+    out = OpTester("GRU")
+              .input(Tensor(DataType::kFloat32, {2, 1, 1}))
+              .input(Tensor(DataType::kFloat32, {1, 3, 1}))
+              .input(Tensor(DataType::kFloat32, {1, 3, 1}))
+              .absentInput()
+              .input(Tensor::fromVector<int32_t>({3}, {1}))
+              .run();
     ASSERT_FALSE(out.isOk());
     EXPECT_NE(out.status().message().find("sequence_lens"), std::string::npos) << out.status().message();
     // hidden_size disagreeing with R.
-    out = OpTester("RNN").input(Tensor(DataType::kFloat32, {2, 1, 1})).input(Tensor(DataType::kFloat32, {1, 2, 1}))
-              .input(Tensor(DataType::kFloat32, {1, 2, 2})).attr("hidden_size", int64_t{3}).run();
+    out = OpTester("RNN")
+              .input(Tensor(DataType::kFloat32, {2, 1, 1}))
+              .input(Tensor(DataType::kFloat32, {1, 2, 1}))
+              .input(Tensor(DataType::kFloat32, {1, 2, 2}))
+              .attr("hidden_size", int64_t{3})
+              .run();
     ASSERT_FALSE(out.isOk());
     // Integer input.
-    out = OpTester("RNN").input(Tensor(DataType::kInt32, {2, 1, 1})).input(Tensor(DataType::kInt32, {1, 1, 1}))
-              .input(Tensor(DataType::kInt32, {1, 1, 1})).run();
+    out = OpTester("RNN")
+              .input(Tensor(DataType::kInt32, {2, 1, 1}))
+              .input(Tensor(DataType::kInt32, {1, 1, 1}))
+              .input(Tensor(DataType::kInt32, {1, 1, 1}))
+              .run();
     ASSERT_FALSE(out.isOk());
 }
 

@@ -97,7 +97,7 @@ TEST(DFT, ComplexInverseAndRoundTrip) {
 TEST(DFT, OnesidedAndDftLength) {
     checkDft({.shape = {2, 7, 1}, .axis = 1, .onesided = true});
     checkDft({.shape = {2, 8, 1}, .axis = 1, .onesided = true});
-    checkDft({.shape = {2, 5, 2}, .axis = 1, .length = 9});   // zero-padded
+    checkDft({.shape = {2, 5, 2}, .axis = 1, .length = 9});     // zero-padded
     checkDft({.shape = {2, 9, 3, 1}, .axis = 1, .length = 4});  // truncated
     checkDft({.shape = {1, 6, 1}, .axis = 1, .onesided = true, .length = 11});
 }
@@ -150,8 +150,13 @@ TEST(STFT, WindowedRealSignal) {
 TEST(STFT, ComplexSignalTwoSidedFrameLengthOnly) {
     const int64_t len = 13, step = 3, frame = 5;
     Tensor sig = randomTensor(DataType::kFloat64, {1, len, 2}, 13);
-    auto out = OpTester("STFT").input(sig).input(Tensor::scalar<int32_t>(step)).absentInput()
-                   .input(Tensor::scalar<int32_t>(frame)).attr("onesided", int64_t{0}).run();
+    auto out = OpTester("STFT")
+                   .input(sig)
+                   .input(Tensor::scalar<int32_t>(step))
+                   .absentInput()
+                   .input(Tensor::scalar<int32_t>(frame))
+                   .attr("onesided", int64_t{0})
+                   .run();
     ASSERT_TRUE(out.isOk()) << out.status().message();
     const int64_t frames = (len - frame) / step + 1;
     const Tensor& y = (*out)[0];
@@ -186,11 +191,19 @@ TEST(STFT, RejectsBadInputs) {
               .input(Tensor::scalar<int64_t>(4))
               .run();
     ASSERT_FALSE(out.isOk());
-    out = OpTester("STFT").input(sig).input(Tensor::scalar<int64_t>(4)).input(Tensor(DataType::kFloat32, {5}))
-              .input(Tensor::scalar<int64_t>(4)).run();
+    out = OpTester("STFT")
+              .input(sig)
+              .input(Tensor::scalar<int64_t>(4))
+              .input(Tensor(DataType::kFloat32, {5}))
+              .input(Tensor::scalar<int64_t>(4))
+              .run();
     ASSERT_FALSE(out.isOk());
-    out = OpTester("STFT").input(Tensor(DataType::kFloat32, {1, 16, 2})).input(Tensor::scalar<int64_t>(4)).absentInput()
-              .input(Tensor::scalar<int64_t>(4)).run();
+    out = OpTester("STFT")
+              .input(Tensor(DataType::kFloat32, {1, 16, 2}))
+              .input(Tensor::scalar<int64_t>(4))
+              .absentInput()
+              .input(Tensor::scalar<int64_t>(4))
+              .run();
     ASSERT_FALSE(out.isOk());  // complex signal needs onesided = 0
 }
 
@@ -256,9 +269,14 @@ TEST(Windows, SizesAndDtypes) {
 }
 
 Result<std::vector<Tensor>> mel(int32_t bins, int32_t dft, int32_t rate, float lo, float hi, int64_t dtype = 1) {
-    return OpTester("MelWeightMatrix").input(Tensor::scalar<int32_t>(bins)).input(Tensor::scalar<int32_t>(dft))
-        .input(Tensor::scalar<int32_t>(rate)).input(Tensor::scalar<float>(lo)).input(Tensor::scalar<float>(hi))
-        .attr("output_datatype", dtype).run();
+    return OpTester("MelWeightMatrix")
+        .input(Tensor::scalar<int32_t>(bins))
+        .input(Tensor::scalar<int32_t>(dft))
+        .input(Tensor::scalar<int32_t>(rate))
+        .input(Tensor::scalar<float>(lo))
+        .input(Tensor::scalar<float>(hi))
+        .attr("output_datatype", dtype)
+        .run();
 }
 
 TEST(MelWeightMatrix, OnnxExample) {

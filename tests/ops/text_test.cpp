@@ -60,8 +60,8 @@ TEST(StringNormalizer, RowInputKeepsRankAndEmptyResult) {
     // Everything removed: one empty string, [1, 1] for a row and [1] for a vector (also for an empty input).
     const auto all = std::vector<std::string>{"a", "b"};
     expectStrings(runOk(OpTester("StringNormalizer", 10).input(row).attr("stopwords", all)), {1, 1}, {""});
-    expectStrings(runOk(OpTester("StringNormalizer", 10).input(stringTensor({"A"}, {1})).attr("stopwords", all)),
-                  {1}, {""});
+    expectStrings(runOk(OpTester("StringNormalizer", 10).input(stringTensor({"A"}, {1})).attr("stopwords", all)), {1},
+                  {""});
     expectStrings(runOk(OpTester("StringNormalizer", 10).input(Tensor(DataType::kString, {0}))), {1}, {""});
 }
 
@@ -155,11 +155,9 @@ TEST(TfIdfVectorizer, SpecExamples) {
     const std::vector<int64_t> seq = {1, 1, 3, 3, 3, 7, 8, 6, 7, 5, 6, 8};
     TfIdfAttrs a = exampleAttrs();
     a.minGram = 2;
-    expectTensorEq(runOk(tfidf(a, Tensor::fromVector<int64_t>(seq))),
-                   Tensor::fromVector<float>({0, 0, 0, 0, 1, 1, 1}));
+    expectTensorEq(runOk(tfidf(a, Tensor::fromVector<int64_t>(seq))), Tensor::fromVector<float>({0, 0, 0, 0, 1, 1, 1}));
     a.maxSkip = 5;
-    expectTensorEq(runOk(tfidf(a, Tensor::fromVector<int64_t>(seq))),
-                   Tensor::fromVector<float>({0, 0, 0, 0, 1, 3, 1}));
+    expectTensorEq(runOk(tfidf(a, Tensor::fromVector<int64_t>(seq))), Tensor::fromVector<float>({0, 0, 0, 0, 1, 3, 1}));
     // Unigrams are counted once, not once per skip distance.
     a.minGram = 1;
     std::vector<int32_t> seq32(seq.begin(), seq.end());
@@ -300,14 +298,14 @@ TEST(TfIdfVectorizer, Errors) {
 
 TEST(CastString, FloatToStringLikeNumpy) {
     const float inf = std::numeric_limits<float>::infinity();
-    const Tensor f = Tensor::fromVector<float>({0.0f, -0.0f, 1.0f, -2.5f, 1e-5f, 1.5e-5f, 1e16f, 1e15f, 123456789.0f,
-                                                1e-4f, 0.001f, 3.4028235e38f, 1.401298464324817e-45f, 0.1f,
-                                                16777216.0f, std::nanf(""), inf, -inf, 9.999999e15f},
-                                               {19});
-    expectStrings(runOk(OpTester("Cast").input(f).attr("to", int64_t{8})), {19},
-                  {"0.0", "-0.0", "1.0", "-2.5", "1e-05", "1.5e-05", "1e+16", "1000000000000000.0", "123456790.0",
-                   "1e-04", "0.001", "3.4028235e+38", "1e-45", "0.1", "16777216.0", "nan", "inf", "-inf",
-                   "9999999000000000.0"});
+    const Tensor f = Tensor::fromVector<float>(
+        {0.0f, -0.0f, 1.0f, -2.5f, 1e-5f, 1.5e-5f, 1e16f, 1e15f, 123456789.0f, 1e-4f, 0.001f, 3.4028235e38f,
+         1.401298464324817e-45f, 0.1f, 16777216.0f, std::nanf(""), inf, -inf, 9.999999e15f},
+        {19});
+    expectStrings(
+        runOk(OpTester("Cast").input(f).attr("to", int64_t{8})), {19},
+        {"0.0", "-0.0", "1.0", "-2.5", "1e-05", "1.5e-05", "1e+16", "1000000000000000.0", "123456790.0", "1e-04",
+         "0.001", "3.4028235e+38", "1e-45", "0.1", "16777216.0", "nan", "inf", "-inf", "9999999000000000.0"});
     const Tensor d = Tensor::fromVector<double>({123456789.0, 1e-4, 1.401298464324817e-45, 1.0 / 3, 1e300}, {5});
     expectStrings(runOk(OpTester("Cast").input(d).attr("to", int64_t{8})), {5},
                   {"123456789.0", "0.0001", "1.401298464324817e-45", "0.3333333333333333", "1e+300"});
@@ -325,24 +323,22 @@ TEST(CastString, IntegersAndBoolToString) {
                             .input(Tensor::fromVector<uint64_t>({18446744073709551615ULL}, {1}))
                             .attr("to", int64_t{8})),
                   {1}, {"18446744073709551615"});
-    expectStrings(runOk(OpTester("CastLike")
-                            .input(Tensor::fromVector<bool>({true, false}))
-                            .input(Tensor(DataType::kString, {1}))),
-                  {2}, {"True", "False"});
-    expectStrings(runOk(OpTester("Cast").input(Tensor(DataType::kFloat32, {2, 0})).attr("to", int64_t{8})), {2, 0},
-                  {});
+    expectStrings(
+        runOk(
+            OpTester("CastLike").input(Tensor::fromVector<bool>({true, false})).input(Tensor(DataType::kString, {1}))),
+        {2}, {"True", "False"});
+    expectStrings(runOk(OpTester("Cast").input(Tensor(DataType::kFloat32, {2, 0})).attr("to", int64_t{8})), {2, 0}, {});
 }
 
 TEST(CastString, StringToNumbers) {
     const Tensor s = stringTensor({"0.47892547", "1e-5", "1E8", "NaN", "INF", "+INF", "-inf", " 42 ", "-0"}, {3, 3});
     const float inf = std::numeric_limits<float>::infinity();
-    expectTensorEq(runOk(OpTester("Cast").input(s).attr("to", int64_t{1})),
-                   Tensor::fromVector<float>({0.47892547f, 1e-5f, 1e8f, std::nanf(""), inf, inf, -inf, 42.0f, -0.0f},
-                                             {3, 3}));
+    expectTensorEq(
+        runOk(OpTester("Cast").input(s).attr("to", int64_t{1})),
+        Tensor::fromVector<float>({0.47892547f, 1e-5f, 1e8f, std::nanf(""), inf, inf, -inf, 42.0f, -0.0f}, {3, 3}));
     expectTensorEq(runOk(OpTester("CastLike").input(s).input(Tensor(DataType::kFloat64, {1}))),
-                   Tensor::fromVector<double>({0.47892547, 1e-5, 1e8, std::nan(""), HUGE_VAL, HUGE_VAL, -HUGE_VAL, 42.0,
-                                               -0.0},
-                                              {3, 3}));
+                   Tensor::fromVector<double>(
+                       {0.47892547, 1e-5, 1e8, std::nan(""), HUGE_VAL, HUGE_VAL, -HUGE_VAL, 42.0, -0.0}, {3, 3}));
     // Out of float range: inf and 0 as strtof; to half via the exact value.
     const Tensor extreme = stringTensor({"1e50", "-1e50", "1e-50", "0." + std::string(60, '0') + "1"}, {4});
     expectTensorEq(runOk(OpTester("Cast").input(extreme).attr("to", int64_t{1})),

@@ -273,8 +273,8 @@ Result<ImportedModel> importOneNode(const std::string& op, int64_t opset, void (
         addInput(g, ins.back(), elemType, {1, 4});
     }
     // TopK has two outputs (values, indices); every other adapted op has one.
-    const std::vector<std::string> outs = op == "TopK" ? std::vector<std::string>{"y", "indices"}
-                                                       : std::vector<std::string>{"y"};
+    const std::vector<std::string> outs =
+        op == "TopK" ? std::vector<std::string>{"y", "indices"} : std::vector<std::string>{"y"};
     auto& n = addNode(g, op, ins, outs, "n");
     addAttrs(n);
     for (const auto& o : outs) addUntypedOutput(g, o);

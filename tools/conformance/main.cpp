@@ -32,7 +32,8 @@ TestResult runIsolated(const std::string& dir, const std::string& name, const ki
         close(fds[0]);
         alarm(timeoutSeconds);
         TestResult r = kiln::conformance::runTest(dir, name, tol);
-        std::string msg = std::to_string(static_cast<int>(r.outcome)) + "\n" + std::to_string(r.seconds) + "\n" + r.detail;
+        std::string msg =
+            std::to_string(static_cast<int>(r.outcome)) + "\n" + std::to_string(r.seconds) + "\n" + r.detail;
         ssize_t off = 0;
         while (off < static_cast<ssize_t>(msg.size())) {
             const ssize_t w = write(fds[1], msg.data() + off, msg.size() - off);
@@ -84,9 +85,11 @@ int main(int argc, char** argv) {
     bool allowStale = false;
     unsigned timeout = 120;
     kiln::conformance::Tolerance tol;
-    app.add_option("--data", dataDirs, "Suite folder holding one folder per test; repeatable (suite name = folder name)")
+    app.add_option("--data", dataDirs,
+                   "Suite folder holding one folder per test; repeatable (suite name = folder name)")
         ->required();
-    app.add_option("--expectations", expectationsPath, "File of tests expected not to pass: 'suite/test category reason'");
+    app.add_option("--expectations", expectationsPath,
+                   "File of tests expected not to pass: 'suite/test category reason'");
     app.add_option("--filter", filter, "Only run tests whose name contains this text");
     app.add_option("--exclude", excludes, "Skip tests whose name contains this text; repeatable");
     app.add_option("--rtol", tol.rtol, "Relative tolerance (default 1e-3, as ONNX's backend tests)");
@@ -169,7 +172,6 @@ int main(int argc, char** argv) {
     std::printf("expectations: %d listed tests ran, %d not passing without an entry, %d listed but passing\n",
                 ranExpected, unexpected, stale);
     const bool ok = unexpected == 0 && (allowStale || stale == 0);
-    std::printf("conformance: %d passed, %d failed, %d unsupported — %s\n", pass, fail, unsup,
-                ok ? "OK" : "FAILED");
+    std::printf("conformance: %d passed, %d failed, %d unsupported — %s\n", pass, fail, unsup, ok ? "OK" : "FAILED");
     return ok ? 0 : 1;
 }

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -30,7 +30,8 @@ std::string compareTensors(const Tensor& got, const Tensor& want, const Toleranc
     if (got.dtype() != want.dtype()) {
         return std::string("dtype ") + dataTypeName(got.dtype()) + ", expected " + dataTypeName(want.dtype());
     }
-    if (got.shape() != want.shape()) return "shape " + shapeToString(got.shape()) + ", expected " + shapeToString(want.shape());
+    if (got.shape() != want.shape())
+        return "shape " + shapeToString(got.shape()) + ", expected " + shapeToString(want.shape());
     if (got.dtype() == DataType::kString) {
         for (int64_t i = 0; i < got.numel(); ++i) {
             if (got.strings()[i] != want.strings()[i]) return "string mismatch at " + std::to_string(i);
@@ -135,7 +136,8 @@ TestResult runTest(const std::string& dir, const std::string& name, const Tolera
         std::vector<Tensor> inputs;
         for (const auto& f : numberedFiles(set, "input_")) {
             auto t = onnx_frontend::readTensorProtoFile(f.string());
-            if (!t) return finish(Outcome::kUnsupported, "input " + f.filename().string() + ": " + t.status().message());
+            if (!t)
+                return finish(Outcome::kUnsupported, "input " + f.filename().string() + ": " + t.status().message());
             const size_t i = inputs.size();
             const DataType declared = i < graph.inputs().size() ? graph.inputs()[i]->dtype() : DataType::kUndefined;
             inputs.push_back(asDeclared(std::move(t).value(), declared));
@@ -143,7 +145,8 @@ TestResult runTest(const std::string& dir, const std::string& name, const Tolera
         std::vector<Tensor> expected;
         for (const auto& f : numberedFiles(set, "output_")) {
             auto t = onnx_frontend::readTensorProtoFile(f.string());
-            if (!t) return finish(Outcome::kUnsupported, "output " + f.filename().string() + ": " + t.status().message());
+            if (!t)
+                return finish(Outcome::kUnsupported, "output " + f.filename().string() + ": " + t.status().message());
             const size_t i = expected.size();
             const DataType declared = i < graph.outputs().size() ? graph.outputs()[i]->dtype() : DataType::kUndefined;
             expected.push_back(asDeclared(std::move(t).value(), declared));

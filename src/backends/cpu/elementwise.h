@@ -45,10 +45,12 @@ Status binaryKernel(KernelContext& ctx, Dispatch dispatch, Fn fn, DataType outTy
         using C = ComputeT<T>;
         if (resultType == a.dtype()) {
             T* out = y->data<T>();
-            for (int64_t i = 0; i < n; ++i) out[i] = fromCompute<T>(fn(static_cast<C>(pa[ia(i)]), static_cast<C>(pb[ib(i)])));
+            for (int64_t i = 0; i < n; ++i)
+                out[i] = fromCompute<T>(fn(static_cast<C>(pa[ia(i)]), static_cast<C>(pb[ib(i)])));
         } else {  // comparison / logical: bool output
             bool* out = y->data<bool>();
-            for (int64_t i = 0; i < n; ++i) out[i] = static_cast<bool>(fn(static_cast<C>(pa[ia(i)]), static_cast<C>(pb[ib(i)])));
+            for (int64_t i = 0; i < n; ++i)
+                out[i] = static_cast<bool>(fn(static_cast<C>(pa[ia(i)]), static_cast<C>(pb[ib(i)])));
         }
         return Status::ok();
     });

@@ -119,7 +119,8 @@ Result<std::vector<Tensor>> Executor::run(const ir::Graph& graph, const std::vec
             const ir::Value* out = node.outputs()[o];
             if (out == nullptr) continue;
             Tensor& t = ctx.outputs[o];
-            if (!t.defined()) return internalError(node.describe() + ": kernel did not produce output " + std::to_string(o));
+            if (!t.defined())
+                return internalError(node.describe() + ": kernel did not produce output " + std::to_string(o));
             if (out->dtype() != DataType::kUndefined && out->dtype() != t.dtype()) {
                 return internalError(node.describe() + ": kernel produced " + dataTypeName(t.dtype()) +
                                      " for output '" + out->name() + "', the model declares " +

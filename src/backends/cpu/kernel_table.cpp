@@ -16,9 +16,10 @@ KernelFn cpuKernel(ir::OpKind op) noexcept { return kKernels[static_cast<size_t>
 
 Status KernelContext::requireInputs(size_t minCount, size_t maxCount) const {
     if (inputs.size() < minCount || inputs.size() > maxCount) {
-        return invalidArgument("expects " + std::to_string(minCount) +
-                               (maxCount == minCount ? "" : (maxCount == SIZE_MAX ? "+" : "-" + std::to_string(maxCount))) +
-                               " inputs, got " + std::to_string(inputs.size()));
+        return invalidArgument(
+            "expects " + std::to_string(minCount) +
+            (maxCount == minCount ? "" : (maxCount == SIZE_MAX ? "+" : "-" + std::to_string(maxCount))) +
+            " inputs, got " + std::to_string(inputs.size()));
     }
     for (size_t i = 0; i < minCount; ++i) {
         if (inputs[i] == nullptr) return invalidArgument("required input " + std::to_string(i) + " is missing");

@@ -98,7 +98,8 @@ Result<Window> resolveWindow(const ir::Attributes& attrs, const Shape& inSpatial
         const int64_t k = kernel[i];
         const int64_t s = strides[i];
         const int64_t d = dilations[i];
-        if (k < 1) return invalidArgument("kernel dim " + std::to_string(i) + " must be positive, got " + std::to_string(k));
+        if (k < 1)
+            return invalidArgument("kernel dim " + std::to_string(i) + " must be positive, got " + std::to_string(k));
         const int64_t dk = (k - 1) * d + 1;
         int64_t pb = pads[i];
         int64_t pe = pads[i + r];

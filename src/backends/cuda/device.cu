@@ -40,9 +40,8 @@ Result<std::vector<float>> fillOnDevice(size_t count, float value) {
     fillKernel<<<blocks, 256>>>(d, count, value);
     Status s = check(cudaGetLastError(), "fill kernel launch");
     std::vector<float> host(count);
-    Status copied = s.isOk() ? check(cudaMemcpy(host.data(), d, count * sizeof(float), cudaMemcpyDeviceToHost),
-                                     "cudaMemcpy")
-                             : s;
+    Status copied =
+        s.isOk() ? check(cudaMemcpy(host.data(), d, count * sizeof(float), cudaMemcpyDeviceToHost), "cudaMemcpy") : s;
     cudaFree(d);
     if (!copied.isOk()) return copied;
     return host;

@@ -24,8 +24,7 @@ std::string normDomain(const std::string& d) { return d == "ai.onnx" ? "" : d; }
 
 //! The function body for `node`, or false when it has none. `schemaOut` is set for ONNX-defined functions (their
 //! attribute defaults live in the schema, not in the FunctionProto).
-bool findBody(const onnx::NodeProto& node, Context& ctx, onnx::FunctionProto& body,
-              const onnx::OpSchema** schemaOut) {
+bool findBody(const onnx::NodeProto& node, Context& ctx, onnx::FunctionProto& body, const onnx::OpSchema** schemaOut) {
     *schemaOut = nullptr;
     const std::string domain = normDomain(node.domain());
     if (auto it = ctx.local.find({node.domain(), node.op_type()}); it != ctx.local.end()) {
@@ -98,10 +97,10 @@ void renameInSubgraph(onnx::GraphProto& g, const std::unordered_map<std::string,
 }
 
 //! Expands one node; appends the body's nodes to `out`.
-void expand(const onnx::NodeProto& caller, const onnx::FunctionProto& body, const onnx::OpSchema* schema,
-            Context& ctx, google::protobuf::RepeatedPtrField<onnx::NodeProto>& out) {
-    const std::string prefix = (caller.name().empty() ? caller.op_type() : caller.name()) + "/fn" +
-                               std::to_string(ctx.counter++) + "/";
+void expand(const onnx::NodeProto& caller, const onnx::FunctionProto& body, const onnx::OpSchema* schema, Context& ctx,
+            google::protobuf::RepeatedPtrField<onnx::NodeProto>& out) {
+    const std::string prefix =
+        (caller.name().empty() ? caller.op_type() : caller.name()) + "/fn" + std::to_string(ctx.counter++) + "/";
     std::unordered_map<std::string, std::string> rename;
     for (int i = 0; i < body.input_size(); ++i) {
         rename[body.input(i)] = i < caller.input_size() ? caller.input(i) : std::string();

@@ -194,8 +194,8 @@ public:
             return invalidModel("model imports ai.onnx opset " + std::to_string(it->second) + "; opsets start at 1");
         }
         if (it != mOpsets.end() && it->second > kMaxOnnxOpset) {
-            return unsupported("model uses ai.onnx opset " + std::to_string(it->second) + "; Kiln supports opsets 1 to " +
-                               std::to_string(kMaxOnnxOpset));
+            return unsupported("model uses ai.onnx opset " + std::to_string(it->second) +
+                               "; Kiln supports opsets 1 to " + std::to_string(kMaxOnnxOpset));
         }
         return Status::ok();
     }
@@ -373,8 +373,10 @@ private:
                 KILN_ASSIGN_OR_RETURN(Tensor t, loadAttributeTensor(a.t()));
                 return ir::AttributeValue(std::move(t));
             }
-            case AttributeProto::INTS: return ir::AttributeValue(std::vector<int64_t>(a.ints().begin(), a.ints().end()));
-            case AttributeProto::FLOATS: return ir::AttributeValue(std::vector<float>(a.floats().begin(), a.floats().end()));
+            case AttributeProto::INTS:
+                return ir::AttributeValue(std::vector<int64_t>(a.ints().begin(), a.ints().end()));
+            case AttributeProto::FLOATS:
+                return ir::AttributeValue(std::vector<float>(a.floats().begin(), a.floats().end()));
             case AttributeProto::STRINGS:
                 return ir::AttributeValue(std::vector<std::string>(a.strings().begin(), a.strings().end()));
             case AttributeProto::TENSORS: {
@@ -398,8 +400,8 @@ private:
                 return ir::AttributeValue(std::move(gs));
             }
             default:
-                return unsupported("attribute '" + a.name() + "' has type " + AttributeProto::AttributeType_Name(a.type()) +
-                                   ", which Kiln does not support");
+                return unsupported("attribute '" + a.name() + "' has type " +
+                                   AttributeProto::AttributeType_Name(a.type()) + ", which Kiln does not support");
         }
     }
 

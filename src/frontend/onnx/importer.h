@@ -17,8 +17,8 @@ inline constexpr int kMaxSubgraphDepth = 24;
 
 //! One node Kiln cannot import, as `kiln check` lists it.
 struct UnsupportedNode {
-    std::string graph;     //!< "main" or the subgraph's name.
-    int64_t index = -1;    //!< Index in its graph's node list.
+    std::string graph;   //!< "main" or the subgraph's name.
+    int64_t index = -1;  //!< Index in its graph's node list.
     std::string name;
     std::string opType;
     std::string domain;

@@ -46,9 +46,7 @@ Status floatAttrToInput(ir::Graph& graph, ir::Node& node, const std::string& att
     return Status::ok();
 }
 
-DataType firstInputType(const ir::Node& node) {
-    return node.input(0) ? node.input(0)->dtype() : DataType::kFloat32;
-}
+DataType firstInputType(const ir::Node& node) { return node.input(0) ? node.input(0)->dtype() : DataType::kFloat32; }
 
 struct Adapter {
     std::string_view opType;  // ai.onnx domain

@@ -34,9 +34,7 @@ DataType dataTypeFromOnnx(int32_t elemType) {
 
 namespace {
 
-std::string tensorLabel(const onnx::TensorProto& proto) {
-    return "tensor '" + proto.name() + "'";
-}
+std::string tensorLabel(const onnx::TensorProto& proto) { return "tensor '" + proto.name() + "'"; }
 
 //! Where a tensor's external bytes are, checked against the file's size (nothing read yet).
 struct ExternalRange {
@@ -214,12 +212,17 @@ Result<Tensor> tensorFromProto(const onnx::TensorProto& proto, const std::string
                       [](uint64_t v) { return static_cast<uint32_t>(v); });
             break;
         case DataType::kUInt64: copyTyped(proto.uint64_data(), numel, t.data<uint64_t>(), asIs); break;
-        case DataType::kFloat16: case DataType::kBFloat16: case DataType::kUInt16: case DataType::kInt16:
+        case DataType::kFloat16:
+        case DataType::kBFloat16:
+        case DataType::kUInt16:
+        case DataType::kInt16:
             copyTyped(proto.int32_data(), numel, t.data<uint16_t>(),
                       [](int32_t v) { return static_cast<uint16_t>(v); });
             break;
         case DataType::kInt32: copyTyped(proto.int32_data(), numel, t.data<int32_t>(), asIs); break;
-        case DataType::kInt8: case DataType::kUInt8: case DataType::kBool:
+        case DataType::kInt8:
+        case DataType::kUInt8:
+        case DataType::kBool:
             copyTyped(proto.int32_data(), numel, t.data<uint8_t>(), [](int32_t v) { return static_cast<uint8_t>(v); });
             break;
         default: return internalError(tensorLabel(proto) + ": unhandled dtype");

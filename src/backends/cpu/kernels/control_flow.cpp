@@ -82,8 +82,9 @@ Status kernelLoop(KernelContext& ctx) {
                                std::to_string(numCarried + 2));
     }
     if (body->outputs().size() < 1 + numCarried) {
-        return invalidArgument("body returns " + std::to_string(body->outputs().size()) + " values, expected at least " +
-                               std::to_string(1 + numCarried) + " (condition + loop-carried values)");
+        return invalidArgument("body returns " + std::to_string(body->outputs().size()) +
+                               " values, expected at least " + std::to_string(1 + numCarried) +
+                               " (condition + loop-carried values)");
     }
     const size_t numScan = body->outputs().size() - 1 - numCarried;
     std::vector<std::vector<Tensor>> scans(numScan);

@@ -153,7 +153,8 @@ Status kernelConv(KernelContext& ctx) {
     KILN_ASSIGN_OR_RETURN(nn::ConvGeometry geo, nn::convGeometry(ctx.attrs(), x, w));
     KILN_RETURN_IF_ERROR(checkBias(bias, geo.outC, x.dtype()));
     KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, x.dtype(), geo.outShape));
-    return dispatchFloat(x.dtype(), [&]<typename T>() { return convFloat<T>(x, w, bias, geo, y); }, "Conv");
+    return dispatchFloat(
+        x.dtype(), [&]<typename T>() { return convFloat<T>(x, w, bias, geo, y); }, "Conv");
 }
 
 Status kernelConvTranspose(KernelContext& ctx) {
@@ -209,8 +210,9 @@ Status kernelConvTranspose(KernelContext& ctx) {
         const int64_t in = x.dim(static_cast<int64_t>(i + 2));
         const int64_t k = kernel[i], s = strides[i], d = dilations[i];
         if (k < 1 || s < 1 || d < 1 || outputPadding[i] < 0 || pads[i] < 0 || pads[i + r] < 0) {
-            return invalidArgument("kernel, strides, dilations, pads and output_padding must be valid (positive "
-                                   "kernel/strides/dilations, non-negative pads)");
+            return invalidArgument(
+                "kernel, strides, dilations, pads and output_padding must be valid (positive "
+                "kernel/strides/dilations, non-negative pads)");
         }
         const int64_t natural = s * (in - 1) + outputPadding[i] + (k - 1) * d + 1;
         int64_t out = 0;
@@ -234,45 +236,48 @@ Status kernelConvTranspose(KernelContext& ctx) {
         win.padBegin[off + i] = pb;
     }
     KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, x.dtype(), outShape));
-    return dispatchFloat(x.dtype(), [&]<typename T>() {
-        using C = BlasT<T>;
-        std::vector<C> xCopy, wCopy;
-        const C* px = asCompute<C, T>(x, xCopy);
-        const C* pw = asCompute<C, T>(w, wCopy);
-        std::vector<C> scratch(static_cast<size_t>(y->numel()), C(0));
-        const int64_t cg = inC / group;
-        const int64_t mg = outC / group;
-        const int64_t kSize = win.kernelSize();
-        const int64_t ySize = win.inSize();
-        const int64_t xSize = win.outSize();
-        const int64_t rows = win.out[0] * win.out[1];
-        const int64_t blockRows = nn::rowsPerBlock(win, mg * kSize);
-        std::vector<C> col(static_cast<size_t>(mg * kSize * blockRows * win.out[2]));
-        for (int64_t n = 0; n < x.dim(0); ++n) {
-            for (int64_t g = 0; g < group; ++g) {
-                const C* xg = px + (n * inC + g * cg) * xSize;
-                const C* wg = pw + g * cg * mg * kSize;
-                C* yg = scratch.data() + (n * outC + g * mg) * ySize;
-                for (int64_t r0 = 0; r0 < rows; r0 += blockRows) {
-                    const int64_t r1 = std::min(rows, r0 + blockRows);
-                    const int64_t cols = (r1 - r0) * win.out[2];
-                    nn::gemm(true, false, mg * kSize, cols, cg, C(1), wg, mg * kSize, xg + r0 * win.out[2], xSize, C(0),
-                             col.data(), cols);
-                    nn::col2imAdd<C>(col.data(), mg, win, r0, r1, yg);
+    return dispatchFloat(
+        x.dtype(),
+        [&]<typename T>() {
+            using C = BlasT<T>;
+            std::vector<C> xCopy, wCopy;
+            const C* px = asCompute<C, T>(x, xCopy);
+            const C* pw = asCompute<C, T>(w, wCopy);
+            std::vector<C> scratch(static_cast<size_t>(y->numel()), C(0));
+            const int64_t cg = inC / group;
+            const int64_t mg = outC / group;
+            const int64_t kSize = win.kernelSize();
+            const int64_t ySize = win.inSize();
+            const int64_t xSize = win.outSize();
+            const int64_t rows = win.out[0] * win.out[1];
+            const int64_t blockRows = nn::rowsPerBlock(win, mg * kSize);
+            std::vector<C> col(static_cast<size_t>(mg * kSize * blockRows * win.out[2]));
+            for (int64_t n = 0; n < x.dim(0); ++n) {
+                for (int64_t g = 0; g < group; ++g) {
+                    const C* xg = px + (n * inC + g * cg) * xSize;
+                    const C* wg = pw + g * cg * mg * kSize;
+                    C* yg = scratch.data() + (n * outC + g * mg) * ySize;
+                    for (int64_t r0 = 0; r0 < rows; r0 += blockRows) {
+                        const int64_t r1 = std::min(rows, r0 + blockRows);
+                        const int64_t cols = (r1 - r0) * win.out[2];
+                        nn::gemm(true, false, mg * kSize, cols, cg, C(1), wg, mg * kSize, xg + r0 * win.out[2], xSize,
+                                 C(0), col.data(), cols);
+                        nn::col2imAdd<C>(col.data(), mg, win, r0, r1, yg);
+                    }
+                }
+                if (bias) {
+                    for (int64_t m = 0; m < outC; ++m) {
+                        const C b = static_cast<C>(bias->getDouble(m));
+                        C* ym = scratch.data() + (n * outC + m) * ySize;
+                        for (int64_t i = 0; i < ySize; ++i) ym[i] += b;
+                    }
                 }
             }
-            if (bias) {
-                for (int64_t m = 0; m < outC; ++m) {
-                    const C b = static_cast<C>(bias->getDouble(m));
-                    C* ym = scratch.data() + (n * outC + m) * ySize;
-                    for (int64_t i = 0; i < ySize; ++i) ym[i] += b;
-                }
-            }
-        }
-        T* out = y->data<T>();
-        for (size_t i = 0; i < scratch.size(); ++i) out[i] = fromCompute<T>(scratch[i]);
-        return Status::ok();
-    }, "ConvTranspose");
+            T* out = y->data<T>();
+            for (size_t i = 0; i < scratch.size(); ++i) out[i] = fromCompute<T>(scratch[i]);
+            return Status::ok();
+        },
+        "ConvTranspose");
 }
 
 Status kernelConvInteger(KernelContext& ctx) {

@@ -59,17 +59,11 @@ B integerPow(B base, E exp) {
 
 }  // namespace
 
-Status kernelAdd(KernelContext& ctx) {
-    return arithmetic(ctx, std::plus<>());
-}
+Status kernelAdd(KernelContext& ctx) { return arithmetic(ctx, std::plus<>()); }
 
-Status kernelSub(KernelContext& ctx) {
-    return arithmetic(ctx, std::minus<>());
-}
+Status kernelSub(KernelContext& ctx) { return arithmetic(ctx, std::minus<>()); }
 
-Status kernelMul(KernelContext& ctx) {
-    return arithmetic(ctx, std::multiplies<>());
-}
+Status kernelMul(KernelContext& ctx) { return arithmetic(ctx, std::multiplies<>()); }
 
 Status kernelDiv(KernelContext& ctx) {
     return ew::binaryMap(ctx, KILN_DISPATCHER(dispatchNumeric), []<typename C>(C a, C b) -> C {

@@ -77,32 +77,35 @@ Status kernelMatMul(KernelContext& ctx) {
     KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, a.dtype(), plan.outShape));
     const int64_t batches = static_cast<int64_t>(plan.aOffsets.size());
     const int64_t m = plan.m, n = plan.n, k = plan.k;
-    return dispatchNumeric(a.dtype(), [&]<typename T>() {
-        if constexpr (std::is_floating_point_v<ComputeT<T>>) {
-            BlasView<T> va(a), vb(b);
-            BlasOut<T> vy(y);
-            if (plan.bShared) {
-                nn::gemm(false, false, batches * m, n, k, 1, va.data, k, vb.data, n, 0, vy.data, n);
+    return dispatchNumeric(
+        a.dtype(),
+        [&]<typename T>() {
+            if constexpr (std::is_floating_point_v<ComputeT<T>>) {
+                BlasView<T> va(a), vb(b);
+                BlasOut<T> vy(y);
+                if (plan.bShared) {
+                    nn::gemm(false, false, batches * m, n, k, 1, va.data, k, vb.data, n, 0, vy.data, n);
+                } else {
+                    for (int64_t i = 0; i < batches; ++i) {
+                        nn::gemm(false, false, m, n, k, 1, va.data + plan.aOffsets[i], k, vb.data + plan.bOffsets[i], n,
+                                 0, vy.data + i * m * n, n);
+                    }
+                }
+                vy.finish();
             } else {
+                using Acc = IntAccT<T>;
+                std::vector<Acc> acc(static_cast<size_t>(m * n));
+                T* out = y->data<T>();
                 for (int64_t i = 0; i < batches; ++i) {
-                    nn::gemm(false, false, m, n, k, 1, va.data + plan.aOffsets[i], k, vb.data + plan.bOffsets[i], n, 0,
-                             vy.data + i * m * n, n);
+                    std::fill(acc.begin(), acc.end(), Acc(0));
+                    nn::gemmLoop<Acc>(m, n, k, a.data<T>() + plan.aOffsets[i], k, b.data<T>() + plan.bOffsets[i], n,
+                                      acc.data(), n);
+                    for (int64_t j = 0; j < m * n; ++j) out[i * m * n + j] = static_cast<T>(acc[j]);
                 }
             }
-            vy.finish();
-        } else {
-            using Acc = IntAccT<T>;
-            std::vector<Acc> acc(static_cast<size_t>(m * n));
-            T* out = y->data<T>();
-            for (int64_t i = 0; i < batches; ++i) {
-                std::fill(acc.begin(), acc.end(), Acc(0));
-                nn::gemmLoop<Acc>(m, n, k, a.data<T>() + plan.aOffsets[i], k, b.data<T>() + plan.bOffsets[i], n,
-                                  acc.data(), n);
-                for (int64_t j = 0; j < m * n; ++j) out[i * m * n + j] = static_cast<T>(acc[j]);
-            }
-        }
-        return Status::ok();
-    }, "MatMul");
+            return Status::ok();
+        },
+        "MatMul");
 }
 
 Status kernelGemm(KernelContext& ctx) {
@@ -130,48 +133,50 @@ Status kernelGemm(KernelContext& ctx) {
     if (c) {
         auto bc = broadcastShapes({c->shape(), outShape});
         if (!bc.isOk() || *bc != outShape) {
-            return invalidArgument("input 'C' " + c->describe() + " cannot be broadcast to " +
-                                   shapeToString(outShape));
+            return invalidArgument("input 'C' " + c->describe() + " cannot be broadcast to " + shapeToString(outShape));
         }
     }
     KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, a.dtype(), outShape));
-    return dispatchNumeric(a.dtype(), [&]<typename T>() {
-        using C = ComputeT<T>;
-        if constexpr (std::is_floating_point_v<C>) {
-            using B = BlasT<T>;
-            BlasView<T> va(a), vb(b);
-            BlasOut<T> vy(y);
-            if (c && beta != 0.0f) {
-                const BroadcastIndexer ic(c->shape(), outShape);
-                const T* pc = c->data<T>();
-                for (int64_t i = 0; i < m * n; ++i) vy.data[i] = static_cast<B>(beta) * static_cast<B>(pc[ic(i)]);
-            }
-            nn::gemm(transA, transB, m, n, k, static_cast<B>(alpha), va.data, a.dim(1), vb.data, b.dim(1),
-                     B(c && beta != 0.0f ? 1 : 0), vy.data, n);
-            vy.finish();
-        } else {
-            // Integer Gemm: exact integer products, scaled by alpha/beta in double (the spec's float attributes).
-            using Acc = IntAccT<T>;
-            const T* pa = a.data<T>();
-            const T* pb = b.data<T>();
-            T* out = y->data<T>();
-            const BroadcastIndexer ic(c ? c->shape() : Shape{}, outShape);
-            for (int64_t i = 0; i < m; ++i) {
-                for (int64_t j = 0; j < n; ++j) {
-                    Acc acc = 0;
-                    for (int64_t p = 0; p < k; ++p) {
-                        const Acc av = static_cast<Acc>(transA ? pa[p * m + i] : pa[i * k + p]);
-                        const Acc bv = static_cast<Acc>(transB ? pb[j * k + p] : pb[p * n + j]);
-                        acc += av * bv;
+    return dispatchNumeric(
+        a.dtype(),
+        [&]<typename T>() {
+            using C = ComputeT<T>;
+            if constexpr (std::is_floating_point_v<C>) {
+                using B = BlasT<T>;
+                BlasView<T> va(a), vb(b);
+                BlasOut<T> vy(y);
+                if (c && beta != 0.0f) {
+                    const BroadcastIndexer ic(c->shape(), outShape);
+                    const T* pc = c->data<T>();
+                    for (int64_t i = 0; i < m * n; ++i) vy.data[i] = static_cast<B>(beta) * static_cast<B>(pc[ic(i)]);
+                }
+                nn::gemm(transA, transB, m, n, k, static_cast<B>(alpha), va.data, a.dim(1), vb.data, b.dim(1),
+                         B(c && beta != 0.0f ? 1 : 0), vy.data, n);
+                vy.finish();
+            } else {
+                // Integer Gemm: exact integer products, scaled by alpha/beta in double (the spec's float attributes).
+                using Acc = IntAccT<T>;
+                const T* pa = a.data<T>();
+                const T* pb = b.data<T>();
+                T* out = y->data<T>();
+                const BroadcastIndexer ic(c ? c->shape() : Shape{}, outShape);
+                for (int64_t i = 0; i < m; ++i) {
+                    for (int64_t j = 0; j < n; ++j) {
+                        Acc acc = 0;
+                        for (int64_t p = 0; p < k; ++p) {
+                            const Acc av = static_cast<Acc>(transA ? pa[p * m + i] : pa[i * k + p]);
+                            const Acc bv = static_cast<Acc>(transB ? pb[j * k + p] : pb[p * n + j]);
+                            acc += av * bv;
+                        }
+                        double v = static_cast<double>(alpha) * static_cast<double>(acc);
+                        if (c) v += static_cast<double>(beta) * static_cast<double>(c->data<T>()[ic(i * n + j)]);
+                        out[i * n + j] = static_cast<T>(v);
                     }
-                    double v = static_cast<double>(alpha) * static_cast<double>(acc);
-                    if (c) v += static_cast<double>(beta) * static_cast<double>(c->data<T>()[ic(i * n + j)]);
-                    out[i * n + j] = static_cast<T>(v);
                 }
             }
-        }
-        return Status::ok();
-    }, "Gemm");
+            return Status::ok();
+        },
+        "Gemm");
 }
 
 namespace {
@@ -216,7 +221,8 @@ std::vector<int> expandTerm(const Term& t, int64_t ellipsisDims, int64_t ellipsi
     std::vector<int> out(t.labels.begin(), t.labels.end());
     if (t.ellipsisAt >= 0) {
         std::vector<int> e;
-        for (int64_t i = ellipsisRank - ellipsisDims; i < ellipsisRank; ++i) e.push_back(kLetters + static_cast<int>(i));
+        for (int64_t i = ellipsisRank - ellipsisDims; i < ellipsisRank; ++i)
+            e.push_back(kLetters + static_cast<int>(i));
         out.insert(out.begin() + t.ellipsisAt, e.begin(), e.end());
     }
     return out;
@@ -331,46 +337,50 @@ Status kernelEinsum(KernelContext& ctx) {
     for (size_t j = 0; j < outLabels.size(); ++j) outStrides[j] = outStride[j];
 
     KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, dtype, outShape));
-    return dispatchNumeric(dtype, [&]<typename T>() {
-        using Acc = std::conditional_t<std::is_floating_point_v<ComputeT<T>>, double, IntAccT<T>>;
-        std::vector<std::vector<Acc>> ops(numOps);
-        for (size_t i = 0; i < numOps; ++i) {
-            const Tensor& t = ctx.input(i);
-            ops[i].resize(static_cast<size_t>(t.numel()));
-            for (int64_t e = 0; e < t.numel(); ++e) ops[i][e] = static_cast<Acc>(static_cast<ComputeT<T>>(t.data<T>()[e]));
-        }
-        std::vector<Acc> acc(static_cast<size_t>(shapeNumel(outShape)), Acc(0));
-        int64_t total = 1;
-        for (int64_t s : loopSizes) total *= s;
-        if (total > 0) {
-            const int64_t inner = L ? loopSizes[L - 1] : 1;
-            std::vector<int64_t> idx(L, 0), offs(numOps, 0);
-            int64_t outOff = 0;
-            while (true) {
-                for (int64_t t = 0; t < inner; ++t) {
-                    Acc prod = Acc(1);
-                    for (size_t i = 0; i < numOps; ++i) prod *= ops[i][offs[i] + (L ? t * opStrides[i][L - 1] : 0)];
-                    acc[outOff + (L ? t * outStrides[L - 1] : 0)] += prod;
-                }
-                // Advance the odometer over all but the innermost loop label.
-                int64_t j = static_cast<int64_t>(L) - 2;
-                for (; j >= 0; --j) {
-                    const size_t u = static_cast<size_t>(j);
-                    ++idx[u];
-                    for (size_t i = 0; i < numOps; ++i) offs[i] += opStrides[i][u];
-                    outOff += outStrides[u];
-                    if (idx[u] < loopSizes[u]) break;
-                    for (size_t i = 0; i < numOps; ++i) offs[i] -= opStrides[i][u] * loopSizes[u];
-                    outOff -= outStrides[u] * loopSizes[u];
-                    idx[u] = 0;
-                }
-                if (j < 0) break;
+    return dispatchNumeric(
+        dtype,
+        [&]<typename T>() {
+            using Acc = std::conditional_t<std::is_floating_point_v<ComputeT<T>>, double, IntAccT<T>>;
+            std::vector<std::vector<Acc>> ops(numOps);
+            for (size_t i = 0; i < numOps; ++i) {
+                const Tensor& t = ctx.input(i);
+                ops[i].resize(static_cast<size_t>(t.numel()));
+                for (int64_t e = 0; e < t.numel(); ++e)
+                    ops[i][e] = static_cast<Acc>(static_cast<ComputeT<T>>(t.data<T>()[e]));
             }
-        }
-        T* out = y->data<T>();
-        for (size_t e = 0; e < acc.size(); ++e) out[e] = fromCompute<T>(static_cast<ComputeT<T>>(acc[e]));
-        return Status::ok();
-    }, "Einsum");
+            std::vector<Acc> acc(static_cast<size_t>(shapeNumel(outShape)), Acc(0));
+            int64_t total = 1;
+            for (int64_t s : loopSizes) total *= s;
+            if (total > 0) {
+                const int64_t inner = L ? loopSizes[L - 1] : 1;
+                std::vector<int64_t> idx(L, 0), offs(numOps, 0);
+                int64_t outOff = 0;
+                while (true) {
+                    for (int64_t t = 0; t < inner; ++t) {
+                        Acc prod = Acc(1);
+                        for (size_t i = 0; i < numOps; ++i) prod *= ops[i][offs[i] + (L ? t * opStrides[i][L - 1] : 0)];
+                        acc[outOff + (L ? t * outStrides[L - 1] : 0)] += prod;
+                    }
+                    // Advance the odometer over all but the innermost loop label.
+                    int64_t j = static_cast<int64_t>(L) - 2;
+                    for (; j >= 0; --j) {
+                        const size_t u = static_cast<size_t>(j);
+                        ++idx[u];
+                        for (size_t i = 0; i < numOps; ++i) offs[i] += opStrides[i][u];
+                        outOff += outStrides[u];
+                        if (idx[u] < loopSizes[u]) break;
+                        for (size_t i = 0; i < numOps; ++i) offs[i] -= opStrides[i][u] * loopSizes[u];
+                        outOff -= outStrides[u] * loopSizes[u];
+                        idx[u] = 0;
+                    }
+                    if (j < 0) break;
+                }
+            }
+            T* out = y->data<T>();
+            for (size_t e = 0; e < acc.size(); ++e) out[e] = fromCompute<T>(static_cast<ComputeT<T>>(acc[e]));
+            return Status::ok();
+        },
+        "Einsum");
 }
 
 Status kernelDet(KernelContext& ctx) {
@@ -382,39 +392,42 @@ Status kernelDet(KernelContext& ctx) {
     const int64_t n = x.dim(-1);
     const Shape outShape(x.shape().begin(), x.shape().end() - 2);
     KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, x.dtype(), outShape));
-    return dispatchFloat(x.dtype(), [&]<typename T>() {
-        std::vector<double> a(static_cast<size_t>(n * n));
-        const int64_t count = shapeNumel(outShape);
-        for (int64_t b = 0; b < count; ++b) {
-            const T* src = x.data<T>() + b * n * n;
-            for (int64_t i = 0; i < n * n; ++i) a[i] = static_cast<double>(static_cast<ComputeT<T>>(src[i]));
-            // LU with partial pivoting; det = sign * prod(diag(U)).
-            double det = 1.0;
-            for (int64_t col = 0; col < n && det != 0.0; ++col) {
-                int64_t pivot = col;
-                for (int64_t r = col + 1; r < n; ++r) {
-                    if (std::fabs(a[r * n + col]) > std::fabs(a[pivot * n + col])) pivot = r;
+    return dispatchFloat(
+        x.dtype(),
+        [&]<typename T>() {
+            std::vector<double> a(static_cast<size_t>(n * n));
+            const int64_t count = shapeNumel(outShape);
+            for (int64_t b = 0; b < count; ++b) {
+                const T* src = x.data<T>() + b * n * n;
+                for (int64_t i = 0; i < n * n; ++i) a[i] = static_cast<double>(static_cast<ComputeT<T>>(src[i]));
+                // LU with partial pivoting; det = sign * prod(diag(U)).
+                double det = 1.0;
+                for (int64_t col = 0; col < n && det != 0.0; ++col) {
+                    int64_t pivot = col;
+                    for (int64_t r = col + 1; r < n; ++r) {
+                        if (std::fabs(a[r * n + col]) > std::fabs(a[pivot * n + col])) pivot = r;
+                    }
+                    if (a[pivot * n + col] == 0.0) {
+                        det = 0.0;
+                        break;
+                    }
+                    if (pivot != col) {
+                        for (int64_t j = 0; j < n; ++j) std::swap(a[col * n + j], a[pivot * n + j]);
+                        det = -det;
+                    }
+                    const double d = a[col * n + col];
+                    det *= d;
+                    for (int64_t r = col + 1; r < n; ++r) {
+                        const double f = a[r * n + col] / d;
+                        if (f == 0.0) continue;
+                        for (int64_t j = col + 1; j < n; ++j) a[r * n + j] -= f * a[col * n + j];
+                    }
                 }
-                if (a[pivot * n + col] == 0.0) {
-                    det = 0.0;
-                    break;
-                }
-                if (pivot != col) {
-                    for (int64_t j = 0; j < n; ++j) std::swap(a[col * n + j], a[pivot * n + j]);
-                    det = -det;
-                }
-                const double d = a[col * n + col];
-                det *= d;
-                for (int64_t r = col + 1; r < n; ++r) {
-                    const double f = a[r * n + col] / d;
-                    if (f == 0.0) continue;
-                    for (int64_t j = col + 1; j < n; ++j) a[r * n + j] -= f * a[col * n + j];
-                }
+                y->data<T>()[b] = fromCompute<T>(static_cast<ComputeT<T>>(det));
             }
-            y->data<T>()[b] = fromCompute<T>(static_cast<ComputeT<T>>(det));
-        }
-        return Status::ok();
-    }, "Det");
+            return Status::ok();
+        },
+        "Det");
 }
 
 }  // namespace kiln::cpu

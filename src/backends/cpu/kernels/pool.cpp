@@ -117,43 +117,46 @@ Status kernelMaxPool(KernelContext& ctx) {
     const int64_t inSize = win.inSize(), outSize = win.outSize();
     const WindowTaps taps(win);
     const int64_t D = win.in[0], H = win.in[1], W = win.in[2];
-    return dispatchNumeric(x.dtype(), [&]<typename T>() {
-        using C = ComputeT<T>;
-        PlaneReader<T> reader;
-        for (int64_t p = 0; p < planes; ++p) {
-            const T* raw = x.data<T>() + p * inSize;
-            const C* in = reader(raw, inSize);
-            T* out = y->data<T>() + p * outSize;
-            forEachWindow(taps, [&](int64_t o, const Taps& td, const Taps& th, const Taps& tw) {
-                C best = std::numeric_limits<C>::lowest();
-                int64_t bestAt = -1;
-                for (int64_t kd = td.k0; kd < td.k1; ++kd) {
-                    for (int64_t kh = th.k0; kh < th.k1; ++kh) {
-                        const int64_t row = (td.pos(kd) * H + th.pos(kh)) * W;
-                        for (int64_t kw = tw.k0; kw < tw.k1; ++kw) {
-                            const C v = in[row + tw.pos(kw)];
-                            if (v > best || bestAt < 0) {
-                                best = v;
-                                bestAt = row + tw.pos(kw);
+    return dispatchNumeric(
+        x.dtype(),
+        [&]<typename T>() {
+            using C = ComputeT<T>;
+            PlaneReader<T> reader;
+            for (int64_t p = 0; p < planes; ++p) {
+                const T* raw = x.data<T>() + p * inSize;
+                const C* in = reader(raw, inSize);
+                T* out = y->data<T>() + p * outSize;
+                forEachWindow(taps, [&](int64_t o, const Taps& td, const Taps& th, const Taps& tw) {
+                    C best = std::numeric_limits<C>::lowest();
+                    int64_t bestAt = -1;
+                    for (int64_t kd = td.k0; kd < td.k1; ++kd) {
+                        for (int64_t kh = th.k0; kh < th.k1; ++kh) {
+                            const int64_t row = (td.pos(kd) * H + th.pos(kh)) * W;
+                            for (int64_t kw = tw.k0; kw < tw.k1; ++kw) {
+                                const C v = in[row + tw.pos(kw)];
+                                if (v > best || bestAt < 0) {
+                                    best = v;
+                                    bestAt = row + tw.pos(kw);
+                                }
                             }
                         }
                     }
-                }
-                out[o] = bestAt >= 0 ? raw[bestAt] : fromCompute<T>(best);
-                if (indices) {
-                    int64_t at = 0;
-                    if (bestAt >= 0 && storageOrder == 1) {
-                        const int64_t id = bestAt / (H * W), ih = bestAt / W % H, iw = bestAt % W;
-                        at = (iw * H + ih) * D + id;
-                    } else if (bestAt >= 0) {
-                        at = bestAt;
+                    out[o] = bestAt >= 0 ? raw[bestAt] : fromCompute<T>(best);
+                    if (indices) {
+                        int64_t at = 0;
+                        if (bestAt >= 0 && storageOrder == 1) {
+                            const int64_t id = bestAt / (H * W), ih = bestAt / W % H, iw = bestAt % W;
+                            at = (iw * H + ih) * D + id;
+                        } else if (bestAt >= 0) {
+                            at = bestAt;
+                        }
+                        indices[p * outSize + o] = p * inSize + at;
                     }
-                    indices[p * outSize + o] = p * inSize + at;
-                }
-            });
-        }
-        return Status::ok();
-    }, "MaxPool");
+                });
+            }
+            return Status::ok();
+        },
+        "MaxPool");
 }
 
 Status kernelAveragePool(KernelContext& ctx) {
@@ -166,27 +169,30 @@ Status kernelAveragePool(KernelContext& ctx) {
     const int64_t inSize = win.inSize(), outSize = win.outSize();
     const WindowTaps taps(win);
     const int64_t H = win.in[1], W = win.in[2];
-    return dispatchFloat(x.dtype(), [&]<typename T>() {
-        using C = ComputeT<T>;
-        PlaneReader<T> reader;
-        for (int64_t p = 0; p < planes; ++p) {
-            const C* in = reader(x.data<T>() + p * inSize, inSize);
-            T* out = y->data<T>() + p * outSize;
-            forEachWindow(taps, [&](int64_t o, const Taps& td, const Taps& th, const Taps& tw) {
-                C sum = 0;
-                for (int64_t kd = td.k0; kd < td.k1; ++kd) {
-                    for (int64_t kh = th.k0; kh < th.k1; ++kh) {
-                        const C* row = in + (td.pos(kd) * H + th.pos(kh)) * W;
-                        for (int64_t kw = tw.k0; kw < tw.k1; ++kw) sum += row[tw.pos(kw)];
+    return dispatchFloat(
+        x.dtype(),
+        [&]<typename T>() {
+            using C = ComputeT<T>;
+            PlaneReader<T> reader;
+            for (int64_t p = 0; p < planes; ++p) {
+                const C* in = reader(x.data<T>() + p * inSize, inSize);
+                T* out = y->data<T>() + p * outSize;
+                forEachWindow(taps, [&](int64_t o, const Taps& td, const Taps& th, const Taps& tw) {
+                    C sum = 0;
+                    for (int64_t kd = td.k0; kd < td.k1; ++kd) {
+                        for (int64_t kh = th.k0; kh < th.k1; ++kh) {
+                            const C* row = in + (td.pos(kd) * H + th.pos(kh)) * W;
+                            for (int64_t kw = tw.k0; kw < tw.k1; ++kw) sum += row[tw.pos(kw)];
+                        }
                     }
-                }
-                const int64_t count = includePad ? td.padded * th.padded * tw.padded
-                                                 : (td.k1 - td.k0) * (th.k1 - th.k0) * (tw.k1 - tw.k0);
-                out[o] = fromCompute<T>(count > 0 ? sum / static_cast<C>(count) : C(0));
-            });
-        }
-        return Status::ok();
-    }, "AveragePool");
+                    const int64_t count = includePad ? td.padded * th.padded * tw.padded
+                                                     : (td.k1 - td.k0) * (th.k1 - th.k0) * (tw.k1 - tw.k0);
+                    out[o] = fromCompute<T>(count > 0 ? sum / static_cast<C>(count) : C(0));
+                });
+            }
+            return Status::ok();
+        },
+        "AveragePool");
 }
 
 Status kernelLpPool(KernelContext& ctx) {
@@ -200,28 +206,31 @@ Status kernelLpPool(KernelContext& ctx) {
     const int64_t inSize = win.inSize(), outSize = win.outSize();
     const WindowTaps taps(win);
     const int64_t H = win.in[1], W = win.in[2];
-    return dispatchFloat(x.dtype(), [&]<typename T>() {
-        using C = ComputeT<T>;
-        const C p = static_cast<C>(pInt);
-        PlaneReader<T> reader;
-        for (int64_t pl = 0; pl < planes; ++pl) {
-            const C* in = reader(x.data<T>() + pl * inSize, inSize);
-            T* out = y->data<T>() + pl * outSize;
-            forEachWindow(taps, [&](int64_t o, const Taps& td, const Taps& th, const Taps& tw) {
-                C sum = 0;
-                for (int64_t kd = td.k0; kd < td.k1; ++kd) {
-                    for (int64_t kh = th.k0; kh < th.k1; ++kh) {
-                        const C* row = in + (td.pos(kd) * H + th.pos(kh)) * W;
-                        for (int64_t kw = tw.k0; kw < tw.k1; ++kw) {
-                            sum += std::pow(std::fabs(row[tw.pos(kw)]), p);
+    return dispatchFloat(
+        x.dtype(),
+        [&]<typename T>() {
+            using C = ComputeT<T>;
+            const C p = static_cast<C>(pInt);
+            PlaneReader<T> reader;
+            for (int64_t pl = 0; pl < planes; ++pl) {
+                const C* in = reader(x.data<T>() + pl * inSize, inSize);
+                T* out = y->data<T>() + pl * outSize;
+                forEachWindow(taps, [&](int64_t o, const Taps& td, const Taps& th, const Taps& tw) {
+                    C sum = 0;
+                    for (int64_t kd = td.k0; kd < td.k1; ++kd) {
+                        for (int64_t kh = th.k0; kh < th.k1; ++kh) {
+                            const C* row = in + (td.pos(kd) * H + th.pos(kh)) * W;
+                            for (int64_t kw = tw.k0; kw < tw.k1; ++kw) {
+                                sum += std::pow(std::fabs(row[tw.pos(kw)]), p);
+                            }
                         }
                     }
-                }
-                out[o] = fromCompute<T>(std::pow(sum, C(1) / p));
-            });
-        }
-        return Status::ok();
-    }, "LpPool");
+                    out[o] = fromCompute<T>(std::pow(sum, C(1) / p));
+                });
+            }
+            return Status::ok();
+        },
+        "LpPool");
 }
 
 namespace {
@@ -238,7 +247,8 @@ Status globalPool(KernelContext& ctx, bool allowIntegers, Fold fold) {
     const int64_t planes = x.dim(0) * x.dim(1);
     const int64_t size = planes > 0 ? x.numel() / planes : 0;
     auto run = [&]<typename T>() {
-        for (int64_t p = 0; p < planes; ++p) y->data<T>()[p] = fold.template operator()<T>(x.data<T>() + p * size, size);
+        for (int64_t p = 0; p < planes; ++p)
+            y->data<T>()[p] = fold.template operator()<T>(x.data<T>() + p * size, size);
         return Status::ok();
     };
     return allowIntegers ? dispatchNumeric(x.dtype(), run) : dispatchFloat(x.dtype(), run);
@@ -333,10 +343,13 @@ Status kernelMaxUnpool(KernelContext& ctx) {
         }
         target[i] = at;
     }
-    return dispatchNumeric(x.dtype(), [&]<typename T>() {
-        for (int64_t i = 0; i < x.numel(); ++i) y->data<T>()[target[i]] = x.data<T>()[i];
-        return Status::ok();
-    }, "MaxUnpool");
+    return dispatchNumeric(
+        x.dtype(),
+        [&]<typename T>() {
+            for (int64_t i = 0; i < x.numel(); ++i) y->data<T>()[target[i]] = x.data<T>()[i];
+            return Status::ok();
+        },
+        "MaxUnpool");
 }
 
 Status kernelMaxRoiPool(KernelContext& ctx) {
@@ -356,43 +369,49 @@ Status kernelMaxRoiPool(KernelContext& ctx) {
     const int64_t channels = x.dim(1), H = x.dim(2), W = x.dim(3);
     const int64_t numRois = rois.dim(0);
     KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, x.dtype(), {numRois, channels, ph, pw}));
-    return dispatchFloat(x.dtype(), [&]<typename T>() {
-        using C = ComputeT<T>;
-        for (int64_t r = 0; r < numRois; ++r) {
-            const int64_t b = static_cast<int64_t>(rois.getDouble(r * 5));
-            if (b < 0 || b >= x.dim(0)) {
-                return outOfRange("roi " + std::to_string(r) + " has batch index " + std::to_string(b) +
-                                  " outside [0, " + std::to_string(x.dim(0)) + ")");
-            }
-            // Caffe's RoI pooling: rounded scaled corners, bins of roi_size / pooled_size, floor/ceil bin edges.
-            const int64_t x1 = std::lround(rois.getDouble(r * 5 + 1) * scale);
-            const int64_t y1 = std::lround(rois.getDouble(r * 5 + 2) * scale);
-            const int64_t x2 = std::lround(rois.getDouble(r * 5 + 3) * scale);
-            const int64_t y2 = std::lround(rois.getDouble(r * 5 + 4) * scale);
-            const double binH = static_cast<double>(std::max<int64_t>(y2 - y1 + 1, 1)) / static_cast<double>(ph);
-            const double binW = static_cast<double>(std::max<int64_t>(x2 - x1 + 1, 1)) / static_cast<double>(pw);
-            for (int64_t c = 0; c < channels; ++c) {
-                const T* plane = x.data<T>() + (b * channels + c) * H * W;
-                T* out = y->data<T>() + ((r * channels + c) * ph) * pw;
-                for (int64_t i = 0; i < ph; ++i) {
-                    const int64_t h0 = std::clamp<int64_t>(static_cast<int64_t>(std::floor(i * binH)) + y1, 0, H);
-                    const int64_t h1 = std::clamp<int64_t>(static_cast<int64_t>(std::ceil((i + 1) * binH)) + y1, 0, H);
-                    for (int64_t j = 0; j < pw; ++j) {
-                        const int64_t w0 = std::clamp<int64_t>(static_cast<int64_t>(std::floor(j * binW)) + x1, 0, W);
-                        const int64_t w1 =
-                            std::clamp<int64_t>(static_cast<int64_t>(std::ceil((j + 1) * binW)) + x1, 0, W);
-                        C best = std::numeric_limits<C>::lowest();
-                        const bool empty = h1 <= h0 || w1 <= w0;
-                        for (int64_t h = h0; h < h1; ++h) {
-                            for (int64_t w = w0; w < w1; ++w) best = std::max(best, static_cast<C>(plane[h * W + w]));
+    return dispatchFloat(
+        x.dtype(),
+        [&]<typename T>() {
+            using C = ComputeT<T>;
+            for (int64_t r = 0; r < numRois; ++r) {
+                const int64_t b = static_cast<int64_t>(rois.getDouble(r * 5));
+                if (b < 0 || b >= x.dim(0)) {
+                    return outOfRange("roi " + std::to_string(r) + " has batch index " + std::to_string(b) +
+                                      " outside [0, " + std::to_string(x.dim(0)) + ")");
+                }
+                // Caffe's RoI pooling: rounded scaled corners, bins of roi_size / pooled_size, floor/ceil bin edges.
+                const int64_t x1 = std::lround(rois.getDouble(r * 5 + 1) * scale);
+                const int64_t y1 = std::lround(rois.getDouble(r * 5 + 2) * scale);
+                const int64_t x2 = std::lround(rois.getDouble(r * 5 + 3) * scale);
+                const int64_t y2 = std::lround(rois.getDouble(r * 5 + 4) * scale);
+                const double binH = static_cast<double>(std::max<int64_t>(y2 - y1 + 1, 1)) / static_cast<double>(ph);
+                const double binW = static_cast<double>(std::max<int64_t>(x2 - x1 + 1, 1)) / static_cast<double>(pw);
+                for (int64_t c = 0; c < channels; ++c) {
+                    const T* plane = x.data<T>() + (b * channels + c) * H * W;
+                    T* out = y->data<T>() + ((r * channels + c) * ph) * pw;
+                    for (int64_t i = 0; i < ph; ++i) {
+                        const int64_t h0 = std::clamp<int64_t>(static_cast<int64_t>(std::floor(i * binH)) + y1, 0, H);
+                        const int64_t h1 =
+                            std::clamp<int64_t>(static_cast<int64_t>(std::ceil((i + 1) * binH)) + y1, 0, H);
+                        for (int64_t j = 0; j < pw; ++j) {
+                            const int64_t w0 =
+                                std::clamp<int64_t>(static_cast<int64_t>(std::floor(j * binW)) + x1, 0, W);
+                            const int64_t w1 =
+                                std::clamp<int64_t>(static_cast<int64_t>(std::ceil((j + 1) * binW)) + x1, 0, W);
+                            C best = std::numeric_limits<C>::lowest();
+                            const bool empty = h1 <= h0 || w1 <= w0;
+                            for (int64_t h = h0; h < h1; ++h) {
+                                for (int64_t w = w0; w < w1; ++w)
+                                    best = std::max(best, static_cast<C>(plane[h * W + w]));
+                            }
+                            out[i * pw + j] = fromCompute<T>(empty ? C(0) : best);
                         }
-                        out[i * pw + j] = fromCompute<T>(empty ? C(0) : best);
                     }
                 }
             }
-        }
-        return Status::ok();
-    }, "MaxRoiPool");
+            return Status::ok();
+        },
+        "MaxRoiPool");
 }
 
 }  // namespace kiln::cpu

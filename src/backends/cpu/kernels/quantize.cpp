@@ -139,7 +139,8 @@ Result<std::vector<int32_t>> matmulIntegerAcc(const Tensor& a, const std::vector
         KILN_RETURN_IF_ERROR(dispatchInteger(b.dtype(), [&]<typename T>() {
             const T* p = b.data<T>() + plan.bOffsets[i];
             for (int64_t r = 0; r < k; ++r) {
-                for (int64_t c = 0; c < n; ++c) b32[r * n + c] = static_cast<int32_t>(p[r * n + c]) - bZero[zb.at(bb, c)];
+                for (int64_t c = 0; c < n; ++c)
+                    b32[r * n + c] = static_cast<int32_t>(p[r * n + c]) - bZero[zb.at(bb, c)];
             }
             return Status::ok();
         }));
@@ -159,17 +160,20 @@ Status kernelQuantizeLinear(KernelContext& ctx) {
     const DataType outType = ctx.hasInput(2) ? ctx.input(2).dtype() : DataType::kUInt8;
     KILN_ASSIGN_OR_RETURN(QuantParams q, quantParams(ctx, x, 1, 2));
     KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, outType, x.shape()));
-    return dispatchQuant(outType, [&]<typename Q>() {
-        return dispatchNumeric(x.dtype(), [&]<typename T>() {
-            const T* in = x.data<T>();
-            Q* out = y->data<Q>();
-            for (int64_t i = 0; i < x.numel(); ++i) {
-                const int64_t c = q.channelOf(i);
-                out[i] = saturateRound<Q>(static_cast<float>(in[i]) / q.scale[c], q.zero[c]);
-            }
-            return Status::ok();
-        });
-    }, "QuantizeLinear output (y_zero_point)");
+    return dispatchQuant(
+        outType,
+        [&]<typename Q>() {
+            return dispatchNumeric(x.dtype(), [&]<typename T>() {
+                const T* in = x.data<T>();
+                Q* out = y->data<Q>();
+                for (int64_t i = 0; i < x.numel(); ++i) {
+                    const int64_t c = q.channelOf(i);
+                    out[i] = saturateRound<Q>(static_cast<float>(in[i]) / q.scale[c], q.zero[c]);
+                }
+                return Status::ok();
+            });
+        },
+        "QuantizeLinear output (y_zero_point)");
 }
 
 Status kernelDequantizeLinear(KernelContext& ctx) {
@@ -185,18 +189,21 @@ Status kernelDequantizeLinear(KernelContext& ctx) {
     KILN_ASSIGN_OR_RETURN(QuantParams q, quantParams(ctx, x, 1, 2));
     const DataType outType = ctx.input(1).dtype();
     KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, outType, x.shape()));
-    return dispatchFloat(outType, [&]<typename T>() {
-        return dispatchInteger(x.dtype(), [&]<typename X>() {
-            const X* in = x.data<X>();
-            T* out = y->data<T>();
-            for (int64_t i = 0; i < x.numel(); ++i) {
-                const int64_t c = q.channelOf(i);
-                out[i] = fromCompute<T>(static_cast<ComputeT<T>>(
-                    static_cast<float>(static_cast<int32_t>(in[i]) - q.zero[c]) * q.scale[c]));
-            }
-            return Status::ok();
-        });
-    }, "DequantizeLinear");
+    return dispatchFloat(
+        outType,
+        [&]<typename T>() {
+            return dispatchInteger(x.dtype(), [&]<typename X>() {
+                const X* in = x.data<X>();
+                T* out = y->data<T>();
+                for (int64_t i = 0; i < x.numel(); ++i) {
+                    const int64_t c = q.channelOf(i);
+                    out[i] = fromCompute<T>(static_cast<ComputeT<T>>(
+                        static_cast<float>(static_cast<int32_t>(in[i]) - q.zero[c]) * q.scale[c]));
+                }
+                return Status::ok();
+            });
+        },
+        "DequantizeLinear");
 }
 
 Status kernelDynamicQuantizeLinear(KernelContext& ctx) {
@@ -269,21 +276,24 @@ Status kernelQLinearMatMul(KernelContext& ctx) {
     KILN_ASSIGN_OR_RETURN(RowParam sb, rowParam(static_cast<int64_t>(bScale.size()), n, bBatches, "b_scale"));
     KILN_ASSIGN_OR_RETURN(auto acc, matmulIntegerAcc(a, aZero, b, bZero, plan));
     KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, outType, plan.outShape));
-    return dispatchQuant(outType, [&]<typename Q>() {
-        Q* out = y->data<Q>();
-        for (size_t i = 0; i < plan.aOffsets.size(); ++i) {
-            const int64_t ab = m * k > 0 ? plan.aOffsets[i] / (m * k) : 0;
-            const int64_t bb = k * n > 0 ? plan.bOffsets[i] / (k * n) : 0;
-            for (int64_t r = 0; r < m; ++r) {
-                for (int64_t c = 0; c < n; ++c) {
-                    const float mult = aScale[sa.at(ab, r)] * bScale[sb.at(bb, c)] / yScale[0];
-                    const int64_t at = (static_cast<int64_t>(i) * m + r) * n + c;
-                    out[at] = saturateRound<Q>(static_cast<float>(acc[at]) * mult, yZero[0]);
+    return dispatchQuant(
+        outType,
+        [&]<typename Q>() {
+            Q* out = y->data<Q>();
+            for (size_t i = 0; i < plan.aOffsets.size(); ++i) {
+                const int64_t ab = m * k > 0 ? plan.aOffsets[i] / (m * k) : 0;
+                const int64_t bb = k * n > 0 ? plan.bOffsets[i] / (k * n) : 0;
+                for (int64_t r = 0; r < m; ++r) {
+                    for (int64_t c = 0; c < n; ++c) {
+                        const float mult = aScale[sa.at(ab, r)] * bScale[sb.at(bb, c)] / yScale[0];
+                        const int64_t at = (static_cast<int64_t>(i) * m + r) * n + c;
+                        out[at] = saturateRound<Q>(static_cast<float>(acc[at]) * mult, yZero[0]);
+                    }
                 }
             }
-        }
-        return Status::ok();
-    }, "QLinearMatMul output (y_zero_point)");
+            return Status::ok();
+        },
+        "QLinearMatMul output (y_zero_point)");
 }
 
 Status kernelQLinearConv(KernelContext& ctx) {
@@ -307,8 +317,8 @@ Status kernelQLinearConv(KernelContext& ctx) {
         return invalidArgument("inputs 'x_scale', 'x_zero_point', 'y_scale' and 'y_zero_point' must be scalars");
     }
     if ((wScale.size() != 1 && wScale.size() != outC) || (wZero.size() != 1 && wZero.size() != outC)) {
-        return invalidArgument("inputs 'w_scale' and 'w_zero_point' must be scalars or have M=" +
-                               std::to_string(outC) + " values");
+        return invalidArgument("inputs 'w_scale' and 'w_zero_point' must be scalars or have M=" + std::to_string(outC) +
+                               " values");
     }
     std::vector<int32_t> wZeroPerChannel(outC);
     for (size_t m = 0; m < outC; ++m) wZeroPerChannel[m] = wZero[wZero.size() == 1 ? 0 : m];
@@ -321,20 +331,23 @@ Status kernelQLinearConv(KernelContext& ctx) {
     KILN_RETURN_IF_ERROR(nn::convInteger(x, xZero[0], w, wZeroPerChannel, geo, acc.data()));
     KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, outType, geo.outShape));
     const int64_t outSize = geo.win.outSize();
-    return dispatchQuant(outType, [&]<typename Q>() {
-        Q* out = y->data<Q>();
-        for (int64_t n = 0; n < geo.batch; ++n) {
-            for (int64_t m = 0; m < geo.outC; ++m) {
-                const float mult = xScale[0] * wScale[wScale.size() == 1 ? 0 : m] / yScale[0];
-                const int32_t b = bias ? bias->data<int32_t>()[m] : 0;
-                const int64_t base = (n * geo.outC + m) * outSize;
-                for (int64_t i = 0; i < outSize; ++i) {
-                    out[base + i] = saturateRound<Q>(static_cast<float>(acc[base + i] + b) * mult, yZero[0]);
+    return dispatchQuant(
+        outType,
+        [&]<typename Q>() {
+            Q* out = y->data<Q>();
+            for (int64_t n = 0; n < geo.batch; ++n) {
+                for (int64_t m = 0; m < geo.outC; ++m) {
+                    const float mult = xScale[0] * wScale[wScale.size() == 1 ? 0 : m] / yScale[0];
+                    const int32_t b = bias ? bias->data<int32_t>()[m] : 0;
+                    const int64_t base = (n * geo.outC + m) * outSize;
+                    for (int64_t i = 0; i < outSize; ++i) {
+                        out[base + i] = saturateRound<Q>(static_cast<float>(acc[base + i] + b) * mult, yZero[0]);
+                    }
                 }
             }
-        }
-        return Status::ok();
-    }, "QLinearConv output (y_zero_point)");
+            return Status::ok();
+        },
+        "QLinearConv output (y_zero_point)");
 }
 
 }  // namespace kiln::cpu

@@ -50,26 +50,25 @@ private:
     bool mHasSpare = false;
 };
 
-template <typename T>
-T storeAs(double v) {
-    if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) {
-        return T(static_cast<float>(v));
-    } else {
-        return static_cast<T>(v);
-    }
-}
-
 //! The `dtype` attribute as a DataType (fallback when absent).
 Result<DataType> dtypeAttr(const KernelContext& ctx, DataType fallback) {
     if (!ctx.attrs().has("dtype")) return fallback;
     const int64_t code = ctx.attrs().getInt("dtype", 0);
     const auto t = static_cast<DataType>(code);
     switch (t) {
-        case DataType::kFloat32: case DataType::kFloat64: case DataType::kFloat16: case DataType::kBFloat16:
-        case DataType::kInt8: case DataType::kInt16: case DataType::kInt32: case DataType::kInt64:
-        case DataType::kUInt8: case DataType::kUInt16: case DataType::kUInt32: case DataType::kUInt64:
-        case DataType::kBool:
-            return t;
+        case DataType::kFloat32:
+        case DataType::kFloat64:
+        case DataType::kFloat16:
+        case DataType::kBFloat16:
+        case DataType::kInt8:
+        case DataType::kInt16:
+        case DataType::kInt32:
+        case DataType::kInt64:
+        case DataType::kUInt8:
+        case DataType::kUInt16:
+        case DataType::kUInt32:
+        case DataType::kUInt64:
+        case DataType::kBool: return t;
         default: return invalidArgument("attribute 'dtype' " + std::to_string(code) + " is not a supported data type");
     }
 }
@@ -98,7 +97,7 @@ Status fillRandom(KernelContext& ctx, DataType type, const Shape& shape, Draw dr
     return dispatchFloat(type, [&]<typename T>() -> Status {
         KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, type, shape));
         T* out = y->data<T>();
-        for (int64_t i = 0; i < y->numel(); ++i) out[i] = storeAs<T>(draw(gen));
+        for (int64_t i = 0; i < y->numel(); ++i) out[i] = fromDouble<T>(draw(gen));
         return Status::ok();
     });
 }
@@ -167,7 +166,7 @@ Status kernelBernoulli(KernelContext& ctx) {
     return dispatchAll(type, [&]<typename T>() -> Status {
         KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, type, p.shape()));
         T* out = y->data<T>();
-        for (int64_t i = 0; i < p.numel(); ++i) out[i] = storeAs<T>(gen.uniform() < p.getDouble(i) ? 1.0 : 0.0);
+        for (int64_t i = 0; i < p.numel(); ++i) out[i] = fromDouble<T>(gen.uniform() < p.getDouble(i) ? 1.0 : 0.0);
         return Status::ok();
     });
 }

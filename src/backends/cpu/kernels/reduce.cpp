@@ -32,35 +32,26 @@ Result<std::vector<int64_t>> reduceAxes(const KernelContext& ctx) {
 //! Wrapping integer arithmetic (signed overflow through uint64 is defined); plain arithmetic for double.
 template <typename A>
 A wrapAdd(A a, A b) {
-    if constexpr (std::is_integral_v<A>)
-        return static_cast<A>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
-    else
-        return a + b;
+    if constexpr (std::is_integral_v<A>) return static_cast<A>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+    else return a + b;
 }
 template <typename A>
 A wrapMul(A a, A b) {
-    if constexpr (std::is_integral_v<A>)
-        return static_cast<A>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
-    else
-        return a * b;
+    if constexpr (std::is_integral_v<A>) return static_cast<A>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
+    else return a * b;
 }
 
 template <typename A>
 A absValue(A v) {
-    if constexpr (std::is_unsigned_v<A>)
-        return v;
-    else if constexpr (std::is_integral_v<A>)
-        return v < 0 ? static_cast<A>(0 - static_cast<uint64_t>(v)) : v;
-    else
-        return std::fabs(v);
+    if constexpr (std::is_unsigned_v<A>) return v;
+    else if constexpr (std::is_integral_v<A>) return v < 0 ? static_cast<A>(0 - static_cast<uint64_t>(v)) : v;
+    else return std::fabs(v);
 }
 
 template <typename T>
 T storeAccum(AccumT<T> v) {
-    if constexpr (std::is_integral_v<AccumT<T>>)
-        return static_cast<T>(v);
-    else
-        return castFromDouble<T>(v);
+    if constexpr (std::is_integral_v<AccumT<T>>) return static_cast<T>(v);
+    else return castFromDouble<T>(v);
 }
 
 template <typename T>
@@ -87,15 +78,9 @@ Status runReduce(const Tensor& x, Tensor& y, const ReducePlan& plan, ReduceKind 
         const T* base = in + plan.outerOffsets[static_cast<size_t>(o)];
         T& dst = out[o];
         switch (kind) {
-            case ReduceKind::kSum:
-                dst = storeAccum<T>(sumOf(base, identity));
-                break;
-            case ReduceKind::kSumSquare:
-                dst = storeAccum<T>(sumOf(base, square));
-                break;
-            case ReduceKind::kL1:
-                dst = storeAccum<T>(sumOf(base, absolute));
-                break;
+            case ReduceKind::kSum: dst = storeAccum<T>(sumOf(base, identity)); break;
+            case ReduceKind::kSumSquare: dst = storeAccum<T>(sumOf(base, square)); break;
+            case ReduceKind::kL1: dst = storeAccum<T>(sumOf(base, absolute)); break;
             case ReduceKind::kMean: {
                 const A s = sumOf(base, identity);
                 if constexpr (kIsFloat) {
@@ -105,9 +90,7 @@ Status runReduce(const Tensor& x, Tensor& y, const ReducePlan& plan, ReduceKind 
                 }
                 break;
             }
-            case ReduceKind::kL2:
-                dst = castFromDouble<T>(std::sqrt(static_cast<double>(sumOf(base, square))));
-                break;
+            case ReduceKind::kL2: dst = castFromDouble<T>(std::sqrt(static_cast<double>(sumOf(base, square)))); break;
             case ReduceKind::kLogSum:
                 dst = castFromDouble<T>(std::log(static_cast<double>(sumOf(base, identity))));
                 break;

@@ -18,8 +18,19 @@
 namespace kiln::cpu {
 namespace {
 
-enum class ActKind { kSigmoid, kTanh, kRelu, kHardSigmoid, kAffine, kLeakyRelu, kThresholdedRelu, kScaledTanh, kElu,
-                     kSoftsign, kSoftplus };
+enum class ActKind {
+    kSigmoid,
+    kTanh,
+    kRelu,
+    kHardSigmoid,
+    kAffine,
+    kLeakyRelu,
+    kThresholdedRelu,
+    kScaledTanh,
+    kElu,
+    kSoftsign,
+    kSoftplus
+};
 
 struct Activation {
     ActKind kind = ActKind::kSigmoid;
@@ -88,8 +99,8 @@ Result<std::vector<Activation>> parseActivations(const KernelContext& ctx, const
         if (names.size() == perDir && numDirections == 2) names.insert(names.end(), given->begin(), given->end());
         if (names.size() != perDir * static_cast<size_t>(numDirections)) {
             return invalidArgument("attribute 'activations' must list " + std::to_string(perDir) +
-                                   " functions per direction (" + std::to_string(numDirections) +
-                                   " directions), got " + std::to_string(given->size()));
+                                   " functions per direction (" + std::to_string(numDirections) + " directions), got " +
+                                   std::to_string(given->size()));
         }
     } else {
         for (int64_t d = 0; d < numDirections; ++d) names.insert(names.end(), defaults.begin(), defaults.end());
@@ -308,8 +319,8 @@ Status runRecurrence(KernelContext& ctx, const Recurrence<C>& rc, bool hasCell, 
     }
     const DataType dt = DataTypeOf<T>::value;
     if (wantY) {
-        const Shape shape = rc.layout == 0 ? Shape{rc.seqLen, rc.numDir, rc.batch, H} : Shape{rc.batch, rc.seqLen,
-                                                                                              rc.numDir, H};
+        const Shape shape =
+            rc.layout == 0 ? Shape{rc.seqLen, rc.numDir, rc.batch, H} : Shape{rc.batch, rc.seqLen, rc.numDir, H};
         KILN_ASSIGN_OR_RETURN(Tensor * out, ctx.allocateOutput(0, dt, shape));
         T* p = out->data<T>();
         for (int64_t t = 0; t < rc.seqLen; ++t)
@@ -345,96 +356,105 @@ const char* kRnnDtypes = "LSTM/GRU/RNN (float16, float32, float64, bfloat16)";
 
 Status kernelLSTM(KernelContext& ctx) {
     KILN_RETURN_IF_ERROR(ctx.requireInputs(3, 8));
-    return dispatchFloat(ctx.input(0).dtype(), [&]<typename T>() -> Status {
-        using C = ComputeT<T>;
-        Recurrence<C> rc;
-        KILN_RETURN_IF_ERROR(loadCommon<T>(ctx, 4, {"Sigmoid", "Tanh", "Tanh"}, true, rc));
-        const int64_t H = rc.hidden;
-        std::vector<C> p(static_cast<size_t>(rc.numDir * 3 * H), C(0));
-        if (ctx.hasInput(7)) {
-            KILN_RETURN_IF_ERROR(expectShape(ctx.input(7), "P", {rc.numDir, 3 * H}));
-            p = toCompute<T>(ctx.input(7));
-        }
-        const int64_t inputForget = ctx.attrs().getInt("input_forget", 0);
-        std::vector<C> xw(static_cast<size_t>(4 * H));
-        std::vector<C> hr(static_cast<size_t>(4 * H));
-        return runRecurrence<T>(ctx, rc, true, [&](int64_t d, const C* x, C* h, C* c) {
-            matVec(rc.W(d), 4 * H, rc.inputSize, x, rc.Wb(d), xw.data());
-            matVec(rc.R(d), 4 * H, H, h, rc.Rb(d), hr.data());
-            const Activation& f = rc.acts[static_cast<size_t>(d * 3)];
-            const Activation& g = rc.acts[static_cast<size_t>(d * 3 + 1)];
-            const Activation& hAct = rc.acts[static_cast<size_t>(d * 3 + 2)];
-            const C* pi = p.data() + d * 3 * H;
-            const C* po = pi + H;
-            const C* pf = pi + 2 * H;
-            // Gate order iofc.
-            for (int64_t k = 0; k < H; ++k) {
-                const C it = applyActivation(f, rc.clipped(xw[k] + hr[k] + pi[k] * c[k]));
-                C ft = applyActivation(f, rc.clipped(xw[2 * H + k] + hr[2 * H + k] + pf[k] * c[k]));
-                if (inputForget != 0) ft = C(1) - it;
-                const C ct = applyActivation(g, rc.clipped(xw[3 * H + k] + hr[3 * H + k]));
-                const C cNew = ft * c[k] + it * ct;
-                const C ot = applyActivation(f, rc.clipped(xw[H + k] + hr[H + k] + po[k] * cNew));
-                c[k] = cNew;
-                h[k] = ot * applyActivation(hAct, cNew);
+    return dispatchFloat(
+        ctx.input(0).dtype(),
+        [&]<typename T>() -> Status {
+            using C = ComputeT<T>;
+            Recurrence<C> rc;
+            KILN_RETURN_IF_ERROR(loadCommon<T>(ctx, 4, {"Sigmoid", "Tanh", "Tanh"}, true, rc));
+            const int64_t H = rc.hidden;
+            std::vector<C> p(static_cast<size_t>(rc.numDir * 3 * H), C(0));
+            if (ctx.hasInput(7)) {
+                KILN_RETURN_IF_ERROR(expectShape(ctx.input(7), "P", {rc.numDir, 3 * H}));
+                p = toCompute<T>(ctx.input(7));
             }
-        });
-    }, kRnnDtypes);
+            const int64_t inputForget = ctx.attrs().getInt("input_forget", 0);
+            std::vector<C> xw(static_cast<size_t>(4 * H));
+            std::vector<C> hr(static_cast<size_t>(4 * H));
+            return runRecurrence<T>(ctx, rc, true, [&](int64_t d, const C* x, C* h, C* c) {
+                matVec(rc.W(d), 4 * H, rc.inputSize, x, rc.Wb(d), xw.data());
+                matVec(rc.R(d), 4 * H, H, h, rc.Rb(d), hr.data());
+                const Activation& f = rc.acts[static_cast<size_t>(d * 3)];
+                const Activation& g = rc.acts[static_cast<size_t>(d * 3 + 1)];
+                const Activation& hAct = rc.acts[static_cast<size_t>(d * 3 + 2)];
+                const C* pi = p.data() + d * 3 * H;
+                const C* po = pi + H;
+                const C* pf = pi + 2 * H;
+                // Gate order iofc.
+                for (int64_t k = 0; k < H; ++k) {
+                    const C it = applyActivation(f, rc.clipped(xw[k] + hr[k] + pi[k] * c[k]));
+                    C ft = applyActivation(f, rc.clipped(xw[2 * H + k] + hr[2 * H + k] + pf[k] * c[k]));
+                    if (inputForget != 0) ft = C(1) - it;
+                    const C ct = applyActivation(g, rc.clipped(xw[3 * H + k] + hr[3 * H + k]));
+                    const C cNew = ft * c[k] + it * ct;
+                    const C ot = applyActivation(f, rc.clipped(xw[H + k] + hr[H + k] + po[k] * cNew));
+                    c[k] = cNew;
+                    h[k] = ot * applyActivation(hAct, cNew);
+                }
+            });
+        },
+        kRnnDtypes);
 }
 
 Status kernelGRU(KernelContext& ctx) {
     KILN_RETURN_IF_ERROR(ctx.requireInputs(3, 6));
-    return dispatchFloat(ctx.input(0).dtype(), [&]<typename T>() -> Status {
-        using C = ComputeT<T>;
-        Recurrence<C> rc;
-        KILN_RETURN_IF_ERROR(loadCommon<T>(ctx, 3, {"Sigmoid", "Tanh"}, false, rc));
-        const int64_t H = rc.hidden;
-        const bool linearBeforeReset = ctx.attrs().getInt("linear_before_reset", 0) != 0;
-        std::vector<C> xw(static_cast<size_t>(3 * H));
-        std::vector<C> hr(static_cast<size_t>(3 * H));
-        std::vector<C> z(static_cast<size_t>(H));
-        std::vector<C> rh(static_cast<size_t>(H));
-        std::vector<C> rhR(static_cast<size_t>(H));
-        return runRecurrence<T>(ctx, rc, false, [&](int64_t d, const C* x, C* h, C*) {
-            matVec(rc.W(d), 3 * H, rc.inputSize, x, rc.Wb(d), xw.data());
-            matVec(rc.R(d), 3 * H, H, h, rc.Rb(d), hr.data());
-            const Activation& f = rc.acts[static_cast<size_t>(d * 2)];
-            const Activation& g = rc.acts[static_cast<size_t>(d * 2 + 1)];
-            // Gate order zrh.
-            for (int64_t k = 0; k < H; ++k) {
-                z[k] = applyActivation(f, rc.clipped(xw[k] + hr[k]));
-                const C r = applyActivation(f, rc.clipped(xw[H + k] + hr[H + k]));
-                rh[k] = r * h[k];
-                rhR[k] = r * hr[2 * H + k];  // r * (Rh h + Rbh), the linear_before_reset form
-            }
-            if (!linearBeforeReset) {
-                // Rh (r . h) + Rbh replaces r * (Rh h + Rbh).
-                matVec(rc.R(d) + 2 * H * H, H, H, rh.data(), rc.Rb(d) + 2 * H, rhR.data());
-            }
-            for (int64_t k = 0; k < H; ++k) {
-                const C ht = applyActivation(g, rc.clipped(xw[2 * H + k] + rhR[k]));
-                h[k] = (C(1) - z[k]) * ht + z[k] * h[k];
-            }
-        });
-    }, kRnnDtypes);
+    return dispatchFloat(
+        ctx.input(0).dtype(),
+        [&]<typename T>() -> Status {
+            using C = ComputeT<T>;
+            Recurrence<C> rc;
+            KILN_RETURN_IF_ERROR(loadCommon<T>(ctx, 3, {"Sigmoid", "Tanh"}, false, rc));
+            const int64_t H = rc.hidden;
+            const bool linearBeforeReset = ctx.attrs().getInt("linear_before_reset", 0) != 0;
+            std::vector<C> xw(static_cast<size_t>(3 * H));
+            std::vector<C> hr(static_cast<size_t>(3 * H));
+            std::vector<C> z(static_cast<size_t>(H));
+            std::vector<C> rh(static_cast<size_t>(H));
+            std::vector<C> rhR(static_cast<size_t>(H));
+            return runRecurrence<T>(ctx, rc, false, [&](int64_t d, const C* x, C* h, C*) {
+                matVec(rc.W(d), 3 * H, rc.inputSize, x, rc.Wb(d), xw.data());
+                matVec(rc.R(d), 3 * H, H, h, rc.Rb(d), hr.data());
+                const Activation& f = rc.acts[static_cast<size_t>(d * 2)];
+                const Activation& g = rc.acts[static_cast<size_t>(d * 2 + 1)];
+                // Gate order zrh.
+                for (int64_t k = 0; k < H; ++k) {
+                    z[k] = applyActivation(f, rc.clipped(xw[k] + hr[k]));
+                    const C r = applyActivation(f, rc.clipped(xw[H + k] + hr[H + k]));
+                    rh[k] = r * h[k];
+                    rhR[k] = r * hr[2 * H + k];  // r * (Rh h + Rbh), the linear_before_reset form
+                }
+                if (!linearBeforeReset) {
+                    // Rh (r . h) + Rbh replaces r * (Rh h + Rbh).
+                    matVec(rc.R(d) + 2 * H * H, H, H, rh.data(), rc.Rb(d) + 2 * H, rhR.data());
+                }
+                for (int64_t k = 0; k < H; ++k) {
+                    const C ht = applyActivation(g, rc.clipped(xw[2 * H + k] + rhR[k]));
+                    h[k] = (C(1) - z[k]) * ht + z[k] * h[k];
+                }
+            });
+        },
+        kRnnDtypes);
 }
 
 Status kernelRNN(KernelContext& ctx) {
     KILN_RETURN_IF_ERROR(ctx.requireInputs(3, 6));
-    return dispatchFloat(ctx.input(0).dtype(), [&]<typename T>() -> Status {
-        using C = ComputeT<T>;
-        Recurrence<C> rc;
-        KILN_RETURN_IF_ERROR(loadCommon<T>(ctx, 1, {"Tanh"}, false, rc));
-        const int64_t H = rc.hidden;
-        std::vector<C> xw(static_cast<size_t>(H));
-        std::vector<C> hr(static_cast<size_t>(H));
-        return runRecurrence<T>(ctx, rc, false, [&](int64_t d, const C* x, C* h, C*) {
-            matVec(rc.W(d), H, rc.inputSize, x, rc.Wb(d), xw.data());
-            matVec(rc.R(d), H, H, h, rc.Rb(d), hr.data());
-            const Activation& f = rc.acts[static_cast<size_t>(d)];
-            for (int64_t k = 0; k < H; ++k) h[k] = applyActivation(f, rc.clipped(xw[k] + hr[k]));
-        });
-    }, kRnnDtypes);
+    return dispatchFloat(
+        ctx.input(0).dtype(),
+        [&]<typename T>() -> Status {
+            using C = ComputeT<T>;
+            Recurrence<C> rc;
+            KILN_RETURN_IF_ERROR(loadCommon<T>(ctx, 1, {"Tanh"}, false, rc));
+            const int64_t H = rc.hidden;
+            std::vector<C> xw(static_cast<size_t>(H));
+            std::vector<C> hr(static_cast<size_t>(H));
+            return runRecurrence<T>(ctx, rc, false, [&](int64_t d, const C* x, C* h, C*) {
+                matVec(rc.W(d), H, rc.inputSize, x, rc.Wb(d), xw.data());
+                matVec(rc.R(d), H, H, h, rc.Rb(d), hr.data());
+                const Activation& f = rc.acts[static_cast<size_t>(d)];
+                for (int64_t k = 0; k < H; ++k) h[k] = applyActivation(f, rc.clipped(xw[k] + hr[k]));
+            });
+        },
+        kRnnDtypes);
 }
 
 }  // namespace kiln::cpu

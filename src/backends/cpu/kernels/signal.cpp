@@ -13,16 +13,6 @@
 namespace kiln::cpu {
 namespace {
 
-//! Stores a double into any numeric storage type (Half/BFloat16 through float).
-template <typename T>
-T storeAs(double v) {
-    if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) {
-        return T(static_cast<float>(v));
-    } else {
-        return static_cast<T>(v);
-    }
-}
-
 //! Reads a scalar (or 1-element) integer input.
 Result<int64_t> scalarInt(const KernelContext& ctx, size_t index, const char* name) {
     const Tensor& t = ctx.input(index);
@@ -54,10 +44,18 @@ Result<DataType> outputDatatype(const KernelContext& ctx) {
     const int64_t code = ctx.attrs().getInt("output_datatype", 1);
     const auto t = static_cast<DataType>(code);
     switch (t) {
-        case DataType::kFloat32: case DataType::kFloat64: case DataType::kFloat16: case DataType::kBFloat16:
-        case DataType::kInt8: case DataType::kInt16: case DataType::kInt32: case DataType::kInt64:
-        case DataType::kUInt8: case DataType::kUInt16: case DataType::kUInt32: case DataType::kUInt64:
-            return t;
+        case DataType::kFloat32:
+        case DataType::kFloat64:
+        case DataType::kFloat16:
+        case DataType::kBFloat16:
+        case DataType::kInt8:
+        case DataType::kInt16:
+        case DataType::kInt32:
+        case DataType::kInt64:
+        case DataType::kUInt8:
+        case DataType::kUInt16:
+        case DataType::kUInt32:
+        case DataType::kUInt64: return t;
         default:
             return invalidArgument("attribute 'output_datatype' " + std::to_string(code) +
                                    " is not a numeric ONNX data type");
@@ -111,7 +109,7 @@ Status cosineWindow(KernelContext& ctx, double a0, double a1, double a2) {
             // A symmetric window of one point is [1] (numpy.hanning(1)), not the 0/0 of the formula.
             const double x = denom > 0 ? 2.0 * std::numbers::pi * static_cast<double>(k) / denom : 0.0;
             const double v = denom > 0 ? a0 - a1 * std::cos(x) + a2 * std::cos(2.0 * x) : 1.0;
-            y->data<T>()[k] = storeAs<T>(v);
+            y->data<T>()[k] = fromDouble<T>(v);
         }
         return Status::ok();
     });
@@ -174,8 +172,8 @@ Status kernelDFT(KernelContext& ctx) {
                 dft(re, im, n, outLen, inverse, tw, oRe, oIm);
                 for (int64_t k = 0; k < outLen; ++k) {
                     const int64_t dst = ((o * outLen + k) * inner + i) * 2;
-                    out[dst] = storeAs<T>(oRe[static_cast<size_t>(k)]);
-                    out[dst + 1] = storeAs<T>(oIm[static_cast<size_t>(k)]);
+                    out[dst] = fromDouble<T>(oRe[static_cast<size_t>(k)]);
+                    out[dst + 1] = fromDouble<T>(oIm[static_cast<size_t>(k)]);
                 }
             }
         }
@@ -250,8 +248,8 @@ Status kernelSTFT(KernelContext& ctx) {
                 dft(re, im, frameLength, bins, false, tw, oRe, oIm);
                 for (int64_t k = 0; k < bins; ++k) {
                     const int64_t dst = ((b * frames + f) * bins + k) * 2;
-                    out[dst] = storeAs<T>(oRe[static_cast<size_t>(k)]);
-                    out[dst + 1] = storeAs<T>(oIm[static_cast<size_t>(k)]);
+                    out[dst] = fromDouble<T>(oRe[static_cast<size_t>(k)]);
+                    out[dst + 1] = fromDouble<T>(oIm[static_cast<size_t>(k)]);
                 }
             }
         }
@@ -323,7 +321,7 @@ Status kernelMelWeightMatrix(KernelContext& ctx) {
     }
     return dispatchNumeric(outType, [&]<typename T>() -> Status {
         KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, outType, {spectrogramBins, numMelBins}));
-        for (size_t i = 0; i < m.size(); ++i) y->data<T>()[i] = storeAs<T>(m[i]);
+        for (size_t i = 0; i < m.size(); ++i) y->data<T>()[i] = fromDouble<T>(m[i]);
         return Status::ok();
     });
 }

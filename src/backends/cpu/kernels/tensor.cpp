@@ -243,7 +243,8 @@ Status kernelConstant(KernelContext& ctx) {
     } else if (a.has("sparse_value")) {
         return unsupported("attribute 'sparse_value' is not supported");
     } else {
-        return invalidArgument("Constant needs one of the attributes value, value_float(s), value_int(s), value_string(s)");
+        return invalidArgument(
+            "Constant needs one of the attributes value, value_float(s), value_int(s), value_string(s)");
     }
     return Status::ok();
 }

@@ -36,7 +36,7 @@ uint32_t mapCase(uint32_t c, bool upper) {
         shift('A', 'Z', 0x20);
     } else if (c < 0x100) {
         if (c == 0xD7 || c == 0xF7) return c;  // × and ÷
-        if (upper && c == 0xFF) return 0x178;   // ÿ → Ÿ
+        if (upper && c == 0xFF) return 0x178;  // ÿ → Ÿ
         shift(0xC0, 0xDE, 0x20);
     } else if (c < 0x180) {
         if (c == 0x178) return upper ? c : 0xFF;
@@ -93,7 +93,7 @@ struct TfIdfConfig {
     int64_t outputSize = 0;
     bool stringPool = false;
     std::unordered_map<std::string, int64_t> vocabulary;  //!< String pools: string → token id.
-    std::map<std::vector<int64_t>, int64_t> pool;          //!< n-gram (of a length in [minGram, maxGram]) → index.
+    std::map<std::vector<int64_t>, int64_t> pool;         //!< n-gram (of a length in [minGram, maxGram]) → index.
 };
 
 Result<TfIdfConfig> readTfIdfConfig(const ir::Attributes& attrs) {
@@ -172,8 +172,7 @@ Result<TfIdfConfig> readTfIdfConfig(const ir::Attributes& attrs) {
         }
         if ((end - begin) % length != 0) {
             return invalidArgument("the pool's " + std::to_string(length) + "-gram section has " +
-                                   std::to_string(end - begin) + " items, not a multiple of " +
-                                   std::to_string(length));
+                                   std::to_string(end - begin) + " items, not a multiple of " + std::to_string(length));
         }
         for (int64_t at = begin; at < end; at += length, ++ngramId) {
             if (length < cfg.minGram || length > cfg.maxGram) continue;  // never counted; keeps its id
