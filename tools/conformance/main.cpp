@@ -102,6 +102,8 @@ int main(int argc, char** argv) {
     app.add_flag("--allow-stale", allowStale, "Do not fail when a test listed in the expectations file passes");
     app.add_flag("--optimize", runOptions.optimize,
                  "Run the optimizing passes first; fail where they change outputs by more than 1e-5 relative");
+    app.add_option("--optimize-max-rel", runOptions.optimizedMaxRel,
+                   "With --optimize: allowed max|optimized-unoptimized|/max|unoptimized| (default 1e-5)");
     CLI11_PARSE(app, argc, argv);
 
     std::map<std::string, kiln::conformance::Expectation> expectations;
