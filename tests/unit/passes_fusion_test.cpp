@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include "backends/cpu/kernel.h"
+#include "frontend/onnx/importer.h"
+#include "model_builder.h"
 #include "passes_test_util.h"
 
 namespace kiln::testing {
@@ -142,6 +144,18 @@ TEST(PassFusion, FusedKernelRejectsBadInputs) {
 TEST(PassFusion, ImporterRefusesTheKilnDomain) {
     EXPECT_TRUE(ir::findOp("kiln", "FusedConv").has_value());
     EXPECT_FALSE(ir::findOp("", "FusedConv").has_value());
+    onnx::ModelProto m = makeModel();
+    auto* op = m.add_opset_import();
+    op->set_domain("kiln");
+    op->set_version(1);
+    addInput(*m.mutable_graph(), "a", onnx::TensorProto::FLOAT, {2, 3});
+    addInput(*m.mutable_graph(), "b", onnx::TensorProto::FLOAT, {3, 4});
+    addNode(*m.mutable_graph(), "FusedMatMul", {"a", "b"}, {"y"}, "f", "kiln");
+    addOutput(*m.mutable_graph(), "y", onnx::TensorProto::FLOAT, {2, 4});
+    auto imported = onnx_frontend::importModel(m, "");
+    ASSERT_FALSE(imported.isOk());
+    EXPECT_EQ(imported.status().code(), ErrorCode::kUnsupported) << imported.status().message();
+    EXPECT_NE(imported.status().message().find("FusedMatMul"), std::string::npos) << imported.status().message();
 }
 
 }  // namespace
