@@ -68,6 +68,24 @@ void Node::addOutput(Value* v) {
     if (v) v->setProducer(this);
 }
 
+void Node::setOutput(size_t i, Value* v) {
+    if (i >= mOutputs.size()) mOutputs.resize(i + 1, nullptr);
+    if (mOutputs[i] && mOutputs[i]->producer() == this) mOutputs[i]->setProducer(nullptr);
+    mOutputs[i] = v;
+    if (v) v->setProducer(this);
+}
+
+void Node::disconnect() {
+    for (Value*& in : mInputs) {
+        if (in) in->removeConsumer(this);
+        in = nullptr;
+    }
+    for (Value*& out : mOutputs) {
+        if (out && out->producer() == this) out->setProducer(nullptr);
+        out = nullptr;
+    }
+}
+
 Result<Value*> Graph::createValue(const std::string& name) {
     if (!name.empty() && mValueByName.count(name)) {
         return invalidModel("value '" + name + "' is defined more than once in graph '" + mName + "'");
@@ -93,6 +111,59 @@ Value* Graph::findValueInScope(const std::string& name) const {
 Node* Graph::addNode(OpKind op, std::string name, int64_t opset) {
     mNodes.push_back(std::make_unique<Node>(op, std::move(name), opset));
     return mNodes.back().get();
+}
+
+Node* Graph::insertNode(size_t index, OpKind op, std::string name, int64_t opset) {
+    index = std::min(index, mNodes.size());
+    auto it = mNodes.insert(mNodes.begin() + static_cast<std::ptrdiff_t>(index),
+                            std::make_unique<Node>(op, std::move(name), opset));
+    return it->get();
+}
+
+int64_t Graph::indexOf(const Node* node) const {
+    for (size_t i = 0; i < mNodes.size(); ++i) {
+        if (mNodes[i].get() == node) return static_cast<int64_t>(i);
+    }
+    return -1;
+}
+
+void Graph::moveNodeAfter(Node* node, const Node* anchor) {
+    const int64_t from = indexOf(node);
+    if (from < 0 || node == anchor) return;
+    std::unique_ptr<Node> owned = std::move(mNodes[static_cast<size_t>(from)]);
+    mNodes.erase(mNodes.begin() + from);
+    const int64_t at = anchor ? indexOf(anchor) + 1 : 0;
+    mNodes.insert(mNodes.begin() + at, std::move(owned));
+}
+
+void Graph::removeNode(Node* node) {
+    const int64_t i = indexOf(node);
+    if (i < 0) return;
+    node->disconnect();
+    node->mRemoved = true;
+    mRemovedNodes.push_back(std::move(mNodes[static_cast<size_t>(i)]));
+    mNodes.erase(mNodes.begin() + i);
+}
+
+Status Graph::removeValue(Value* value) {
+    if (value->producer() || !value->consumers().empty() ||
+        std::find(mInputs.begin(), mInputs.end(), value) != mInputs.end() ||
+        std::find(mOutputs.begin(), mOutputs.end(), value) != mOutputs.end()) {
+        return internalError("value '" + value->name() + "' of graph '" + mName + "' is still in use");
+    }
+    auto it = std::find_if(mValues.begin(), mValues.end(), [&](const auto& v) { return v.get() == value; });
+    if (it == mValues.end()) return internalError("value '" + value->name() + "' is not in graph '" + mName + "'");
+    auto byName = mValueByName.find(value->name());
+    if (byName != mValueByName.end() && byName->second == value) mValueByName.erase(byName);
+    value->mRemoved = true;
+    mRemovedValues.push_back(std::move(*it));
+    mValues.erase(it);
+    return Status::ok();
+}
+
+void Graph::collectGarbage() {
+    mRemovedNodes.clear();
+    mRemovedValues.clear();
 }
 
 Status Graph::verify() const {

@@ -59,8 +59,12 @@ public:
     const std::vector<Node*>& consumers() const { return mConsumers; }
     void addConsumer(Node* n) { mConsumers.push_back(n); }
     void removeConsumer(Node* n);
+    //! True once the graph removed the value (the object stays valid until Graph::collectGarbage).
+    bool removed() const { return mRemoved; }
 
 private:
+    friend class Graph;
+    bool mRemoved = false;
     Graph* mGraph;
     std::string mName;
     DataType mDtype = DataType::kUndefined;
@@ -93,6 +97,12 @@ public:
     void addInput(Value* v);
     void setInput(size_t i, Value* v);
     void addOutput(Value* v);
+    //! Makes this node the producer of `v` in output slot i (the old output loses its producer).
+    void setOutput(size_t i, Value* v);
+    //! Detaches every input (consumer links) and output (producer links).
+    void disconnect();
+    //! True once the graph removed the node (the object stays valid until Graph::collectGarbage).
+    bool removed() const { return mRemoved; }
 
     Attributes& attrs() { return mAttrs; }
     const Attributes& attrs() const { return mAttrs; }
@@ -102,6 +112,8 @@ private:
     std::string mName;
     int64_t mOpset;
     int64_t mSourceIndex = -1;
+    bool mRemoved = false;
+    friend class Graph;
     std::vector<Value*> mInputs;
     std::vector<Value*> mOutputs;
     Attributes mAttrs;
@@ -124,6 +136,20 @@ public:
     Value* findValueInScope(const std::string& name) const;
     //! Creates a node at the end of the node list (callers keep topological order).
     Node* addNode(OpKind op, std::string name, int64_t opset);
+    //! Creates a node at position `index` of the node list (callers keep topological order).
+    Node* insertNode(size_t index, OpKind op, std::string name, int64_t opset);
+    //! Position of `node` in the node list, or -1.
+    int64_t indexOf(const Node* node) const;
+    //! Moves `node` to just after `anchor` (nullptr: to the front); callers keep topological order.
+    void moveNodeAfter(Node* node, const Node* anchor);
+    //! Disconnects `node` and takes it out of the node list. Pointers to it stay valid (and `removed()` is true)
+    //! until collectGarbage(), so passes may hold node lists across removals.
+    void removeNode(Node* node);
+    //! Takes an unused value (no producer, no consumers, not a graph input or output) out of the graph; its name
+    //! becomes free. Fails when the value is still used.
+    Status removeValue(Value* value);
+    //! Frees removed nodes and values.
+    void collectGarbage();
 
     const std::vector<std::unique_ptr<Node>>& nodes() const { return mNodes; }
     const std::vector<std::unique_ptr<Value>>& values() const { return mValues; }
@@ -131,6 +157,7 @@ public:
     const std::vector<Value*>& outputs() const { return mOutputs; }
     void addInput(Value* v) { mInputs.push_back(v); }
     void addOutput(Value* v) { mOutputs.push_back(v); }
+    void setOutput(size_t i, Value* v) { mOutputs.at(i) = v; }
 
     //! Opset version per domain ("" = ai.onnx).
     const std::unordered_map<std::string, int64_t>& opsets() const { return mOpsets; }
@@ -148,6 +175,8 @@ private:
     std::vector<Value*> mInputs;
     std::vector<Value*> mOutputs;
     std::unordered_map<std::string, int64_t> mOpsets;
+    std::vector<std::unique_ptr<Node>> mRemovedNodes;
+    std::vector<std::unique_ptr<Value>> mRemovedValues;
 };
 
 }  // namespace kiln::ir

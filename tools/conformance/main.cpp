@@ -24,14 +24,14 @@ using kiln::conformance::TestResult;
 namespace {
 
 TestResult runIsolated(const std::string& dir, const std::string& name, const kiln::conformance::Tolerance& tol,
-                       unsigned timeoutSeconds) {
+                       const kiln::conformance::RunOptions& runOptions, unsigned timeoutSeconds) {
     int fds[2];
-    if (pipe(fds) != 0) return kiln::conformance::runTest(dir, name, tol);
+    if (pipe(fds) != 0) return kiln::conformance::runTest(dir, name, tol, runOptions);
     const pid_t pid = fork();
     if (pid == 0) {
         close(fds[0]);
         alarm(timeoutSeconds);
-        TestResult r = kiln::conformance::runTest(dir, name, tol);
+        TestResult r = kiln::conformance::runTest(dir, name, tol, runOptions);
         std::string msg =
             std::to_string(static_cast<int>(r.outcome)) + "\n" + std::to_string(r.seconds) + "\n" + r.detail;
         ssize_t off = 0;
@@ -85,6 +85,7 @@ int main(int argc, char** argv) {
     bool allowStale = false;
     unsigned timeout = 120;
     kiln::conformance::Tolerance tol;
+    kiln::conformance::RunOptions runOptions;
     app.add_option("--data", dataDirs,
                    "Suite folder holding one folder per test; repeatable (suite name = folder name)")
         ->required();
@@ -99,6 +100,10 @@ int main(int argc, char** argv) {
     app.add_flag("-v,--verbose", verbose, "Print every test, not only the ones that do not pass");
     app.add_flag("--no-isolate", noIsolate, "Run tests in this process (for debuggers)");
     app.add_flag("--allow-stale", allowStale, "Do not fail when a test listed in the expectations file passes");
+    app.add_flag("--optimize", runOptions.optimize,
+                 "Run the optimizing passes first; fail where they change outputs by more than 1e-5 relative");
+    app.add_option("--optimize-max-rel", runOptions.optimizedMaxRel,
+                   "With --optimize: allowed max|optimized-unoptimized|/max|unoptimized| (default 1e-5)");
     CLI11_PARSE(app, argc, argv);
 
     std::map<std::string, kiln::conformance::Expectation> expectations;
@@ -138,8 +143,8 @@ int main(int argc, char** argv) {
                             [&](const std::string& x) { return name.find(x) != std::string::npos; })) {
                 continue;
             }
-            TestResult r = noIsolate ? kiln::conformance::runTest(t.string(), name, tol)
-                                     : runIsolated(t.string(), name, tol, timeout);
+            TestResult r = noIsolate ? kiln::conformance::runTest(t.string(), name, tol, runOptions)
+                                     : runIsolated(t.string(), name, tol, runOptions, timeout);
             Totals& tot = perSuite[suite];
             (r.outcome == Outcome::kPass ? tot.pass : r.outcome == Outcome::kFail ? tot.fail : tot.unsupported)++;
             auto exp = expectations.find(name);

@@ -12,6 +12,7 @@
 #include "common/dispatch.h"
 #include "frontend/onnx/importer.h"
 #include "frontend/onnx/tensor_proto.h"
+#include "passes/passes.h"
 
 namespace kiln::conformance {
 
@@ -108,7 +109,7 @@ Tensor asDeclared(Tensor t, DataType declared) {
 
 }  // namespace
 
-TestResult runTest(const std::string& dir, const std::string& name, const Tolerance& tol) {
+TestResult runTest(const std::string& dir, const std::string& name, const Tolerance& tol, const RunOptions& options) {
     const auto start = std::chrono::steady_clock::now();
     TestResult r;
     r.name = name;
@@ -124,6 +125,16 @@ TestResult runTest(const std::string& dir, const std::string& name, const Tolera
         return finish(unsup ? Outcome::kUnsupported : Outcome::kFail, model.status().message());
     }
     const ir::Graph& graph = *model->graph;
+    // The optimized graph is a second import (the IR has no deep copy), rewritten by the pass pipeline.
+    std::unique_ptr<ir::Graph> optimized;
+    if (options.optimize) {
+        auto second = onnx_frontend::importOnnxFile((fs::path(dir) / "model.onnx").string());
+        if (!second) return finish(Outcome::kFail, second.status().message());
+        optimized = std::move(second->graph);
+        passes::PassManager pm(passes::defaultPipeline());
+        auto report = pm.run(*optimized);
+        if (!report) return finish(Outcome::kFail, "optimizing: " + report.status().message());
+    }
     std::vector<fs::path> sets;
     for (const auto& e : fs::directory_iterator(dir)) {
         if (e.is_directory() && e.path().filename().string().rfind("test_data_set_", 0) == 0) sets.push_back(e.path());
@@ -159,6 +170,21 @@ TestResult runTest(const std::string& dir, const std::string& name, const Tolera
         if (!outs) {
             const bool unsup = outs.status().code() == ErrorCode::kUnsupported;
             return finish(unsup ? Outcome::kUnsupported : Outcome::kFail, outs.status().message());
+        }
+        if (optimized) {
+            auto opt = executor.run(*optimized, inputs);
+            if (!opt) return finish(Outcome::kFail, "optimized graph: " + opt.status().message());
+            Tolerance same;
+            same.maxRel = options.optimizedMaxRel;
+            for (size_t i = 0; i < outs->size() && i < opt->size(); ++i) {
+                std::string diff = compareTensors((*opt)[i], (*outs)[i], same);
+                if (!diff.empty()) {
+                    return finish(Outcome::kFail, "optimized graph output " + std::to_string(i) + " '" +
+                                                      graph.outputs()[i]->name() +
+                                                      "' differs from unoptimized: " + diff);
+                }
+            }
+            outs = std::move(opt);
         }
         if (outs->size() != expected.size()) {
             return finish(Outcome::kFail, "model produced " + std::to_string(outs->size()) + " outputs, expected " +

@@ -32,8 +32,17 @@ struct TestResult {
 //! Compares one output; returns an empty string when it matches, else what differs.
 std::string compareTensors(const Tensor& got, const Tensor& want, const Tolerance& tol, double* worstRel = nullptr);
 
+//! When set, the optimizing pass pipeline (passes::defaultPipeline) runs on the imported graph; the optimized
+//! graph's outputs must agree with the unoptimized graph's within `optimizedMaxRel` (max|a-b|/max|b|) before they
+//! are compared with the stored outputs.
+struct RunOptions {
+    bool optimize = false;
+    double optimizedMaxRel = 1e-5;
+};
+
 //! Runs one test folder (model.onnx + test_data_set_*).
-TestResult runTest(const std::string& dir, const std::string& name, const Tolerance& tol);
+TestResult runTest(const std::string& dir, const std::string& name, const Tolerance& tol,
+                   const RunOptions& options = {});
 
 //! Expectations: test name → (category, reason), from a file of lines `name  category  reason...`.
 struct Expectation {

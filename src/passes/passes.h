@@ -1,0 +1,42 @@
+// The optimizing passes (one per file in src/passes/) and the default pipeline.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "passes/backend_hooks.h"
+#include "passes/pass.h"
+
+namespace kiln::passes {
+
+struct ConstantFoldingOptions {
+    //! Results larger than this stay computed at run time: folding must not bloat the engine or the build.
+    size_t maxOutputBytes = size_t{64} << 20;
+};
+
+//! "constant-folding": nodes whose inputs are all constants run through the CPU reference kernel and become
+//! constants; Shape/Size of values with static shapes fold too. Random ops and subgraph ops never fold.
+std::unique_ptr<Pass> createConstantFolding(ConstantFoldingOptions options = {});
+//! "dead-code-elimination": removes nodes no graph output depends on, then orphaned values.
+std::unique_ptr<Pass> createDeadCodeElimination();
+//! "identity-elimination": removes Identity and inference-mode Dropout, keeping graph output names.
+std::unique_ptr<Pass> createIdentityElimination();
+//! "cse": merges nodes with the same op, inputs and attributes, and small constants with equal contents.
+std::unique_ptr<Pass> createCommonSubexpressionElimination();
+//! "conv-bn-fold": folds inference BatchNormalization into the preceding Conv's weights and bias.
+std::unique_ptr<Pass> createConvBatchNormFold();
+//! "bias-activation-fusion": Conv/Gemm/MatMul + bias Add + residual Add + activation → kiln FusedConv/FusedGemm/
+//! FusedMatMul.
+std::unique_ptr<Pass> createBiasActivationFusion();
+//! "elementwise-claim": asks the backend which elementwise chains it fuses (BackendHooks::claimElementwiseChains)
+//! and records them as the node attribute `kiln_fusion_group` (chain index).
+std::unique_ptr<Pass> createElementwiseClaim();
+//! "layout-assignment" / "precision-assignment": the backend's hooks (no-ops by default).
+std::unique_ptr<Pass> createLayoutAssignment();
+std::unique_ptr<Pass> createPrecisionAssignment(PrecisionPolicy policy = {});
+
+//! Folding and cleanup, then the fusions, then the backend hooks.
+std::vector<std::unique_ptr<Pass>> defaultPipeline();
+
+}  // namespace kiln::passes

@@ -1,0 +1,23 @@
+#include "passes/backend_hooks.h"
+#include "passes/passes.h"
+
+namespace kiln::passes {
+
+std::vector<std::unique_ptr<Pass>> defaultPipeline() {
+    std::vector<std::unique_ptr<Pass>> p;
+    p.push_back(createIdentityElimination());
+    p.push_back(createConstantFolding());
+    p.push_back(createCommonSubexpressionElimination());
+    p.push_back(createDeadCodeElimination());
+    // BatchNormalization folds before the fusion turns Conv into FusedConv.
+    p.push_back(createConvBatchNormFold());
+    p.push_back(createBiasActivationFusion());
+    p.push_back(createElementwiseClaim());
+    p.push_back(createLayoutAssignment());
+    p.push_back(createPrecisionAssignment());
+    return p;
+}
+
+std::vector<std::unique_ptr<Pass>> BackendHooks::pipeline() const { return defaultPipeline(); }
+
+}  // namespace kiln::passes
