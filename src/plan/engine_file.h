@@ -147,8 +147,4 @@ Result<EngineFile> loadEngineFromMemory(const void* data, size_t size, std::shar
                                         const EngineExpectation& expect = {}, EngineLoadFailure* failure = nullptr,
                                         const std::string& name = "<memory>");
 
-//! Structural equality of two graphs (names, dtypes, shapes, constants' bytes, nodes, attributes recursively,
-//! inputs/outputs, opsets). Returns the first difference, or an empty string when equal. For tests and tools.
-std::string diffGraphs(const ir::Graph& a, const ir::Graph& b);
-
 }  // namespace kiln::plan

@@ -15,6 +15,7 @@
 
 #include "backends/cpu/executor.h"
 #include "frontend/onnx/importer.h"
+#include "plan/graph_diff.h"
 #include "unit/model_builder.h"
 #include "unit/plan_test_util.h"
 
