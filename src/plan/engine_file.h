@@ -20,10 +20,10 @@
 //   body        (64-byte aligned) the graph section, then (64-byte aligned) the weight blob: every non-string
 //               tensor's bytes at a 64-byte aligned offset, referenced from the graph section by offset + size.
 //
-// The graph section is Kiln's own small binary encoding rather than protobuf: it stores Kiln's IR as it is after
-// import and passes (op kinds, Kiln-created nodes, symbolic dims, outer-scope captures by reference), which an
-// onnx::GraphProto would only approximate, needs no generated code, and its reader checks every count and offset
-// against the bytes present, so a damaged file ends in a Status, never in a huge allocation or a crash.
+// The graph section (src/plan/graph_codec.h) is Kiln's own small binary encoding rather than protobuf: it stores Kiln's
+// IR as it is after import and passes (op kinds, Kiln-created nodes, symbolic dims, outer-scope captures by reference),
+// which an onnx::GraphProto would only approximate, needs no generated code, and its reader checks every count and
+// offset against the bytes present, so a damaged file ends in a Status, never in a huge allocation or a crash.
 //
 // Thread safety: the functions are reentrant; a loaded EngineFile is immutable and may be read from any thread.
 #pragma once

@@ -48,7 +48,7 @@ struct BufferAssignment {
     const ir::Value* value = nullptr;
     size_t offset = 0;     //!< Byte offset in the arena (multiple of the alignment).
     size_t bytes = 0;      //!< Exact size of the value's data.
-    int64_t firstUse = 0;  //!< Index of the node that produces it.
+    int64_t firstUse = 0;  //!< Index of the node that produces it (-1 for outputs under OutputPolicy::kSeparate).
     int64_t lastUse = 0;   //!< Index of the last node that reads it (node count for values kept to the end).
 };
 
