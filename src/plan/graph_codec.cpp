@@ -296,7 +296,7 @@ private:
             shape.push_back(dim);
         }
         if (!mIn.ok()) return std::nullopt;
-        if (overflow && numel != 0) {
+        if (overflow) {  // even with a zero dim later: shapeNumel would overflow on the way
             fail("tensor shape " + shapeToString(shape) + " is too large");
             return std::nullopt;
         }

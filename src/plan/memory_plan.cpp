@@ -76,9 +76,18 @@ Result<MemoryPlan> planMemory(const ir::Graph& graph, const MemoryPlanOptions& o
                 return unsupported(node.describe() + ": output '" + v->name() + "' of dtype " +
                                    dataTypeName(v->dtype()) + " has no fixed element size to plan");
             }
+            // Shapes may come from an engine file: check them before multiplying.
+            size_t bytes = elem;
+            for (int64_t d : *shape) {
+                if (d < 0 || (d > 0 && bytes > (size_t{1} << 62) / static_cast<size_t>(d))) {
+                    return invalidArgument(node.describe() + ": output '" + v->name() + "' has an invalid shape " +
+                                           shapeToString(*shape));
+                }
+                bytes *= static_cast<size_t>(d);
+            }
             BufferAssignment b;
             b.value = v;
-            b.bytes = static_cast<size_t>(shapeNumel(*shape)) * elem;
+            b.bytes = bytes;
             b.firstUse = i;
             b.lastUse = i;
             plan.mIndex[v] = plan.buffers.size();
