@@ -4,7 +4,7 @@
 //   auto shapes = plan::recordShapesByRunning(graph, inputs);    // or static shapes from shape resolution
 //   auto mp = plan::planMemory(graph, {}, &*shapes);
 //   std::byte* arena = allocate(mp->arenaBytes);                // once per execution context
-//   void* y = arena + mp->offsetOf(graph.findValue("y"));
+//   void* y = arena + *mp->offsetOf(graph.findValue("y"));  // nullopt for inputs/constants
 //
 // Scope: the values of the graph itself (node outputs). Graph inputs, constants and values of subgraphs
 // (If/Loop/Scan bodies, which run with their own allocations) are not planned; a value that a subgraph reads from
