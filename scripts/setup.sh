@@ -15,7 +15,7 @@ mkdir -p "$LOG_DIR"
 
 APT_PACKAGES=(
   build-essential cmake ninja-build ccache
-  libprotobuf-dev protobuf-compiler libonnx-dev libonnx-testdata python3-onnx python3-numpy
+  libprotobuf-dev protobuf-compiler libssl-dev libonnx-dev libonnx-testdata python3-onnx python3-numpy
   libopenblas-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libstb-dev libpng-dev
   python3-torch python3-torchvision python3-skimage python3-pil opencv-doc clang-format
   nodejs npm

@@ -30,6 +30,9 @@ public:
     static Result<Tensor> allocate(DataType type, Shape shape);
     //! Wraps external memory without owning it; the caller keeps it alive.
     static Tensor wrap(DataType type, Shape shape, void* data);
+    //! Wraps external memory kept alive by `owner` (e.g. a memory-mapped engine file): copies of the tensor share
+    //! `owner`, so the memory lives as long as any of them. `data` must point into what `owner` keeps alive.
+    static Tensor view(DataType type, Shape shape, void* data, std::shared_ptr<void> owner);
     //! 0-d tensor holding one value.
     template <typename T>
     static Tensor scalar(T value) {

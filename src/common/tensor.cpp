@@ -97,6 +97,15 @@ Tensor Tensor::wrap(DataType type, Shape shape, void* data) {
     return t;
 }
 
+Tensor Tensor::view(DataType type, Shape shape, void* data, std::shared_ptr<void> owner) {
+    Tensor t;
+    t.mType = type;
+    t.mShape = std::move(shape);
+    t.mStorage = std::move(owner);
+    t.mData = data;
+    return t;
+}
+
 Result<Tensor> Tensor::reshaped(Shape shape) const {
     if (shapeNumel(shape) != numel()) {
         return invalidArgument("cannot reshape " + describe() + " to " + shapeToString(shape));

@@ -2,6 +2,8 @@
 # Builds the model-loader fuzzer (clang++-14, libFuzzer, ASan + UBSan) in build-fuzz/ and runs it.
 #
 #   tests/fuzz/run_fuzz.sh [SECONDS=60] [extra libFuzzer flags...]
+#   KILN_FUZZ_TARGET=engine tests/fuzz/run_fuzz.sh [SECONDS=60] ...   # the engine-file loader instead
+#   KILN_FUZZ_TARGET=engine KILN_ENGINE_MUTATIONS=1000 tests/fuzz/run_fuzz.sh   # the 1,000-copy mutation test
 #
 # Seeds are copied from the ONNX test data at run time into build-fuzz/fuzz-seeds/ (no binaries in git); the
 # corpus the fuzzer grows is kept in build-fuzz/fuzz-corpus/ between runs. A crash, sanitizer report, leak or
@@ -17,6 +19,15 @@ data=/usr/share/libonnx-testdata/data
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 -DKILN_FUZZ=ON -DKILN_BUILD_TESTS=OFF >/dev/null
+
+if [[ ${KILN_FUZZ_TARGET:-model} == engine ]]; then
+    ninja -C "$build" -j "${KILN_JOBS:-2}" fuzz_engine_loader
+    # Seed engines are converted from ONNX node test models by the target itself at start-up.
+    mkdir -p "$build/engine-corpus" "$build/fuzz-artifacts"
+    KILN_ENGINE_SEEDS="$build/engine-seeds" exec "$build/tests/fuzz/fuzz_engine_loader" "$build/engine-corpus" \
+        "$build/engine-seeds" -max_total_time="$seconds" -max_len=262144 -timeout=20 -rss_limit_mb=4096 \
+        -malloc_limit_mb=2048 -artifact_prefix="$build/fuzz-artifacts/" -print_final_stats=1 "$@"
+fi
 ninja -C "$build" -j "${KILN_JOBS:-2}" fuzz_model_loader
 
 # A few small models that between them reach constants, initializers, subgraphs (If, Loop, Scan), sequences,
