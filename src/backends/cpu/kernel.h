@@ -49,6 +49,10 @@ using KernelFn = Status (*)(KernelContext&);
 //! The reference kernel of an op.
 KernelFn cpuKernel(ir::OpKind op) noexcept;
 
+//! The numeric (or, with allowBool, bool) DataType named by an integer attribute such as `dtype`; `fallback` when
+//! the attribute is absent; kInvalidArgument naming the attribute for any other code.
+Result<DataType> dataTypeAttribute(const KernelContext& ctx, const char* name, DataType fallback, bool allowBool);
+
 //! Normalizes a possibly negative axis into [0, rank); fails naming the attribute/input.
 Result<int64_t> normalizeAxis(int64_t axis, int64_t rank, const char* what = "axis");
 

@@ -27,6 +27,18 @@ Status KernelContext::requireInputs(size_t minCount, size_t maxCount) const {
     return Status::ok();
 }
 
+Result<DataType> dataTypeAttribute(const KernelContext& ctx, const char* name, DataType fallback, bool allowBool) {
+    if (!ctx.attrs().has(name)) return fallback;
+    const int64_t code = ctx.attrs().getInt(name, 0);
+    const auto t = static_cast<DataType>(code);
+    const bool ok = isFloatingPoint(t) || isInteger(t) || (allowBool && t == DataType::kBool);
+    if (!ok) {
+        return invalidArgument(std::string("attribute '") + name + "' " + std::to_string(code) +
+                               " is not a supported data type");
+    }
+    return t;
+}
+
 Result<int64_t> normalizeAxis(int64_t axis, int64_t rank, const char* what) {
     if (axis < -rank || axis >= std::max<int64_t>(rank, 1)) {
         return invalidArgument(std::string(what) + " " + std::to_string(axis) + " is out of range for rank " +

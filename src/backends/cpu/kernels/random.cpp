@@ -50,29 +50,6 @@ private:
     bool mHasSpare = false;
 };
 
-//! The `dtype` attribute as a DataType (fallback when absent).
-Result<DataType> dtypeAttr(const KernelContext& ctx, DataType fallback) {
-    if (!ctx.attrs().has("dtype")) return fallback;
-    const int64_t code = ctx.attrs().getInt("dtype", 0);
-    const auto t = static_cast<DataType>(code);
-    switch (t) {
-        case DataType::kFloat32:
-        case DataType::kFloat64:
-        case DataType::kFloat16:
-        case DataType::kBFloat16:
-        case DataType::kInt8:
-        case DataType::kInt16:
-        case DataType::kInt32:
-        case DataType::kInt64:
-        case DataType::kUInt8:
-        case DataType::kUInt16:
-        case DataType::kUInt32:
-        case DataType::kUInt64:
-        case DataType::kBool: return t;
-        default: return invalidArgument("attribute 'dtype' " + std::to_string(code) + " is not a supported data type");
-    }
-}
-
 Status requireFloatOutput(DataType t) {
     if (!isFloatingPoint(t)) {
         return invalidArgument(std::string("output dtype must be float16, float32 or float64, got ") + dataTypeName(t));
@@ -124,26 +101,26 @@ Status normal(KernelContext& ctx, DataType type, const Shape& shape) {
 Status kernelRandomUniform(KernelContext& ctx) {
     KILN_RETURN_IF_ERROR(ctx.requireInputs(0, 0));
     KILN_ASSIGN_OR_RETURN(Shape shape, shapeAttr(ctx));
-    KILN_ASSIGN_OR_RETURN(DataType type, dtypeAttr(ctx, DataType::kFloat32));
+    KILN_ASSIGN_OR_RETURN(DataType type, dataTypeAttribute(ctx, "dtype", DataType::kFloat32, true));
     return uniform(ctx, type, shape);
 }
 
 Status kernelRandomNormal(KernelContext& ctx) {
     KILN_RETURN_IF_ERROR(ctx.requireInputs(0, 0));
     KILN_ASSIGN_OR_RETURN(Shape shape, shapeAttr(ctx));
-    KILN_ASSIGN_OR_RETURN(DataType type, dtypeAttr(ctx, DataType::kFloat32));
+    KILN_ASSIGN_OR_RETURN(DataType type, dataTypeAttribute(ctx, "dtype", DataType::kFloat32, true));
     return normal(ctx, type, shape);
 }
 
 Status kernelRandomUniformLike(KernelContext& ctx) {
     KILN_RETURN_IF_ERROR(ctx.requireInputs(1, 1));
-    KILN_ASSIGN_OR_RETURN(DataType type, dtypeAttr(ctx, ctx.input(0).dtype()));
+    KILN_ASSIGN_OR_RETURN(DataType type, dataTypeAttribute(ctx, "dtype", ctx.input(0).dtype(), true));
     return uniform(ctx, type, ctx.input(0).shape());
 }
 
 Status kernelRandomNormalLike(KernelContext& ctx) {
     KILN_RETURN_IF_ERROR(ctx.requireInputs(1, 1));
-    KILN_ASSIGN_OR_RETURN(DataType type, dtypeAttr(ctx, ctx.input(0).dtype()));
+    KILN_ASSIGN_OR_RETURN(DataType type, dataTypeAttribute(ctx, "dtype", ctx.input(0).dtype(), true));
     return normal(ctx, type, ctx.input(0).shape());
 }
 
@@ -154,7 +131,7 @@ Status kernelBernoulli(KernelContext& ctx) {
         return invalidArgument(std::string("input 'input' must be float16, float32 or float64, got ") +
                                dataTypeName(p.dtype()));
     }
-    KILN_ASSIGN_OR_RETURN(DataType type, dtypeAttr(ctx, p.dtype()));
+    KILN_ASSIGN_OR_RETURN(DataType type, dataTypeAttribute(ctx, "dtype", p.dtype(), true));
     for (int64_t i = 0; i < p.numel(); ++i) {
         const double v = p.getDouble(i);
         if (!(v >= 0.0 && v <= 1.0)) {
@@ -185,7 +162,7 @@ Status kernelMultinomial(KernelContext& ctx) {
     if (sampleSize < 0) {
         return invalidArgument("attribute 'sample_size' must be >= 0, got " + std::to_string(sampleSize));
     }
-    KILN_ASSIGN_OR_RETURN(DataType type, dtypeAttr(ctx, DataType::kInt32));
+    KILN_ASSIGN_OR_RETURN(DataType type, dataTypeAttribute(ctx, "dtype", DataType::kInt32, true));
     if (type != DataType::kInt32 && type != DataType::kInt64) {
         return invalidArgument(std::string("attribute 'dtype' must be int32 or int64, got ") + dataTypeName(type));
     }

@@ -40,28 +40,6 @@ Result<double> scalarFloat(const KernelContext& ctx, size_t index, const char* n
     return t.getDouble(0);
 }
 
-Result<DataType> outputDatatype(const KernelContext& ctx) {
-    const int64_t code = ctx.attrs().getInt("output_datatype", 1);
-    const auto t = static_cast<DataType>(code);
-    switch (t) {
-        case DataType::kFloat32:
-        case DataType::kFloat64:
-        case DataType::kFloat16:
-        case DataType::kBFloat16:
-        case DataType::kInt8:
-        case DataType::kInt16:
-        case DataType::kInt32:
-        case DataType::kInt64:
-        case DataType::kUInt8:
-        case DataType::kUInt16:
-        case DataType::kUInt32:
-        case DataType::kUInt64: return t;
-        default:
-            return invalidArgument("attribute 'output_datatype' " + std::to_string(code) +
-                                   " is not a numeric ONNX data type");
-    }
-}
-
 //! Twiddle factors e^{-2 pi i m / n} for m in [0, n).
 struct Twiddles {
     std::vector<double> cosines;
@@ -100,7 +78,7 @@ Status cosineWindow(KernelContext& ctx, double a0, double a1, double a2) {
     KILN_RETURN_IF_ERROR(ctx.requireInputs(1, 1));
     KILN_ASSIGN_OR_RETURN(int64_t size, scalarInt(ctx, 0, "size"));
     if (size < 0) return invalidArgument("input 'size' must be non-negative, got " + std::to_string(size));
-    KILN_ASSIGN_OR_RETURN(DataType outType, outputDatatype(ctx));
+    KILN_ASSIGN_OR_RETURN(DataType outType, dataTypeAttribute(ctx, "output_datatype", DataType::kFloat32, false));
     const bool periodic = ctx.attrs().getInt("periodic", 1) != 0;
     const double denom = static_cast<double>(periodic ? size : size - 1);
     return dispatchNumeric(outType, [&]<typename T>() -> Status {
@@ -270,7 +248,7 @@ Status kernelMelWeightMatrix(KernelContext& ctx) {
     KILN_ASSIGN_OR_RETURN(int64_t sampleRate, scalarInt(ctx, 2, "sample_rate"));
     KILN_ASSIGN_OR_RETURN(double lowerHz, scalarFloat(ctx, 3, "lower_edge_hertz"));
     KILN_ASSIGN_OR_RETURN(double upperHz, scalarFloat(ctx, 4, "upper_edge_hertz"));
-    KILN_ASSIGN_OR_RETURN(DataType outType, outputDatatype(ctx));
+    KILN_ASSIGN_OR_RETURN(DataType outType, dataTypeAttribute(ctx, "output_datatype", DataType::kFloat32, false));
     if (numMelBins <= 0) {
         return invalidArgument("input 'num_mel_bins' must be positive, got " + std::to_string(numMelBins));
     }
