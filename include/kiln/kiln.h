@@ -1,0 +1,307 @@
+// Kiln's public C++ API: ONNX model → optimized engine → inference, shaped like TensorRT's.
+//
+// Worked example (errors are Status/Result values; nothing here throws):
+//
+//   #include <kiln/kiln.h>
+//
+//   class Logger : public kiln::ILogger {
+//       void log(Severity s, const char* msg) noexcept override {
+//           if (s <= Severity::kInfo) std::fprintf(stderr, "%s\n", msg);
+//       }
+//   } logger;
+//
+//   // Build: parse the ONNX file into a network, configure, build a serialized engine and save it.
+//   kiln::Builder builder(logger);
+//   std::unique_ptr<kiln::NetworkDefinition> network = builder.createNetwork();
+//   kiln::OnnxParser parser(*network, logger);
+//   if (kiln::Status s = parser.parseFromFile("resnet50.onnx"); !s) return fail(s.message());
+//   std::unique_ptr<kiln::BuilderConfig> config = builder.createBuilderConfig();
+//   config->setFlag(kiln::BuilderFlag::kFP16);              // allows FP16 where the backend has a kernel
+//   std::unique_ptr<kiln::OptimizationProfile> profile = builder.createOptimizationProfile();
+//   profile->setDimensions("data", kiln::OptProfileSelector::kMIN, {1, 3, 224, 224});
+//   profile->setDimensions("data", kiln::OptProfileSelector::kOPT, {8, 3, 224, 224});
+//   profile->setDimensions("data", kiln::OptProfileSelector::kMAX, {32, 3, 224, 224});
+//   config->addOptimizationProfile(*profile);               // needed only for inputs with dynamic dims
+//   auto blob = builder.buildSerializedNetwork(*network, *config);   // Result<std::unique_ptr<HostMemory>>
+//   if (!blob) return fail(blob.status().message());
+//   std::ofstream("resnet50.engine", std::ios::binary).write(static_cast<const char*>((*blob)->data()),
+//                                                             static_cast<std::streamsize>((*blob)->size()));
+//
+//   // Run: load the engine, create one execution context per thread, bind tensors by name, enqueue.
+//   kiln::Runtime runtime(logger);
+//   auto engine = runtime.loadEngineFile("resnet50.engine");      // or runtime.deserializeEngine(data, size)
+//   auto context = (*engine)->createExecutionContext();
+//   std::vector<float> input(8 * 3 * 224 * 224), output(8 * 1000);
+//   (*context)->setInputShape("data", {8, 3, 224, 224});
+//   (*context)->setTensorAddress("data", input.data());
+//   (*context)->setTensorAddress("resnetv17_dense0_fwd", output.data(), output.size() * sizeof(float));
+//   if (kiln::Status s = (*context)->enqueue(); !s) return fail(s.message());
+//
+// Ownership: every object is non-copyable and non-movable; objects that Kiln creates are returned as
+// std::unique_ptr and owned by the caller. The ILogger is owned by the application and must outlive every object
+// given it (and everything those create). An Engine does not depend on the Builder, Runtime or NetworkDefinition
+// it came from; an ExecutionContext must not outlive its Engine.
+//
+// Thread safety: an Engine is immutable after creation and may be shared by any number of threads; each
+// ExecutionContext is used by one thread at a time (contexts of one Engine share no mutable state, so one context
+// per thread runs concurrently). Builder, NetworkDefinition, BuilderConfig, OptimizationProfile, OnnxParser and
+// Runtime are not synchronized: use each from one thread at a time. The ILogger may be called from any thread
+// that uses an object given it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "kiln/dtype.h"
+#include "kiln/status.h"
+#include "kiln/tensor.h"
+
+namespace kiln {
+
+//! Receives Kiln's diagnostics; implemented by the application.
+class ILogger {
+public:
+    //! Lower values are more severe.
+    enum class Severity { kError = 0, kWarning = 1, kInfo = 2, kVerbose = 3 };
+    virtual ~ILogger() = default;
+    //! One line, without a trailing newline; `msg` is valid only during the call. Must not throw.
+    virtual void log(Severity severity, const char* msg) noexcept = 0;
+};
+
+//! Precisions a BuilderConfig allows. As in TensorRT, a flag allows a precision where the backend has a faster
+//! kernel for it; it never forces one. FP32 is always allowed.
+enum class BuilderFlag { kFP16, kBF16, kINT8, kTF32 };
+
+//! Which of an optimization profile's three shapes.
+enum class OptProfileSelector { kMIN = 0, kOPT = 1, kMAX = 2 };
+
+//! The backend an engine is built for.
+enum class Backend {
+    kAuto,  //!< The best available backend (today: CPU).
+    kCpu,   //!< The CPU reference backend.
+    kCuda,  //!< NVIDIA GPUs; not yet available: building for it fails with kUnsupported.
+};
+
+enum class TensorIOMode { kNONE = 0, kINPUT = 1, kOUTPUT = 2 };
+
+//! Bytes owned by Kiln, e.g. a serialized engine. Immutable; read from any thread.
+class HostMemory {
+public:
+    virtual ~HostMemory() = default;
+    HostMemory(const HostMemory&) = delete;
+    HostMemory& operator=(const HostMemory&) = delete;
+    //! Start of the bytes (64-byte aligned); valid while this object lives.
+    virtual const void* data() const noexcept = 0;
+    virtual size_t size() const noexcept = 0;
+
+protected:
+    HostMemory() = default;
+};
+
+//! The network to build: what an OnnxParser parsed. Describes its I/O tensors; created by Builder::createNetwork.
+class NetworkDefinition {
+public:
+    virtual ~NetworkDefinition() = default;
+    NetworkDefinition(const NetworkDefinition&) = delete;
+    NetworkDefinition& operator=(const NetworkDefinition&) = delete;
+    //! Graph inputs that are not weights (0 before a parser filled the network).
+    virtual int32_t getNbInputs() const noexcept = 0;
+    virtual int32_t getNbOutputs() const noexcept = 0;
+    //! Name of input / output `index`; kOutOfRange for an index outside [0, count).
+    virtual Result<std::string> getInputName(int32_t index) const = 0;
+    virtual Result<std::string> getOutputName(int32_t index) const = 0;
+    //! Dtype and dims of an input or output by name; dynamic dims are -1. kNotFound for an unknown name,
+    //! kUnsupported for a tensor of unknown rank.
+    virtual Result<DataType> getTensorDataType(const std::string& name) const = 0;
+    virtual Result<Shape> getTensorShape(const std::string& name) const = 0;
+
+protected:
+    NetworkDefinition() = default;
+};
+
+//! Min/opt/max shapes for each dynamic input. Created by Builder::createOptimizationProfile; copied into a
+//! BuilderConfig by addOptimizationProfile.
+class OptimizationProfile {
+public:
+    virtual ~OptimizationProfile() = default;
+    OptimizationProfile(const OptimizationProfile&) = delete;
+    OptimizationProfile& operator=(const OptimizationProfile&) = delete;
+    //! Sets one of the input's shapes. Fails (kInvalidArgument) for a negative dim or a rank that differs from the
+    //! input's other shapes in this profile. min ≤ opt ≤ max is checked by BuilderConfig::addOptimizationProfile
+    //! and against the network by the build.
+    virtual Status setDimensions(const std::string& inputName, OptProfileSelector selector, const Shape& dims) = 0;
+    //! The shape set for the input; kNotFound when none was.
+    virtual Result<Shape> getDimensions(const std::string& inputName, OptProfileSelector selector) const = 0;
+
+protected:
+    OptimizationProfile() = default;
+};
+
+//! How to build an engine. Created by Builder::createBuilderConfig.
+class BuilderConfig {
+public:
+    virtual ~BuilderConfig() = default;
+    BuilderConfig(const BuilderConfig&) = delete;
+    BuilderConfig& operator=(const BuilderConfig&) = delete;
+    //! Allows a precision (see BuilderFlag). The CPU backend computes in FP32 and says so at kInfo. kINT8 needs
+    //! calibration data or a model with Q/DQ nodes; without them the build fails.
+    virtual void setFlag(BuilderFlag flag) noexcept = 0;
+    virtual void clearFlag(BuilderFlag flag) noexcept = 0;
+    virtual bool getFlag(BuilderFlag flag) const noexcept = 0;
+    //! Upper bound on the scratch (workspace) memory the backend's kernels may use; 0 (default) means no limit.
+    virtual void setMemoryPoolLimit(size_t bytes) noexcept = 0;
+    virtual size_t getMemoryPoolLimit() const noexcept = 0;
+    //! Copies a profile into the config; the engine's profile indices follow the order of these calls. Fails
+    //! (kInvalidArgument) when a profile's input lacks one of min/opt/max, ranks differ, or min ≤ opt ≤ max does
+    //! not hold in every dim; the message names the input.
+    virtual Status addOptimizationProfile(const OptimizationProfile& profile) = 0;
+    virtual int32_t getNbOptimizationProfiles() const noexcept = 0;
+    //! 0 (fastest build) to 5 (most optimization); default 3. kOutOfRange otherwise.
+    virtual Status setOptimizationLevel(int32_t level) = 0;
+    virtual int32_t getOptimizationLevel() const noexcept = 0;
+    //! File where kernel timings are cached across builds (unused by the CPU backend, recorded in the engine).
+    virtual void setTimingCachePath(const std::string& path) = 0;
+    //! Target backend; default kAuto.
+    virtual void setBackend(Backend backend) noexcept = 0;
+    virtual Backend getBackend() const noexcept = 0;
+    //! Device index for GPU backends (ignored by the CPU backend); kOutOfRange when negative.
+    virtual Status setDevice(int32_t device) = 0;
+    virtual int32_t getDevice() const noexcept = 0;
+
+protected:
+    BuilderConfig() = default;
+};
+
+class ExecutionContext;
+
+//! An optimized network ready to run. Immutable; share it across threads and create one ExecutionContext per
+//! thread. I/O tensors are the network's inputs followed by its outputs.
+class Engine {
+public:
+    virtual ~Engine() = default;
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+    virtual int32_t getNbIOTensors() const noexcept = 0;
+    //! kOutOfRange for an index outside [0, getNbIOTensors()).
+    virtual Result<std::string> getIOTensorName(int32_t index) const = 0;
+    //! kINPUT or kOUTPUT; kNotFound (naming it) for a name that is not an I/O tensor.
+    virtual Result<TensorIOMode> getTensorIOMode(const std::string& name) const = 0;
+    virtual Result<DataType> getTensorDataType(const std::string& name) const = 0;
+    //! Shape as built; dynamic dims are -1.
+    virtual Result<Shape> getTensorShape(const std::string& name) const = 0;
+    //! Profiles the engine was built with (0 for a network without dynamic inputs).
+    virtual int32_t getNbOptimizationProfiles() const noexcept = 0;
+    //! An input's shape in a profile; kNotFound for an input the profile does not cover, kOutOfRange for a bad index.
+    virtual Result<Shape> getProfileShape(const std::string& name, int32_t profileIndex,
+                                          OptProfileSelector selector) const = 0;
+    //! Bytes of the activation arena of one context: all intermediate tensors, placed by the liveness-based memory
+    //! planner (values whose lifetimes do not overlap share memory). Computed from the static shapes when every
+    //! shape is static. 0 for an engine with dynamic (or data-dependent) shapes: its arena size depends on the
+    //! shapes given at run time, and the CPU backend allocates each enqueue's activations for the actual shapes.
+    virtual size_t getActivationMemorySize() const noexcept = 0;
+    //! A new context with profile 0 active. The context refers to this Engine, which must outlive it.
+    virtual Result<std::unique_ptr<ExecutionContext>> createExecutionContext() const = 0;
+
+protected:
+    Engine() = default;
+};
+
+//! Per-inference state on an Engine: input shapes, tensor addresses, output shapes. Use from one thread at a time.
+class ExecutionContext {
+public:
+    virtual ~ExecutionContext() = default;
+    ExecutionContext(const ExecutionContext&) = delete;
+    ExecutionContext& operator=(const ExecutionContext&) = delete;
+    //! Selects the profile that input shapes are checked against; kOutOfRange for a bad index.
+    virtual Status setOptimizationProfile(int32_t index) = 0;
+    virtual int32_t getOptimizationProfile() const noexcept = 0;
+    //! Sets an input's shape for the next enqueue. Fails naming the input, the shape and the allowed range when the
+    //! shape's rank differs or a dim lies outside the active profile's [min, max] (or differs from a static dim).
+    //! Inputs with static shapes need no call.
+    virtual Status setInputShape(const std::string& name, const Shape& dims) = 0;
+    //! Binds host memory to an I/O tensor by name (the CPU backend reads and writes host memory). The memory is the
+    //! caller's and must stay valid through enqueue. With `capacityBytes`, enqueue checks the tensor fits and fails
+    //! naming it otherwise; without, the caller guarantees it fits. A null address unbinds.
+    virtual Status setTensorAddress(const std::string& name, void* data) = 0;
+    virtual Status setTensorAddress(const std::string& name, void* data, size_t capacityBytes) = 0;
+    //! An I/O tensor's shape: for inputs the one set (or static); for outputs the static shape before the first
+    //! enqueue (-1 for dims not yet known) and the actual shape after an enqueue, data-dependent outputs included.
+    virtual Result<Shape> getTensorShape(const std::string& name) const = 0;
+    //! Runs the network on the bound inputs and writes the outputs to the bound addresses. Every input needs a
+    //! shape (when dynamic) and an address, every output an address; a missing one fails naming the tensor.
+    //! The CPU backend runs synchronously and ignores `stream` (pass nullptr): the outputs are ready on return.
+    virtual Status enqueue(void* stream = nullptr) = 0;
+    //! Convenience for host tensors: runs on `inputs` (by name; shapes checked as by setInputShape) and returns
+    //! every output by name, in tensors it allocates. Does not use the bound addresses.
+    virtual Result<std::map<std::string, Tensor>> infer(const std::map<std::string, Tensor>& inputs) = 0;
+
+protected:
+    ExecutionContext() = default;
+};
+
+//! Builds engines. Keeps no state between builds apart from the logger.
+class Builder {
+public:
+    explicit Builder(ILogger& logger);
+    ~Builder();
+    Builder(const Builder&) = delete;
+    Builder& operator=(const Builder&) = delete;
+
+    //! An empty network, to be filled by an OnnxParser.
+    std::unique_ptr<NetworkDefinition> createNetwork();
+    //! A config with defaults: FP32 only, no workspace limit, no profiles, optimization level 3, backend kAuto.
+    std::unique_ptr<BuilderConfig> createBuilderConfig();
+    std::unique_ptr<OptimizationProfile> createOptimizationProfile();
+    //! Optimizes the network (the pass pipeline, each pass logged at kVerbose, changes at kInfo) into an Engine in
+    //! memory. The network is left unchanged and may be built again. Fails when an input with dynamic dims has no
+    //! profile (naming it), a profile names an unknown input or disagrees with it, kINT8 is set without calibration
+    //! data or Q/DQ nodes, or the backend is not available.
+    Result<std::unique_ptr<Engine>> buildEngine(NetworkDefinition& network, const BuilderConfig& config);
+    //! As buildEngine, but returns the engine file's bytes (save them; load with Runtime). Loading them gives an
+    //! engine whose outputs are bit-identical to buildEngine's.
+    Result<std::unique_ptr<HostMemory>> buildSerializedNetwork(NetworkDefinition& network, const BuilderConfig& config);
+
+private:
+    ILogger& mLogger;
+};
+
+//! Fills a NetworkDefinition from an ONNX file.
+class OnnxParser {
+public:
+    //! `network` must come from Builder::createNetwork and outlive the parser.
+    OnnxParser(NetworkDefinition& network, ILogger& logger);
+    ~OnnxParser();
+    OnnxParser(const OnnxParser&) = delete;
+    OnnxParser& operator=(const OnnxParser&) = delete;
+    //! Parses the model (external data resolved next to it). Fails naming the file when it is missing or malformed;
+    //! when some nodes are unsupported, logs each at kError and fails listing them all. Replaces what the network
+    //! held before.
+    Status parseFromFile(const std::string& path);
+
+private:
+    NetworkDefinition& mNetwork;
+    ILogger& mLogger;
+};
+
+//! Loads serialized engines.
+class Runtime {
+public:
+    explicit Runtime(ILogger& logger);
+    ~Runtime();
+    Runtime(const Runtime&) = delete;
+    Runtime& operator=(const Runtime&) = delete;
+    //! Loads an engine from bytes made by Builder::buildSerializedNetwork (copied; the caller keeps ownership).
+    //! Fails with a one-line message for damaged data or an engine built by another Kiln version or for another
+    //! backend (naming both and the command that rebuilds it).
+    Result<std::unique_ptr<Engine>> deserializeEngine(const void* data, size_t size);
+    //! Memory-maps and loads an engine file (weights are not copied). Errors as deserializeEngine, naming the file.
+    Result<std::unique_ptr<Engine>> loadEngineFile(const std::string& path);
+
+private:
+    ILogger& mLogger;
+};
+
+}  // namespace kiln

@@ -1,0 +1,353 @@
+// kiln::Builder, NetworkDefinition, BuilderConfig, OptimizationProfile and OnnxParser: ONNX → optimized graph →
+// engine (in memory) or engine file bytes.
+#include <algorithm>
+#include <array>
+#include <filesystem>
+#include <set>
+
+#include "frontend/onnx/importer.h"
+#include "kiln/kiln.h"
+#include "passes/pass.h"
+#include "passes/passes.h"
+#include "plan/engine_file.h"
+#include "runtime/engine_impl.h"
+
+namespace kiln {
+namespace {
+
+using runtime::logLine;
+using runtime::ProfileShapes;
+using Severity = ILogger::Severity;
+
+Shape toShape(const ir::SymbolicShape& s) {
+    Shape out;
+    if (s) {
+        for (const ir::Dim& d : *s) out.push_back(d.isStatic() ? d.size : -1);
+    }
+    return out;
+}
+
+class NetworkImpl final : public NetworkDefinition {
+public:
+    int32_t getNbInputs() const noexcept override { return graph ? static_cast<int32_t>(graph->inputs().size()) : 0; }
+    int32_t getNbOutputs() const noexcept override {
+        return graph ? static_cast<int32_t>(graph->outputs().size()) : 0;
+    }
+    Result<std::string> getInputName(int32_t index) const override {
+        if (index < 0 || index >= getNbInputs()) return outOfRange("input index " + std::to_string(index) + " out of range");
+        return graph->inputs()[static_cast<size_t>(index)]->name();
+    }
+    Result<std::string> getOutputName(int32_t index) const override {
+        if (index < 0 || index >= getNbOutputs()) {
+            return outOfRange("output index " + std::to_string(index) + " out of range");
+        }
+        return graph->outputs()[static_cast<size_t>(index)]->name();
+    }
+    Result<DataType> getTensorDataType(const std::string& name) const override {
+        KILN_ASSIGN_OR_RETURN(const ir::Value* v, find(name));
+        return v->dtype();
+    }
+    Result<Shape> getTensorShape(const std::string& name) const override {
+        KILN_ASSIGN_OR_RETURN(const ir::Value* v, find(name));
+        if (!v->shape()) return unsupported("tensor '" + name + "' has unknown rank");
+        return toShape(v->shape());
+    }
+    Result<const ir::Value*> find(const std::string& name) const {
+        if (graph) {
+            for (const ir::Value* v : graph->inputs()) {
+                if (v->name() == name) return v;
+            }
+            for (const ir::Value* v : graph->outputs()) {
+                if (v->name() == name) return v;
+            }
+        }
+        return notFound("'" + name + "' is not an input or output of the network");
+    }
+
+    std::unique_ptr<ir::Graph> graph;
+    std::string path;
+    std::string sha256;
+};
+
+class ProfileImpl final : public OptimizationProfile {
+public:
+    Status setDimensions(const std::string& inputName, OptProfileSelector selector, const Shape& dims) override {
+        for (int64_t d : dims) {
+            KILN_CHECK_ARG(d >= 0, "profile shape " + shapeToString(dims) + " for '" + inputName + "' has a negative dim");
+        }
+        auto& entry = shapes[inputName];
+        for (size_t k = 0; k < 3; ++k) {
+            if (k != static_cast<size_t>(selector) && set[inputName][k] && entry[k].size() != dims.size()) {
+                return invalidArgument("profile shape " + shapeToString(dims) + " for '" + inputName +
+                                       "' has another rank than its shape " + shapeToString(entry[k]));
+            }
+        }
+        entry[static_cast<size_t>(selector)] = dims;
+        set[inputName][static_cast<size_t>(selector)] = true;
+        return Status::ok();
+    }
+    Result<Shape> getDimensions(const std::string& inputName, OptProfileSelector selector) const override {
+        auto it = set.find(inputName);
+        if (it == set.end() || !it->second[static_cast<size_t>(selector)]) {
+            return notFound("the profile sets no such shape for '" + inputName + "'");
+        }
+        return shapes.at(inputName)[static_cast<size_t>(selector)];
+    }
+    ProfileShapes shapes;
+    std::map<std::string, std::array<bool, 3>> set;
+};
+
+class ConfigImpl final : public BuilderConfig {
+public:
+    void setFlag(BuilderFlag flag) noexcept override { flags.insert(flag); }
+    void clearFlag(BuilderFlag flag) noexcept override { flags.erase(flag); }
+    bool getFlag(BuilderFlag flag) const noexcept override { return flags.count(flag) != 0; }
+    void setMemoryPoolLimit(size_t bytes) noexcept override { workspace = bytes; }
+    size_t getMemoryPoolLimit() const noexcept override { return workspace; }
+    Status addOptimizationProfile(const OptimizationProfile& profile) override {
+        const auto* p = dynamic_cast<const ProfileImpl*>(&profile);
+        if (p == nullptr) return invalidArgument("the profile was not created by Builder::createOptimizationProfile");
+        for (const auto& [name, s] : p->shapes) {
+            const auto& which = p->set.at(name);
+            if (!which[0] || !which[1] || !which[2]) {
+                return invalidArgument("profile input '" + name + "' needs all of kMIN, kOPT and kMAX");
+            }
+            for (size_t i = 0; i < s[0].size(); ++i) {
+                if (!(s[0][i] <= s[1][i] && s[1][i] <= s[2][i])) {
+                    return invalidArgument("profile input '" + name + "': min " + shapeToString(s[0]) + " <= opt " +
+                                           shapeToString(s[1]) + " <= max " + shapeToString(s[2]) +
+                                           " does not hold in dim " + std::to_string(i));
+                }
+            }
+        }
+        profiles.push_back(p->shapes);
+        return Status::ok();
+    }
+    int32_t getNbOptimizationProfiles() const noexcept override { return static_cast<int32_t>(profiles.size()); }
+    Status setOptimizationLevel(int32_t level) override {
+        if (level < 0 || level > 5) return outOfRange("optimization level " + std::to_string(level) + " is not in 0..5");
+        optLevel = level;
+        return Status::ok();
+    }
+    int32_t getOptimizationLevel() const noexcept override { return optLevel; }
+    void setTimingCachePath(const std::string& path) override { timingCache = path; }
+    void setBackend(Backend b) noexcept override { backend = b; }
+    Backend getBackend() const noexcept override { return backend; }
+    Status setDevice(int32_t d) override {
+        if (d < 0) return outOfRange("device index " + std::to_string(d) + " is negative");
+        device = d;
+        return Status::ok();
+    }
+    int32_t getDevice() const noexcept override { return device; }
+
+    std::set<BuilderFlag> flags;
+    size_t workspace = 0;
+    std::vector<ProfileShapes> profiles;
+    int32_t optLevel = 3;
+    std::string timingCache;
+    Backend backend = Backend::kAuto;
+    int32_t device = 0;
+};
+
+class HostMemoryImpl final : public HostMemory {
+public:
+    explicit HostMemoryImpl(std::string bytes) : mBytes(std::move(bytes)) {}
+    const void* data() const noexcept override { return mBytes.data(); }
+    size_t size() const noexcept override { return mBytes.size(); }
+
+private:
+    std::string mBytes;
+};
+
+bool hasQuantizeNodes(const ir::Graph& g) {
+    for (const auto& n : g.nodes()) {
+        switch (n->op()) {
+            case ir::OpKind::kQuantizeLinear:
+            case ir::OpKind::kDequantizeLinear:
+            case ir::OpKind::kQLinearConv:
+            case ir::OpKind::kQLinearMatMul:
+                return true;
+            default:
+                break;
+        }
+    }
+    return false;
+}
+
+//! Checks the config against the network; the profiles every engine of it carries.
+Status validate(const NetworkImpl& net, const ConfigImpl& config, ILogger& logger) {
+    if (config.backend == Backend::kCuda) {
+        return unsupported("backend kCuda is not yet available in this Kiln build; use Backend::kCpu or kAuto");
+    }
+    if (config.getFlag(BuilderFlag::kINT8) && !hasQuantizeNodes(*net.graph)) {
+        return invalidArgument("kINT8 is set but the network has no Q/DQ nodes and no calibration data was given; "
+                               "clear kINT8 or quantize the model");
+    }
+    for (BuilderFlag f : {BuilderFlag::kFP16, BuilderFlag::kBF16, BuilderFlag::kTF32, BuilderFlag::kINT8}) {
+        if (config.getFlag(f)) {
+            logLine(logger, Severity::kInfo,
+                    "the CPU backend computes in FP32: precision flags allow lower precisions, none is used");
+            break;
+        }
+    }
+    for (const ir::Value* in : net.graph->inputs()) {
+        const Shape shape = toShape(in->shape());
+        const bool dynamic = !in->shape() || std::any_of(shape.begin(), shape.end(), [](int64_t d) { return d < 0; });
+        if (dynamic && config.profiles.empty()) {
+            return invalidArgument("input '" + in->name() + "' has dynamic shape " +
+                                   ir::symbolicShapeToString(in->shape()) +
+                                   ": add an optimization profile with its min/opt/max shapes");
+        }
+        for (size_t p = 0; p < config.profiles.size(); ++p) {
+            auto it = config.profiles[p].find(in->name());
+            if (it == config.profiles[p].end()) {
+                if (dynamic) {
+                    return invalidArgument("input '" + in->name() + "' has dynamic shape " +
+                                           ir::symbolicShapeToString(in->shape()) + " but optimization profile " +
+                                           std::to_string(p) + " gives no shapes for it");
+                }
+                continue;
+            }
+            for (const Shape& s : it->second) {
+                if (in->shape() && s.size() != shape.size()) {
+                    return invalidArgument("optimization profile " + std::to_string(p) + ": shape " +
+                                           shapeToString(s) + " for input '" + in->name() + "' has rank " +
+                                           std::to_string(s.size()) + ", the input has rank " +
+                                           std::to_string(shape.size()));
+                }
+                for (size_t i = 0; i < shape.size(); ++i) {
+                    if (shape[i] >= 0 && s[i] != shape[i]) {
+                        return invalidArgument("optimization profile " + std::to_string(p) + ": shape " +
+                                               shapeToString(s) + " for input '" + in->name() +
+                                               "' contradicts its static dim " + std::to_string(i) + " = " +
+                                               std::to_string(shape[i]));
+                    }
+                }
+            }
+        }
+    }
+    for (size_t p = 0; p < config.profiles.size(); ++p) {
+        for (const auto& [name, s] : config.profiles[p]) {
+            bool known = false;
+            for (const ir::Value* in : net.graph->inputs()) known |= in->name() == name;
+            if (!known) {
+                return notFound("optimization profile " + std::to_string(p) + " names '" + name +
+                                "', which is not an input of the network");
+            }
+        }
+    }
+    return Status::ok();
+}
+
+plan::EngineMetadata metadataFor(const NetworkImpl& net, const ConfigImpl& config) {
+    plan::EngineMetadata meta = plan::EngineMetadata::current("cpu");
+    meta.modelPath = net.path;
+    meta.modelSha256 = net.sha256;
+    auto& o = meta.buildOptions;
+    o["fp16"] = config.getFlag(BuilderFlag::kFP16) ? "1" : "0";
+    o["bf16"] = config.getFlag(BuilderFlag::kBF16) ? "1" : "0";
+    o["tf32"] = config.getFlag(BuilderFlag::kTF32) ? "1" : "0";
+    o["int8"] = config.getFlag(BuilderFlag::kINT8) ? "1" : "0";
+    o["workspace"] = std::to_string(config.workspace);
+    o["opt_level"] = std::to_string(config.optLevel);
+    if (!config.timingCache.empty()) o["timing_cache"] = config.timingCache;
+    runtime::encodeProfiles(config.profiles, o);
+    return meta;
+}
+
+//! Validates, copies the network's graph (the network stays reusable) and runs the pass pipeline on the copy.
+Result<std::unique_ptr<ir::Graph>> optimize(NetworkDefinition& network, const BuilderConfig& config,
+                                            ILogger& logger, const NetworkImpl** netOut, const ConfigImpl** cfgOut) {
+    const auto* net = dynamic_cast<const NetworkImpl*>(&network);
+    const auto* cfg = dynamic_cast<const ConfigImpl*>(&config);
+    if (net == nullptr || cfg == nullptr) return invalidArgument("network and config must come from a kiln::Builder");
+    if (!net->graph) return invalidArgument("the network is empty: parse a model into it first (OnnxParser)");
+    KILN_RETURN_IF_ERROR(validate(*net, *cfg, logger));
+    // The serializer is the graph copy: the passes then rewrite the copy, never the user's network.
+    KILN_ASSIGN_OR_RETURN(std::string bytes, plan::serializeEngine(*net->graph, plan::EngineMetadata::current("cpu")));
+    KILN_ASSIGN_OR_RETURN(plan::EngineFile copy,
+                          plan::loadEngineFromMemory(bytes.data(), bytes.size(), nullptr, {}, nullptr, "<network>"));
+    passes::PassManager pm(passes::defaultPipeline(), [&logger](passes::LogLevel level, std::string_view line) {
+        logLine(logger, level == passes::LogLevel::kInfo ? Severity::kInfo : Severity::kVerbose, std::string(line));
+    });
+    KILN_ASSIGN_OR_RETURN(passes::PipelineReport report, pm.run(*copy.graph));
+    logLine(logger, Severity::kInfo,
+            "optimized: " + std::to_string(report.nodesBefore) + " -> " + std::to_string(report.nodesAfter) +
+                " nodes in " + std::to_string(report.iterations) + " pipeline iterations");
+    *netOut = net;
+    *cfgOut = cfg;
+    return std::move(copy.graph);
+}
+
+template <typename T>
+Result<T> logged(Result<T> r, ILogger& logger) {
+    if (!r) logLine(logger, Severity::kError, r.status().message());
+    return r;
+}
+
+}  // namespace
+
+Builder::Builder(ILogger& logger) : mLogger(logger) {}
+Builder::~Builder() = default;
+
+std::unique_ptr<NetworkDefinition> Builder::createNetwork() { return std::make_unique<NetworkImpl>(); }
+std::unique_ptr<BuilderConfig> Builder::createBuilderConfig() { return std::make_unique<ConfigImpl>(); }
+std::unique_ptr<OptimizationProfile> Builder::createOptimizationProfile() { return std::make_unique<ProfileImpl>(); }
+
+Result<std::unique_ptr<Engine>> Builder::buildEngine(NetworkDefinition& network, const BuilderConfig& config) {
+    const NetworkImpl* net = nullptr;
+    const ConfigImpl* cfg = nullptr;
+    auto graph = logged(optimize(network, config, mLogger, &net, &cfg), mLogger);
+    if (!graph) return graph.status();
+    std::shared_ptr<const ir::Graph> shared(std::move(graph).value());
+    return runtime::makeCpuEngine(std::move(shared), cfg->profiles, mLogger);
+}
+
+Result<std::unique_ptr<HostMemory>> Builder::buildSerializedNetwork(NetworkDefinition& network,
+                                                                   const BuilderConfig& config) {
+    const NetworkImpl* net = nullptr;
+    const ConfigImpl* cfg = nullptr;
+    auto graph = logged(optimize(network, config, mLogger, &net, &cfg), mLogger);
+    if (!graph) return graph.status();
+    auto bytes = logged(plan::serializeEngine(**graph, metadataFor(*net, *cfg)), mLogger);
+    if (!bytes) return bytes.status();
+    return std::unique_ptr<HostMemory>(std::make_unique<HostMemoryImpl>(std::move(bytes).value()));
+}
+
+OnnxParser::OnnxParser(NetworkDefinition& network, ILogger& logger) : mNetwork(network), mLogger(logger) {}
+OnnxParser::~OnnxParser() = default;
+
+Status OnnxParser::parseFromFile(const std::string& path) {
+    auto* net = dynamic_cast<NetworkImpl*>(&mNetwork);
+    if (net == nullptr) return invalidArgument("the network was not created by Builder::createNetwork");
+    auto fail = [&](const Status& s) {
+        logLine(mLogger, Severity::kError, s.message());
+        return s;
+    };
+    auto proto = onnx_frontend::loadModelProto(path);
+    if (!proto) return fail(proto.status());
+    const std::string baseDir = std::filesystem::path(path).parent_path().string();
+    auto unsupportedNodes = onnx_frontend::checkModel(*proto, baseDir);
+    if (!unsupportedNodes) return fail(unsupportedNodes.status().withContext(path));
+    if (!unsupportedNodes->empty()) {
+        std::string all;
+        for (const auto& u : *unsupportedNodes) {
+            logLine(mLogger, Severity::kError, path + ": " + u.describe());
+            all += (all.empty() ? "" : "; ") + u.describe();
+        }
+        return unsupported(path + ": " + std::to_string(unsupportedNodes->size()) + " unsupported node(s): " + all);
+    }
+    auto imported = onnx_frontend::importModel(*proto, baseDir);
+    if (!imported) return fail(imported.status().withContext(path));
+    auto sha = plan::sha256File(path);
+    if (!sha) return fail(sha.status());
+    net->graph = std::move(imported->graph);
+    net->path = path;
+    net->sha256 = *sha;
+    logLine(mLogger, Severity::kInfo,
+            "parsed " + path + ": " + std::to_string(net->graph->nodes().size()) + " nodes, " +
+                std::to_string(net->getNbInputs()) + " inputs, " + std::to_string(net->getNbOutputs()) + " outputs");
+    return Status::ok();
+}
+
+}  // namespace kiln
