@@ -30,11 +30,10 @@ Shape toShape(const ir::SymbolicShape& s) {
 class NetworkImpl final : public NetworkDefinition {
 public:
     int32_t getNbInputs() const noexcept override { return graph ? static_cast<int32_t>(graph->inputs().size()) : 0; }
-    int32_t getNbOutputs() const noexcept override {
-        return graph ? static_cast<int32_t>(graph->outputs().size()) : 0;
-    }
+    int32_t getNbOutputs() const noexcept override { return graph ? static_cast<int32_t>(graph->outputs().size()) : 0; }
     Result<std::string> getInputName(int32_t index) const override {
-        if (index < 0 || index >= getNbInputs()) return outOfRange("input index " + std::to_string(index) + " out of range");
+        if (index < 0 || index >= getNbInputs())
+            return outOfRange("input index " + std::to_string(index) + " out of range");
         return graph->inputs()[static_cast<size_t>(index)]->name();
     }
     Result<std::string> getOutputName(int32_t index) const override {
@@ -73,7 +72,8 @@ class ProfileImpl final : public OptimizationProfile {
 public:
     Status setDimensions(const std::string& inputName, OptProfileSelector selector, const Shape& dims) override {
         for (int64_t d : dims) {
-            KILN_CHECK_ARG(d >= 0, "profile shape " + shapeToString(dims) + " for '" + inputName + "' has a negative dim");
+            KILN_CHECK_ARG(d >= 0,
+                           "profile shape " + shapeToString(dims) + " for '" + inputName + "' has a negative dim");
         }
         auto& entry = shapes[inputName];
         for (size_t k = 0; k < 3; ++k) {
@@ -125,7 +125,8 @@ public:
     }
     int32_t getNbOptimizationProfiles() const noexcept override { return static_cast<int32_t>(profiles.size()); }
     Status setOptimizationLevel(int32_t level) override {
-        if (level < 0 || level > 5) return outOfRange("optimization level " + std::to_string(level) + " is not in 0..5");
+        if (level < 0 || level > 5)
+            return outOfRange("optimization level " + std::to_string(level) + " is not in 0..5");
         optLevel = level;
         return Status::ok();
     }
@@ -165,10 +166,8 @@ bool hasQuantizeNodes(const ir::Graph& g) {
             case ir::OpKind::kQuantizeLinear:
             case ir::OpKind::kDequantizeLinear:
             case ir::OpKind::kQLinearConv:
-            case ir::OpKind::kQLinearMatMul:
-                return true;
-            default:
-                break;
+            case ir::OpKind::kQLinearMatMul: return true;
+            default: break;
         }
     }
     return false;
@@ -180,8 +179,9 @@ Status validate(const NetworkImpl& net, const ConfigImpl& config, ILogger& logge
         return unsupported("backend kCuda is not yet available in this Kiln build; use Backend::kCpu or kAuto");
     }
     if (config.getFlag(BuilderFlag::kINT8) && !hasQuantizeNodes(*net.graph)) {
-        return invalidArgument("kINT8 is set but the network has no Q/DQ nodes and no calibration data was given; "
-                               "clear kINT8 or quantize the model");
+        return invalidArgument(
+            "kINT8 is set but the network has no Q/DQ nodes and no calibration data was given; "
+            "clear kINT8 or quantize the model");
     }
     for (BuilderFlag f : {BuilderFlag::kFP16, BuilderFlag::kBF16, BuilderFlag::kTF32, BuilderFlag::kINT8}) {
         if (config.getFlag(f)) {
@@ -210,10 +210,9 @@ Status validate(const NetworkImpl& net, const ConfigImpl& config, ILogger& logge
             }
             for (const Shape& s : it->second) {
                 if (in->shape() && s.size() != shape.size()) {
-                    return invalidArgument("optimization profile " + std::to_string(p) + ": shape " +
-                                           shapeToString(s) + " for input '" + in->name() + "' has rank " +
-                                           std::to_string(s.size()) + ", the input has rank " +
-                                           std::to_string(shape.size()));
+                    return invalidArgument("optimization profile " + std::to_string(p) + ": shape " + shapeToString(s) +
+                                           " for input '" + in->name() + "' has rank " + std::to_string(s.size()) +
+                                           ", the input has rank " + std::to_string(shape.size()));
                 }
                 for (size_t i = 0; i < shape.size(); ++i) {
                     if (shape[i] >= 0 && s[i] != shape[i]) {
@@ -256,8 +255,8 @@ plan::EngineMetadata metadataFor(const NetworkImpl& net, const ConfigImpl& confi
 }
 
 //! Validates, copies the network's graph (the network stays reusable) and runs the pass pipeline on the copy.
-Result<std::unique_ptr<ir::Graph>> optimize(NetworkDefinition& network, const BuilderConfig& config,
-                                            ILogger& logger, const NetworkImpl** netOut, const ConfigImpl** cfgOut) {
+Result<std::unique_ptr<ir::Graph>> optimize(NetworkDefinition& network, const BuilderConfig& config, ILogger& logger,
+                                            const NetworkImpl** netOut, const ConfigImpl** cfgOut) {
     const auto* net = dynamic_cast<const NetworkImpl*>(&network);
     const auto* cfg = dynamic_cast<const ConfigImpl*>(&config);
     if (net == nullptr || cfg == nullptr) return invalidArgument("network and config must come from a kiln::Builder");
@@ -304,7 +303,7 @@ Result<std::unique_ptr<Engine>> Builder::buildEngine(NetworkDefinition& network,
 }
 
 Result<std::unique_ptr<HostMemory>> Builder::buildSerializedNetwork(NetworkDefinition& network,
-                                                                   const BuilderConfig& config) {
+                                                                    const BuilderConfig& config) {
     const NetworkImpl* net = nullptr;
     const ConfigImpl* cfg = nullptr;
     auto graph = logged(optimize(network, config, mLogger, &net, &cfg), mLogger);

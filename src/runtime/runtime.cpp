@@ -180,8 +180,8 @@ Status CpuContext::setInputShape(const std::string& name, const Shape& dims) {
             const Shape& lo = range->second[0];
             const Shape& hi = range->second[2];
             if (lo.size() != dims.size() || dims[i] < lo[i] || dims[i] > hi[i]) {
-                return outOfRange(what + " is outside optimization profile " + std::to_string(mProfile) +
-                                  ": allowed " + rangeText(lo, hi));
+                return outOfRange(what + " is outside optimization profile " + std::to_string(mProfile) + ": allowed " +
+                                  rangeText(lo, hi));
             }
         } else if (i < built.size() && built[i] >= 0 && built[i] != dims[i]) {
             return invalidArgument(what + " differs from the engine's static shape " + shapeToString(built));
@@ -212,11 +212,13 @@ Status CpuContext::enqueue(void* /*stream*/) {
     for (const ir::Value* in : mEngine.graph().inputs()) {
         KILN_ASSIGN_OR_RETURN(Shape shape, getTensorShape(in->name()));
         for (int64_t d : shape) {
-            if (d < 0) return invalidArgument("input '" + in->name() + "' has dynamic shape " + shapeToString(shape) +
-                                              ": call setInputShape first");
+            if (d < 0)
+                return invalidArgument("input '" + in->name() + "' has dynamic shape " + shapeToString(shape) +
+                                       ": call setInputShape first");
         }
         auto b = mBindings.find(in->name());
-        if (b == mBindings.end()) return invalidArgument("input '" + in->name() + "' has no address (setTensorAddress)");
+        if (b == mBindings.end())
+            return invalidArgument("input '" + in->name() + "' has no address (setTensorAddress)");
         const Tensor t = Tensor::wrap(in->dtype(), shape, b->second.data);
         if (t.byteSize() > b->second.capacity) {
             return outOfRange("input '" + in->name() + "' needs " + std::to_string(t.byteSize()) + " bytes, its " +
