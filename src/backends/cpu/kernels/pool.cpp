@@ -61,6 +61,17 @@ void forEachWindow(const WindowTaps& taps, Fn&& fn) {
     }
 }
 
+//! Calls visit(offset) with the in-plane offset of every in-bounds tap of one window (planes are D x H x W).
+template <typename Fn>
+void forEachTap(const Taps& td, const Taps& th, const Taps& tw, int64_t H, int64_t W, Fn&& visit) {
+    for (int64_t kd = td.k0; kd < td.k1; ++kd) {
+        for (int64_t kh = th.k0; kh < th.k1; ++kh) {
+            const int64_t row = (td.pos(kd) * H + th.pos(kh)) * W;
+            for (int64_t kw = tw.k0; kw < tw.k1; ++kw) visit(row + tw.pos(kw));
+        }
+    }
+}
+
 //! One (image, channel) plane in compute type: the input itself, or for float16/bfloat16 a widened copy.
 template <typename T>
 class PlaneReader {
@@ -129,18 +140,12 @@ Status kernelMaxPool(KernelContext& ctx) {
                 forEachWindow(taps, [&](int64_t o, const Taps& td, const Taps& th, const Taps& tw) {
                     C best = std::numeric_limits<C>::lowest();
                     int64_t bestAt = -1;
-                    for (int64_t kd = td.k0; kd < td.k1; ++kd) {
-                        for (int64_t kh = th.k0; kh < th.k1; ++kh) {
-                            const int64_t row = (td.pos(kd) * H + th.pos(kh)) * W;
-                            for (int64_t kw = tw.k0; kw < tw.k1; ++kw) {
-                                const C v = in[row + tw.pos(kw)];
-                                if (v > best || bestAt < 0) {
-                                    best = v;
-                                    bestAt = row + tw.pos(kw);
-                                }
-                            }
+                    forEachTap(td, th, tw, H, W, [&](int64_t at) {
+                        if (in[at] > best || bestAt < 0) {
+                            best = in[at];
+                            bestAt = at;
                         }
-                    }
+                    });
                     out[o] = bestAt >= 0 ? raw[bestAt] : fromCompute<T>(best);
                     if (indices) {
                         int64_t at = 0;
@@ -179,12 +184,7 @@ Status kernelAveragePool(KernelContext& ctx) {
                 T* out = y->data<T>() + p * outSize;
                 forEachWindow(taps, [&](int64_t o, const Taps& td, const Taps& th, const Taps& tw) {
                     C sum = 0;
-                    for (int64_t kd = td.k0; kd < td.k1; ++kd) {
-                        for (int64_t kh = th.k0; kh < th.k1; ++kh) {
-                            const C* row = in + (td.pos(kd) * H + th.pos(kh)) * W;
-                            for (int64_t kw = tw.k0; kw < tw.k1; ++kw) sum += row[tw.pos(kw)];
-                        }
-                    }
+                    forEachTap(td, th, tw, H, W, [&](int64_t at) { sum += in[at]; });
                     const int64_t count = includePad ? td.padded * th.padded * tw.padded
                                                      : (td.k1 - td.k0) * (th.k1 - th.k0) * (tw.k1 - tw.k0);
                     out[o] = fromCompute<T>(count > 0 ? sum / static_cast<C>(count) : C(0));
@@ -217,14 +217,7 @@ Status kernelLpPool(KernelContext& ctx) {
                 T* out = y->data<T>() + pl * outSize;
                 forEachWindow(taps, [&](int64_t o, const Taps& td, const Taps& th, const Taps& tw) {
                     C sum = 0;
-                    for (int64_t kd = td.k0; kd < td.k1; ++kd) {
-                        for (int64_t kh = th.k0; kh < th.k1; ++kh) {
-                            const C* row = in + (td.pos(kd) * H + th.pos(kh)) * W;
-                            for (int64_t kw = tw.k0; kw < tw.k1; ++kw) {
-                                sum += std::pow(std::fabs(row[tw.pos(kw)]), p);
-                            }
-                        }
-                    }
+                    forEachTap(td, th, tw, H, W, [&](int64_t at) { sum += std::pow(std::fabs(in[at]), p); });
                     out[o] = fromCompute<T>(std::pow(sum, C(1) / p));
                 });
             }
