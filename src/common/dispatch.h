@@ -65,6 +65,9 @@ Status dispatchAll(DataType t, Fn&& fn, const char* what = "this op") {
 
 #undef KILN_DISPATCH_CASE
 
+//! Adapts a dispatcher (which takes a default `what`) to a template parameter: KILN_DISPATCHER(dispatchFloat).
+#define KILN_DISPATCHER(fn) [](DataType t, auto&& f) { return fn(t, f); }
+
 //! Compute type for arithmetic on T: float for Half/BFloat16, T otherwise.
 template <typename T>
 struct ComputeType {

@@ -14,7 +14,6 @@
 #include <type_traits>
 
 #include "backends/cpu/broadcast.h"
-#include "backends/cpu/elementwise.h"  // KILN_DISPATCHER
 #include "backends/cpu/kernel.h"
 #include "common/dispatch.h"
 
