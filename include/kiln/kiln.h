@@ -242,6 +242,26 @@ protected:
     ExecutionContext() = default;
 };
 
+//! What Builder::buildEngineFile did with the engine path.
+enum class EngineFileAction {
+    kLoaded,   //!< The file held an engine matching the model, options, backend, device and Kiln version.
+    kBuilt,    //!< There was no engine file (or `force` was set): built and saved.
+    kRebuilt,  //!< The file held a stale engine (other Kiln version, device, options or a changed model): rebuilt.
+};
+
+//! Options of Builder::buildEngineFile.
+struct EngineFileOptions {
+    bool force = false;         //!< Build and overwrite even when the file holds a matching engine.
+    bool rebuildStale = true;   //!< false: a stale engine is an error naming both sides and the rebuild command.
+};
+
+//! The engine and what buildEngineFile did to get it.
+struct EngineFileResult {
+    std::unique_ptr<Engine> engine;
+    EngineFileAction action = EngineFileAction::kBuilt;
+    std::string reason;  //!< One line: why it was loaded, built or rebuilt (e.g. "model changed: sha256 1a2b… → 3c4d…").
+};
+
 //! Builds engines. Keeps no state between builds apart from the logger.
 class Builder {
 public:
@@ -263,6 +283,12 @@ public:
     //! As buildEngine, but returns the engine file's bytes (save them; load with Runtime). Loading them gives an
     //! engine whose outputs are bit-identical to buildEngine's.
     Result<std::unique_ptr<HostMemory>> buildSerializedNetwork(NetworkDefinition& network, const BuilderConfig& config);
+    //! Build-or-load, the seed's way: when `enginePath` holds an engine built from the same model file (SHA-256),
+    //! with the same options, backend, device and Kiln version, loads it (memory-mapped) instead of building;
+    //! otherwise parses `onnxPath`, builds, and writes the engine atomically (temp file + rename: a crash leaves
+    //! the old file or none). A damaged engine file is rebuilt and the damage logged at kWarning.
+    Result<EngineFileResult> buildEngineFile(const std::string& onnxPath, const BuilderConfig& config,
+                                             const std::string& enginePath, const EngineFileOptions& options = {});
 
 private:
     ILogger& mLogger;
