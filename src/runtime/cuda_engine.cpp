@@ -87,8 +87,11 @@ Result<std::unique_ptr<ExecutionContext>> CudaEngine::createExecutionContext() c
 
 Status CudaContext::enqueue(void* streamHandle) {
     auto stream = static_cast<cudaStream_t>(streamHandle);
-    std::vector<DeviceTensor> inputs;
+    std::vector<cuda::RunValue> inputs;
     for (const ir::Value* in : mEngine.graph().inputs()) {
+        if (in->dtype() == DataType::kString) {
+            return unsupported("input '" + in->name() + "' is a string tensor: string inputs go through infer()");
+        }
         KILN_ASSIGN_OR_RETURN(Shape shape, resolvedInputShape(*in));
         KILN_ASSIGN_OR_RETURN(Binding b, bindingOf(in->name(), "input"));
         DeviceTensor t{in->dtype(), shape, b.data, nullptr};
@@ -101,7 +104,9 @@ Status CudaContext::enqueue(void* streamHandle) {
                                    "' is bound to host memory: a CUDA engine takes device pointers "
                                    "(cudaMalloc), or use infer() for host tensors");
         }
-        inputs.push_back(std::move(t));
+        cuda::RunValue v;
+        v.device = std::move(t);
+        inputs.push_back(std::move(v));
     }
     for (const ir::Value* out : mEngine.graph().outputs()) {
         KILN_ASSIGN_OR_RETURN(Binding b, bindingOf(out->name(), "output"));
@@ -112,19 +117,27 @@ Status CudaContext::enqueue(void* streamHandle) {
         }
     }
     KILN_RETURN_IF_ERROR(mResources->arena().growToPeak());
-    KILN_ASSIGN_OR_RETURN(cuda::RunState st, mResources->runState(stream, mCuda.options()));
-    KILN_ASSIGN_OR_RETURN(std::vector<DeviceTensor> outputs, cuda::Executor(mCuda.plan()).run(st, inputs));
+    KILN_ASSIGN_OR_RETURN(cuda::RunState st, mResources->runState(mCuda.plan(), stream, mCuda.options()));
+    KILN_ASSIGN_OR_RETURN(std::vector<cuda::RunValue> outputs, cuda::Executor(mCuda.plan()).run(st, inputs));
     for (size_t i = 0; i < outputs.size(); ++i) {
         const ir::Value* out = mEngine.graph().outputs()[i];
-        const DeviceTensor& t = outputs[i];
-        KILN_ASSIGN_OR_RETURN(Binding b, bindingOf(out->name(), "output"));
-        recordShape(out->name(), t.shape);
-        if (t.byteSize() > b.capacity) {
-            return outOfRange("output '" + out->name() + "' of shape " + shapeToString(t.shape) + " needs " +
-                              std::to_string(t.byteSize()) + " bytes, its buffer holds " + std::to_string(b.capacity));
+        const cuda::RunValue& r = outputs[i];
+        if (r.dtype() == DataType::kString) {
+            return unsupported("output '" + out->name() + "' is a string tensor: use infer()");
         }
-        if (t.byteSize() > 0 && t.data != b.data) {
-            KILN_CUDA_CHECK(cudaMemcpyAsync(b.data, t.data, t.byteSize(), cudaMemcpyDeviceToDevice, stream));
+        KILN_ASSIGN_OR_RETURN(Binding b, bindingOf(out->name(), "output"));
+        recordShape(out->name(), r.shape());
+        const size_t bytes = static_cast<size_t>(shapeNumel(r.shape())) * dataTypeSize(r.dtype());
+        if (bytes > b.capacity) {
+            return outOfRange("output '" + out->name() + "' of shape " + shapeToString(r.shape()) + " needs " +
+                              std::to_string(bytes) + " bytes, its buffer holds " + std::to_string(b.capacity));
+        }
+        if (bytes == 0) continue;
+        if (r.onHost) {
+            // Pageable source: the copy is staged before this returns, so the host tensor may go.
+            KILN_CUDA_CHECK(cudaMemcpyAsync(b.data, r.host.raw(), bytes, cudaMemcpyHostToDevice, stream));
+        } else if (r.device.data != b.data) {
+            KILN_CUDA_CHECK(cudaMemcpyAsync(b.data, r.device.data, bytes, cudaMemcpyDeviceToDevice, stream));
         }
     }
     return Status::ok();
@@ -220,8 +233,8 @@ Status checkCudaDevice(const plan::EngineMetadata& meta, const std::string& engi
     if (here.deviceName != meta.deviceName || here.computeMajor != meta.computeMajor ||
         here.computeMinor != meta.computeMinor) {
         return invalidArgument(engineName + ": built for " + meta.deviceName + " (sm_" +
-                               std::to_string(meta.computeMajor) + std::to_string(meta.computeMinor) +
-                               "), this is " + here.deviceName + " (sm_" + std::to_string(here.computeMajor) +
+                               std::to_string(meta.computeMajor) + std::to_string(meta.computeMinor) + "), this is " +
+                               here.deviceName + " (sm_" + std::to_string(here.computeMajor) +
                                std::to_string(here.computeMinor) + "); " + rebuild);
     }
     const int cudnnBuilt = optionInt(meta.buildOptions, "cuda.cudnn_version", 0);
@@ -265,9 +278,9 @@ Result<std::unique_ptr<Engine>> makeCudaEngine(std::shared_ptr<const ir::Graph> 
     for (size_t i = 0; i < engine->graph().nodes().size(); ++i) {
         if (engine->plan().placement(i) != cuda::Placement::kHost) continue;
         ++hostNodes;
-        logLine(logger, ILogger::Severity::kVerbose,
-                "runs on the host: " + engine->graph().nodes()[i]->describe() + " (" + engine->plan().hostReason(i) +
-                    ")");
+        logLine(
+            logger, ILogger::Severity::kVerbose,
+            "runs on the host: " + engine->graph().nodes()[i]->describe() + " (" + engine->plan().hostReason(i) + ")");
     }
     logLine(logger, ILogger::Severity::kInfo,
             "CUDA engine on device " + std::to_string(device) + ": " + std::to_string(engine->graph().nodes().size()) +

@@ -13,6 +13,43 @@ namespace {
 
 bool isIntegerLike(DataType t) { return isInteger(t) || t == DataType::kBool; }
 
+bool touchesStrings(const ir::Node& n) {
+    for (const ir::Value* v : n.inputs()) {
+        if (v && v->dtype() == DataType::kString) return true;
+    }
+    for (const ir::Value* v : n.outputs()) {
+        if (v && v->dtype() == DataType::kString) return true;
+    }
+    return false;
+}
+
+//! The ops whose CUDA kernels call cuDNN / cuBLASLt (kernel.h: RunState's handles are null otherwise).
+bool usesCudnn(ir::OpKind op) {
+    switch (op) {
+        case ir::OpKind::kConv:
+        case ir::OpKind::kConvTranspose:
+        case ir::OpKind::kFusedConv:
+        case ir::OpKind::kMaxPool:
+        case ir::OpKind::kAveragePool:
+        case ir::OpKind::kLpPool:
+        case ir::OpKind::kLRN:
+        case ir::OpKind::kBatchNormalization:
+        case ir::OpKind::kInstanceNormalization: return true;
+        default: return false;
+    }
+}
+
+bool usesCublasLt(ir::OpKind op) {
+    switch (op) {
+        case ir::OpKind::kMatMul:
+        case ir::OpKind::kGemm:
+        case ir::OpKind::kFusedGemm:
+        case ir::OpKind::kFusedMatMul:
+        case ir::OpKind::kEinsum: return true;
+        default: return false;
+    }
+}
+
 Result<DeviceTensor> uploadToArena(const Tensor& host, RunState& st) {
     if (host.dtype() == DataType::kString) return unsupported("string tensors cannot be moved to the GPU");
     DeviceTensor t;
@@ -77,6 +114,25 @@ public:
             s.onHost = true;
         }
         return &s.host;
+    }
+
+    //! A graph output where it is: on the device if it is there (or a constant), else on the host.
+    Result<RunValue> output(const ir::Value* v) {
+        RunValue r;
+        auto it = mSlots.find(v);
+        if (it != mSlots.end() && !it->second.onDev && it->second.onHost) {
+            r.onHost = true;
+            r.host = it->second.host;
+            return r;
+        }
+        if (v->isConstant() && v->constant().dtype() == DataType::kString) {
+            r.onHost = true;
+            r.host = v->constant();
+            return r;
+        }
+        KILN_ASSIGN_OR_RETURN(const DeviceTensor* d, device(v));
+        r.device = *d;
+        return r;
     }
 
     Result<std::pair<DataType, Shape>> typeAndShape(const ir::Value* v) const {
@@ -201,6 +257,9 @@ Result<std::shared_ptr<const ExecutionPlan>> ExecutionPlan::create(const ir::Gra
         } else if (ir::hasSubgraphs(n)) {
             p = Placement::kHost;
             why = "control flow: its subgraphs run on the CPU reference executor";
+        } else if (touchesStrings(n)) {
+            p = Placement::kHost;
+            why = "string tensors live on the host";
         } else if (cudaKernel(n.op()).fn == nullptr) {
             p = Placement::kHost;
             why = "no CUDA kernel";
@@ -219,6 +278,10 @@ Result<std::shared_ptr<const ExecutionPlan>> ExecutionPlan::create(const ir::Gra
             }
         }
         plan->mPlacement[i] = p;
+        if (p == Placement::kDevice) {
+            plan->mNeedsCudnn |= usesCudnn(n.op());
+            plan->mNeedsCublasLt |= usesCublasLt(n.op());
+        }
         plan->mHostReason[i] = why;
         if (p != Placement::kDevice) {
             for (const ir::Value* out : n.outputs()) {
@@ -269,14 +332,20 @@ const DeviceTensor* ExecutionPlan::deviceConstant(const ir::Value* v) const {
     return it == mConstants.end() ? nullptr : &it->second;
 }
 
-Result<std::vector<DeviceTensor>> Executor::run(RunState& state, const std::vector<DeviceTensor>& inputs) const {
+Result<std::vector<RunValue>> Executor::run(RunState& state, const std::vector<RunValue>& inputs) const {
     const ir::Graph& graph = mPlan.graph();
     if (inputs.size() != graph.inputs().size()) {
         return invalidArgument("the graph takes " + std::to_string(graph.inputs().size()) + " inputs, got " +
                                std::to_string(inputs.size()));
     }
     RunValues values(mPlan, state);
-    for (size_t i = 0; i < inputs.size(); ++i) values.setDevice(graph.inputs()[i], inputs[i]);
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        if (inputs[i].onHost) {
+            values.setHost(graph.inputs()[i], inputs[i].host);
+        } else {
+            values.setDevice(graph.inputs()[i], inputs[i].device);
+        }
+    }
     const auto& nodes = graph.nodes();
     for (size_t i = 0; i < nodes.size(); ++i) {
         const ir::Node& node = *nodes[i];
@@ -297,10 +366,9 @@ Result<std::vector<DeviceTensor>> Executor::run(RunState& state, const std::vect
             if (in && !in->isConstant() && mPlan.lastUse(in) == i) values.release(in);
         }
     }
-    std::vector<DeviceTensor> outputs;
+    std::vector<RunValue> outputs;
     for (const ir::Value* out : graph.outputs()) {
-        KILN_ASSIGN_OR_RETURN(const DeviceTensor* t, values.device(out));
-        outputs.push_back(*t);
+        KILN_ASSIGN_OR_RETURN(outputs.emplace_back(), values.output(out));
     }
     return outputs;
 }

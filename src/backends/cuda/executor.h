@@ -39,6 +39,10 @@ public:
     //! The device copy of a constant, or nullptr when no device node reads it.
     const DeviceTensor* deviceConstant(const ir::Value* v) const;
     size_t deviceConstantBytes() const { return mConstantBytes; }
+    //! Whether some device node needs a cuDNN / cuBLASLt handle (creating them costs ~100 ms, so contexts of
+    //! plans that need neither skip it).
+    bool needsCudnn() const { return mNeedsCudnn; }
+    bool needsCublasLt() const { return mNeedsCublasLt; }
 
 private:
     explicit ExecutionPlan(const ir::Graph& graph) : mGraph(graph) {}
@@ -49,14 +53,25 @@ private:
     std::unordered_map<const ir::Value*, DeviceTensor> mConstants;
     std::vector<DeviceBuffer> mConstantStorage;
     size_t mConstantBytes = 0;
+    bool mNeedsCudnn = false;
+    bool mNeedsCublasLt = false;
 };
 
-//! One run of a plan. Inputs are device tensors (the caller's memory); outputs come back as device tensors in
-//! the run's arena (or aliasing an input or constant); copy them out before the next run of the same arena.
+//! A graph input or output of a run: on the device, or on the host (strings, and outputs that host nodes made).
+struct RunValue {
+    DeviceTensor device;
+    Tensor host;
+    bool onHost = false;
+    DataType dtype() const { return onHost ? host.dtype() : device.dtype; }
+    const Shape& shape() const { return onHost ? host.shape() : device.shape; }
+};
+
+//! One run of a plan. Inputs are the caller's memory; outputs come back in the run's arena (or aliasing an input
+//! or constant, or on the host); copy them out before the next run of the same arena.
 class Executor {
 public:
     explicit Executor(const ExecutionPlan& plan) : mPlan(plan) {}
-    Result<std::vector<DeviceTensor>> run(RunState& state, const std::vector<DeviceTensor>& inputs) const;
+    Result<std::vector<RunValue>> run(RunState& state, const std::vector<RunValue>& inputs) const;
 
 private:
     const ExecutionPlan& mPlan;

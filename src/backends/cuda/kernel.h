@@ -29,8 +29,8 @@ namespace kiln::cuda {
 //! What an execution context gives its kernels for one run.
 struct RunState {
     cudaStream_t stream = nullptr;
-    cudnnHandle_t cudnn = nullptr;
-    cublasLtHandle_t cublasLt = nullptr;
+    cudnnHandle_t cudnn = nullptr;        //!< Set when the plan has an op listed in executor.cpp's usesCudnn.
+    cublasLtHandle_t cublasLt = nullptr;  //!< Set when the plan has an op listed in usesCublasLt.
     DeviceArena* arena = nullptr;
     size_t workspaceLimit = 0;   //!< 0: no limit (BuilderConfig's memory-pool limit otherwise).
     bool allowTf32 = true;       //!< TF32 tensor-core math for FP32 Conv/Gemm/MatMul.

@@ -8,8 +8,6 @@ Result<std::unique_ptr<ContextResources>> ContextResources::create(int device, s
     std::unique_ptr<ContextResources> r(new ContextResources());
     r->mDevice = device;
     KILN_CUDA_CHECK(cudaSetDevice(device));
-    KILN_CUDNN_CHECK(cudnnCreate(&r->mCudnn));
-    KILN_CUBLAS_CHECK(cublasLtCreate(&r->mCublasLt));
     KILN_RETURN_IF_ERROR(r->mArena.reserve(arenaBytes));
     return r;
 }
@@ -19,9 +17,11 @@ ContextResources::~ContextResources() {
     if (mCublasLt) cublasLtDestroy(mCublasLt);
 }
 
-Result<RunState> ContextResources::runState(cudaStream_t stream, const RunOptions& options) {
+Result<RunState> ContextResources::runState(const ExecutionPlan& plan, cudaStream_t stream, const RunOptions& options) {
     KILN_CUDA_CHECK(cudaSetDevice(mDevice));
-    KILN_CUDNN_CHECK(cudnnSetStream(mCudnn, stream));
+    if (plan.needsCudnn() && mCudnn == nullptr) KILN_CUDNN_CHECK(cudnnCreate(&mCudnn));
+    if (plan.needsCublasLt() && mCublasLt == nullptr) KILN_CUBLAS_CHECK(cublasLtCreate(&mCublasLt));
+    if (mCudnn) KILN_CUDNN_CHECK(cudnnSetStream(mCudnn, stream));
     RunState st;
     st.stream = stream;
     st.cudnn = mCudnn;
@@ -36,20 +36,33 @@ Result<RunState> ContextResources::runState(cudaStream_t stream, const RunOption
 Result<std::vector<Tensor>> runOnHostTensors(const ExecutionPlan& plan, ContextResources& resources,
                                              const std::vector<Tensor>& inputs, const RunOptions& options) {
     KILN_RETURN_IF_ERROR(resources.arena().growToPeak());
-    KILN_ASSIGN_OR_RETURN(RunState st, resources.runState(nullptr, options));
+    KILN_ASSIGN_OR_RETURN(RunState st, resources.runState(plan, nullptr, options));
     std::vector<DeviceBuffer> inputBuffers;
-    std::vector<DeviceTensor> devInputs;
+    std::vector<RunValue> runInputs;
     for (const Tensor& t : inputs) {
-        if (t.dtype() == DataType::kString) return unsupported("string inputs cannot be moved to the GPU");
-        KILN_ASSIGN_OR_RETURN(DeviceBuffer buf, DeviceBuffer::allocate(t.byteSize()));
-        if (t.byteSize() > 0) KILN_CUDA_CHECK(cudaMemcpy(buf.data(), t.raw(), t.byteSize(), cudaMemcpyHostToDevice));
-        devInputs.push_back(DeviceTensor{t.dtype(), t.shape(), buf.data(), nullptr});
-        inputBuffers.push_back(std::move(buf));
+        RunValue v;
+        if (t.dtype() == DataType::kString) {
+            v.onHost = true;
+            v.host = t;
+        } else {
+            KILN_ASSIGN_OR_RETURN(DeviceBuffer buf, DeviceBuffer::allocate(t.byteSize()));
+            if (t.byteSize() > 0) {
+                KILN_CUDA_CHECK(cudaMemcpy(buf.data(), t.raw(), t.byteSize(), cudaMemcpyHostToDevice));
+            }
+            v.device = DeviceTensor{t.dtype(), t.shape(), buf.data(), nullptr};
+            inputBuffers.push_back(std::move(buf));
+        }
+        runInputs.push_back(std::move(v));
     }
     std::vector<Tensor> outputs;
     {
-        KILN_ASSIGN_OR_RETURN(std::vector<DeviceTensor> devOutputs, Executor(plan).run(st, devInputs));
-        for (const DeviceTensor& d : devOutputs) {
+        KILN_ASSIGN_OR_RETURN(std::vector<RunValue> runOutputs, Executor(plan).run(st, runInputs));
+        for (RunValue& r : runOutputs) {
+            if (r.onHost) {
+                outputs.push_back(std::move(r.host));
+                continue;
+            }
+            const DeviceTensor& d = r.device;
             KILN_ASSIGN_OR_RETURN(Tensor t, Tensor::allocate(d.dtype, d.shape));
             if (t.byteSize() > 0) {
                 KILN_CUDA_CHECK(cudaMemcpyAsync(t.raw(), d.data, t.byteSize(), cudaMemcpyDeviceToHost, st.stream));

@@ -18,7 +18,8 @@ struct RunOptions {
 
 class ContextResources {
 public:
-    //! Selects `device`, creates the cuDNN and cuBLASLt handles, reserves `arenaBytes` for activations.
+    //! Selects `device`, reserves `arenaBytes` for activations; the cuDNN and cuBLASLt handles are created by
+    //! the first runState() of a plan that needs them.
     static Result<std::unique_ptr<ContextResources>> create(int device, size_t arenaBytes);
     ~ContextResources();
     ContextResources(const ContextResources&) = delete;
@@ -26,8 +27,8 @@ public:
 
     int device() const { return mDevice; }
     DeviceArena& arena() { return mArena; }
-    //! The RunState for work on `stream` (the handles are bound to it).
-    Result<RunState> runState(cudaStream_t stream, const RunOptions& options);
+    //! The RunState for running `plan` on `stream` (the handles it needs created and bound to the stream).
+    Result<RunState> runState(const ExecutionPlan& plan, cudaStream_t stream, const RunOptions& options);
 
 private:
     ContextResources() = default;
