@@ -199,8 +199,9 @@ Result<Backend> resolveBackend(const ConfigImpl& config) {
     if (config.backend == Backend::kAuto && runtime::cudaBackendAvailable()) return Backend::kCuda;
 #else
     if (config.backend == Backend::kCuda) {
-        return unsupported("backend kCuda: this Kiln was built without its CUDA backend (no CUDA toolkit at build "
-                           "time); use Backend::kCpu or kAuto");
+        return unsupported(
+            "backend kCuda: this Kiln was built without its CUDA backend (no CUDA toolkit at build "
+            "time); use Backend::kCpu or kAuto");
     }
 #endif
     return Backend::kCpu;
@@ -360,7 +361,8 @@ Result<Built> buildFor(NetworkDefinition& network, const BuilderConfig& config, 
     KILN_ASSIGN_OR_RETURN(b.metadata, metadataFor(*net, *cfg, backend));
 #if KILN_HAVE_CUDA
     if (backend == Backend::kCuda) {
-        KILN_ASSIGN_OR_RETURN(b.engine, runtime::makeCudaEngine(b.graph, cfg->profiles, b.metadata.buildOptions, logger));
+        KILN_ASSIGN_OR_RETURN(b.engine,
+                              runtime::makeCudaEngine(b.graph, cfg->profiles, b.metadata.buildOptions, logger));
         b.metadata.buildOptions["cuda.arena_bytes"] = std::to_string(b.engine->getActivationMemorySize());
         return b;
     }

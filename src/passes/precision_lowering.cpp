@@ -33,10 +33,10 @@ public:
         if (auto it = mLow.find(v); it != mLow.end()) return it->second;
         ir::Value* result = nullptr;
         if (v->isConstant()) {
-            KILN_ASSIGN_OR_RETURN(result, ir::addConstant(mGraph, v->name() + lowSuffix(),
-                                                          convertConstant(v->constant(), mTarget)));
-        } else if (ir::Node* p = v->producer(); p && p->op() == OpKind::kCast && p->input(0) &&
-                                                p->input(0)->dtype() == mTarget) {
+            KILN_ASSIGN_OR_RETURN(
+                result, ir::addConstant(mGraph, v->name() + lowSuffix(), convertConstant(v->constant(), mTarget)));
+        } else if (ir::Node* p = v->producer();
+                   p && p->op() == OpKind::kCast && p->input(0) && p->input(0)->dtype() == mTarget) {
             result = p->input(0);  // float16 → float32 → float16 is exact: read the float16 value directly
         } else {
             KILN_ASSIGN_OR_RETURN(result, mGraph.createValue(ir::uniqueValueName(mGraph, v->name() + lowSuffix())));

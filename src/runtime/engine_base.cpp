@@ -137,7 +137,8 @@ Result<Shape> ContextBase::resolvedInputShape(const ir::Value& input) const {
 
 Result<ContextBase::Binding> ContextBase::bindingOf(const std::string& name, const char* what) const {
     auto b = mBindings.find(name);
-    if (b == mBindings.end()) return invalidArgument(std::string(what) + " '" + name + "' has no address (setTensorAddress)");
+    if (b == mBindings.end())
+        return invalidArgument(std::string(what) + " '" + name + "' has no address (setTensorAddress)");
     return b->second;
 }
 

@@ -46,8 +46,7 @@ Result<plan::EngineMetadata> cudaEngineMetadata(int32_t device);
 //! the activation arena measured at build (measured now by a run at the profiles' max shapes when absent).
 Result<std::unique_ptr<Engine>> makeCudaEngine(std::shared_ptr<const ir::Graph> graph,
                                                std::vector<ProfileShapes> profiles,
-                                               const std::map<std::string, std::string>& buildOptions,
-                                               ILogger& logger);
+                                               const std::map<std::string, std::string>& buildOptions, ILogger& logger);
 
 //! Checks that a loaded CUDA engine's recorded device matches the GPU it would run on here; the error names
 //! both and the command that rebuilds the engine.

@@ -1,6 +1,5 @@
 #include "runner.h"
 
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -10,8 +9,8 @@
 #include <sstream>
 
 #include "backends/cpu/executor.h"
-#include "engine_runner.h"
 #include "common/dispatch.h"
+#include "engine_runner.h"
 #include "frontend/onnx/importer.h"
 #include "frontend/onnx/tensor_proto.h"
 #include "passes/passes.h"
