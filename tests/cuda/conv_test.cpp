@@ -1,22 +1,13 @@
 // CUDA Conv, ConvTranspose and FusedConv against the CPU reference: cuDNN paths (symmetric pads, the explicit
 // border of asymmetric pads, ConvTranspose's crop), the direct kernels (float64), every dtype, the fused epilogue
 // with each activation, TF32, and the error paths.
+#include "backends/cuda/kernels/conv_cudnn.h"
 #include "cuda/cuda_op_tester.h"
 
 namespace kiln::testing {
 namespace {
 
 using Ints = std::vector<int64_t>;
-
-//! Bound on |got - want| relative to the largest |want|: float32 without TF32 differs only in summation order.
-double tolerance(DataType t) {
-    switch (t) {
-        case DataType::kFloat16: return 2e-3;
-        case DataType::kBFloat16: return 2e-2;
-        case DataType::kFloat64: return 1e-12;
-        default: return 1e-4;
-    }
-}
 
 constexpr DataType kFloatTypes[] = {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16, DataType::kFloat64};
 
@@ -31,7 +22,14 @@ OpTester convOp(const char* op, DataType t, Shape x, Shape w, int64_t bias = 0) 
     return tester;
 }
 
-void expectMatches(const OpTester& op, DataType t) { expectCudaMatchesCpuScaled(op, tolerance(t)); }
+//! Compares with the reference; float32 and float16 problems must also have run in cuDNN (not the direct kernel).
+void expectMatches(const OpTester& op, DataType t) {
+    const uint64_t refusals = cuda::cudnnConvRefusals();
+    expectCudaMatchesCpuScaled(op, scaledTolerance(t));
+    if (t == DataType::kFloat32 || t == DataType::kFloat16) {
+        EXPECT_EQ(cuda::cudnnConvRefusals(), refusals) << "cuDNN refused the problem: it ran the direct kernel";
+    }
+}
 
 TEST(CudaConv, ResNetShapes) {
     KILN_REQUIRE_GPU();

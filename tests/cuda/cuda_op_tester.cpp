@@ -80,4 +80,13 @@ void expectCudaMatchesCpuScaled(const OpTester& tester, double rel, bool allowTf
     });
 }
 
+double scaledTolerance(DataType type) {
+    switch (type) {
+        case DataType::kFloat16: return 2e-3;
+        case DataType::kBFloat16: return 2e-2;
+        case DataType::kFloat64: return 1e-12;
+        default: return 1e-4;
+    }
+}
+
 }  // namespace kiln::testing

@@ -6,15 +6,6 @@
 namespace kiln::testing {
 namespace {
 
-double tolerance(DataType t) {
-    switch (t) {
-        case DataType::kFloat16: return 2e-3;
-        case DataType::kBFloat16: return 2e-2;
-        case DataType::kFloat64: return 1e-12;
-        default: return 1e-4;
-    }
-}
-
 Tensor random(DataType t, Shape s) {
     if (isInteger(t)) return randomTensor(t, std::move(s), seed(), -9, 9);
     return randomTensor(t, std::move(s), seed());
@@ -22,7 +13,7 @@ Tensor random(DataType t, Shape s) {
 
 void expectMatches(const OpTester& op, DataType t) {
     if (isFloatingPoint(t)) {
-        expectCudaMatchesCpuScaled(op, tolerance(t));
+        expectCudaMatchesCpuScaled(op, scaledTolerance(t));
     } else {
         expectCudaMatchesCpu(op);
     }

@@ -64,6 +64,8 @@ struct AlgoChoice {
     std::atomic<size_t> first{0};       //!< The first candidate cuDNN has not refused.
 };
 
+std::atomic<uint64_t> gRefusals{0};
+
 AlgoCache<AlgoChoice>& algoCache() {
     static AlgoCache<AlgoChoice> cache;
     return cache;
@@ -141,8 +143,11 @@ Result<std::shared_ptr<AlgoChoice>> chooseAlgorithms(cudnnHandle_t h, const Desc
     std::vector<typename Dir::Perf> perf(static_cast<size_t>(std::max(maxCount, 1)));
     int returned = 0;
     KILN_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), strict ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH));
-    KILN_CUDNN_CHECK(Dir::rank(h, d, static_cast<int>(perf.size()), &returned, perf.data()));
     auto choice = std::make_shared<AlgoChoice>();
+    // A problem cuDNN cannot take at all is remembered as one without candidates.
+    const cudnnStatus_t ranked = Dir::rank(h, d, static_cast<int>(perf.size()), &returned, perf.data());
+    if (notSupported(ranked)) return choice;
+    if (ranked != CUDNN_STATUS_SUCCESS) return cudnnFailure(ranked, "cudnnGetConvolution*Algorithm_v7");
     for (int i = 0; i < returned; ++i) {
         const typename Dir::Perf& r = perf[static_cast<size_t>(i)];
         if (r.status != CUDNN_STATUS_SUCCESS) continue;
@@ -189,11 +194,14 @@ Status runConvolution(CudaKernelContext& ctx, const CudnnConvProblem& p, const v
         if (!notSupported(st)) return cudnnFailure(st, Dir::kName);
         choice->first.store(i + 1);  // refused: later calls start after it
     }
+    gRefusals.fetch_add(1, std::memory_order_relaxed);
     return unsupported(std::string(Dir::kName) + ": no algorithm for this problem within " + std::to_string(budget) +
                        " bytes of workspace");
 }
 
 }  // namespace
+
+uint64_t cudnnConvRefusals() { return gRefusals.load(std::memory_order_relaxed); }
 
 Status cudnnConvForward(CudaKernelContext& ctx, const CudnnConvProblem& p, const void* in, const void* filter,
                         void* out, size_t workspaceBudget) {

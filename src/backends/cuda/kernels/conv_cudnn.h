@@ -36,4 +36,8 @@ Status cudnnConvForward(CudaKernelContext& ctx, const CudnnConvProblem& p, const
 Status cudnnConvBackwardData(CudaKernelContext& ctx, const CudnnConvProblem& p, const void* out, const void* filter,
                              void* in, size_t workspaceBudget);
 
+//! How many calls above cuDNN refused since the process started (each then ran Kiln's direct kernel): tests check
+//! that the cuDNN paths they mean to cover are taken.
+uint64_t cudnnConvRefusals();
+
 }  // namespace kiln::cuda

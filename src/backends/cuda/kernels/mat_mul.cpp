@@ -9,6 +9,8 @@
 // broadcast C, an epilogue cuBLASLt refuses at a dtype) is Kiln's epilogue pass after the product.
 // Integer MatMul / Gemm use Kiln's kernels (mat_mul.cu) with 64-bit accumulation, as the CPU reference does.
 #include "backends/cuda/kernels/mat_mul.h"
+#include <type_traits>
+
 #include "backends/cpu/broadcast.h"
 #include "backends/cpu/nn_common.h"
 #include "backends/cuda/check.h"
@@ -44,8 +46,11 @@ Status fillZero(CudaKernelContext& ctx, DeviceTensor& y) {
     return Status::ok();
 }
 
-const void* offsetBytes(const void* p, int64_t elements, DataType t) {
-    return static_cast<const char*>(p) + elements * static_cast<int64_t>(dataTypeSize(t));
+//! `p` advanced by `elements` of `t`.
+template <typename Void>
+Void* offsetBytes(Void* p, int64_t elements, DataType t) {
+    using Byte = std::conditional_t<std::is_const_v<Void>, const char, char>;
+    return static_cast<Byte*>(p) + elements * static_cast<int64_t>(dataTypeSize(t));
 }
 
 //! D (m x n) = A (m x k) B (k x n), all packed; callers add transposes, batches, C, bias and Relu.
@@ -241,8 +246,8 @@ Status matMul(CudaKernelContext& ctx, bool fused) {
         for (const BatchRun& r : runs) {
             KILN_CUDA_CHECK(launchIntegerMatMul(a.dtype, offsetBytes(a.data, plan.aOffsets[r.first], a.dtype),
                                                 offsetBytes(b.data, plan.bOffsets[r.first], a.dtype),
-                                                const_cast<void*>(offsetBytes(y->data, r.first * m * n, a.dtype)),
-                                                r.count, rows, n, k, r.strideA, r.strideB, ctx.stream()));
+                                                offsetBytes(y->data, r.first * m * n, a.dtype), r.count, rows, n, k,
+                                                r.strideA, r.strideB, ctx.stream()));
         }
         return Status::ok();
     }
@@ -259,7 +264,7 @@ Status matMul(CudaKernelContext& ctx, bool fused) {
         auto call = [&](int64_t rows, const BatchRun& r) {
             LtGemm g = ltProduct(a.dtype, rows, n, k, offsetBytes(a.data, plan.aOffsets[r.first], a.dtype),
                                  offsetBytes(b.data, plan.bOffsets[r.first], a.dtype),
-                                 const_cast<void*>(offsetBytes(y->data, r.first * m * n, a.dtype)));
+                                 offsetBytes(y->data, r.first * m * n, a.dtype));
             g.batch = r.count;
             g.strideA = r.strideA;
             g.strideB = r.strideB;
