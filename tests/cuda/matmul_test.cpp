@@ -82,7 +82,9 @@ TEST(CudaGemm, EveryTransposeAlphaBetaAndCBroadcast) {
         for (int trans = 0; trans < 4; ++trans) {
             const bool ta = trans & 1, tb = trans & 2;
             for (const auto& c : cShapes) {
+                // Every beta for float32; the 16-bit and 64-bit types share the C handling, so beta 0.5 covers them.
                 for (float beta : {1.0f, 0.5f, 0.0f}) {
+                    if (t != DataType::kFloat32 && beta != 0.5f) continue;
                     SCOPED_TRACE(std::string(dataTypeName(t)) + " transA " + std::to_string(ta) + " transB " +
                                  std::to_string(tb) + " C " + (c ? shapeToString(*c) : "none") + " beta " +
                                  std::to_string(beta));
@@ -161,6 +163,8 @@ TEST(CudaFusedMatMul, EveryActivationWithBiasAndResidual) {
     KILN_REQUIRE_GPU();
     for (DataType t : {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16}) {
         for (const Act& act : kActs) {
+            // bfloat16: Relu (cuBLASLt's epilogue) and the parameterized ones (Kiln's).
+            if (t == DataType::kBFloat16 && act.params.empty() && std::string(act.name) != "Relu") continue;
             SCOPED_TRACE(std::string(dataTypeName(t)) + " " + act.name);
             expectMatches(fusedMatMul(t, {2, 8, 16}, {16, 24}, Shape{24}, std::nullopt, act), t);
             expectMatches(fusedMatMul(t, {2, 3, 5, 16}, {2, 3, 16, 7}, Shape{7}, Shape{2, 3, 5, 7}, act), t);
