@@ -177,16 +177,18 @@ Status runConvolution(CudaKernelContext& ctx, const CudnnConvProblem& p, const v
         KILN_ASSIGN_OR_RETURN(choice, chooseAlgorithms<Dir>(h, d, strict, budget));
         choice = algoCache().insert(key, std::move(choice));
     }
+    // Scaling factors are double for double data, float otherwise.
     const float one32 = 1.0f, zero32 = 0.0f;
     const double one64 = 1.0, zero64 = 0.0;
     const bool f64 = p.dtype == DataType::kFloat64;
+    const void* one = f64 ? static_cast<const void*>(&one64) : &one32;
+    const void* zero = f64 ? static_cast<const void*>(&zero64) : &zero32;
     for (size_t i = choice->first.load(); i < choice->candidates.size(); ++i) {
         const Candidate& c = choice->candidates[i];
         KILN_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), mathFor(strict, c.math)));
         KILN_ASSIGN_OR_RETURN(void* ws, ctx.workspace(c.workspace));
         const cudnnStatus_t st =
-            Dir::run(h, d, static_cast<typename Dir::Algo>(c.algo), ws, c.workspace, f64 ? (const void*)&one64 : &one32,
-                     f64 ? (const void*)&zero64 : &zero32, src, filter, dst);
+            Dir::run(h, d, static_cast<typename Dir::Algo>(c.algo), ws, c.workspace, one, zero, src, filter, dst);
         if (st == CUDNN_STATUS_SUCCESS) {
             choice->first.store(i);
             return Status::ok();
