@@ -1,5 +1,6 @@
 #include "cuda/cuda_op_tester.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
@@ -35,11 +36,16 @@ Result<std::vector<Tensor>> runOnCuda(const ir::Graph& graph, const std::vector<
     return cuda::runOnHostTensors(*plan, *resources, feeds, options);
 }
 
-void expectCudaMatchesCpu(const OpTester& tester, std::optional<Tolerance> tol) {
+namespace {
+
+//! Runs `tester`'s node on both backends and hands each pair of outputs to `compare(got, want)`; when the CPU
+//! fails, expects the CUDA backend to fail too.
+template <typename Compare>
+void compareWithCpu(const OpTester& tester, bool allowTf32, Compare compare) {
     auto built = tester.build();
     ASSERT_TRUE(built.isOk()) << built.status().message();
     auto want = cpu::Executor().run(*built->graph, built->feeds);
-    auto got = runOnCuda(*built->graph, built->feeds);
+    auto got = runOnCuda(*built->graph, built->feeds, allowTf32);
     if (!want.isOk()) {
         ASSERT_FALSE(got.isOk()) << "the CPU reference fails (" << want.status().message()
                                  << ") but the CUDA backend succeeds";
@@ -49,14 +55,37 @@ void expectCudaMatchesCpu(const OpTester& tester, std::optional<Tolerance> tol) 
     ASSERT_EQ(got->size(), want->size());
     for (size_t o = 0; o < want->size(); ++o) {
         SCOPED_TRACE("output " + std::to_string(o));
-        const Tensor& w = (*want)[o];
-        const Tensor& g = (*got)[o];
+        compare((*got)[o], (*want)[o]);
+    }
+}
+
+}  // namespace
+
+void expectCudaMatchesCpu(const OpTester& tester, std::optional<Tolerance> tol) {
+    compareWithCpu(tester, false, [&](const Tensor& g, const Tensor& w) {
         const Tolerance t = tol.value_or(defaultTolerance(w.dtype()));
         if (t.rtol == 0 && t.atol == 0) {
             expectTensorEq(g, w);
         } else {
             expectTensorNear(g, w, t.rtol, t.atol);
         }
+    });
+}
+
+void expectCudaMatchesCpuScaled(const OpTester& tester, double rel, bool allowTf32) {
+    compareWithCpu(tester, allowTf32, [&](const Tensor& g, const Tensor& w) {
+        double maxAbs = 0;
+        for (int64_t i = 0; i < w.numel(); ++i) maxAbs = std::max(maxAbs, std::fabs(w.getDouble(i)));
+        expectTensorNear(g, w, 0.0, rel * maxAbs + 1e-30);
+    });
+}
+
+double scaledTolerance(DataType type) {
+    switch (type) {
+        case DataType::kFloat16: return 2e-3;
+        case DataType::kBFloat16: return 2e-2;
+        case DataType::kFloat64: return 1e-12;
+        default: return 1e-4;
     }
 }
 

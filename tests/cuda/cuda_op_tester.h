@@ -40,4 +40,13 @@ Result<std::vector<Tensor>> runOnCuda(const ir::Graph& graph, const std::vector<
 //! `tol` overrides the per-dtype default.
 void expectCudaMatchesCpu(const OpTester& tester, std::optional<Tolerance> tol = std::nullopt);
 
+//! Like expectCudaMatchesCpu, for ops that sum many products (Conv, MatMul) in an order that differs between the
+//! backends: each element must be within rel * max|reference output| of the reference, so elements that cancel to
+//! near zero are not held to a relative bound. `allowTf32` runs the GPU side with TF32 math for float32.
+void expectCudaMatchesCpuScaled(const OpTester& tester, double rel, bool allowTf32 = false);
+
+//! The `rel` of expectCudaMatchesCpuScaled per dtype: float32 without TF32 1e-4 (summation order only), float16
+//! 2e-3, bfloat16 2e-2, float64 1e-12.
+double scaledTolerance(DataType type);
+
 }  // namespace kiln::testing

@@ -159,6 +159,82 @@ Result<ConvGeometry> convGeometry(const ir::Attributes& attrs, const Tensor& x, 
     return geo;
 }
 
+Result<ConvTransposeGeometry> convTransposeGeometry(const ir::Attributes& attrs, const Tensor& x, const Tensor& w) {
+    KILN_RETURN_IF_ERROR(checkSpatialInput(x, "X"));
+    if (w.rank() != x.rank() || w.dtype() != x.dtype()) {
+        return invalidArgument("input 'W' " + w.describe() + " must have the rank and dtype of input 'X' " +
+                               x.describe());
+    }
+    ConvTransposeGeometry geo;
+    geo.batch = x.dim(0);
+    geo.inC = x.dim(1);
+    geo.group = attrs.getInt("group", 1);
+    if (geo.group < 1 || geo.inC % geo.group != 0 || w.dim(0) != geo.inC) {
+        return invalidArgument("input 'W' " + w.describe() + " must be [C, M/group, k...] for input 'X' " +
+                               x.describe() + " and group " + std::to_string(geo.group));
+    }
+    geo.outC = w.dim(1) * geo.group;
+    const size_t r = static_cast<size_t>(x.rank() - 2);
+    const std::vector<int64_t> kernel(w.shape().begin() + 2, w.shape().end());
+    if (auto ks = attrs.getInts("kernel_shape"); ks && *ks != kernel) {
+        return invalidArgument("attribute 'kernel_shape' does not match input 'W' " + w.describe());
+    }
+    auto readInts = [&](const char* name, int64_t fallback, size_t length) -> Result<std::vector<int64_t>> {
+        auto v = attrs.getInts(name);
+        if (!v) return std::vector<int64_t>(length, fallback);
+        if (v->size() != length) {
+            return invalidArgument(std::string("attribute '") + name + "' must have " + std::to_string(length) +
+                                   " values, got " + std::to_string(v->size()));
+        }
+        return *v;
+    };
+    KILN_ASSIGN_OR_RETURN(auto strides, readInts("strides", 1, r));
+    KILN_ASSIGN_OR_RETURN(auto dilations, readInts("dilations", 1, r));
+    KILN_ASSIGN_OR_RETURN(auto pads, readInts("pads", 0, 2 * r));
+    KILN_ASSIGN_OR_RETURN(auto outputPadding, readInts("output_padding", 0, r));
+    KILN_ASSIGN_OR_RETURN(AutoPad autoPad, parseAutoPad(attrs));
+    auto outputShape = attrs.getInts("output_shape");
+    if (outputShape && outputShape->size() == r + 2) outputShape->erase(outputShape->begin(), outputShape->begin() + 2);
+    if (outputShape && outputShape->size() != r) {
+        return invalidArgument("attribute 'output_shape' must have " + std::to_string(r) + " values");
+    }
+
+    Window& win = geo.win;
+    win.rank = static_cast<int64_t>(r);
+    geo.outShape = {geo.batch, geo.outC};
+    const size_t off = kMaxSpatial - r;
+    for (size_t i = 0; i < r; ++i) {
+        const int64_t in = x.dim(static_cast<int64_t>(i + 2));
+        const int64_t k = kernel[i], s = strides[i], d = dilations[i];
+        if (k < 1 || s < 1 || d < 1 || outputPadding[i] < 0 || pads[i] < 0 || pads[i + r] < 0) {
+            return invalidArgument(
+                "kernel, strides, dilations, pads and output_padding must be valid (positive "
+                "kernel/strides/dilations, non-negative pads)");
+        }
+        const int64_t natural = s * (in - 1) + outputPadding[i] + (k - 1) * d + 1;
+        int64_t out = 0;
+        int64_t pb = 0;
+        if (outputShape || autoPad == AutoPad::kSameUpper || autoPad == AutoPad::kSameLower) {
+            out = outputShape ? (*outputShape)[i] : in * s;
+            const int64_t total = std::max<int64_t>(0, natural - out);
+            pb = autoPad == AutoPad::kSameUpper ? total / 2 : total - total / 2;
+        } else {
+            pb = autoPad == AutoPad::kValid ? 0 : pads[i];
+            const int64_t pe = autoPad == AutoPad::kValid ? 0 : pads[i + r];
+            out = natural - pb - pe;
+        }
+        if (out < 0) return invalidArgument("output spatial dim " + std::to_string(i) + " would be negative");
+        geo.outShape.push_back(out);
+        win.in[off + i] = out;
+        win.out[off + i] = in;
+        win.kernel[off + i] = k;
+        win.stride[off + i] = s;
+        win.dilation[off + i] = d;
+        win.padBegin[off + i] = pb;
+    }
+    return geo;
+}
+
 int64_t rowsPerBlock(const Window& win, int64_t colRows) {
     const int64_t rows = win.out[0] * win.out[1];
     const int64_t perRow = std::max<int64_t>(1, colRows * win.out[2]);

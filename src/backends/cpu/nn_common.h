@@ -65,6 +65,17 @@ struct ConvGeometry {
 //! Validates x/w ranks and channel counts against `group` and kernel_shape, and resolves the window.
 Result<ConvGeometry> convGeometry(const ir::Attributes& attrs, const Tensor& x, const Tensor& w);
 
+//! ConvTranspose geometry: x [N, C, in...], w [C, M/group, k...], output [N, M, out...]. `win` is the transposed
+//! problem as a forward window (col2im's view): its `in` is Y's spatial dims, its `out` X's, and padBegin the crop
+//! at the start of Y (from pads, auto_pad or output_shape; output_padding extends the end).
+struct ConvTransposeGeometry {
+    int64_t batch = 0, inC = 0, outC = 0, group = 1;
+    Window win;
+    Shape outShape;
+};
+//! Validates x/w ranks, dtypes and channel counts and resolves the attributes (naming the one that is wrong).
+Result<ConvTransposeGeometry> convTransposeGeometry(const ir::Attributes& attrs, const Tensor& x, const Tensor& w);
+
 //! Lowers output rows [row0, row1) (a row is one (od, oh) pair of `win.out[2]` columns) of one image of
 //! `channels` channels to col[(c * kernelSize + k) * cols + j]; positions in the padding read `pad`.
 template <typename T>

@@ -1,0 +1,218 @@
+#include "backends/cuda/kernels/conv_cudnn.h"
+
+#include <algorithm>
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "backends/cuda/check.h"
+#include "backends/cuda/kernels/conv_gemm_common.h"
+
+namespace kiln::cuda {
+
+namespace {
+
+struct Descriptors {
+    LibraryObject<cudnnTensorDescriptor_t, cudnnDestroyTensorDescriptor> in, out;
+    LibraryObject<cudnnFilterDescriptor_t, cudnnDestroyFilterDescriptor> filter;
+    LibraryObject<cudnnConvolutionDescriptor_t, cudnnDestroyConvolutionDescriptor> conv;
+};
+
+cudnnDataType_t cudnnType(DataType t) {
+    switch (t) {
+        case DataType::kFloat16: return CUDNN_DATA_HALF;
+        case DataType::kBFloat16: return CUDNN_DATA_BFLOAT16;
+        case DataType::kFloat64: return CUDNN_DATA_DOUBLE;
+        default: return CUDNN_DATA_FLOAT;
+    }
+}
+
+Status setPackedTensor(cudnnTensorDescriptor_t d, cudnnDataType_t type, int nbDims, const std::array<int, 5>& dims) {
+    std::array<int, 5> strides{};
+    strides[nbDims - 1] = 1;
+    for (int i = nbDims - 2; i >= 0; --i) strides[i] = strides[i + 1] * dims[i + 1];
+    KILN_CUDNN_CHECK(cudnnSetTensorNdDescriptor(d, type, nbDims, dims.data(), strides.data()));
+    return Status::ok();
+}
+
+Status makeDescriptors(const CudnnConvProblem& p, Descriptors& d) {
+    const cudnnDataType_t type = cudnnType(p.dtype);
+    // 16-bit data accumulates in float (cuDNN's PSEUDO_HALF / PSEUDO_BFLOAT16 configurations).
+    const cudnnDataType_t compute = p.dtype == DataType::kFloat64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
+    KILN_CUDNN_CHECK(cudnnCreateTensorDescriptor(d.in.put()));
+    KILN_CUDNN_CHECK(cudnnCreateTensorDescriptor(d.out.put()));
+    KILN_CUDNN_CHECK(cudnnCreateFilterDescriptor(d.filter.put()));
+    KILN_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(d.conv.put()));
+    KILN_RETURN_IF_ERROR(setPackedTensor(d.in.get(), type, p.nbDims, p.in));
+    KILN_RETURN_IF_ERROR(setPackedTensor(d.out.get(), type, p.nbDims, p.out));
+    KILN_CUDNN_CHECK(cudnnSetFilterNdDescriptor(d.filter.get(), type, CUDNN_TENSOR_NCHW, p.nbDims, p.filter.data()));
+    KILN_CUDNN_CHECK(cudnnSetConvolutionNdDescriptor(d.conv.get(), p.nbDims - 2, p.pad.data(), p.stride.data(),
+                                                     p.dilation.data(), CUDNN_CROSS_CORRELATION, compute));
+    KILN_CUDNN_CHECK(cudnnSetConvolutionGroupCount(d.conv.get(), p.group));
+    return Status::ok();
+}
+
+//! One algorithm cuDNN ranked for a problem, with the math type and workspace it runs with.
+struct Candidate {
+    int algo = 0;
+    cudnnMathType_t math = CUDNN_DEFAULT_MATH;
+    size_t workspace = 0;
+};
+
+struct AlgoChoice {
+    std::vector<Candidate> candidates;  //!< Heuristic order.
+    std::atomic<size_t> first{0};       //!< The first candidate cuDNN has not refused.
+};
+
+std::atomic<uint64_t> gRefusals{0};
+
+AlgoCache<AlgoChoice>& algoCache() {
+    static AlgoCache<AlgoChoice> cache;
+    return cache;
+}
+
+bool notSupported(cudnnStatus_t s) { return CUDNN_STATUS_CATEGORY(s) == CUDNN_STATUS_NOT_SUPPORTED; }
+
+//! float32 without TF32 runs FMA kernels only: tensor-op candidates are dropped and the descriptor says FMA.
+bool strictFloat32(const CudaKernelContext& ctx, const CudnnConvProblem& p) {
+    return p.dtype == DataType::kFloat32 && !ctx.run.allowTf32;
+}
+
+cudnnMathType_t mathFor(bool strict, cudnnMathType_t candidate) { return strict ? CUDNN_FMA_MATH : candidate; }
+
+// The two directions differ only in which cuDNN functions they call and how the descriptors are ordered.
+struct Forward {
+    using Perf = cudnnConvolutionFwdAlgoPerf_t;
+    using Algo = cudnnConvolutionFwdAlgo_t;
+    static constexpr int kDirection = 0;
+    static constexpr const char* kName = "cudnnConvolutionForward";
+    static cudnnStatus_t maxCount(cudnnHandle_t h, int* n) { return cudnnGetConvolutionForwardAlgorithmMaxCount(h, n); }
+    static cudnnStatus_t rank(cudnnHandle_t h, const Descriptors& d, int n, int* got, Perf* perf) {
+        return cudnnGetConvolutionForwardAlgorithm_v7(h, d.in.get(), d.filter.get(), d.conv.get(), d.out.get(), n, got,
+                                                      perf);
+    }
+    static cudnnStatus_t workspace(cudnnHandle_t h, const Descriptors& d, Algo a, size_t* bytes) {
+        return cudnnGetConvolutionForwardWorkspaceSize(h, d.in.get(), d.filter.get(), d.conv.get(), d.out.get(), a,
+                                                       bytes);
+    }
+    static cudnnStatus_t run(cudnnHandle_t h, const Descriptors& d, Algo a, void* ws, size_t wsBytes, const void* alpha,
+                             const void* beta, const void* src, const void* filter, void* dst) {
+        return cudnnConvolutionForward(h, alpha, d.in.get(), src, d.filter.get(), filter, d.conv.get(), a, ws, wsBytes,
+                                       beta, d.out.get(), dst);
+    }
+};
+
+struct BackwardData {
+    using Perf = cudnnConvolutionBwdDataAlgoPerf_t;
+    using Algo = cudnnConvolutionBwdDataAlgo_t;
+    static constexpr int kDirection = 1;
+    static constexpr const char* kName = "cudnnConvolutionBackwardData";
+    static cudnnStatus_t maxCount(cudnnHandle_t h, int* n) {
+        return cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, n);
+    }
+    static cudnnStatus_t rank(cudnnHandle_t h, const Descriptors& d, int n, int* got, Perf* perf) {
+        return cudnnGetConvolutionBackwardDataAlgorithm_v7(h, d.filter.get(), d.out.get(), d.conv.get(), d.in.get(), n,
+                                                           got, perf);
+    }
+    static cudnnStatus_t workspace(cudnnHandle_t h, const Descriptors& d, Algo a, size_t* bytes) {
+        return cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.filter.get(), d.out.get(), d.conv.get(), d.in.get(), a,
+                                                            bytes);
+    }
+    static cudnnStatus_t run(cudnnHandle_t h, const Descriptors& d, Algo a, void* ws, size_t wsBytes, const void* alpha,
+                             const void* beta, const void* src, const void* filter, void* dst) {
+        return cudnnConvolutionBackwardData(h, alpha, d.filter.get(), filter, d.out.get(), src, d.conv.get(), a, ws,
+                                            wsBytes, beta, d.in.get(), dst);
+    }
+};
+
+CacheKey problemKey(const CudnnConvProblem& p, int direction, bool strict, size_t budget) {
+    CacheKey key;
+    key.add(direction).add(currentDevice()).add(static_cast<int64_t>(p.dtype)).add(strict ? 1 : 0);
+    key.add(static_cast<int64_t>(budget)).add(p.nbDims).add(p.group);
+    for (int i = 0; i < p.nbDims; ++i) key.add(p.in[i]).add(p.filter[i]).add(p.out[i]);
+    for (int i = 0; i < p.nbDims - 2; ++i) key.add(p.pad[i]).add(p.stride[i]).add(p.dilation[i]);
+    return key;
+}
+
+//! cuDNN's ranking of the algorithms, filtered to those allowed and within `budget` bytes of workspace.
+template <typename Dir>
+Result<std::shared_ptr<AlgoChoice>> chooseAlgorithms(cudnnHandle_t h, const Descriptors& d, bool strict,
+                                                     size_t budget) {
+    int maxCount = 0;
+    KILN_CUDNN_CHECK(Dir::maxCount(h, &maxCount));
+    std::vector<typename Dir::Perf> perf(static_cast<size_t>(std::max(maxCount, 1)));
+    int returned = 0;
+    KILN_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), strict ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH));
+    auto choice = std::make_shared<AlgoChoice>();
+    // A problem cuDNN cannot take at all is remembered as one without candidates.
+    const cudnnStatus_t ranked = Dir::rank(h, d, static_cast<int>(perf.size()), &returned, perf.data());
+    if (notSupported(ranked)) return choice;
+    if (ranked != CUDNN_STATUS_SUCCESS) return cudnnFailure(ranked, "cudnnGetConvolution*Algorithm_v7");
+    for (int i = 0; i < returned; ++i) {
+        const typename Dir::Perf& r = perf[static_cast<size_t>(i)];
+        if (r.status != CUDNN_STATUS_SUCCESS) continue;
+        if (strict && (r.mathType == CUDNN_TENSOR_OP_MATH || r.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)) {
+            continue;
+        }
+        Candidate c{static_cast<int>(r.algo), r.mathType, 0};
+        KILN_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), mathFor(strict, c.math)));
+        if (Dir::workspace(h, d, r.algo, &c.workspace) != CUDNN_STATUS_SUCCESS || c.workspace > budget) continue;
+        bool seen = false;
+        for (const Candidate& o : choice->candidates) seen = seen || (o.algo == c.algo && o.math == c.math);
+        if (!seen) choice->candidates.push_back(c);
+    }
+    return choice;
+}
+
+template <typename Dir>
+Status runConvolution(CudaKernelContext& ctx, const CudnnConvProblem& p, const void* src, const void* filter, void* dst,
+                      size_t budget) {
+    Descriptors d;
+    KILN_RETURN_IF_ERROR(makeDescriptors(p, d));
+    cudnnHandle_t h = ctx.run.cudnn;
+    const bool strict = strictFloat32(ctx, p);
+    const CacheKey key = problemKey(p, Dir::kDirection, strict, budget);
+    std::shared_ptr<AlgoChoice> choice = algoCache().find(key);
+    if (!choice) {
+        KILN_ASSIGN_OR_RETURN(choice, chooseAlgorithms<Dir>(h, d, strict, budget));
+        choice = algoCache().insert(key, std::move(choice));
+    }
+    // Scaling factors are double for double data, float otherwise.
+    const float one32 = 1.0f, zero32 = 0.0f;
+    const double one64 = 1.0, zero64 = 0.0;
+    const bool f64 = p.dtype == DataType::kFloat64;
+    const void* one = f64 ? static_cast<const void*>(&one64) : &one32;
+    const void* zero = f64 ? static_cast<const void*>(&zero64) : &zero32;
+    for (size_t i = choice->first.load(); i < choice->candidates.size(); ++i) {
+        const Candidate& c = choice->candidates[i];
+        KILN_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), mathFor(strict, c.math)));
+        KILN_ASSIGN_OR_RETURN(void* ws, ctx.workspace(c.workspace));
+        const cudnnStatus_t st =
+            Dir::run(h, d, static_cast<typename Dir::Algo>(c.algo), ws, c.workspace, one, zero, src, filter, dst);
+        if (st == CUDNN_STATUS_SUCCESS) {
+            choice->first.store(i);
+            return Status::ok();
+        }
+        if (!notSupported(st)) return cudnnFailure(st, Dir::kName);
+        choice->first.store(i + 1);  // refused: later calls start after it
+    }
+    gRefusals.fetch_add(1, std::memory_order_relaxed);
+    return unsupported(std::string(Dir::kName) + ": no algorithm for this problem within " + std::to_string(budget) +
+                       " bytes of workspace");
+}
+
+}  // namespace
+
+uint64_t cudnnConvRefusals() { return gRefusals.load(std::memory_order_relaxed); }
+
+Status cudnnConvForward(CudaKernelContext& ctx, const CudnnConvProblem& p, const void* in, const void* filter,
+                        void* out, size_t workspaceBudget) {
+    return runConvolution<Forward>(ctx, p, in, filter, out, workspaceBudget);
+}
+
+Status cudnnConvBackwardData(CudaKernelContext& ctx, const CudnnConvProblem& p, const void* out, const void* filter,
+                             void* in, size_t workspaceBudget) {
+    return runConvolution<BackwardData>(ctx, p, out, filter, in, workspaceBudget);
+}
+
+}  // namespace kiln::cuda

@@ -1,0 +1,36 @@
+// Floating-point GEMMs through cuBLASLt: row-major problems (Kiln's tensors) mapped onto cuBLASLt's column-major
+// API by computing Dᵀ = op(B)ᵀ op(A)ᵀ, strided batches, and the BIAS / RELU / RELU_BIAS epilogues.
+//
+// Precision: float32 computes in CUBLAS_COMPUTE_32F, or CUBLAS_COMPUTE_32F_FAST_TF32 when the run allows TF32;
+// float16 / bfloat16 in CUBLAS_COMPUTE_32F (FP32 accumulation); float64 in CUBLAS_COMPUTE_64F.
+// Algorithm choice: cuBLASLt's heuristic (cublasLtMatmulAlgoGetHeuristic) for the problem, its pointer alignments
+// and the workspace budget, cached per problem signature (conv_gemm_common.h).
+#pragma once
+
+#include "backends/cuda/kernel.h"
+
+namespace kiln::cuda {
+
+//! D[b] = relu?(alpha * op(A[b]) op(B[b]) + beta * C[b] + bias) for b < batch, every matrix row-major.
+struct LtGemm {
+    DataType dtype = DataType::kFloat32;
+    bool transA = false;  //!< A is stored k x m (lda >= m) instead of m x k (lda >= k).
+    bool transB = false;  //!< B is stored n x k (ldb >= k) instead of k x n (ldb >= n).
+    int64_t m = 0, n = 0, k = 0;
+    int64_t lda = 0, ldb = 0;
+    int64_t batch = 1;
+    int64_t strideA = 0, strideB = 0;  //!< Elements between batches (0: one matrix shared by all).
+    double alpha = 1.0, beta = 0.0;
+    const void* a = nullptr;
+    const void* b = nullptr;
+    const void* c = nullptr;     //!< m x n per batch (packed, batch stride m * n) or null for no C term.
+    void* d = nullptr;           //!< m x n per batch, packed; may equal c.
+    const void* bias = nullptr;  //!< n values added to every row, or null.
+    bool relu = false;
+};
+
+//! Runs the GEMM on ctx's stream. kUnsupported when cuBLASLt has no algorithm for it (for instance an epilogue at
+//! this dtype): nothing has been written then, and the caller can retry without the epilogue.
+Status runLtGemm(CudaKernelContext& ctx, const LtGemm& g);
+
+}  // namespace kiln::cuda
