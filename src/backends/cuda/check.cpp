@@ -13,7 +13,7 @@ Status cudaFailure(cudaError_t err, const char* what) {
 
 Status cudnnFailure(cudnnStatus_t err, const char* what) {
     const std::string msg = std::string("cuDNN error in ") + what + ": " + cudnnGetErrorString(err);
-    return err == CUDNN_STATUS_NOT_SUPPORTED ? unsupported(msg) : internalError(msg);
+    return CUDNN_STATUS_CATEGORY(err) == CUDNN_STATUS_NOT_SUPPORTED ? unsupported(msg) : internalError(msg);
 }
 
 Status cublasFailure(cublasStatus_t err, const char* what) {
