@@ -30,13 +30,18 @@ done
 if [[ $check == 1 ]]; then
   tar -C "$OUT" -cf - bin lib | xz -9 -T2 >"$OUT/bundle.tar.xz"
   rm -rf "$OUT/bin" "$OUT/lib"
-  tar -C /usr/share/libonnx-testdata/data -cf - node pytorch-converted pytorch-operator simple | xz -9 -T2 \
-    >"$OUT/onnx-testdata.tar.xz"
+  # The data archives change only with the data: kept in .cache/gpu and reused.
+  cache="$ROOT/.cache/gpu"
+  mkdir -p "$cache"
+  [[ -f "$cache/onnx-testdata.tar.xz" ]] || tar -C /usr/share/libonnx-testdata/data -cf - node pytorch-converted \
+    pytorch-operator simple | xz -9 -T2 >"$cache/onnx-testdata.tar.xz"
   models=()
   for m in ppocrv4_det ppocrv4_rec ppocr_cls unet_small bert_tiny; do
     [[ -d "$ROOT/.cache/models/$m" ]] && models+=("$m")
   done
-  [[ ${#models[@]} -gt 0 ]] && tar -C "$ROOT/.cache/models" -cf - "${models[@]}" | xz -T2 >"$OUT/models.tar.xz"
+  [[ -f "$cache/models.tar.xz" || ${#models[@]} -eq 0 ]] ||
+    tar -C "$ROOT/.cache/models" -cf - "${models[@]}" | xz -T2 >"$cache/models.tar.xz"
+  cp "$cache"/*.tar.xz "$OUT/"
   cp "$ROOT/tests/conformance/"expectations*.txt "$OUT/"
 fi
 echo "gpu_bundle: $(du -sh "$OUT" | cut -f1) in $OUT"

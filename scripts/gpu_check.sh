@@ -6,17 +6,20 @@
 #   4. compute-sanitizer memcheck over the op tests (and racecheck over Kiln's own kernels) unless --quick;
 # then prints a summary table. Writes logs to $OUT (or .gpu/logs).
 #
-#   device run: scripts/gpu_check.sh [--quick] [--filter GTEST_FILTER]
+#   device run: scripts/gpu_check.sh [--quick] [--no-conformance] [--filter GTEST_FILTER]
+#   (--quick: no sanitizers; --no-conformance: skip the ONNX suites; --filter: a subset of the op tests)
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 G="$ROOT/.gpu"
 LOGS="${OUT:-$G/logs}"
 mkdir -p "$LOGS"
 quick=0
+conformance=1
 filter='*'
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) quick=1 ;;
+    --no-conformance) conformance=0 ;;
     --filter) filter="$2"; shift ;;
     *) echo "gpu_check: unknown option $1" >&2; exit 2 ;;
   esac
@@ -40,7 +43,9 @@ row "CUDA op tests" "$([[ $rc == 0 ]] && echo PASS || echo FAIL)" "$(grep -E '^\
 
 # 2. conformance on the CUDA backend
 exp=(--expectations "$G/expectations.txt" --expectations "$G/expectations_cuda.txt")
-for suite in node pytorch-converted pytorch-operator simple; do
+suites=(node pytorch-converted pytorch-operator simple)
+[[ $conformance == 1 ]] || suites=()
+for suite in "${suites[@]}"; do
   "$BIN/kiln-conformance" --backend cuda --precision fp32 --data "$G/onnx-testdata/$suite" "${exp[@]}" \
     >"$LOGS/conf_$suite.log" 2>&1
   rc=$?
