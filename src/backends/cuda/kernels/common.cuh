@@ -153,7 +153,7 @@ __host__ __device__ __forceinline__ T storeAs(V v) {
 
 //! a op b for integers in unsigned arithmetic of at least int width: signed overflow wraps instead of being UB.
 template <typename C, typename Op>
-__device__ __forceinline__ C wrapping(C a, C b, Op op) {
+__host__ __device__ __forceinline__ C wrapping(C a, C b, Op op) {
     using U = std::conditional_t<(sizeof(C) < sizeof(unsigned)), unsigned, std::make_unsigned_t<C>>;
     return static_cast<C>(op(static_cast<U>(a), static_cast<U>(b)));
 }
@@ -268,35 +268,38 @@ struct BroadcastMap {
     int64_t strides[N][kMaxDims] = {};
 
     __device__ __forceinline__ void offsets(int64_t i, int64_t (&off)[N]) const {
+        // Every array index is a constant after unrolling, so the map stays in kernel-parameter space.
 #pragma unroll
         for (int k = 0; k < N; ++k) off[k] = 0;
         if (index32) {
             auto rem = static_cast<uint32_t>(i);
 #pragma unroll
-            for (int d = 0; d < kMaxDims - 1; ++d) {
-                if (d + 1 >= rank) break;
-                const auto size = static_cast<uint32_t>(dims[d]);
-                const uint32_t q = rem / size;
-                const uint32_t r = rem - q * size;
+            for (int d = 0; d < kMaxDims; ++d) {
+                if (d >= rank) break;
+                uint32_t r = rem;  // the outermost dim takes what is left
+                if (d + 1 < rank) {
+                    const auto size = static_cast<uint32_t>(dims[d]);
+                    const uint32_t q = rem / size;
+                    r = rem - q * size;
+                    rem = q;
+                }
 #pragma unroll
                 for (int k = 0; k < N; ++k) off[k] += static_cast<int64_t>(r) * strides[k][d];
-                rem = q;
             }
-#pragma unroll
-            for (int k = 0; k < N; ++k) off[k] += static_cast<int64_t>(rem) * strides[k][rank - 1];
             return;
         }
 #pragma unroll
-        for (int d = 0; d < kMaxDims - 1; ++d) {
-            if (d + 1 >= rank) break;
-            const int64_t q = i / dims[d];
-            const int64_t r = i - q * dims[d];
+        for (int d = 0; d < kMaxDims; ++d) {
+            if (d >= rank) break;
+            int64_t r = i;
+            if (d + 1 < rank) {
+                const int64_t q = i / dims[d];
+                r = i - q * dims[d];
+                i = q;
+            }
 #pragma unroll
             for (int k = 0; k < N; ++k) off[k] += r * strides[k][d];
-            i = q;
         }
-#pragma unroll
-        for (int k = 0; k < N; ++k) off[k] += i * strides[k][rank - 1];
     }
 };
 

@@ -11,7 +11,7 @@ namespace kiln::cuda {
 
 //! act(x) for C = float (also for float16/bfloat16 data) or double.
 template <typename C>
-__device__ __forceinline__ C applyActivation(ActivationKind kind, float alpha, float beta, C x) {
+__host__ __device__ __forceinline__ C applyActivation(ActivationKind kind, float alpha, float beta, C x) {
     static_assert(std::is_floating_point_v<C>, "applyActivation computes in float or double");
     const auto a = static_cast<C>(alpha);
     const auto b = static_cast<C>(beta);
