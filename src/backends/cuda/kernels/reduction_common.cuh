@@ -47,6 +47,11 @@ struct WideOf<__nv_bfloat16> {
 template <typename T>
 using Wide = typename WideOf<T>::type;
 
+//! The CPU reference's ComputeT: float for float16/bfloat16, T otherwise (pooling and CumSum accumulate in it,
+//! so their float32 results match the CPU's bit for bit).
+template <typename T>
+using ComputeT = std::conditional_t<std::is_same<T, __half>::value || std::is_same<T, __nv_bfloat16>::value, float, T>;
+
 template <typename T>
 constexpr bool kIsIntegral = std::is_integral<T>::value;
 

@@ -49,12 +49,14 @@ Shape reducedShape(const Shape& shape, const std::vector<bool>& reduced, bool ke
     return out;
 }
 
-Status requireNumeric(DataType type) {
-    return dispatchNumeric(type, []<typename T>() { return Status::ok(); });
+Status requireNumeric(DataType type, const char* what) {
+    return dispatchNumeric(
+        type, []<typename T>() { return Status::ok(); }, what);
 }
 
-Status requireFloat(DataType type) {
-    return dispatchFloat(type, []<typename T>() { return Status::ok(); });
+Status requireFloat(DataType type, const char* what) {
+    return dispatchFloat(
+        type, []<typename T>() { return Status::ok(); }, what);
 }
 
 }  // namespace kiln::cuda

@@ -10,14 +10,10 @@ namespace {
 
 using namespace red;
 
-//! The CPU's ComputeT: float for float16/bfloat16, T otherwise.
-template <typename T>
-using Compute = std::conditional_t<std::is_same<T, __half>::value || std::is_same<T, __nv_bfloat16>::value, float, T>;
-
 template <typename T>
 __global__ void cumSumKernel(const T* __restrict__ x, T* __restrict__ y, int64_t outer, int64_t n, int64_t inner,
                              bool exclusive, bool reverse) {
-    using C = Compute<T>;
+    using C = ComputeT<T>;
     const int64_t lines = outer * inner;
     for (int64_t line = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; line < lines;
          line += int64_t{gridDim.x} * blockDim.x) {
