@@ -15,7 +15,7 @@ constexpr int kBlock = 256;
 
 template <typename Fn>
 cudaError_t dispatchAcc(bool accDouble, Fn&& fn) {
-    return accDouble ? fn(Tag<double>{}) : fn(Tag<float>{});
+    return accDouble ? fn(TypeTag<double>{}) : fn(TypeTag<float>{});
 }
 
 template <typename S, typename A>
@@ -27,7 +27,7 @@ __global__ void toAccKernel(const S* __restrict__ src, A* __restrict__ dst, int6
 template <typename A, typename D>
 __global__ void fromAccKernel(const A* __restrict__ src, D* __restrict__ dst, int64_t count) {
     for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x)
-        dst[i] = narrow<D>(src[i]);
+        dst[i] = storeAs<D>(src[i]);
 }
 
 template <typename A>
@@ -66,7 +66,7 @@ __global__ void __launch_bounds__(kBlock)
             const A norm = K == NormKind::kLp2 ? mathSqrt(sum) : sum;
             // A zero vector stays zero rather than becoming 0/0 (as the CPU reference and ONNX Runtime).
             for (int64_t r = lane; valid && r < n; r += group)
-                y[at(r)] = narrow<T>(norm == A(0) ? A(0) : static_cast<A>(widen(x[at(r)])) / norm);
+                y[at(r)] = storeAs<T>(norm == A(0) ? A(0) : static_cast<A>(widen(x[at(r)])) / norm);
             continue;
         }
         const A mean = sum / static_cast<A>(n);
@@ -86,18 +86,18 @@ __global__ void __launch_bounds__(kBlock)
             // The function body's formula: (X - E[X]) / (sqrt(E[X^2] - E[X]^2) + 1e-9).
             const A denom = mathSqrt(var) + A(1e-9);
             for (int64_t r = lane; valid && r < n; r += group)
-                y[at(r)] = narrow<T>((static_cast<A>(widen(x[at(r)])) - mean) / denom);
+                y[at(r)] = storeAs<T>((static_cast<A>(widen(x[at(r)])) - mean) / denom);
         } else {
             const A inv = A(1) / mathSqrt(var + static_cast<A>(args.epsilon));
             if constexpr (K == NormKind::kLayer) {
                 if (valid && lane == 0 && meanOut != nullptr) meanOut[o] = mean;
                 if (valid && lane == 0 && spreadOut != nullptr) spreadOut[o] = inv;
                 for (int64_t r = lane; valid && r < n; r += group)
-                    y[at(r)] = narrow<T>((static_cast<A>(widen(x[at(r)])) - mean) * inv * scale[r] + bias[r]);
+                    y[at(r)] = storeAs<T>((static_cast<A>(widen(x[at(r)])) - mean) * inv * scale[r] + bias[r]);
             } else {
                 const int64_t c = o % args.channels;
                 for (int64_t r = lane; valid && r < n; r += group)
-                    y[at(r)] = narrow<T>(scale[c] * (static_cast<A>(widen(x[at(r)])) - mean) * inv + bias[c]);
+                    y[at(r)] = storeAs<T>(scale[c] * (static_cast<A>(widen(x[at(r)])) - mean) * inv + bias[c]);
             }
         }
     }
@@ -114,7 +114,7 @@ __global__ void batchNormKernel(const T* __restrict__ x, T* __restrict__ y, Batc
          i += int64_t{gridDim.x} * blockDim.x) {
         const int64_t k = (i / args.stride) % args.period;
         const A v = widen(x[i]);
-        y[i] = narrow<T>(scale[k] * (v - mean[k]) / mathSqrt(var[k] + epsilon) + bias[k]);
+        y[i] = storeAs<T>(scale[k] * (v - mean[k]) / mathSqrt(var[k] + epsilon) + bias[k]);
     }
 }
 
@@ -135,7 +135,7 @@ __global__ void lrnKernel(const T* __restrict__ x, T* __restrict__ y, int64_t nu
             const A v = widen(x[batchBase + k * spatial + s]);
             sq += v * v;
         }
-        y[i] = narrow<T>(static_cast<A>(widen(x[i])) / mathPow(bias + alpha / static_cast<A>(size) * sq, beta));
+        y[i] = storeAs<T>(static_cast<A>(widen(x[i])) / mathPow(bias + alpha / static_cast<A>(size) * sq, beta));
     }
 }
 

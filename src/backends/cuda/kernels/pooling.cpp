@@ -10,8 +10,8 @@
 #include "backends/cpu/broadcast.h"
 #include "backends/cpu/nn_common.h"
 #include "backends/cuda/check.h"
+#include "backends/cuda/kernels/common.h"
 #include "backends/cuda/kernels/families.h"
-#include "backends/cuda/kernels/reduction_plan.h"
 
 namespace kiln::cuda {
 
@@ -71,7 +71,7 @@ Status averagePool(CudaKernelContext& ctx) {
     const bool includePad = ctx.attrs().getInt("count_include_pad", 0) != 0;
     Shape outShape;
     KILN_ASSIGN_OR_RETURN(PoolWindow w, poolWindow(ctx, x, outShape));
-    KILN_RETURN_IF_ERROR(requireFloat(x.dtype, "AveragePool"));
+    KILN_RETURN_IF_ERROR(checkDtype(x.dtype, dtypes::kFloat, "AveragePool"));
     KILN_ASSIGN_OR_RETURN(DeviceTensor * y, ctx.allocateOutput(0, x.dtype, outShape));
     KILN_CUDA_CHECK(launchPool(includePad ? PoolOp::kAverageIncludePad : PoolOp::kAverage, x.dtype, x.data, y->data,
                                nullptr, x.shape[0] * x.shape[1], w, false, 0, ctx.stream()));
@@ -85,7 +85,7 @@ Status lpPool(CudaKernelContext& ctx) {
     if (p < 1) return invalidArgument("attribute 'p' must be positive, got " + std::to_string(p));
     Shape outShape;
     KILN_ASSIGN_OR_RETURN(PoolWindow w, poolWindow(ctx, x, outShape));
-    KILN_RETURN_IF_ERROR(requireFloat(x.dtype, "LpPool"));
+    KILN_RETURN_IF_ERROR(checkDtype(x.dtype, dtypes::kFloat, "LpPool"));
     KILN_ASSIGN_OR_RETURN(DeviceTensor * y, ctx.allocateOutput(0, x.dtype, outShape));
     KILN_CUDA_CHECK(
         launchPool(PoolOp::kLp, x.dtype, x.data, y->data, nullptr, x.shape[0] * x.shape[1], w, false, p, ctx.stream()));
@@ -99,7 +99,7 @@ Status globalPool(CudaKernelContext& ctx, GlobalPoolOp op, int64_t p) {
     if (x.rank() < 2) return invalidArgument("input 'X' must be (N, C, ...), got " + shapeView(x).describe());
     Shape outShape{x.shape[0], x.shape[1]};
     outShape.resize(static_cast<size_t>(x.rank()), 1);
-    KILN_RETURN_IF_ERROR(requireFloat(x.dtype));
+    KILN_RETURN_IF_ERROR(checkDtype(x.dtype, dtypes::kFloat));
     KILN_ASSIGN_OR_RETURN(DeviceTensor * y, ctx.allocateOutput(0, x.dtype, outShape));
     const int64_t planes = x.shape[0] * x.shape[1];
     const int64_t size = planes > 0 ? x.numel() / planes : 0;
@@ -176,7 +176,7 @@ Status maxUnpool(CudaKernelContext& ctx) {
         }
         target[static_cast<size_t>(i)] = at;
     }
-    KILN_RETURN_IF_ERROR(requireNumeric(x.dtype, "MaxUnpool"));
+    KILN_RETURN_IF_ERROR(checkDtype(x.dtype, dtypes::kNumeric, "MaxUnpool"));
     // Last writer wins: walk backwards and keep the first sighting of each target. Pairs are laid out as
     // [src..., dst...] for one upload.
     std::vector<int64_t> order(static_cast<size_t>(count));

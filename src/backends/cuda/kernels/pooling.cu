@@ -45,8 +45,8 @@ __device__ __forceinline__ Taps tapsOf(const PoolWindow& w, int dim, int64_t o) 
 
 template <typename T, PoolOp K>
 __global__ void poolKernel(const T* __restrict__ x, T* __restrict__ y, int64_t* __restrict__ indices, int64_t planes,
-                           PoolWindow w, bool columnMajor, ComputeT<T> p) {
-    using C = ComputeT<T>;
+                           PoolWindow w, bool columnMajor, AccT<T> p) {
+    using C = AccT<T>;
     const int64_t D = w.in[0], H = w.in[1], W = w.in[2];
     const int64_t inSize = D * H * W;
     const int64_t outSize = w.out[0] * w.out[1] * w.out[2];
@@ -74,7 +74,7 @@ __global__ void poolKernel(const T* __restrict__ x, T* __restrict__ y, int64_t* 
                     }
                 }
             }
-            y[e] = bestAt >= 0 ? in[bestAt] : narrow<T>(best);
+            y[e] = bestAt >= 0 ? in[bestAt] : storeAs<T>(best);
             if (indices != nullptr) {
                 int64_t at = bestAt < 0 ? 0 : bestAt;
                 if (bestAt >= 0 && columnMajor) {
@@ -96,21 +96,21 @@ __global__ void poolKernel(const T* __restrict__ x, T* __restrict__ y, int64_t* 
                 }
             }
             if constexpr (K == PoolOp::kLp) {
-                y[e] = narrow<T>(mathPow(sum, C(1) / p));
+                y[e] = storeAs<T>(mathPow(sum, C(1) / p));
             } else {
                 const int64_t count = K == PoolOp::kAverageIncludePad
                                           ? td.padded * th.padded * tw.padded
                                           : (td.k1 - td.k0) * (th.k1 - th.k0) * (tw.k1 - tw.k0);
-                y[e] = narrow<T>(count > 0 ? sum / static_cast<C>(count) : C(0));
+                y[e] = storeAs<T>(count > 0 ? sum / static_cast<C>(count) : C(0));
             }
         }
     }
 }
 
 template <typename T, GlobalPoolOp K>
-__global__ void __launch_bounds__(kBlock) globalPoolKernel(const T* __restrict__ x, T* __restrict__ y, int64_t planes,
-                                                           int64_t size, ComputeT<T> p, int group) {
-    using C = ComputeT<T>;
+__global__ void __launch_bounds__(kBlock)
+    globalPoolKernel(const T* __restrict__ x, T* __restrict__ y, int64_t planes, int64_t size, AccT<T> p, int group) {
+    using C = AccT<T>;
     const int perBlock = kBlock / group;
     const int lane = static_cast<int>(threadIdx.x) % group;
     const C identity = K == GlobalPoolOp::kMax ? Limits<C>::lowest() : C(0);
@@ -128,9 +128,9 @@ __global__ void __launch_bounds__(kBlock) globalPoolKernel(const T* __restrict__
         }
         acc = groupAllReduce(acc, combine, identity, group);
         if (!valid || lane != 0) continue;
-        if constexpr (K == GlobalPoolOp::kAverage) y[plane] = narrow<T>(size > 0 ? acc / static_cast<C>(size) : C(0));
-        else if constexpr (K == GlobalPoolOp::kLp) y[plane] = narrow<T>(mathPow(acc, C(1) / p));
-        else y[plane] = narrow<T>(acc);
+        if constexpr (K == GlobalPoolOp::kAverage) y[plane] = storeAs<T>(size > 0 ? acc / static_cast<C>(size) : C(0));
+        else if constexpr (K == GlobalPoolOp::kLp) y[plane] = storeAs<T>(mathPow(acc, C(1) / p));
+        else y[plane] = storeAs<T>(acc);
     }
 }
 
@@ -146,7 +146,7 @@ cudaError_t poolAs(const void* x, void* y, int64_t* indices, int64_t planes, con
                    int64_t p, cudaStream_t s) {
     const int64_t total = planes * w.out[0] * w.out[1] * w.out[2];
     poolKernel<T, K><<<gridFor(total, kBlock), kBlock, 0, s>>>(static_cast<const T*>(x), static_cast<T*>(y), indices,
-                                                               planes, w, columnMajor, static_cast<ComputeT<T>>(p));
+                                                               planes, w, columnMajor, static_cast<AccT<T>>(p));
     return cudaGetLastError();
 }
 
@@ -154,7 +154,7 @@ template <typename T, GlobalPoolOp K>
 cudaError_t globalPoolAs(const void* x, void* y, int64_t planes, int64_t size, int64_t p, cudaStream_t s) {
     const int group = size > 256 ? kBlock : 32;
     globalPoolKernel<T, K><<<gridFor(planes, kBlock / group), kBlock, 0, s>>>(
-        static_cast<const T*>(x), static_cast<T*>(y), planes, size, static_cast<ComputeT<T>>(p), group);
+        static_cast<const T*>(x), static_cast<T*>(y), planes, size, static_cast<AccT<T>>(p), group);
     return cudaGetLastError();
 }
 

@@ -12,6 +12,7 @@
 #include "backends/cpu/kernel.h"
 #include "backends/cpu/reduce_plan.h"
 #include "backends/cuda/check.h"
+#include "backends/cuda/kernels/common.h"
 #include "backends/cuda/kernels/families.h"
 #include "backends/cuda/kernels/reduction_plan.h"
 
@@ -46,7 +47,7 @@ Status reduceKernel(CudaKernelContext& ctx, ReduceOp op) {
     if (!axes.empty()) {
         KILN_ASSIGN_OR_RETURN(flags, cpu::axesToFlags(axes, x.rank()));
     }
-    KILN_RETURN_IF_ERROR(requireNumeric(x.dtype));
+    KILN_RETURN_IF_ERROR(checkDtype(x.dtype, dtypes::kNumeric));
     KILN_ASSIGN_OR_RETURN(ReduceGeometry g, planReduction(x.shape, flags));
     KILN_ASSIGN_OR_RETURN(DeviceTensor * y, ctx.allocateOutput(0, x.dtype, reducedShape(x.shape, flags, keepdims)));
     if (g.outCount == 0) return Status::ok();
@@ -69,7 +70,7 @@ Status argKernel(CudaKernelContext& ctx, bool isMax) {
         return invalidArgument(std::string("cannot take the arg") + (isMax ? "max" : "min") + " over axis " +
                                std::to_string(axis) + " of size 0 (input shape " + shapeToString(x.shape) + ")");
     }
-    KILN_RETURN_IF_ERROR(requireNumeric(x.dtype));
+    KILN_RETURN_IF_ERROR(checkDtype(x.dtype, dtypes::kNumeric));
     std::vector<bool> flags(shape.size(), false);
     flags[static_cast<size_t>(axis)] = true;
     KILN_ASSIGN_OR_RETURN(ReduceGeometry g, planReduction(shape, flags));
@@ -90,7 +91,7 @@ Status softmaxKernel(CudaKernelContext& ctx, SoftmaxOp op) {
     const int64_t outer = cpu::dimProduct(x.shape, 0, axis);
     const int64_t n = legacy ? cpu::dimProduct(x.shape, axis, rank) : x.shape[static_cast<size_t>(axis)];
     const int64_t inner = legacy ? 1 : cpu::dimProduct(x.shape, axis + 1, rank);
-    KILN_RETURN_IF_ERROR(requireFloat(x.dtype));
+    KILN_RETURN_IF_ERROR(checkDtype(x.dtype, dtypes::kFloat));
     KILN_ASSIGN_OR_RETURN(DeviceTensor * y, ctx.allocateOutput(0, x.dtype, x.shape));
     KILN_CUDA_CHECK(launchSoftmax(op, x.dtype, x.data, y->data, outer, n, inner, ctx.stream()));
     return Status::ok();
@@ -110,7 +111,7 @@ Status cumSumKernel(CudaKernelContext& ctx) {
     const int64_t outer = cpu::dimProduct(x.shape, 0, axis);
     const int64_t n = x.shape[static_cast<size_t>(axis)];
     const int64_t inner = cpu::dimProduct(x.shape, axis + 1, x.rank());
-    KILN_RETURN_IF_ERROR(requireNumeric(x.dtype));
+    KILN_RETURN_IF_ERROR(checkDtype(x.dtype, dtypes::kNumeric));
     KILN_ASSIGN_OR_RETURN(DeviceTensor * y, ctx.allocateOutput(0, x.dtype, x.shape));
     KILN_CUDA_CHECK(launchCumSum(x.dtype, x.data, y->data, outer, n, inner, exclusive, reverse, ctx.stream()));
     return Status::ok();
@@ -130,7 +131,7 @@ Status topKKernel(CudaKernelContext& ctx) {
     KILN_CHECK_ARG(k >= 0 && k <= n, "input 1 'K' = " + std::to_string(k) + " must be in [0, " + std::to_string(n) +
                                          "] (axis " + std::to_string(axis) + " of shape " + shapeToString(x.shape) +
                                          ")");
-    KILN_RETURN_IF_ERROR(requireNumeric(x.dtype));
+    KILN_RETURN_IF_ERROR(checkDtype(x.dtype, dtypes::kNumeric));
     if (n > INT32_MAX / 2) {
         return unsupported("TopK over an axis of " + std::to_string(n) +
                            " elements: the CUDA backend sorts rows of at most 2^30 elements");

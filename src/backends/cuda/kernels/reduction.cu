@@ -46,8 +46,8 @@ struct ReduceFn {
         if constexpr (K == ReduceOp::kProd) {
             return wrapMul(a, b);
         } else if constexpr (K == ReduceOp::kMax || K == ReduceOp::kMin) {
-            if (isNaN(a)) return a;  // NaN propagates, as in numpy and the CPU reference
-            if (isNaN(b)) return b;
+            if (isNan(a)) return a;  // NaN propagates, as in numpy and the CPU reference
+            if (isNan(b)) return b;
             return (K == ReduceOp::kMax ? a > b : a < b) ? a : b;
         } else {
             return wrapAdd(a, b);
@@ -56,22 +56,22 @@ struct ReduceFn {
     __device__ T finish(Acc a, int64_t n, int64_t o) const {
         if constexpr (K == ReduceOp::kMean) {
             if constexpr (kIsIntegral<T>) return n == 0 ? T(0) : static_cast<T>(a / static_cast<Acc>(n));
-            else return narrow<T>(a / static_cast<Acc>(n));  // 0/0 = NaN for an empty reduction
+            else return storeAs<T>(a / static_cast<Acc>(n));  // 0/0 = NaN for an empty reduction
         } else if constexpr (K == ReduceOp::kL2 || K == ReduceOp::kLogSum) {
             if constexpr (kIsIntegral<T>) {
                 const double d = static_cast<double>(a);
                 return castFromDouble<T>(K == ReduceOp::kL2 ? sqrt(d) : log(d));
             } else {
-                return narrow<T>(K == ReduceOp::kL2 ? mathSqrt(a) : mathLog(a));
+                return storeAs<T>(K == ReduceOp::kL2 ? mathSqrt(a) : mathLog(a));
             }
         } else if constexpr (K == ReduceOp::kLogSumExp) {
             const Acc m = shift[o];
             // Empty, all -inf, or a +inf present: the maximum is the answer (no inf - inf).
             const Acc r = (m == infinity<Acc>() || m == -infinity<Acc>()) ? m : m + mathLog(a);
             if constexpr (kIsIntegral<T>) return castFromDouble<T>(r);
-            else return narrow<T>(r);
+            else return storeAs<T>(r);
         } else {
-            return narrow<T>(a);  // integers wrap to T, as the CPU's static_cast
+            return storeAs<T>(a);  // integers wrap to T, as the CPU's static_cast
         }
     }
 };
@@ -102,8 +102,8 @@ struct ArgFn {
     __device__ Acc combine(Acc a, Acc b) const {
         if (a.i < 0) return b;
         if (b.i < 0) return a;
-        const bool aNaN = isNaN(a.v);
-        const bool bNaN = isNaN(b.v);
+        const bool aNaN = isNan(a.v);
+        const bool bNaN = isNan(b.v);
         if (aNaN || bNaN) {
             if (aNaN && bNaN) return a.i < b.i ? a : b;  // the first NaN wins
             return aNaN ? a : b;

@@ -1,56 +1,26 @@
-// Device helpers of the reduction, normalization and pooling kernels (C++17, nvcc only): storage <-> accumulation
-// type mapping, limits usable in device code, per-dtype dispatch, and warp/block all-reduces.
+// Device helpers of the reduction, normalization and pooling kernels (C++17, nvcc only), on top of common.cuh's
+// dtype traits and CPU-exact conversions (AccT, loadAcc, storeAs, isNan): accumulation types, limits usable in
+// device code, dispatch for launchers that return cudaError_t, and warp/block all-reduces.
 //
 // Accumulation follows the CPU reference where it can be exact and FP32 where it cannot: float16/bfloat16/float32
 // accumulate in float, float64 in double, integers in 64-bit two's complement (wrapping, as the CPU does).
 #pragma once
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-#include <cuda_runtime.h>
 #include <math_constants.h>
 
 #include <cstdint>
 #include <type_traits>
 
+#include "backends/cuda/kernels/common.cuh"
 #include "backends/cuda/kernels/reduction_common.h"
-#include "kiln/dtype.h"
 
 namespace kiln::cuda::red {
 
+//! Accumulation type of a reduction: float for float16/bfloat16/float32, double for float64, int64/uint64 for
+//! integers (common.cuh's AccT widened, so integer sums wrap in 64 bits as the CPU's do).
 template <typename T>
-struct Tag {
-    using type = T;
-};
-
-//! Accumulation type: float for float16/bfloat16/float32, double for float64, int64/uint64 for integers.
-template <typename T>
-struct WideOf {
-    using type = std::conditional_t<std::is_signed<T>::value, int64_t, uint64_t>;
-};
-template <>
-struct WideOf<float> {
-    using type = float;
-};
-template <>
-struct WideOf<double> {
-    using type = double;
-};
-template <>
-struct WideOf<__half> {
-    using type = float;
-};
-template <>
-struct WideOf<__nv_bfloat16> {
-    using type = float;
-};
-template <typename T>
-using Wide = typename WideOf<T>::type;
-
-//! The CPU reference's ComputeT: float for float16/bfloat16, T otherwise (pooling and CumSum accumulate in it,
-//! so their float32 results match the CPU's bit for bit).
-template <typename T>
-using ComputeT = std::conditional_t<std::is_same<T, __half>::value || std::is_same<T, __nv_bfloat16>::value, float, T>;
+using Wide = std::conditional_t<std::is_integral<T>::value,
+                                std::conditional_t<std::is_signed<T>::value, int64_t, uint64_t>, AccT<T>>;
 
 template <typename T>
 constexpr bool kIsIntegral = std::is_integral<T>::value;
@@ -61,28 +31,7 @@ using FloatMath = std::conditional_t<std::is_same<T, double>::value || kIsIntegr
 
 template <typename T>
 __device__ __forceinline__ Wide<T> widen(T v) {
-    return static_cast<Wide<T>>(v);
-}
-template <>
-__device__ __forceinline__ float widen<__half>(__half v) {
-    return __half2float(v);
-}
-template <>
-__device__ __forceinline__ float widen<__nv_bfloat16>(__nv_bfloat16 v) {
-    return __bfloat162float(v);
-}
-
-//! Converts an accumulator (float, double or a 64-bit integer) to T: plain casts (integers wrap); float16 and
-//! bfloat16 round from float, and from double through float (as the CPU's castFromDouble).
-template <typename T, typename A>
-__device__ __forceinline__ T narrow(A v) {
-    if constexpr (std::is_same<T, __half>::value) {
-        return __float2half_rn(static_cast<float>(v));
-    } else if constexpr (std::is_same<T, __nv_bfloat16>::value) {
-        return __float2bfloat16_rn(static_cast<float>(v));
-    } else {
-        return static_cast<T>(v);
-    }
+    return static_cast<Wide<T>>(loadAcc(v));
 }
 
 //! Largest and lowest finite values (std::numeric_limits is host-only without --expt-relaxed-constexpr).
@@ -113,12 +62,6 @@ __device__ __forceinline__ A infinity() {
     else return CUDART_INF_F;
 }
 
-template <typename A>
-__device__ __forceinline__ bool isNaN(A v) {
-    if constexpr (kIsIntegral<A>) return false;
-    else return v != v;
-}
-
 //! The CPU's castFromDouble: integers saturate and NaN becomes 0; floats convert (float16/bfloat16 via float).
 template <typename T>
 __device__ __forceinline__ T castFromDouble(double v) {
@@ -128,7 +71,7 @@ __device__ __forceinline__ T castFromDouble(double v) {
         if (v >= static_cast<double>(Limits<T>::max())) return Limits<T>::max();
         return static_cast<T>(v);
     } else {
-        return narrow<T>(v);
+        return storeAs<T>(v);
     }
 }
 
@@ -179,20 +122,20 @@ __device__ __forceinline__ A absValue(A v) {
 //! std::fmax: NaN loses to any number.
 template <typename A>
 __device__ __forceinline__ A maxIgnoringNaN(A a, A b) {
-    if (isNaN(a)) return b;
-    if (isNaN(b)) return a;
+    if (isNan(a)) return b;
+    if (isNan(b)) return a;
     return a > b ? a : b;
 }
 
-// ---- dispatch: calls fn(Tag<T>{}) with the device storage type of a DataType -------------------------------
+// ---- dispatch: calls fn(TypeTag<T>{}) with the device storage type of a DataType -------------------------------
 
 template <typename Fn>
 cudaError_t dispatchFloat(DataType t, Fn&& fn) {
     switch (t) {
-        case DataType::kFloat32: return fn(Tag<float>{});
-        case DataType::kFloat64: return fn(Tag<double>{});
-        case DataType::kFloat16: return fn(Tag<__half>{});
-        case DataType::kBFloat16: return fn(Tag<__nv_bfloat16>{});
+        case DataType::kFloat32: return fn(TypeTag<float>{});
+        case DataType::kFloat64: return fn(TypeTag<double>{});
+        case DataType::kFloat16: return fn(TypeTag<__half>{});
+        case DataType::kBFloat16: return fn(TypeTag<__nv_bfloat16>{});
         default: return cudaErrorNotSupported;  // the host code validated the dtype: a Kiln bug
     }
 }
@@ -200,14 +143,14 @@ cudaError_t dispatchFloat(DataType t, Fn&& fn) {
 template <typename Fn>
 cudaError_t dispatchInteger(DataType t, Fn&& fn) {
     switch (t) {
-        case DataType::kInt8: return fn(Tag<int8_t>{});
-        case DataType::kInt16: return fn(Tag<int16_t>{});
-        case DataType::kInt32: return fn(Tag<int32_t>{});
-        case DataType::kInt64: return fn(Tag<int64_t>{});
-        case DataType::kUInt8: return fn(Tag<uint8_t>{});
-        case DataType::kUInt16: return fn(Tag<uint16_t>{});
-        case DataType::kUInt32: return fn(Tag<uint32_t>{});
-        case DataType::kUInt64: return fn(Tag<uint64_t>{});
+        case DataType::kInt8: return fn(TypeTag<int8_t>{});
+        case DataType::kInt16: return fn(TypeTag<int16_t>{});
+        case DataType::kInt32: return fn(TypeTag<int32_t>{});
+        case DataType::kInt64: return fn(TypeTag<int64_t>{});
+        case DataType::kUInt8: return fn(TypeTag<uint8_t>{});
+        case DataType::kUInt16: return fn(TypeTag<uint16_t>{});
+        case DataType::kUInt32: return fn(TypeTag<uint32_t>{});
+        case DataType::kUInt64: return fn(TypeTag<uint64_t>{});
         default: return cudaErrorNotSupported;
     }
 }

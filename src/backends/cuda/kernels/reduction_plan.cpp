@@ -3,7 +3,6 @@
 #include <string>
 
 #include "backends/cpu/reduce_plan.h"
-#include "common/dispatch.h"
 
 namespace kiln::cuda {
 
@@ -47,16 +46,6 @@ Shape reducedShape(const Shape& shape, const std::vector<bool>& reduced, bool ke
         else if (keepdims) out.push_back(1);
     }
     return out;
-}
-
-Status requireNumeric(DataType type, const char* what) {
-    return dispatchNumeric(
-        type, []<typename T>() { return Status::ok(); }, what);
-}
-
-Status requireFloat(DataType type, const char* what) {
-    return dispatchFloat(
-        type, []<typename T>() { return Status::ok(); }, what);
 }
 
 }  // namespace kiln::cuda

@@ -20,10 +20,4 @@ Result<ReduceGeometry> planReduction(const Shape& shape, const std::vector<bool>
 //! `shape` with the reduced dims removed, or set to 1 with keepdims.
 Shape reducedShape(const Shape& shape, const std::vector<bool>& reduced, bool keepdims);
 
-//! kUnsupported with the CPU reference's message ("dtype bool is not supported by <what>") unless `type` is a
-//! float or an integer type.
-Status requireNumeric(DataType type, const char* what = "this op");
-//! Likewise unless `type` is a float type.
-Status requireFloat(DataType type, const char* what = "this op");
-
 }  // namespace kiln::cuda

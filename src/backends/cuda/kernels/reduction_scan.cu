@@ -13,7 +13,7 @@ using namespace red;
 template <typename T>
 __global__ void cumSumKernel(const T* __restrict__ x, T* __restrict__ y, int64_t outer, int64_t n, int64_t inner,
                              bool exclusive, bool reverse) {
-    using C = ComputeT<T>;
+    using C = AccT<T>;
     const int64_t lines = outer * inner;
     for (int64_t line = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; line < lines;
          line += int64_t{gridDim.x} * blockDim.x) {
@@ -23,7 +23,7 @@ __global__ void cumSumKernel(const T* __restrict__ x, T* __restrict__ y, int64_t
             const int64_t at = base + (reverse ? n - 1 - s : s) * inner;
             const C v = static_cast<C>(widen(x[at]));
             const C next = wrapAdd(acc, v);  // integers wrap in T, as the CPU's static_cast<C>(acc + v)
-            y[at] = narrow<T>(exclusive ? acc : next);
+            y[at] = storeAs<T>(exclusive ? acc : next);
             acc = next;
         }
     }

@@ -40,13 +40,13 @@ __global__ void __launch_bounds__(kBlock)
             ArgAcc<A> best{-infinity<A>(), INT64_MAX};
             for (int64_t k = lane; valid && k < n; k += group) {
                 A v = widen(in[k]);
-                if (isNaN(v)) v = -infinity<A>();
+                if (isNan(v)) v = -infinity<A>();
                 best = hardmaxCombine(best, ArgAcc<A>{v, k});
             }
             best = groupAllReduce(
                 best, [](ArgAcc<A> a, ArgAcc<A> b) { return hardmaxCombine(a, b); },
                 ArgAcc<A>{-infinity<A>(), INT64_MAX}, group);
-            for (int64_t k = lane; valid && k < n; k += group) out[k] = narrow<T>(A(k == best.i ? 1 : 0));
+            for (int64_t k = lane; valid && k < n; k += group) out[k] = storeAs<T>(A(k == best.i ? 1 : 0));
         } else {
             A m = -infinity<A>();
             for (int64_t k = lane; valid && k < n; k += group) m = maxIgnoringNaN(m, static_cast<A>(widen(in[k])));
@@ -57,7 +57,7 @@ __global__ void __launch_bounds__(kBlock)
             const A logSum = mathLog(s);
             for (int64_t k = lane; valid && k < n; k += group) {
                 const A v = static_cast<A>(widen(in[k])) - m;
-                out[k] = narrow<T>(K == SoftmaxOp::kSoftmax ? mathExp(v) / s : v - logSum);
+                out[k] = storeAs<T>(K == SoftmaxOp::kSoftmax ? mathExp(v) / s : v - logSum);
             }
         }
     }
@@ -84,7 +84,7 @@ __global__ void __launch_bounds__(kBlock)
                     at = k;
                 }
             }
-            for (int64_t k = 0; k < n; ++k) out[k * inner] = narrow<T>(A(k == at ? 1 : 0));
+            for (int64_t k = 0; k < n; ++k) out[k * inner] = storeAs<T>(A(k == at ? 1 : 0));
         } else {
             A m = -infinity<A>();
             for (int64_t k = 0; k < n; ++k) m = maxIgnoringNaN(m, static_cast<A>(widen(in[k * inner])));
@@ -93,7 +93,7 @@ __global__ void __launch_bounds__(kBlock)
             const A logSum = mathLog(s);
             for (int64_t k = 0; k < n; ++k) {
                 const A v = static_cast<A>(widen(in[k * inner])) - m;
-                out[k * inner] = narrow<T>(K == SoftmaxOp::kSoftmax ? mathExp(v) / s : v - logSum);
+                out[k * inner] = storeAs<T>(K == SoftmaxOp::kSoftmax ? mathExp(v) / s : v - logSum);
             }
         }
     }

@@ -22,8 +22,8 @@ constexpr int kSortBlock = 512;
 template <typename W>
 __device__ __forceinline__ bool before(W va, int32_t ia, W vb, int32_t ib, bool largest, int32_t n) {
     if (ia >= n || ib >= n) return ia < ib;
-    const bool aNaN = isNaN(va);
-    const bool bNaN = isNaN(vb);
+    const bool aNaN = isNan(va);
+    const bool bNaN = isNan(vb);
     if (aNaN || bNaN) {
         if (aNaN && bNaN) return ia < ib;
         return largest ? aNaN : bNaN;
