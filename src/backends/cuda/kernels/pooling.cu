@@ -1,0 +1,211 @@
+// Pooling kernels, Kiln's own rather than cuDNN's: cuDNN pooling has no dilations, no ceil_mode (its output size
+// is always floor-based), no argmax indices and no Lp pooling, and its average divisor does not follow ONNX's
+// count_include_pad once ceil_mode adds windows past the padding. One thread per output walks its window in the
+// CPU reference's order (depth, height, width) with the CPU's accumulator (float for float16/bfloat16, else the
+// element type), so max and average results match it bit for bit.
+#include "backends/cuda/kernels/pooling.h"
+#include "backends/cuda/kernels/reduction_common.cuh"
+
+namespace kiln::cuda {
+
+namespace {
+
+using namespace red;
+
+constexpr int kBlock = 256;
+
+//! The taps k in [k0, k1) of one window dim whose positions start + k * dilation lie inside the input, and the
+//! number of taps inside input + padding (count_include_pad's divisor): the CPU's tapsOf.
+struct Taps {
+    int64_t start, dilation, k0, k1, padded;
+    __device__ int64_t pos(int64_t k) const { return start + k * dilation; }
+};
+
+__device__ __forceinline__ Taps tapsOf(const PoolWindow& w, int dim, int64_t o) {
+    Taps t{};
+    t.start = o * w.stride[dim] - w.padBegin[dim];
+    t.dilation = w.dilation[dim];
+    const int64_t kernel = w.kernel[dim];
+    auto countBelow = [&](int64_t bound) -> int64_t {  // taps with pos < bound
+        if (t.start >= bound) return 0;
+        const int64_t c = (bound - t.start + t.dilation - 1) / t.dilation;
+        return c < kernel ? c : kernel;
+    };
+    if (t.start >= 0) {
+        t.k0 = 0;
+    } else {
+        const int64_t c = (-t.start + t.dilation - 1) / t.dilation;
+        t.k0 = c < kernel ? c : kernel;
+    }
+    const int64_t below = countBelow(w.in[dim]);
+    t.k1 = below > t.k0 ? below : t.k0;
+    t.padded = countBelow(w.in[dim] + w.padEnd[dim]);
+    return t;
+}
+
+template <typename T, PoolOp K>
+__global__ void poolKernel(const T* __restrict__ x, T* __restrict__ y, int64_t* __restrict__ indices, int64_t planes,
+                           PoolWindow w, bool columnMajor, AccT<T> p) {
+    using C = AccT<T>;
+    const int64_t D = w.in[0], H = w.in[1], W = w.in[2];
+    const int64_t inSize = D * H * W;
+    const int64_t outSize = w.out[0] * w.out[1] * w.out[2];
+    const int64_t total = planes * outSize;
+    for (int64_t e = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; e < total; e += int64_t{gridDim.x} * blockDim.x) {
+        const int64_t plane = e / outSize;
+        const int64_t o = e % outSize;
+        const Taps td = tapsOf(w, 0, o / (w.out[1] * w.out[2]));
+        const Taps th = tapsOf(w, 1, o / w.out[2] % w.out[1]);
+        const Taps tw = tapsOf(w, 2, o % w.out[2]);
+        const T* in = x + plane * inSize;
+        if constexpr (K == PoolOp::kMax) {
+            C best = Limits<C>::lowest();
+            int64_t bestAt = -1;
+            for (int64_t kd = td.k0; kd < td.k1; ++kd) {
+                for (int64_t kh = th.k0; kh < th.k1; ++kh) {
+                    const int64_t row = (td.pos(kd) * H + th.pos(kh)) * W;
+                    for (int64_t kw = tw.k0; kw < tw.k1; ++kw) {
+                        const int64_t at = row + tw.pos(kw);
+                        const C v = static_cast<C>(widen(in[at]));
+                        if (v > best || bestAt < 0) {  // the first tap always counts, even NaN (as the CPU)
+                            best = v;
+                            bestAt = at;
+                        }
+                    }
+                }
+            }
+            y[e] = bestAt >= 0 ? in[bestAt] : storeAs<T>(best);
+            if (indices != nullptr) {
+                int64_t at = bestAt < 0 ? 0 : bestAt;
+                if (bestAt >= 0 && columnMajor) {
+                    const int64_t id = bestAt / (H * W), ih = bestAt / W % H, iw = bestAt % W;
+                    at = (iw * H + ih) * D + id;
+                }
+                indices[e] = plane * inSize + at;
+            }
+        } else {
+            C sum = 0;
+            for (int64_t kd = td.k0; kd < td.k1; ++kd) {
+                for (int64_t kh = th.k0; kh < th.k1; ++kh) {
+                    const int64_t row = (td.pos(kd) * H + th.pos(kh)) * W;
+                    for (int64_t kw = tw.k0; kw < tw.k1; ++kw) {
+                        const C v = static_cast<C>(widen(in[row + tw.pos(kw)]));
+                        if constexpr (K == PoolOp::kLp) sum += mathPow(absValue(v), p);
+                        else sum += v;
+                    }
+                }
+            }
+            if constexpr (K == PoolOp::kLp) {
+                y[e] = storeAs<T>(mathPow(sum, C(1) / p));
+            } else {
+                const int64_t count = K == PoolOp::kAverageIncludePad
+                                          ? td.padded * th.padded * tw.padded
+                                          : (td.k1 - td.k0) * (th.k1 - th.k0) * (tw.k1 - tw.k0);
+                y[e] = storeAs<T>(count > 0 ? sum / static_cast<C>(count) : C(0));
+            }
+        }
+    }
+}
+
+template <typename T, GlobalPoolOp K>
+__global__ void __launch_bounds__(kBlock)
+    globalPoolKernel(const T* __restrict__ x, T* __restrict__ y, int64_t planes, int64_t size, AccT<T> p, int group) {
+    using C = AccT<T>;
+    const int perBlock = kBlock / group;
+    const int lane = static_cast<int>(threadIdx.x) % group;
+    const C identity = K == GlobalPoolOp::kMax ? Limits<C>::lowest() : C(0);
+    auto combine = [](C a, C b) {
+        if constexpr (K == GlobalPoolOp::kMax) return maxIgnoringNaN(a, b);  // std::max(best, v) skips NaN
+        else return a + b;
+    };
+    for (int64_t first = int64_t{blockIdx.x} * perBlock; first < planes; first += int64_t{gridDim.x} * perBlock) {
+        const int64_t plane = first + static_cast<int>(threadIdx.x) / group;
+        const bool valid = plane < planes;
+        C acc = identity;
+        for (int64_t i = lane; valid && i < size; i += group) {
+            const C v = static_cast<C>(widen(x[plane * size + i]));
+            acc = combine(acc, K == GlobalPoolOp::kLp ? mathPow(absValue(v), p) : v);
+        }
+        acc = groupAllReduce(acc, combine, identity, group);
+        if (!valid || lane != 0) continue;
+        if constexpr (K == GlobalPoolOp::kAverage) y[plane] = storeAs<T>(size > 0 ? acc / static_cast<C>(size) : C(0));
+        else if constexpr (K == GlobalPoolOp::kLp) y[plane] = storeAs<T>(mathPow(acc, C(1) / p));
+        else y[plane] = storeAs<T>(acc);
+    }
+}
+
+template <typename T>
+__global__ void scatterKernel(const T* __restrict__ x, T* __restrict__ y, const int64_t* __restrict__ src,
+                              const int64_t* __restrict__ dst, int64_t count) {
+    for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < count; i += int64_t{gridDim.x} * blockDim.x)
+        y[dst[i]] = x[src[i]];
+}
+
+template <typename T, PoolOp K>
+cudaError_t poolAs(const void* x, void* y, int64_t* indices, int64_t planes, const PoolWindow& w, bool columnMajor,
+                   int64_t p, cudaStream_t s) {
+    const int64_t total = planes * w.out[0] * w.out[1] * w.out[2];
+    poolKernel<T, K><<<gridFor(total, kBlock), kBlock, 0, s>>>(static_cast<const T*>(x), static_cast<T*>(y), indices,
+                                                               planes, w, columnMajor, static_cast<AccT<T>>(p));
+    return cudaGetLastError();
+}
+
+template <typename T, GlobalPoolOp K>
+cudaError_t globalPoolAs(const void* x, void* y, int64_t planes, int64_t size, int64_t p, cudaStream_t s) {
+    const int group = size > 256 ? kBlock : 32;
+    globalPoolKernel<T, K><<<gridFor(planes, kBlock / group), kBlock, 0, s>>>(
+        static_cast<const T*>(x), static_cast<T*>(y), planes, size, static_cast<AccT<T>>(p), group);
+    return cudaGetLastError();
+}
+
+}  // namespace
+
+cudaError_t launchPool(PoolOp op, DataType type, const void* x, void* y, int64_t* indices, int64_t planes,
+                       const PoolWindow& window, bool columnMajor, int64_t p, cudaStream_t stream) {
+    if (planes * window.out[0] * window.out[1] * window.out[2] == 0) return cudaSuccess;
+    if (op == PoolOp::kMax && (type == DataType::kInt8 || type == DataType::kUInt8)) {
+        return dispatchInteger(type, [&](auto tag) {
+            using T = typename decltype(tag)::type;
+            return poolAs<T, PoolOp::kMax>(x, y, indices, planes, window, columnMajor, p, stream);
+        });
+    }
+    return dispatchFloat(type, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        switch (op) {
+            case PoolOp::kMax: return poolAs<T, PoolOp::kMax>(x, y, indices, planes, window, columnMajor, p, stream);
+            case PoolOp::kAverage:
+                return poolAs<T, PoolOp::kAverage>(x, y, indices, planes, window, columnMajor, p, stream);
+            case PoolOp::kAverageIncludePad:
+                return poolAs<T, PoolOp::kAverageIncludePad>(x, y, indices, planes, window, columnMajor, p, stream);
+            case PoolOp::kLp: return poolAs<T, PoolOp::kLp>(x, y, indices, planes, window, columnMajor, p, stream);
+        }
+        return cudaErrorInvalidValue;
+    });
+}
+
+cudaError_t launchGlobalPool(GlobalPoolOp op, DataType type, const void* x, void* y, int64_t planes, int64_t size,
+                             int64_t p, cudaStream_t stream) {
+    if (planes == 0) return cudaSuccess;
+    return dispatchFloat(type, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        switch (op) {
+            case GlobalPoolOp::kAverage: return globalPoolAs<T, GlobalPoolOp::kAverage>(x, y, planes, size, p, stream);
+            case GlobalPoolOp::kMax: return globalPoolAs<T, GlobalPoolOp::kMax>(x, y, planes, size, p, stream);
+            case GlobalPoolOp::kLp: return globalPoolAs<T, GlobalPoolOp::kLp>(x, y, planes, size, p, stream);
+        }
+        return cudaErrorInvalidValue;
+    });
+}
+
+cudaError_t launchScatter(DataType type, const void* x, void* y, const int64_t* src, const int64_t* dst, int64_t count,
+                          cudaStream_t stream) {
+    if (count == 0) return cudaSuccess;
+    return dispatchNumeric(type, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        scatterKernel<T><<<gridFor(count, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y),
+                                                                        src, dst, count);
+        return cudaGetLastError();
+    });
+}
+
+}  // namespace kiln::cuda

@@ -1,0 +1,46 @@
+// Launchers of the pooling family (C++17 declarations; kernels in pooling.cu). Each enqueues on `stream` and
+// returns the launch status; empty problems launch nothing.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "kiln/dtype.h"
+
+namespace kiln::cuda {
+
+//! A sliding window padded to 3 spatial dims (the CPU's nn::Window, as plain data): planes are D x H x W.
+struct PoolWindow {
+    int64_t in[3];
+    int64_t kernel[3];
+    int64_t stride[3];
+    int64_t dilation[3];
+    int64_t padBegin[3];
+    int64_t padEnd[3];
+    int64_t out[3];
+};
+
+enum class PoolOp {
+    kMax,                //!< first largest in-bounds tap (float types, int8, uint8); optional int64 indices
+    kAverage,            //!< mean over the in-bounds taps
+    kAverageIncludePad,  //!< sum over the in-bounds taps / taps inside input + padding
+    kLp,                 //!< (sum |x|^p)^(1/p) over the in-bounds taps
+};
+
+//! One thread per output of `planes` (image, channel) planes. `indices` (kMax, may be null) gets the flat input
+//! index of each maximum, in storage_order 1 (column-major within the plane) when `columnMajor`.
+cudaError_t launchPool(PoolOp op, DataType type, const void* x, void* y, int64_t* indices, int64_t planes,
+                       const PoolWindow& window, bool columnMajor, int64_t p, cudaStream_t stream);
+
+enum class GlobalPoolOp { kAverage, kMax, kLp };
+
+//! y[plane] = the op over the `size` contiguous elements of each plane (float types).
+cudaError_t launchGlobalPool(GlobalPoolOp op, DataType type, const void* x, void* y, int64_t planes, int64_t size,
+                             int64_t p, cudaStream_t stream);
+
+//! y[dst[i]] = x[src[i]] for i < count (MaxUnpool's scatter; y was zero-filled and dst has no repeats).
+cudaError_t launchScatter(DataType type, const void* x, void* y, const int64_t* src, const int64_t* dst, int64_t count,
+                          cudaStream_t stream);
+
+}  // namespace kiln::cuda
