@@ -59,7 +59,10 @@ TEST(CudaGatherScatter, GatherElementsAndGatherND) {
                              .input(anyTensor(DataType::kFloat32, {6, 9}))
                              .input(indexTensor(DataType::kInt32, {6, 9}, 9))
                              .attr("axis", int64_t{-1}));
-    // 9-D indices whose full-size dims merge.
+    // A partial dim followed by a full one (they merge), then 9-D indices whose full-size dims merge.
+    expectCudaMatchesCpu(OpTester("GatherElements")
+                             .input(anyTensor(DataType::kFloat32, {4, 5, 6}))
+                             .input(indexTensor(DataType::kInt64, {3, 2, 6}, 4)));
     expectCudaMatchesCpu(OpTester("GatherElements")
                              .input(anyTensor(DataType::kFloat16, {2, 2, 2, 2, 2, 2, 2, 2, 3}))
                              .input(indexTensor(DataType::kInt64, {2, 2, 2, 2, 2, 2, 2, 2, 4}, 3))

@@ -51,7 +51,7 @@ Result<IndexInput> indexInput(CudaKernelContext& ctx) {
 }
 
 //! GatherElements / ScatterElements geometry; non-axis dims that the indices cover fully merge with their outer
-//! neighbour, so only unusual shapes exceed kMaxIndexDims.
+//! (non-axis) neighbour, so only unusual shapes exceed kMaxIndexDims.
 Result<ElementsGeometry> elementsGeometry(const Shape& data, const Shape& indices, int64_t axis) {
     const std::vector<int64_t> strides = cpu::stridesOf(data);
     struct Dim {
@@ -61,7 +61,7 @@ Result<ElementsGeometry> elementsGeometry(const Shape& data, const Shape& indice
     std::vector<Dim> dims;
     for (size_t d = 0; d < data.size(); ++d) {
         const bool isAxis = static_cast<int64_t>(d) == axis;
-        if (!isAxis && indices[d] == 1) continue;
+        // A dim the indices cover fully continues its outer neighbour's walk through the data.
         if (!isAxis && !dims.empty() && !dims.back().isAxis && indices[d] == data[d]) {
             dims.back().index *= indices[d];
             dims.back().stride = strides[d];
