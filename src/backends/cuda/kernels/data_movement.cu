@@ -39,8 +39,7 @@ __device__ __forceinline__ int64_t padSourceDevice(int32_t map, int64_t i, int64
 template <typename W, typename I, bool kPad>
 __global__ void __launch_bounds__(kThreads)
     stridedGatherKernel(const W* __restrict__ src, W* __restrict__ dst, GatherParams p, I total, W fill) {
-    const I step = static_cast<I>(gridDim.x) * blockDim.x;
-    for (I o = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; o < total; o += step) {
+    for (const I o : dm::gridStride(total)) {
         I rem = o;
         int64_t off = p.base;
         bool isFill = false;
@@ -138,8 +137,7 @@ __global__ void __launch_bounds__(kThreads) batchedCopyKernel(CopyBatch b) {
     const I total = static_cast<I>(b.rows[part]) * rowElems;
     const int64_t srcPitch = b.srcPitch[part];
     const int64_t dstPitch = b.dstPitch[part];
-    const I step = static_cast<I>(gridDim.x) * blockDim.x;
-    for (I e = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += step) {
+    for (const I e : dm::gridStride(total)) {
         const I r = e / rowElems;
         const I c = e - r * rowElems;
         dst[static_cast<int64_t>(r) * dstPitch + c] = src[static_cast<int64_t>(r) * srcPitch + c];
@@ -148,8 +146,7 @@ __global__ void __launch_bounds__(kThreads) batchedCopyKernel(CopyBatch b) {
 
 template <typename W, typename I>
 __global__ void __launch_bounds__(kThreads) fillKernel(W* __restrict__ dst, I count, W value) {
-    const I step = static_cast<I>(gridDim.x) * blockDim.x;
-    for (I i = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += step) dst[i] = value;
+    for (const I i : dm::gridStride(count)) dst[i] = value;
 }
 
 bool aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }

@@ -26,6 +26,35 @@ inline unsigned blocksFor(int64_t work, int threads = kThreads) {
     return static_cast<unsigned>(b < 1 ? 1 : (b > kMaxBlocks ? kMaxBlocks : b));
 }
 
+//! The indices [0, n) this thread visits in a grid-stride loop: `for (const int64_t i : gridStride(n))`.
+template <typename I>
+class GridStride {
+public:
+    struct Iterator {
+        I i;
+        I step;
+        __device__ I operator*() const { return i; }
+        __device__ Iterator& operator++() {
+            i += step;
+            return *this;
+        }
+        __device__ bool operator!=(const Iterator& end) const { return i < end.i; }
+    };
+    __device__ explicit GridStride(I n) : mEnd(n) {}
+    __device__ Iterator begin() const {
+        const I step = static_cast<I>(gridDim.x) * blockDim.x;
+        return Iterator{static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x, step};
+    }
+    __device__ Iterator end() const { return Iterator{mEnd, 0}; }
+
+private:
+    I mEnd;
+};
+template <typename I>
+__device__ GridStride<I> gridStride(I n) {
+    return GridStride<I>(n);
+}
+
 template <typename T>
 struct TypeTag {
     using type = T;

@@ -41,8 +41,7 @@ template <typename W, typename Idx, typename I>
 __global__ void __launch_bounds__(kThreads) gatherKernel(const W* __restrict__ src, W* __restrict__ dst, I total,
                                                          I inner, I n, int64_t axisDim, IndexInput in, int32_t axis) {
     const Idx* idx = static_cast<const Idx*>(in.data);
-    const I step = static_cast<I>(gridDim.x) * blockDim.x;
-    for (I e = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += step) {
+    for (const I e : dm::gridStride(total)) {
         const I i = e % inner;
         const I t = e / inner;
         const I j = t % n;
@@ -69,8 +68,7 @@ template <typename W, typename Idx>
 __global__ void __launch_bounds__(kThreads) gatherElementsKernel(const W* __restrict__ src, W* __restrict__ dst,
                                                                  int64_t total, ElementsGeometry g, IndexInput in) {
     const Idx* idx = static_cast<const Idx*>(in.data);
-    for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < total;
-         e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    for (const int64_t e : dm::gridStride(total)) {
         const int64_t v = wrapOrFlag(idx[e], g.axisDim, in, g.dataAxis);
         dst[e] = v < 0 ? W{} : src[elementsBase(g, e) + v * g.dataStride[g.axis]];
     }
@@ -92,8 +90,7 @@ __device__ __forceinline__ int64_t tupleOffset(const TupleGeometry& g, const Ind
 template <typename W, typename Idx>
 __global__ void __launch_bounds__(kThreads)
     gatherNDKernel(const W* __restrict__ src, W* __restrict__ dst, int64_t total, TupleGeometry g, IndexInput in) {
-    for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < total;
-         e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    for (const int64_t e : dm::gridStride(total)) {
         const int64_t s = e % g.slice;
         const int64_t t = e / g.slice;
         const int64_t off = tupleOffset<Idx>(g, in, t);
@@ -157,8 +154,7 @@ __global__ void __launch_bounds__(kThreads)
     scatterElementsKernel(T* __restrict__ out, const T* __restrict__ updates, int64_t total, ElementsGeometry g,
                           IndexInput in, ScatterOp op) {
     const Idx* idx = static_cast<const Idx*>(in.data);
-    for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < total;
-         e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    for (const int64_t e : dm::gridStride(total)) {
         const int64_t v = wrapOrFlag(idx[e], g.axisDim, in, g.dataAxis);
         if (v < 0) continue;
         T* target = out + elementsBase(g, e) + v * g.dataStride[g.axis];
@@ -174,8 +170,7 @@ template <typename T, typename Idx>
 __global__ void __launch_bounds__(kThreads)
     scatterNDKernel(T* __restrict__ out, const T* __restrict__ updates, int64_t total, TupleGeometry g, IndexInput in,
                     ScatterOp op) {
-    for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < total;
-         e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    for (const int64_t e : dm::gridStride(total)) {
         const int64_t s = e % g.slice;
         const int64_t off = tupleOffset<Idx>(g, in, e / g.slice);
         if (off < 0) continue;
@@ -193,8 +188,7 @@ __global__ void __launch_bounds__(kThreads)
     reverseSequenceKernel(const W* __restrict__ src, W* __restrict__ dst, int64_t total, int64_t d1, int64_t block,
                           bool batchFirst, int64_t time, IndexInput in) {
     const Idx* lens = static_cast<const Idx*>(in.data);
-    for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < total;
-         e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    for (const int64_t e : dm::gridStride(total)) {
         const int64_t inner = e % block;
         const int64_t pair = e / block;
         const int64_t c1 = pair % d1;

@@ -68,8 +68,7 @@ __global__ void __launch_bounds__(kThreads)
     const F xMax = s.alignCorners ? static_cast<F>(s.wIn) - 1 : subRn(static_cast<F>(s.wIn), F(0.5));
     const F yMin = s.alignCorners ? F(0) : F(-0.5);
     const F yMax = s.alignCorners ? static_cast<F>(s.hIn) - 1 : subRn(static_cast<F>(s.hIn), F(0.5));
-    for (int64_t pos = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; pos < positions;
-         pos += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    for (const int64_t pos : dm::gridStride(positions)) {
         const int64_t b = pos / planeOut;
         const int64_t i = pos % planeOut;
         const T* imageBase = x + b * s.c * planeIn;

@@ -132,8 +132,7 @@ __device__ void buildAxisTaps(const ResizeDesc& p, const ResizeAxis& a, int32_t 
 }
 
 __global__ void __launch_bounds__(kThreads) buildTapsKernel(ResizeDesc p, Tables t) {
-    for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < t.totalFlags;
-         i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    for (const int64_t i : dm::gridStride(t.totalFlags)) {
         int a = 0;
         while (a + 1 < p.rank && i >= t.flagStart[a + 1]) ++a;
         const int64_t o = i - t.flagStart[a];
@@ -145,8 +144,7 @@ __global__ void __launch_bounds__(kThreads) buildTapsKernel(ResizeDesc p, Tables
 template <typename W>
 __global__ void __launch_bounds__(kThreads)
     resizeNearestKernel(const W* __restrict__ x, W* __restrict__ y, int64_t total, ResizeDesc p, Tables t, W fill) {
-    for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < total;
-         e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    for (const int64_t e : dm::gridStride(total)) {
         int64_t rem = e;
         int64_t off = 0;
         bool outside = false;
@@ -164,8 +162,7 @@ __global__ void __launch_bounds__(kThreads)
 template <typename T, typename Acc>
 __global__ void __launch_bounds__(kThreads)
     resizeInterpKernel(const T* __restrict__ x, T* __restrict__ y, int64_t total, ResizeDesc p, Tables t) {
-    for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < total;
-         e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    for (const int64_t e : dm::gridStride(total)) {
         int64_t oc[kMaxResizeDims];
         int64_t rem = e;
         bool outside = false;
@@ -208,8 +205,7 @@ __global__ void __launch_bounds__(kThreads)
     const int wAxis = hAxis + 1;
     const int ch = t.count[hAxis];
     const int cw = t.count[wAxis];
-    for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < total;
-         e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    for (const int64_t e : dm::gridStride(total)) {
         const int64_t ow = e % wOut;
         const int64_t oh = (e / wOut) % hOut;
         const int64_t plane = e / (wOut * hOut);

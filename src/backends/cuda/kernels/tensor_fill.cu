@@ -12,8 +12,7 @@ using dm::kThreads;
 template <typename W>
 __global__ void __launch_bounds__(kThreads) triluKernel(const W* __restrict__ src, W* __restrict__ dst, int64_t total,
                                                         int64_t rows, int64_t cols, int64_t k, bool upper) {
-    for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < total;
-         e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    for (const int64_t e : dm::gridStride(total)) {
         const int64_t j = e % cols;
         const int64_t i = (e / cols) % rows;
         const bool keep = upper ? j >= i + k : j <= i + k;
@@ -24,8 +23,7 @@ __global__ void __launch_bounds__(kThreads) triluKernel(const W* __restrict__ sr
 template <typename W>
 __global__ void __launch_bounds__(kThreads)
     eyeKernel(W* __restrict__ dst, int64_t total, int64_t cols, int64_t k, W one) {
-    for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < total;
-         e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    for (const int64_t e : dm::gridStride(total)) {
         dst[e] = e % cols == e / cols + k ? one : W{};
     }
 }
@@ -33,8 +31,7 @@ __global__ void __launch_bounds__(kThreads)
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
     rangeFloatKernel(T* __restrict__ dst, int64_t count, double start, double delta) {
-    for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
-         i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    for (const int64_t i : dm::gridStride(count)) {
         dst[i] = static_cast<T>(dm::addRn(start, dm::mulRn(static_cast<double>(i), delta)));
     }
 }
@@ -42,8 +39,7 @@ __global__ void __launch_bounds__(kThreads)
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
     rangeIntKernel(T* __restrict__ dst, int64_t count, int64_t start, int64_t delta) {
-    for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
-         i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    for (const int64_t i : dm::gridStride(count)) {
         // Two's-complement wraparound like the reference's int64 arithmetic.
         dst[i] = static_cast<T>(static_cast<int64_t>(static_cast<uint64_t>(start) +
                                                      static_cast<uint64_t>(i) * static_cast<uint64_t>(delta)));
@@ -53,8 +49,7 @@ __global__ void __launch_bounds__(kThreads)
 template <typename Index, typename W>
 __global__ void __launch_bounds__(kThreads) oneHotKernel(const Index* __restrict__ indices, W* __restrict__ dst,
                                                          int64_t total, int64_t depth, int64_t inner, W off, W on) {
-    for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < total;
-         e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    for (const int64_t e : dm::gridStride(total)) {
         const int64_t in = e % inner;
         const int64_t t = e / inner;
         const int64_t j = t % depth;
