@@ -116,11 +116,16 @@ DimOffsets transposeOffsets(const Shape& srcShape, const std::vector<int64_t>& p
     return offsets;
 }
 
-Result<std::vector<int64_t>> readIndexVector(const Tensor& t, const char* what) {
+Status checkIndexVector(const Tensor& t, const char* what) {
     if (t.dtype() != DataType::kInt64 && t.dtype() != DataType::kInt32) {
         return invalidArgument(std::string("input '") + what + "' must be int32 or int64, got " + t.describe());
     }
     if (t.rank() > 1) return invalidArgument(std::string("input '") + what + "' must be 1-D, got " + t.describe());
+    return Status::ok();
+}
+
+Result<std::vector<int64_t>> readIndexVector(const Tensor& t, const char* what) {
+    KILN_RETURN_IF_ERROR(checkIndexVector(t, what));
     return t.toInt64Vector();
 }
 

@@ -1,26 +1,16 @@
 // Index-driven data movement: Gather, GatherElements, GatherND, Scatter, ScatterElements, ScatterND.
 //
-// Plain copies move raw element bytes (any fixed-size dtype); scatter reductions dispatch on the dtype.
+// Plain copies move raw element bytes (any fixed-size dtype); scatter reductions dispatch on the dtype. Validation and
+// output shapes come from the plans in op_plans.h (shared with the CUDA kernels); index values are checked here.
 #include <cstring>
 
 #include "backends/cpu/indexing.h"
+#include "backends/cpu/op_plans.h"
 #include "common/dispatch.h"
 
 namespace kiln::cpu {
 
 namespace {
-
-enum class ScatterReduction { kNone, kAdd, kMul, kMax, kMin };
-
-Result<ScatterReduction> parseReduction(const KernelContext& ctx) {
-    const std::string r = ctx.attrs().getString("reduction", "none");
-    if (r == "none") return ScatterReduction::kNone;
-    if (r == "add") return ScatterReduction::kAdd;
-    if (r == "mul") return ScatterReduction::kMul;
-    if (r == "max") return ScatterReduction::kMax;
-    if (r == "min") return ScatterReduction::kMin;
-    return invalidArgument("attribute 'reduction' must be none, add, mul, max or min, got '" + r + "'");
-}
 
 //! Writes `count` consecutive elements of `src` into `dst` (both element offsets), combined by `reduction`.
 Status scatterCombine(Tensor& out, int64_t dstOffset, const Tensor& src, int64_t srcOffset, int64_t count,
@@ -52,16 +42,10 @@ Status scatterCombine(Tensor& out, int64_t dstOffset, const Tensor& src, int64_t
 }
 
 //! Shared by GatherElements and ScatterElements: for every position of `indices`, the element offset in a tensor of
-//! shape `target` where the axis coordinate is replaced by the (wrapped) index value.
+//! shape `target` where the axis coordinate is replaced by the (wrapped) index value. The plan checked the shapes.
 Result<std::vector<int64_t>> elementOffsets(const Shape& target, const Tensor& indices, int64_t axis,
                                             const std::vector<int64_t>& idx) {
     const Shape& ishape = indices.shape();
-    for (size_t d = 0; d < ishape.size(); ++d) {
-        if (static_cast<int64_t>(d) != axis && ishape[d] > target[d]) {
-            return invalidArgument("input 'indices' shape " + shapeToString(ishape) + " exceeds data shape " +
-                                   shapeToString(target) + " on axis " + std::to_string(d));
-        }
-    }
     const std::vector<int64_t> tstrides = stridesOf(target);
     const int64_t rank = static_cast<int64_t>(ishape.size());
     std::vector<int64_t> coord(ishape.size(), 0);
@@ -102,28 +86,17 @@ Result<std::vector<int64_t>> tupleOffsets(const Shape& shape, size_t batchDims, 
     return offsets;
 }
 
-Status scatterElements(KernelContext& ctx, ScatterReduction reduction) {
-    KILN_RETURN_IF_ERROR(ctx.requireInputs(3, 3));
+Status scatterElements(KernelContext& ctx) {
+    KILN_ASSIGN_OR_RETURN(ScatterElementsPlan plan, planScatterElements(ctx));
     const Tensor& data = ctx.input(0);
     const Tensor& indices = ctx.input(1);
     const Tensor& updates = ctx.input(2);
-    KILN_RETURN_IF_ERROR(requireFixedSizeDtype(data, "input 0 'data'"));
-    KILN_CHECK_ARG(data.rank() >= 1, "input 0 'data' must have rank >= 1, got a scalar");
-    KILN_CHECK_ARG(updates.dtype() == data.dtype(), std::string("input 2 'updates' dtype ") +
-                                                        dataTypeName(updates.dtype()) + " differs from data dtype " +
-                                                        dataTypeName(data.dtype()));
-    KILN_CHECK_ARG(indices.rank() == data.rank(), "input 1 'indices' rank " + std::to_string(indices.rank()) +
-                                                      " differs from data rank " + std::to_string(data.rank()));
-    KILN_CHECK_ARG(updates.shape() == indices.shape(), "input 2 'updates' shape " + shapeToString(updates.shape()) +
-                                                           " differs from indices shape " +
-                                                           shapeToString(indices.shape()));
-    KILN_ASSIGN_OR_RETURN(int64_t axis, normalizeAxis(ctx.attrs().getInt("axis", 0), data.rank()));
     KILN_ASSIGN_OR_RETURN(std::vector<int64_t> idx, readIndexTensor(indices, "input 1 'indices'"));
-    KILN_ASSIGN_OR_RETURN(std::vector<int64_t> offsets, elementOffsets(data.shape(), indices, axis, idx));
+    KILN_ASSIGN_OR_RETURN(std::vector<int64_t> offsets, elementOffsets(data.shape(), indices, plan.axis, idx));
     ctx.outputs[0] = data.clone();
     for (size_t i = 0; i < offsets.size(); ++i) {
         KILN_RETURN_IF_ERROR(
-            scatterCombine(ctx.outputs[0], offsets[i], updates, static_cast<int64_t>(i), 1, reduction));
+            scatterCombine(ctx.outputs[0], offsets[i], updates, static_cast<int64_t>(i), 1, plan.reduction));
     }
     return Status::ok();
 }
@@ -131,22 +104,16 @@ Status scatterElements(KernelContext& ctx, ScatterReduction reduction) {
 }  // namespace
 
 Status kernelGather(KernelContext& ctx) {
-    KILN_RETURN_IF_ERROR(ctx.requireInputs(2, 2));
+    KILN_ASSIGN_OR_RETURN(GatherPlan plan, planGather(ctx));
     const Tensor& data = ctx.input(0);
-    const Tensor& indices = ctx.input(1);
-    KILN_RETURN_IF_ERROR(requireFixedSizeDtype(data, "input 0 'data'"));
-    KILN_CHECK_ARG(data.rank() >= 1, "input 0 'data' must have rank >= 1, got a scalar");
-    KILN_ASSIGN_OR_RETURN(int64_t axis, normalizeAxis(ctx.attrs().getInt("axis", 0), data.rank()));
-    KILN_ASSIGN_OR_RETURN(std::vector<int64_t> idx, readIndexTensor(indices, "input 1 'indices'"));
+    const int64_t axis = plan.axis;
+    KILN_ASSIGN_OR_RETURN(std::vector<int64_t> idx, readIndexTensor(ctx.input(1), "input 1 'indices'"));
     const Shape& ds = data.shape();
     const auto ax = static_cast<size_t>(axis);
     for (auto& i : idx) {
         KILN_ASSIGN_OR_RETURN(i, wrapIndex(i, ds[ax], "input 1 'indices'", axis));
     }
-    Shape outShape(ds.begin(), ds.begin() + axis);
-    outShape.insert(outShape.end(), indices.shape().begin(), indices.shape().end());
-    outShape.insert(outShape.end(), ds.begin() + axis + 1, ds.end());
-    KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, data.dtype(), outShape));
+    KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, data.dtype(), plan.outShape));
     const int64_t outer = dimProduct(ds, 0, ax);
     const auto inner = static_cast<size_t>(dimProduct(ds, ax + 1, ds.size())) * dataTypeSize(data.dtype());
     const auto* src = static_cast<const char*>(data.raw());
@@ -161,14 +128,9 @@ Status kernelGather(KernelContext& ctx) {
 }
 
 Status kernelGatherElements(KernelContext& ctx) {
-    KILN_RETURN_IF_ERROR(ctx.requireInputs(2, 2));
+    KILN_ASSIGN_OR_RETURN(int64_t axis, planGatherElements(ctx));
     const Tensor& data = ctx.input(0);
     const Tensor& indices = ctx.input(1);
-    KILN_RETURN_IF_ERROR(requireFixedSizeDtype(data, "input 0 'data'"));
-    KILN_CHECK_ARG(data.rank() >= 1, "input 0 'data' must have rank >= 1, got a scalar");
-    KILN_CHECK_ARG(indices.rank() == data.rank(), "input 1 'indices' rank " + std::to_string(indices.rank()) +
-                                                      " differs from data rank " + std::to_string(data.rank()));
-    KILN_ASSIGN_OR_RETURN(int64_t axis, normalizeAxis(ctx.attrs().getInt("axis", 0), data.rank()));
     KILN_ASSIGN_OR_RETURN(std::vector<int64_t> idx, readIndexTensor(indices, "input 1 'indices'"));
     KILN_ASSIGN_OR_RETURN(std::vector<int64_t> offsets, elementOffsets(data.shape(), indices, axis, idx));
     KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, data.dtype(), indices.shape()));
@@ -182,32 +144,13 @@ Status kernelGatherElements(KernelContext& ctx) {
 }
 
 Status kernelGatherND(KernelContext& ctx) {
-    KILN_RETURN_IF_ERROR(ctx.requireInputs(2, 2));
+    KILN_ASSIGN_OR_RETURN(GatherNDPlan plan, planGatherND(ctx));
     const Tensor& data = ctx.input(0);
-    const Tensor& indices = ctx.input(1);
-    KILN_RETURN_IF_ERROR(requireFixedSizeDtype(data, "input 0 'data'"));
-    const int64_t r = data.rank();
-    const int64_t q = indices.rank();
-    const int64_t b = ctx.attrs().getInt("batch_dims", 0);
-    KILN_CHECK_ARG(r >= 1 && q >= 1, "inputs 'data' and 'indices' must have rank >= 1, got shapes " +
-                                         shapeToString(data.shape()) + " and " + shapeToString(indices.shape()));
-    KILN_CHECK_ARG(b >= 0 && b < std::min(q, r),
-                   "attribute 'batch_dims' " + std::to_string(b) + " must be in [0, min(data rank, indices rank))");
-    const int64_t k = indices.dim(-1);
-    KILN_CHECK_ARG(k >= 1 && k <= r - b, "last dim of input 1 'indices' (" + std::to_string(k) +
-                                             ") must be in [1, data rank - batch_dims] = [1, " + std::to_string(r - b) +
-                                             "]");
-    for (int64_t d = 0; d < b; ++d) {
-        KILN_CHECK_ARG(indices.dim(d) == data.dim(d), "batch dim " + std::to_string(d) + " of 'indices' shape " +
-                                                          shapeToString(indices.shape()) +
-                                                          " differs from 'data' shape " + shapeToString(data.shape()));
-    }
-    KILN_ASSIGN_OR_RETURN(std::vector<int64_t> idx, readIndexTensor(indices, "input 1 'indices'"));
-    const auto bu = static_cast<size_t>(b);
+    const int64_t k = plan.k;
+    KILN_ASSIGN_OR_RETURN(std::vector<int64_t> idx, readIndexTensor(ctx.input(1), "input 1 'indices'"));
+    const auto bu = static_cast<size_t>(plan.batchDims);
     KILN_ASSIGN_OR_RETURN(std::vector<int64_t> offsets, tupleOffsets(data.shape(), bu, idx, k));
-    Shape outShape(indices.shape().begin(), indices.shape().end() - 1);
-    outShape.insert(outShape.end(), data.shape().begin() + b + k, data.shape().end());
-    KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, data.dtype(), outShape));
+    KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, data.dtype(), plan.outShape));
     const size_t elem = dataTypeSize(data.dtype());
     const int64_t batches = dimProduct(data.shape(), 0, bu);
     const int64_t slab = dimProduct(data.shape(), bu, data.shape().size());
@@ -222,40 +165,21 @@ Status kernelGatherND(KernelContext& ctx) {
     return Status::ok();
 }
 
-Status kernelScatter(KernelContext& ctx) { return scatterElements(ctx, ScatterReduction::kNone); }
+Status kernelScatter(KernelContext& ctx) { return scatterElements(ctx); }
 
-Status kernelScatterElements(KernelContext& ctx) {
-    KILN_ASSIGN_OR_RETURN(ScatterReduction reduction, parseReduction(ctx));
-    return scatterElements(ctx, reduction);
-}
+Status kernelScatterElements(KernelContext& ctx) { return scatterElements(ctx); }
 
 Status kernelScatterND(KernelContext& ctx) {
-    KILN_RETURN_IF_ERROR(ctx.requireInputs(3, 3));
+    KILN_ASSIGN_OR_RETURN(ScatterNDPlan plan, planScatterND(ctx));
     const Tensor& data = ctx.input(0);
-    const Tensor& indices = ctx.input(1);
     const Tensor& updates = ctx.input(2);
-    KILN_RETURN_IF_ERROR(requireFixedSizeDtype(data, "input 0 'data'"));
-    KILN_ASSIGN_OR_RETURN(ScatterReduction reduction, parseReduction(ctx));
-    KILN_CHECK_ARG(updates.dtype() == data.dtype(), std::string("input 2 'updates' dtype ") +
-                                                        dataTypeName(updates.dtype()) + " differs from data dtype " +
-                                                        dataTypeName(data.dtype()));
-    KILN_CHECK_ARG(data.rank() >= 1 && indices.rank() >= 1,
-                   "inputs 'data' and 'indices' must have rank >= 1, got shapes " + shapeToString(data.shape()) +
-                       " and " + shapeToString(indices.shape()));
-    const int64_t k = indices.dim(-1);
-    KILN_CHECK_ARG(k >= 1 && k <= data.rank(), "last dim of input 1 'indices' (" + std::to_string(k) +
-                                                   ") must be in [1, data rank " + std::to_string(data.rank()) + "]");
-    Shape expected(indices.shape().begin(), indices.shape().end() - 1);
-    expected.insert(expected.end(), data.shape().begin() + k, data.shape().end());
-    KILN_CHECK_ARG(updates.shape() == expected,
-                   "input 2 'updates' shape " + shapeToString(updates.shape()) + " must be " + shapeToString(expected));
-    KILN_ASSIGN_OR_RETURN(std::vector<int64_t> idx, readIndexTensor(indices, "input 1 'indices'"));
-    KILN_ASSIGN_OR_RETURN(std::vector<int64_t> offsets, tupleOffsets(data.shape(), 0, idx, k));
-    const int64_t slice = dimProduct(data.shape(), static_cast<size_t>(k), data.shape().size());
+    KILN_ASSIGN_OR_RETURN(std::vector<int64_t> idx, readIndexTensor(ctx.input(1), "input 1 'indices'"));
+    KILN_ASSIGN_OR_RETURN(std::vector<int64_t> offsets, tupleOffsets(data.shape(), 0, idx, plan.k));
+    const int64_t slice = dimProduct(data.shape(), static_cast<size_t>(plan.k), data.shape().size());
     ctx.outputs[0] = data.clone();
     for (size_t t = 0; t < offsets.size(); ++t) {
-        KILN_RETURN_IF_ERROR(
-            scatterCombine(ctx.outputs[0], offsets[t], updates, static_cast<int64_t>(t) * slice, slice, reduction));
+        KILN_RETURN_IF_ERROR(scatterCombine(ctx.outputs[0], offsets[t], updates, static_cast<int64_t>(t) * slice, slice,
+                                            plan.reduction));
     }
     return Status::ok();
 }

@@ -4,14 +4,12 @@
 #include <limits>
 
 #include "backends/cpu/indexing.h"
+#include "backends/cpu/op_plans.h"
 #include "common/dispatch.h"
 
 namespace kiln::cpu {
 
 namespace {
-
-enum class SampleMode { kBilinear, kNearest, kBicubic };
-enum class PaddingMode { kZeros, kBorder, kReflection };
 
 //! Maps a normalized coordinate in [-1, 1] to a pixel coordinate.
 template <typename F>
@@ -66,48 +64,20 @@ T toOutput(F v) {
 }  // namespace
 
 Status kernelGridSample(KernelContext& ctx) {
-    KILN_RETURN_IF_ERROR(ctx.requireInputs(2, 2));
+    KILN_ASSIGN_OR_RETURN(GridSamplePlan plan, planGridSample(ctx));
     const Tensor& x = ctx.input(0);
     const Tensor& grid = ctx.input(1);
-    KILN_CHECK_ARG(x.rank() == 4, "input 0 'X' must be 4-D (N, C, H, W), got shape " + shapeToString(x.shape()));
-    KILN_CHECK_ARG(grid.rank() == 4 && grid.dim(3) == 2 && grid.dim(0) == x.dim(0),
-                   "input 1 'grid' must have shape (N, H_out, W_out, 2) with N = " + std::to_string(x.dim(0)) +
-                       ", got " + shapeToString(grid.shape()));
-    KILN_CHECK_ARG(isFloatingPoint(grid.dtype()),
-                   std::string("input 1 'grid' must be a float tensor, got ") + dataTypeName(grid.dtype()));
-    const auto& a = ctx.attrs();
-    const std::string modeName = a.getString("mode", "bilinear");
-    SampleMode mode;
-    if (modeName == "bilinear") {
-        mode = SampleMode::kBilinear;
-    } else if (modeName == "nearest") {
-        mode = SampleMode::kNearest;
-    } else if (modeName == "bicubic") {
-        mode = SampleMode::kBicubic;
-    } else {
-        return invalidArgument("attribute 'mode' must be bilinear, nearest or bicubic, got '" + modeName + "'");
-    }
-    const std::string padName = a.getString("padding_mode", "zeros");
-    PaddingMode padding;
-    if (padName == "zeros") {
-        padding = PaddingMode::kZeros;
-    } else if (padName == "border") {
-        padding = PaddingMode::kBorder;
-    } else if (padName == "reflection") {
-        padding = PaddingMode::kReflection;
-    } else {
-        return invalidArgument("attribute 'padding_mode' must be zeros, border or reflection, got '" + padName + "'");
-    }
-    const bool alignCorners = a.getInt("align_corners", 0) != 0;
+    const SampleMode mode = plan.mode;
+    const SamplePadding padding = plan.padding;
+    const bool alignCorners = plan.alignCorners;
     const int64_t n = x.dim(0);
     const int64_t c = x.dim(1);
     const int64_t hIn = x.dim(2);
     const int64_t wIn = x.dim(3);
     const int64_t hOut = grid.dim(1);
     const int64_t wOut = grid.dim(2);
-    KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, x.dtype(), {n, c, hOut, wOut}));
+    KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, x.dtype(), plan.outShape));
     if (y->numel() == 0) return Status::ok();
-    KILN_CHECK_ARG(hIn > 0 && wIn > 0, "input 0 'X' has empty spatial dims " + shapeToString(x.shape()));
     std::vector<double> g(static_cast<size_t>(grid.numel()));
     for (size_t i = 0; i < g.size(); ++i) g[i] = grid.getDouble(static_cast<int64_t>(i));
 
@@ -122,9 +92,9 @@ Status kernelGridSample(KernelContext& ctx) {
         const T* xd = x.data<T>();
         T* yd = y->data<T>();
         auto pixel = [&](const T* image, int64_t r, int64_t col) -> F {
-            if (padding == PaddingMode::kZeros) {
+            if (padding == SamplePadding::kZeros) {
                 if (col < 0 || col >= wIn || r < 0 || r >= hIn) return F(0);
-            } else if (padding == PaddingMode::kBorder) {
+            } else if (padding == SamplePadding::kBorder) {
                 col = std::clamp<int64_t>(col, 0, wIn - 1);
                 r = std::clamp<int64_t>(r, 0, hIn - 1);
             } else {
@@ -148,10 +118,10 @@ Status kernelGridSample(KernelContext& ctx) {
                         py = std::nearbyint(py);
                     }
                     if (px < xMin || px > xMax || py < yMin || py > yMax) {
-                        if (padding == PaddingMode::kBorder) {
+                        if (padding == SamplePadding::kBorder) {
                             px = std::clamp(px, F(0), static_cast<F>(wIn - 1));
                             py = std::clamp(py, F(0), static_cast<F>(hIn - 1));
-                        } else if (padding == PaddingMode::kReflection) {
+                        } else if (padding == SamplePadding::kReflection) {
                             px = reflect(px, xMin, xMax);
                             py = reflect(py, yMin, yMax);
                         }

@@ -1,13 +1,14 @@
 // Data movement: Transpose, Concat, Split, Slice, Expand, Tile, Pad, DepthToSpace, SpaceToDepth, ReverseSequence,
 // Compress, NonZero. All but NonZero copy elements without reading them, so they take every dtype (strings too);
-// most are a per-dim gather (data_movement.h).
+// most are a per-dim gather (data_movement.h). Validation and output shapes come from the plans in op_plans.h,
+// which the CUDA kernels share.
 #include <algorithm>
-#include <numeric>
 #include <string>
 
 #include "backends/cpu/broadcast.h"
 #include "backends/cpu/data_movement.h"
 #include "backends/cpu/kernel.h"
+#include "backends/cpu/op_plans.h"
 #include "common/dispatch.h"
 
 namespace kiln::cpu {
@@ -21,12 +22,6 @@ int64_t dimProduct(const Shape& shape, size_t begin, size_t end) {
     return n;
 }
 
-std::string intsToString(const std::vector<int64_t>& v) {
-    std::string s = "[";
-    for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
-    return s + "]";
-}
-
 //! Allocates output 0 with `shape` and fills it by gathering from input `src` with `offsets`.
 Status gatherToOutput(KernelContext& ctx, const Tensor& src, const Shape& shape, const DimOffsets& offsets,
                       const Tensor* fill = nullptr) {
@@ -35,73 +30,29 @@ Status gatherToOutput(KernelContext& ctx, const Tensor& src, const Shape& shape,
     return Status::ok();
 }
 
-//! Reads a rank-4 input and the positive 'blocksize' attribute shared by DepthToSpace and SpaceToDepth.
-Result<int64_t> readBlockSize(const KernelContext& ctx, const Tensor& x) {
-    if (x.rank() != 4) return invalidArgument("input 0 must be 4-D (N, C, H, W), got " + x.describe());
-    const int64_t b = ctx.attrs().getInt("blocksize", 0);
-    if (b <= 0) return invalidArgument("attribute 'blocksize' must be positive, got " + std::to_string(b));
-    return b;
-}
-
-//! Transposes `x` viewed as `view` by `perm` into a tensor of `outShape` (a reshape of the permuted view).
-Status permuteView(KernelContext& ctx, const Tensor& x, const Shape& view, const std::vector<int64_t>& perm,
-                   const Shape& outShape) {
-    Shape permuted(perm.size());
-    for (size_t d = 0; d < perm.size(); ++d) permuted[d] = view[static_cast<size_t>(perm[d])];
+//! Transposes `x` viewed as plan.view by plan.perm into a tensor of plan.outShape (a reshape of the permuted view).
+Status permuteView(KernelContext& ctx, const Tensor& x, const PermuteViewPlan& plan) {
+    Shape permuted(plan.perm.size());
+    for (size_t d = 0; d < plan.perm.size(); ++d) permuted[d] = plan.view[static_cast<size_t>(plan.perm[d])];
     KILN_ASSIGN_OR_RETURN(Tensor y, Tensor::allocate(x.dtype(), permuted));
-    gatherByDimOffsets(x, 0, transposeOffsets(view, perm), y);
-    KILN_ASSIGN_OR_RETURN(ctx.outputs[0], y.reshaped(outShape));
+    gatherByDimOffsets(x, 0, transposeOffsets(plan.view, plan.perm), y);
+    KILN_ASSIGN_OR_RETURN(ctx.outputs[0], y.reshaped(plan.outShape));
     return Status::ok();
 }
 
 }  // namespace
 
 Status kernelTranspose(KernelContext& ctx) {
-    KILN_RETURN_IF_ERROR(ctx.requireInputs(1, 1));
+    KILN_ASSIGN_OR_RETURN(TransposePlan plan, planTranspose(ctx));
     const Tensor& x = ctx.input(0);
-    KILN_RETURN_IF_ERROR(requireCopyable(x, "input 0"));
-    std::vector<int64_t> perm(static_cast<size_t>(x.rank()));
-    std::iota(perm.rbegin(), perm.rend(), 0);
-    if (auto p = ctx.attrs().getInts("perm")) perm = *p;
-    std::vector<bool> seen(static_cast<size_t>(x.rank()), false);
-    bool valid = static_cast<int64_t>(perm.size()) == x.rank();
-    for (size_t i = 0; valid && i < perm.size(); ++i) {
-        valid = perm[i] >= 0 && perm[i] < x.rank() && !seen[static_cast<size_t>(perm[i])];
-        if (valid) seen[static_cast<size_t>(perm[i])] = true;
-    }
-    if (!valid) {
-        return invalidArgument("attribute 'perm' " + intsToString(perm) + " is not a permutation of the dims of " +
-                               x.describe());
-    }
-    Shape shape(perm.size());
-    for (size_t d = 0; d < perm.size(); ++d) shape[d] = x.shape()[static_cast<size_t>(perm[d])];
-    return gatherToOutput(ctx, x, shape, transposeOffsets(x.shape(), perm));
+    return gatherToOutput(ctx, x, plan.outShape, transposeOffsets(x.shape(), plan.perm));
 }
 
 Status kernelConcat(KernelContext& ctx) {
-    KILN_RETURN_IF_ERROR(ctx.requireInputs(1));
-    const Tensor& first = ctx.input(0);
-    KILN_RETURN_IF_ERROR(requireCopyable(first, "input 0"));
-    // Concat-1 defaulted axis to 1; it is required since opset 4.
-    auto axisAttr = ctx.attrs().get<int64_t>("axis");
-    if (!axisAttr && ctx.opset() >= 4) return invalidArgument("attribute 'axis' is required");
-    if (first.rank() == 0) return invalidArgument("cannot concatenate scalars (input 0 is " + first.describe() + ")");
-    KILN_ASSIGN_OR_RETURN(const int64_t axis, normalizeAxis(axisAttr.value_or(1), first.rank()));
-    const auto ax = static_cast<size_t>(axis);
-    Shape shape = first.shape();
-    shape[ax] = 0;
-    for (size_t i = 0; i < ctx.numInputs(); ++i) {
-        if (!ctx.hasInput(i)) return invalidArgument("input " + std::to_string(i) + " is missing");
-        const Tensor& t = ctx.input(i);
-        bool compatible = t.dtype() == first.dtype() && t.rank() == first.rank();
-        for (size_t d = 0; compatible && d < shape.size(); ++d) compatible = d == ax || t.shape()[d] == shape[d];
-        if (!compatible) {
-            return invalidArgument("input " + std::to_string(i) + " " + t.describe() + " does not match input 0 " +
-                                   first.describe() + " outside axis " + std::to_string(axis));
-        }
-        shape[ax] += t.shape()[ax];
-    }
-    KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, first.dtype(), shape));
+    KILN_ASSIGN_OR_RETURN(ConcatPlan plan, planConcat(ctx));
+    const Shape& shape = plan.outShape;
+    const auto ax = static_cast<size_t>(plan.axis);
+    KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, ctx.input(0).dtype(), shape));
     const int64_t outer = dimProduct(shape, 0, ax);
     const int64_t inner = dimProduct(shape, ax + 1, shape.size());
     const int64_t outRow = shape[ax] * inner;
@@ -116,39 +67,18 @@ Status kernelConcat(KernelContext& ctx) {
 }
 
 Status kernelSplit(KernelContext& ctx) {
-    KILN_RETURN_IF_ERROR(ctx.requireInputs(1, 2));
+    KILN_ASSIGN_OR_RETURN(SplitPlan plan, planSplit(ctx));
     const Tensor& x = ctx.input(0);
-    KILN_RETURN_IF_ERROR(requireCopyable(x, "input 0"));
-    if (x.rank() == 0) return invalidArgument("cannot split a scalar");
-    KILN_ASSIGN_OR_RETURN(const int64_t axis, normalizeAxis(ctx.attrs().getInt("axis", 0), x.rank()));
-    const auto ax = static_cast<size_t>(axis);
+    const auto ax = static_cast<size_t>(plan.axis);
     const int64_t dim = x.shape()[ax];
-    const auto parts = static_cast<int64_t>(ctx.numOutputs());
-    std::vector<int64_t> split;
-    if (ctx.hasInput(1) && ctx.input(1).numel() > 0) {
-        KILN_ASSIGN_OR_RETURN(split, readIndexVector(ctx.input(1), "split"));
-        const int64_t sum = std::accumulate(split.begin(), split.end(), int64_t{0});
-        const bool negative = std::any_of(split.begin(), split.end(), [](int64_t s) { return s < 0; });
-        if (static_cast<int64_t>(split.size()) != parts || negative || sum != dim) {
-            return invalidArgument("input 'split' " + intsToString(split) + " must have " + std::to_string(parts) +
-                                   " non-negative sizes summing to dim " + std::to_string(axis) + " of " +
-                                   x.describe());
-        }
-    } else {
-        if (parts == 0 || dim % parts != 0) {
-            return invalidArgument("cannot split dim " + std::to_string(axis) + " of " + x.describe() + " into " +
-                                   std::to_string(parts) + " equal parts");
-        }
-        split.assign(static_cast<size_t>(parts), dim / parts);
-    }
     const int64_t outer = dimProduct(x.shape(), 0, ax);
     const int64_t inner = dimProduct(x.shape(), ax + 1, x.shape().size());
     int64_t column = 0;
-    for (size_t i = 0; i < split.size(); ++i) {
-        const int64_t chunk = split[i] * inner;
+    for (size_t i = 0; i < plan.sizes.size(); ++i) {
+        const int64_t chunk = plan.sizes[i] * inner;
         if (ctx.wantsOutput(i)) {
             Shape shape = x.shape();
-            shape[ax] = split[i];
+            shape[ax] = plan.sizes[i];
             KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(i, x.dtype(), shape));
             for (int64_t o = 0; o < outer; ++o) copyElements(x, o * dim * inner + column, *y, o * chunk, chunk);
         }
@@ -158,76 +88,22 @@ Status kernelSplit(KernelContext& ctx) {
 }
 
 Status kernelSlice(KernelContext& ctx) {
-    KILN_RETURN_IF_ERROR(ctx.requireInputs(3, 5));
+    KILN_ASSIGN_OR_RETURN(SlicePlan plan, planSlice(ctx));
     const Tensor& x = ctx.input(0);
-    KILN_RETURN_IF_ERROR(requireCopyable(x, "input 0"));
-    KILN_ASSIGN_OR_RETURN(auto starts, readIndexVector(ctx.input(1), "starts"));
-    KILN_ASSIGN_OR_RETURN(auto ends, readIndexVector(ctx.input(2), "ends"));
-    const size_t n = starts.size();
-    std::vector<int64_t> axes(n);
-    std::iota(axes.begin(), axes.end(), 0);
-    if (ctx.hasInput(3)) {
-        KILN_ASSIGN_OR_RETURN(axes, readIndexVector(ctx.input(3), "axes"));
-    }
-    std::vector<int64_t> steps(n, 1);
-    if (ctx.hasInput(4)) {
-        KILN_ASSIGN_OR_RETURN(steps, readIndexVector(ctx.input(4), "steps"));
-    }
-    if (ends.size() != n || axes.size() != n || steps.size() != n) {
-        return invalidArgument("inputs starts, ends, axes and steps must have one length, got " + intsToString(starts) +
-                               ", " + intsToString(ends) + ", " + intsToString(axes) + ", " + intsToString(steps));
-    }
-    const auto rank = static_cast<size_t>(x.rank());
-    std::vector<int64_t> begin(rank, 0);
-    std::vector<int64_t> step(rank, 1);
-    Shape shape = x.shape();
-    std::vector<bool> seen(rank, false);
-    for (size_t i = 0; i < n; ++i) {
-        if (axes[i] < -x.rank() || axes[i] >= x.rank()) {
-            return invalidArgument("input 'axes' value " + std::to_string(axes[i]) + " is out of range for " +
-                                   x.describe());
-        }
-        const auto a = static_cast<size_t>(axes[i] < 0 ? axes[i] + x.rank() : axes[i]);
-        if (seen[a]) return invalidArgument("input 'axes' repeats axis " + std::to_string(axes[i]));
-        seen[a] = true;
-        if (steps[i] == 0) return invalidArgument("input 'steps' must not contain 0");
-        const int64_t dim = x.shape()[a];
-        int64_t s = starts[i] < 0 ? starts[i] + dim : starts[i];
-        int64_t e = ends[i] < 0 ? ends[i] + dim : ends[i];
-        int64_t count = 0;
-        if (steps[i] > 0) {
-            s = std::clamp<int64_t>(s, 0, dim);
-            e = std::clamp<int64_t>(e, 0, dim);
-            if (e > s) count = (e - s - 1) / steps[i] + 1;
-        } else {
-            s = std::clamp<int64_t>(s, -1, dim - 1);
-            e = std::clamp<int64_t>(e, -1, dim - 1);
-            if (s > e) count = (s - e - 1) / -steps[i] + 1;
-        }
-        begin[a] = s;
-        step[a] = steps[i];
-        shape[a] = count;
-    }
     const std::vector<int64_t> strides = stridesOf(x.shape());
-    DimOffsets offsets(rank);
-    for (size_t d = 0; d < rank; ++d) {
-        offsets[d].resize(static_cast<size_t>(shape[d]));
-        for (int64_t i = 0; i < shape[d]; ++i) {
-            offsets[d][static_cast<size_t>(i)] = (begin[d] + i * step[d]) * strides[d];
+    DimOffsets offsets(strides.size());
+    for (size_t d = 0; d < offsets.size(); ++d) {
+        offsets[d].resize(static_cast<size_t>(plan.outShape[d]));
+        for (int64_t i = 0; i < plan.outShape[d]; ++i) {
+            offsets[d][static_cast<size_t>(i)] = (plan.begin[d] + i * plan.step[d]) * strides[d];
         }
     }
-    return gatherToOutput(ctx, x, shape, offsets);
+    return gatherToOutput(ctx, x, plan.outShape, offsets);
 }
 
 Status kernelExpand(KernelContext& ctx) {
-    KILN_RETURN_IF_ERROR(ctx.requireInputs(2, 2));
+    KILN_ASSIGN_OR_RETURN(Shape shape, planExpand(ctx));
     const Tensor& x = ctx.input(0);
-    KILN_RETURN_IF_ERROR(requireCopyable(x, "input 0"));
-    KILN_ASSIGN_OR_RETURN(Shape target, readIndexVector(ctx.input(1), "shape"));
-    for (int64_t d : target) {
-        if (d < 0) return invalidArgument("input 'shape' has a negative dim: " + shapeToString(target));
-    }
-    KILN_ASSIGN_OR_RETURN(Shape shape, broadcastShapes({x.shape(), target}));
     const std::vector<int64_t> strides = stridesOf(x.shape());
     const size_t lead = shape.size() - x.shape().size();
     DimOffsets offsets(shape.size());
@@ -242,158 +118,50 @@ Status kernelExpand(KernelContext& ctx) {
 }
 
 Status kernelTile(KernelContext& ctx) {
-    KILN_RETURN_IF_ERROR(ctx.requireInputs(2, 2));
+    KILN_ASSIGN_OR_RETURN(TilePlan plan, planTile(ctx));
     const Tensor& x = ctx.input(0);
-    KILN_RETURN_IF_ERROR(requireCopyable(x, "input 0"));
-    KILN_ASSIGN_OR_RETURN(auto repeats, readIndexVector(ctx.input(1), "repeats"));
-    const bool negative = std::any_of(repeats.begin(), repeats.end(), [](int64_t r) { return r < 0; });
-    if (static_cast<int64_t>(repeats.size()) != x.rank() || negative) {
-        return invalidArgument("input 'repeats' " + intsToString(repeats) +
-                               " must hold one non-negative count per dim of " + x.describe());
-    }
     const std::vector<int64_t> strides = stridesOf(x.shape());
-    Shape shape(repeats.size());
-    DimOffsets offsets(repeats.size());
-    for (size_t d = 0; d < shape.size(); ++d) {
+    DimOffsets offsets(plan.outShape.size());
+    for (size_t d = 0; d < offsets.size(); ++d) {
         const int64_t dim = x.shape()[d];
-        if (dim != 0 && repeats[d] > (int64_t{1} << 40) / dim) return outOfRange("Tile output is too large");
-        shape[d] = dim * repeats[d];
-        offsets[d].resize(static_cast<size_t>(shape[d]));
-        for (int64_t i = 0; i < shape[d]; ++i) offsets[d][static_cast<size_t>(i)] = (i % dim) * strides[d];
+        offsets[d].resize(static_cast<size_t>(plan.outShape[d]));
+        for (int64_t i = 0; i < plan.outShape[d]; ++i) offsets[d][static_cast<size_t>(i)] = (i % dim) * strides[d];
     }
-    return gatherToOutput(ctx, x, shape, offsets);
+    return gatherToOutput(ctx, x, plan.outShape, offsets);
 }
 
 Status kernelPad(KernelContext& ctx) {
-    KILN_RETURN_IF_ERROR(ctx.requireInputs(2, 4));
+    KILN_ASSIGN_OR_RETURN(PadPlan plan, planPad(ctx));
     const Tensor& x = ctx.input(0);
-    KILN_RETURN_IF_ERROR(requireCopyable(x, "input 0"));
-    KILN_ASSIGN_OR_RETURN(auto pads, readIndexVector(ctx.input(1), "pads"));
-    const auto rank = static_cast<size_t>(x.rank());
-    // Pad-18's axes input names the dims that `pads` covers; without it pads covers every dim.
-    std::vector<int64_t> axes(rank);
-    std::iota(axes.begin(), axes.end(), 0);
-    if (ctx.hasInput(3)) {
-        KILN_ASSIGN_OR_RETURN(axes, readIndexVector(ctx.input(3), "axes"));
-    }
-    if (pads.size() != 2 * axes.size()) {
-        return invalidArgument("input 'pads' " + intsToString(pads) + " must have 2 values per padded axis of " +
-                               x.describe());
-    }
-    for (int64_t p : pads) {
-        if (p < -(int64_t{1} << 40) || p > (int64_t{1} << 40)) return outOfRange("input 'pads' value is too large");
-    }
-    std::vector<int64_t> padBegin(rank, 0);
-    std::vector<int64_t> padEnd(rank, 0);
-    for (size_t i = 0; i < axes.size(); ++i) {
-        KILN_ASSIGN_OR_RETURN(const int64_t a, normalizeAxis(axes[i], x.rank(), "input 'axes' value"));
-        padBegin[static_cast<size_t>(a)] = pads[i];
-        padEnd[static_cast<size_t>(a)] = pads[i + axes.size()];
-    }
-    const Tensor* fill = nullptr;
-    if (ctx.hasInput(2) && ctx.input(2).numel() > 0) {
-        fill = &ctx.input(2);
-        if (fill->dtype() != x.dtype() || fill->numel() != 1) {
-            return invalidArgument("input 'constant_value' must be one " + std::string(dataTypeName(x.dtype())) +
-                                   " value, got " + fill->describe());
-        }
-    }
-    const std::string mode = ctx.attrs().getString("mode", "constant");
-    if (mode != "constant" && mode != "reflect" && mode != "edge") {
-        return unsupported("attribute 'mode' value '" + mode + "' is not supported");
-    }
     const std::vector<int64_t> strides = stridesOf(x.shape());
-    Shape shape(rank);
-    DimOffsets offsets(rank);
-    for (size_t d = 0; d < rank; ++d) {
-        const int64_t dim = x.shape()[d];
-        shape[d] = dim + padBegin[d] + padEnd[d];
-        if (shape[d] < 0) {
-            return invalidArgument("input 'pads' " + intsToString(pads) + " crops dim " + std::to_string(d) + " of " +
-                                   x.describe() + " below zero");
-        }
-        if (mode != "constant" && dim == 0 && shape[d] > 0) {
-            return invalidArgument("cannot " + mode + "-pad empty dim " + std::to_string(d) + " of " + x.describe());
-        }
-        if (shape[d] > (int64_t{1} << 40)) return outOfRange("Pad output is too large");
-        offsets[d].resize(static_cast<size_t>(shape[d]));
-        for (int64_t i = 0; i < shape[d]; ++i) {
-            int64_t src = i - padBegin[d];
-            if (src < 0 || src >= dim) {
-                if (mode == "constant") {
-                    offsets[d][static_cast<size_t>(i)] = kFillOffset;
-                    continue;
-                }
-                if (mode == "edge" || dim == 1) {
-                    src = std::clamp<int64_t>(src, 0, dim - 1);
-                } else {
-                    // Reflect without repeating the edge; pads wider than the dim keep bouncing (period 2 * (dim-1)).
-                    const int64_t period = 2 * (dim - 1);
-                    src = ((src % period) + period) % period;
-                    if (src >= dim) src = period - src;
-                }
-            }
-            offsets[d][static_cast<size_t>(i)] = src * strides[d];
+    DimOffsets offsets(plan.outShape.size());
+    for (size_t d = 0; d < offsets.size(); ++d) {
+        offsets[d].resize(static_cast<size_t>(plan.outShape[d]));
+        for (int64_t i = 0; i < plan.outShape[d]; ++i) {
+            const int64_t src = padSource(plan.mode, i, plan.padBegin[d], x.shape()[d]);
+            offsets[d][static_cast<size_t>(i)] = src < 0 ? kFillOffset : src * strides[d];
         }
     }
-    return gatherToOutput(ctx, x, shape, offsets, fill);
+    return gatherToOutput(ctx, x, plan.outShape, offsets, plan.fill);
 }
 
 Status kernelDepthToSpace(KernelContext& ctx) {
-    KILN_RETURN_IF_ERROR(ctx.requireInputs(1, 1));
-    const Tensor& x = ctx.input(0);
-    KILN_RETURN_IF_ERROR(requireCopyable(x, "input 0"));
-    KILN_ASSIGN_OR_RETURN(const int64_t b, readBlockSize(ctx, x));
-    const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
-    if (c % (b * b) != 0) {
-        return invalidArgument("channels of " + x.describe() +
-                               " are not divisible by blocksize^2 = " + std::to_string(b * b));
-    }
-    const int64_t oc = c / (b * b);
-    const Shape outShape{n, oc, h * b, w * b};
-    const std::string mode = ctx.attrs().getString("mode", "DCR");
-    if (mode == "DCR") return permuteView(ctx, x, {n, b, b, oc, h, w}, {0, 3, 4, 1, 5, 2}, outShape);
-    if (mode == "CRD") return permuteView(ctx, x, {n, oc, b, b, h, w}, {0, 1, 4, 2, 5, 3}, outShape);
-    return invalidArgument("attribute 'mode' must be DCR or CRD, got '" + mode + "'");
+    KILN_ASSIGN_OR_RETURN(PermuteViewPlan plan, planDepthToSpace(ctx));
+    return permuteView(ctx, ctx.input(0), plan);
 }
 
 Status kernelSpaceToDepth(KernelContext& ctx) {
-    KILN_RETURN_IF_ERROR(ctx.requireInputs(1, 1));
-    const Tensor& x = ctx.input(0);
-    KILN_RETURN_IF_ERROR(requireCopyable(x, "input 0"));
-    KILN_ASSIGN_OR_RETURN(const int64_t b, readBlockSize(ctx, x));
-    const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
-    if (h % b != 0 || w % b != 0) {
-        return invalidArgument("height and width of " + x.describe() + " are not divisible by blocksize " +
-                               std::to_string(b));
-    }
-    return permuteView(ctx, x, {n, c, h / b, b, w / b, b}, {0, 3, 5, 1, 2, 4}, {n, c * b * b, h / b, w / b});
+    KILN_ASSIGN_OR_RETURN(PermuteViewPlan plan, planSpaceToDepth(ctx));
+    return permuteView(ctx, ctx.input(0), plan);
 }
 
 Status kernelReverseSequence(KernelContext& ctx) {
-    KILN_RETURN_IF_ERROR(ctx.requireInputs(2, 2));
+    KILN_ASSIGN_OR_RETURN(ReverseSequencePlan plan, planReverseSequence(ctx));
     const Tensor& x = ctx.input(0);
-    KILN_RETURN_IF_ERROR(requireCopyable(x, "input 0"));
-    if (x.rank() < 2) return invalidArgument("input 0 must have rank >= 2, got " + x.describe());
-    const int64_t batchAxis = ctx.attrs().getInt("batch_axis", 1);
-    const int64_t timeAxis = ctx.attrs().getInt("time_axis", 0);
-    if ((batchAxis != 0 && batchAxis != 1) || (timeAxis != 0 && timeAxis != 1) || batchAxis == timeAxis) {
-        return invalidArgument("attributes 'batch_axis' and 'time_axis' must be 0 and 1 in some order, got " +
-                               std::to_string(batchAxis) + " and " + std::to_string(timeAxis));
-    }
-    const int64_t batch = x.dim(batchAxis);
-    const int64_t time = x.dim(timeAxis);
+    const int64_t batch = x.dim(plan.batchAxis);
+    const int64_t time = x.dim(plan.timeAxis);
     KILN_ASSIGN_OR_RETURN(auto lens, readIndexVector(ctx.input(1), "sequence_lens"));
-    if (static_cast<int64_t>(lens.size()) != batch) {
-        return invalidArgument("input 'sequence_lens' has " + std::to_string(lens.size()) + " values for batch " +
-                               std::to_string(batch) + " of " + x.describe());
-    }
-    for (int64_t len : lens) {
-        if (len < 0 || len > time) {
-            return invalidArgument("input 'sequence_lens' " + intsToString(lens) + " must be in [0, " +
-                                   std::to_string(time) + "]");
-        }
-    }
+    KILN_RETURN_IF_ERROR(checkSequenceLens(lens, time));
     KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, x.dtype(), x.shape()));
     // Dims 0 and 1 are batch and time; each (d0, d1) pair owns one contiguous block of the remaining dims.
     const int64_t block = dimProduct(x.shape(), 2, x.shape().size());
@@ -402,8 +170,8 @@ Status kernelReverseSequence(KernelContext& ctx) {
         const int64_t len = lens[static_cast<size_t>(b)];
         for (int64_t t = 0; t < time; ++t) {
             const int64_t src = t < len ? len - 1 - t : t;
-            const int64_t outPair = batchAxis == 0 ? b * d1 + t : t * d1 + b;
-            const int64_t inPair = batchAxis == 0 ? b * d1 + src : src * d1 + b;
+            const int64_t outPair = plan.batchAxis == 0 ? b * d1 + t : t * d1 + b;
+            const int64_t inPair = plan.batchAxis == 0 ? b * d1 + src : src * d1 + b;
             copyElements(x, inPair * block, *y, outPair * block, block);
         }
     }
@@ -411,45 +179,18 @@ Status kernelReverseSequence(KernelContext& ctx) {
 }
 
 Status kernelCompress(KernelContext& ctx) {
-    KILN_RETURN_IF_ERROR(ctx.requireInputs(2, 2));
-    const Tensor& x = ctx.input(0);
-    KILN_RETURN_IF_ERROR(requireCopyable(x, "input 0"));
-    const Tensor& cond = ctx.input(1);
-    if (cond.dtype() != DataType::kBool || cond.rank() != 1) {
-        return invalidArgument("input 'condition' must be a 1-D bool tensor, got " + cond.describe());
-    }
-    auto axisAttr = ctx.attrs().get<int64_t>("axis");
-    Tensor src = x;
-    if (!axisAttr) {
-        KILN_ASSIGN_OR_RETURN(src, x.reshaped({x.numel()}));
-    }
-    int64_t axis = 0;
-    if (axisAttr) {
-        KILN_ASSIGN_OR_RETURN(axis, normalizeAxis(*axisAttr, x.rank()));
-    }
-    if (src.rank() == 0) return invalidArgument("cannot compress a scalar along an axis");
-    const auto ax = static_cast<size_t>(axis);
-    const int64_t dim = src.shape()[ax];
-    std::vector<int64_t> selected;
-    for (int64_t i = 0; i < cond.numel(); ++i) {
-        if (!cond.data<bool>()[i]) continue;
-        if (i >= dim) {
-            return invalidArgument("input 'condition' selects index " + std::to_string(i) + " beyond dim " +
-                                   std::to_string(axis) + " of " + src.describe());
-        }
-        selected.push_back(i);
-    }
-    const std::vector<int64_t> strides = stridesOf(src.shape());
-    Shape shape = src.shape();
-    shape[ax] = static_cast<int64_t>(selected.size());
-    DimOffsets offsets(shape.size());
-    for (size_t d = 0; d < shape.size(); ++d) {
-        offsets[d].resize(static_cast<size_t>(shape[d]));
+    KILN_ASSIGN_OR_RETURN(CompressPlan plan, planCompress(ctx));
+    KILN_ASSIGN_OR_RETURN(Tensor src, ctx.input(0).reshaped(plan.srcShape));
+    const auto ax = static_cast<size_t>(plan.axis);
+    const std::vector<int64_t> strides = stridesOf(plan.srcShape);
+    DimOffsets offsets(plan.outShape.size());
+    for (size_t d = 0; d < offsets.size(); ++d) {
+        offsets[d].resize(static_cast<size_t>(plan.outShape[d]));
         for (size_t i = 0; i < offsets[d].size(); ++i) {
-            offsets[d][i] = (d == ax ? selected[i] : static_cast<int64_t>(i)) * strides[d];
+            offsets[d][i] = (d == ax ? plan.selected[i] : static_cast<int64_t>(i)) * strides[d];
         }
     }
-    return gatherToOutput(ctx, src, shape, offsets);
+    return gatherToOutput(ctx, src, plan.outShape, offsets);
 }
 
 Status kernelNonZero(KernelContext& ctx) {

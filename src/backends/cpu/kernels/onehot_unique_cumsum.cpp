@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "backends/cpu/indexing.h"
+#include "backends/cpu/op_plans.h"
 #include "common/dispatch.h"
 
 namespace kiln::cpu {
@@ -25,28 +26,12 @@ int compareValues(C a, C b) {
 }  // namespace
 
 Status kernelOneHot(KernelContext& ctx) {
-    KILN_RETURN_IF_ERROR(ctx.requireInputs(3, 3));
+    KILN_ASSIGN_OR_RETURN(OneHotPlan plan, planOneHot(ctx));
     const Tensor& indices = ctx.input(0);
-    const Tensor& depthT = ctx.input(1);
     const Tensor& values = ctx.input(2);
-    KILN_CHECK_ARG(isInteger(indices.dtype()) || isFloatingPoint(indices.dtype()),
-                   std::string("input 0 'indices' must be numeric, got ") + dataTypeName(indices.dtype()));
-    KILN_CHECK_ARG(isInteger(depthT.dtype()) || isFloatingPoint(depthT.dtype()),
-                   std::string("input 1 'depth' must be numeric, got ") + dataTypeName(depthT.dtype()));
-    KILN_CHECK_ARG(depthT.numel() == 1 && depthT.rank() <= 1,
-                   "input 1 'depth' must be a scalar or 1-element tensor, got shape " + shapeToString(depthT.shape()));
-    KILN_RETURN_IF_ERROR(requireFixedSizeDtype(values, "input 2 'values'"));
-    KILN_CHECK_ARG(values.numel() == 2 && values.rank() == 1,
-                   "input 2 'values' must have shape 2 ([off, on]), got " + shapeToString(values.shape()));
-    const double depthValue = depthT.getDouble(0);
-    KILN_CHECK_ARG(std::isfinite(depthValue) && depthValue >= 0 && depthValue < 9.0e15,
-                   "input 1 'depth' must be a non-negative finite value, got " + std::to_string(depthValue));
-    const auto depth = static_cast<int64_t>(depthValue);
-    const int64_t outRank = indices.rank() + 1;
-    KILN_ASSIGN_OR_RETURN(int64_t axis, normalizeAxis(ctx.attrs().getInt("axis", -1), outRank));
-    Shape outShape = indices.shape();
-    outShape.insert(outShape.begin() + axis, depth);
-    KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, values.dtype(), outShape));
+    const int64_t depth = plan.depth;
+    const int64_t axis = plan.axis;
+    KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, values.dtype(), plan.outShape));
     const size_t elem = dataTypeSize(values.dtype());
     const auto* off = static_cast<const char*>(values.raw());
     const char* on = off + elem;

@@ -10,25 +10,12 @@
 #include <limits>
 
 #include "backends/cpu/indexing.h"
+#include "backends/cpu/op_plans.h"
 #include "common/dispatch.h"
 
 namespace kiln::cpu {
 
 namespace {
-
-enum class ResizeMode { kNearest, kLinear, kCubic };
-enum class CoordMode { kHalfPixel, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kTfHalfPixelForNn, kTfCropAndResize };
-// kSimple is the rounding of Resize-10 and Upsample (no nearest_mode attribute): floor, or ceil when downsampling.
-enum class NearestMode { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil, kSimple };
-
-struct ResizeParams {
-    ResizeMode mode = ResizeMode::kNearest;
-    CoordMode coord = CoordMode::kHalfPixel;
-    NearestMode nearest = NearestMode::kRoundPreferFloor;
-    float cubicA = -0.75F;
-    bool excludeOutside = false;
-    float extrapolation = 0.0F;
-};
 
 struct AxisTaps {
     int64_t count = 1;             // taps per output index
@@ -74,7 +61,7 @@ void cubicCoeffs(float s, float a, float c[4]) {
 //! Builds the taps of one axis. `interpolate` is false for axes copied through (scale 1 outside the image dims).
 //! `resizedLen` is the resized length the coordinate formulas use: in * scale when scales were given (as the ONNX
 //! reference does; it differs from the floored output length only for non-integral in * scale), else the output size.
-AxisTaps buildTaps(const ResizeParams& p, int64_t inLen, int64_t outLen, float resizedLen, float scale, float roiStart,
+AxisTaps buildTaps(const ResizePlan& p, int64_t inLen, int64_t outLen, float resizedLen, float scale, float roiStart,
                    float roiEnd, int64_t stride, bool interpolate) {
     AxisTaps t;
     const auto n = static_cast<size_t>(outLen);
@@ -160,53 +147,20 @@ T toOutput(Acc v) {
     }
 }
 
-//! The axes onnxruntime's (bi/tri)linear kernels interpolate even at scale 1, which matters for its border weights:
-//! H,W of 2-D, NCHW and NHWC inputs; D,H,W of 3-D and NCDHW inputs. Other scale-1 axes are copied through.
-std::vector<bool> linearImageAxes(const std::vector<float>& scales) {
-    const size_t rank = scales.size();
-    std::vector<bool> image(rank, false);
-    auto mark = [&](size_t from, size_t to) {
-        for (size_t d = from; d < to; ++d) image[d] = true;
-    };
-    if (rank == 2 || rank == 3) {
-        mark(0, rank);
-    } else if (rank == 4 && scales[0] == 1.0F && scales[1] == 1.0F) {
-        mark(2, 4);
-    } else if (rank == 4 && scales[0] == 1.0F && scales[3] == 1.0F) {
-        mark(1, 3);
-    } else if (rank == 5 && scales[0] == 1.0F && scales[1] == 1.0F) {
-        mark(2, 5);
-    }
-    return image;
-}
-
-//! Resizes `x` to `outShape`; `scales` per axis; `roi` has 2*rank entries (starts then ends).
-Status resize(KernelContext& ctx, const ResizeParams& p, const std::vector<float>& scales, const Shape& outShape,
-              const std::vector<float>& roi, bool fromScales) {
+//! Resizes input 0 as planned.
+Status resize(KernelContext& ctx, const ResizePlan& p) {
     const Tensor& x = ctx.input(0);
     const Shape& inShape = x.shape();
+    const Shape& outShape = p.outShape;
     const size_t rank = inShape.size();
-    for (size_t d = 0; d < rank; ++d) {
-        if (outShape[d] < 0) {
-            return invalidArgument("output shape " + shapeToString(outShape) + " has a negative dimension");
-        }
-        if (inShape[d] == 0 && outShape[d] != 0) {
-            return invalidArgument("cannot resize empty axis " + std::to_string(d) + " of input shape " +
-                                   shapeToString(inShape) + " to " + std::to_string(outShape[d]));
-        }
-    }
     KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, x.dtype(), outShape));
     const int64_t total = y->numel();
     if (total == 0) return Status::ok();
     const std::vector<int64_t> strides = stridesOf(inShape);
     std::vector<AxisTaps> taps(rank);
-    const std::vector<bool> image = linearImageAxes(scales);
     for (size_t d = 0; d < rank; ++d) {
-        const bool interpolate = scales[d] != 1.0F || (p.mode == ResizeMode::kLinear && image[d]);
-        const float resizedLen =
-            fromScales ? scales[d] * static_cast<float>(inShape[d]) : static_cast<float>(outShape[d]);
-        taps[d] = buildTaps(p, inShape[d], outShape[d], resizedLen, scales[d], roi[d], roi[rank + d], strides[d],
-                            interpolate);
+        taps[d] = buildTaps(p, inShape[d], outShape[d], p.resizedLen[d], p.scales[d], p.roi[d], p.roi[rank + d],
+                            strides[d], p.interpolate[d]);
     }
     std::vector<int64_t> oc(rank, 0);
     auto nextOutput = [&]() {
@@ -280,156 +234,16 @@ Status resize(KernelContext& ctx, const ResizeParams& p, const std::vector<float
     });
 }
 
-Result<ResizeMode> parseMode(const std::string& mode) {
-    if (mode == "nearest") return ResizeMode::kNearest;
-    if (mode == "linear" || mode == "bilinear") return ResizeMode::kLinear;
-    if (mode == "cubic") return ResizeMode::kCubic;
-    return invalidArgument("attribute 'mode' must be nearest, linear or cubic, got '" + mode + "'");
-}
-
-Result<std::vector<float>> readFloats(const Tensor& t, const std::string& what) {
-    if (!isFloatingPoint(t.dtype())) {
-        return invalidArgument(what + " must be a float tensor, got " + dataTypeName(t.dtype()));
-    }
-    std::vector<float> v(static_cast<size_t>(t.numel()));
-    for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(t.getDouble(static_cast<int64_t>(i)));
-    return v;
-}
-
-//! Output shape from scales (floor(in * scale), computed in float as onnxruntime does).
-Result<Shape> shapeFromScales(const Shape& in, const std::vector<float>& scales) {
-    Shape out(in.size());
-    for (size_t d = 0; d < in.size(); ++d) {
-        if (!(scales[d] > 0) || !std::isfinite(scales[d])) {
-            return invalidArgument("scale " + std::to_string(scales[d]) + " for axis " + std::to_string(d) +
-                                   " must be positive and finite");
-        }
-        const float v = scales[d] * static_cast<float>(in[d]);
-        if (v >= 9.0e15F) return invalidArgument("scaled size of axis " + std::to_string(d) + " is too large");
-        out[d] = static_cast<int64_t>(v);
-    }
-    return out;
-}
-
-Status upsampleCommon(KernelContext& ctx, const std::vector<float>& scales) {
-    const Tensor& x = ctx.input(0);
-    KILN_RETURN_IF_ERROR(requireFixedSizeDtype(x, "input 0 'X'"));
-    KILN_CHECK_ARG(x.rank() >= 1, "input 0 'X' must have rank >= 1, got a scalar");
-    KILN_CHECK_ARG(scales.size() == static_cast<size_t>(x.rank()),
-                   "'scales' has " + std::to_string(scales.size()) + " values, expected one per axis of input shape " +
-                       shapeToString(x.shape()));
-    ResizeParams p;
-    KILN_ASSIGN_OR_RETURN(p.mode, parseMode(ctx.attrs().getString("mode", "nearest")));
-    KILN_CHECK_ARG(p.mode != ResizeMode::kCubic, "Upsample attribute 'mode' must be nearest or linear, got cubic");
-    p.coord = CoordMode::kAsymmetric;
-    p.nearest = NearestMode::kSimple;
-    KILN_ASSIGN_OR_RETURN(Shape outShape, shapeFromScales(x.shape(), scales));
-    std::vector<float> roi(2 * scales.size(), 0.0F);
-    return resize(ctx, p, scales, outShape, roi, true);
-}
-
 }  // namespace
 
 Status kernelResize(KernelContext& ctx) {
-    KILN_RETURN_IF_ERROR(ctx.requireInputs(1, 4));
-    const Tensor& x = ctx.input(0);
-    KILN_RETURN_IF_ERROR(requireFixedSizeDtype(x, "input 0 'X'"));
-    KILN_CHECK_ARG(x.rank() >= 1, "input 0 'X' must have rank >= 1, got a scalar");
-    const auto rank = static_cast<size_t>(x.rank());
-    const bool legacy = ctx.opset() < 11;
-    const auto& a = ctx.attrs();
-    ResizeParams p;
-    KILN_ASSIGN_OR_RETURN(p.mode, parseMode(a.getString("mode", "nearest")));
-    KILN_CHECK_ARG(!(legacy && p.mode == ResizeMode::kCubic), "Resize-10 attribute 'mode' must be nearest or linear");
-    const std::string coord = legacy ? "asymmetric" : a.getString("coordinate_transformation_mode", "half_pixel");
-    if (coord == "half_pixel") {
-        p.coord = CoordMode::kHalfPixel;
-    } else if (coord == "pytorch_half_pixel") {
-        p.coord = CoordMode::kPytorchHalfPixel;
-    } else if (coord == "align_corners") {
-        p.coord = CoordMode::kAlignCorners;
-    } else if (coord == "asymmetric") {
-        p.coord = CoordMode::kAsymmetric;
-    } else if (coord == "tf_half_pixel_for_nn") {
-        p.coord = CoordMode::kTfHalfPixelForNn;
-    } else if (coord == "tf_crop_and_resize") {
-        p.coord = CoordMode::kTfCropAndResize;
-    } else {
-        return invalidArgument("attribute 'coordinate_transformation_mode' has unknown value '" + coord + "'");
-    }
-    if (legacy) {
-        p.nearest = NearestMode::kSimple;
-    } else {
-        const std::string nm = a.getString("nearest_mode", "round_prefer_floor");
-        if (nm == "round_prefer_floor") {
-            p.nearest = NearestMode::kRoundPreferFloor;
-        } else if (nm == "round_prefer_ceil") {
-            p.nearest = NearestMode::kRoundPreferCeil;
-        } else if (nm == "floor") {
-            p.nearest = NearestMode::kFloor;
-        } else if (nm == "ceil") {
-            p.nearest = NearestMode::kCeil;
-        } else {
-            return invalidArgument("attribute 'nearest_mode' has unknown value '" + nm + "'");
-        }
-    }
-    p.cubicA = a.getFloat("cubic_coeff_a", -0.75F);
-    p.excludeOutside = a.getInt("exclude_outside", 0) != 0;
-    p.extrapolation = a.getFloat("extrapolation_value", 0.0F);
-    if (a.has("antialias") || a.has("axes") || a.has("keep_aspect_ratio_policy")) {
-        return unsupported("Resize-18 attributes antialias/axes/keep_aspect_ratio_policy are not supported");
-    }
-
-    std::vector<float> roi(2 * rank, 0.0F);
-    for (size_t d = 0; d < rank; ++d) roi[rank + d] = 1.0F;
-    if (p.coord == CoordMode::kTfCropAndResize) {
-        KILN_CHECK_ARG(ctx.hasInput(1) && ctx.input(1).numel() > 0,
-                       "input 1 'roi' is required by coordinate_transformation_mode tf_crop_and_resize");
-        KILN_ASSIGN_OR_RETURN(roi, readFloats(ctx.input(1), "input 1 'roi'"));
-        KILN_CHECK_ARG(roi.size() == 2 * rank, "input 1 'roi' has " + std::to_string(roi.size()) +
-                                                   " values, expected 2 * rank = " + std::to_string(2 * rank));
-    }
-    const bool hasScales = ctx.hasInput(2) && ctx.input(2).numel() > 0;
-    const bool hasSizes = ctx.hasInput(3) && ctx.input(3).numel() > 0;
-    KILN_CHECK_ARG(hasScales != hasSizes, "exactly one of input 2 'scales' and input 3 'sizes' must be non-empty");
-    std::vector<float> scales;
-    Shape outShape;
-    if (hasScales) {
-        KILN_ASSIGN_OR_RETURN(scales, readFloats(ctx.input(2), "input 2 'scales'"));
-        KILN_CHECK_ARG(scales.size() == rank, "input 2 'scales' has " + std::to_string(scales.size()) +
-                                                  " values, expected one per axis of input shape " +
-                                                  shapeToString(x.shape()));
-        KILN_ASSIGN_OR_RETURN(outShape, shapeFromScales(x.shape(), scales));
-    } else {
-        const Tensor& sizes = ctx.input(3);
-        KILN_CHECK_ARG(sizes.dtype() == DataType::kInt64,
-                       std::string("input 3 'sizes' must be int64, got ") + dataTypeName(sizes.dtype()));
-        outShape = sizes.toInt64Vector();
-        KILN_CHECK_ARG(outShape.size() == rank, "input 3 'sizes' has " + std::to_string(outShape.size()) +
-                                                    " values, expected one per axis of input shape " +
-                                                    shapeToString(x.shape()));
-        scales.resize(rank);
-        for (size_t d = 0; d < rank; ++d) {
-            KILN_CHECK_ARG(outShape[d] >= 0, "input 3 'sizes' has a negative value " + std::to_string(outShape[d]));
-            scales[d] = x.shape()[d] == 0 ? 1.0F : static_cast<float>(outShape[d]) / static_cast<float>(x.shape()[d]);
-        }
-    }
-    return resize(ctx, p, scales, outShape, roi, hasScales);
+    KILN_ASSIGN_OR_RETURN(ResizePlan plan, planResize(ctx));
+    return resize(ctx, plan);
 }
 
 Status kernelUpsample(KernelContext& ctx) {
-    if (ctx.opset() >= 9) {
-        KILN_RETURN_IF_ERROR(ctx.requireInputs(2, 2));
-        KILN_ASSIGN_OR_RETURN(std::vector<float> scales, readFloats(ctx.input(1), "input 1 'scales'"));
-        return upsampleCommon(ctx, scales);
-    }
-    KILN_RETURN_IF_ERROR(ctx.requireInputs(1, 1));
-    auto scales = ctx.attrs().getFloats("scales");
-    if (!scales) {
-        return unsupported("Upsample-" + std::to_string(ctx.opset()) +
-                           " without attribute 'scales' (height_scale/width_scale form) is not supported");
-    }
-    return upsampleCommon(ctx, *scales);
+    KILN_ASSIGN_OR_RETURN(ResizePlan plan, planUpsample(ctx));
+    return resize(ctx, plan);
 }
 
 }  // namespace kiln::cpu

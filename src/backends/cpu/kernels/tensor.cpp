@@ -8,6 +8,7 @@
 
 #include "backends/cpu/data_movement.h"
 #include "backends/cpu/kernel.h"
+#include "backends/cpu/op_plans.h"
 #include "common/dispatch.h"
 
 namespace kiln::cpu {
@@ -250,48 +251,21 @@ Status kernelConstant(KernelContext& ctx) {
 }
 
 Status kernelConstantOfShape(KernelContext& ctx) {
-    KILN_RETURN_IF_ERROR(ctx.requireInputs(1, 1));
-    KILN_ASSIGN_OR_RETURN(Shape shape, readIndexVector(ctx.input(0), "input"));
-    for (int64_t d : shape) {
-        if (d < 0) return invalidArgument("input 'input' has a negative dim: " + shapeToString(shape));
-    }
-    Tensor value = Tensor::scalar(0.0F);
-    if (auto v = ctx.attrs().getTensor("value")) {
-        if (v->numel() != 1) return invalidArgument("attribute 'value' must hold one element, got " + v->describe());
-        value = *v;
-    }
-    KILN_RETURN_IF_ERROR(requireCopyable(value, "attribute 'value'"));
-    KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, value.dtype(), shape));
+    KILN_ASSIGN_OR_RETURN(ConstantOfShapePlan plan, planConstantOfShape(ctx));
+    KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, plan.value.dtype(), plan.shape));
     DimOffsets offsets;
-    for (int64_t d : shape) offsets.emplace_back(static_cast<size_t>(d), 0);
-    gatherByDimOffsets(value, 0, offsets, *y);
+    for (int64_t d : plan.shape) offsets.emplace_back(static_cast<size_t>(d), 0);
+    gatherByDimOffsets(plan.value, 0, offsets, *y);
     return Status::ok();
 }
 
 Status kernelRange(KernelContext& ctx) {
-    KILN_RETURN_IF_ERROR(ctx.requireInputs(3, 3));
-    const Tensor& start = ctx.input(0);
-    const Tensor& limit = ctx.input(1);
-    const Tensor& delta = ctx.input(2);
-    for (const Tensor* t : {&start, &limit, &delta}) {
-        if (t->dtype() != start.dtype()) {
-            return invalidArgument("inputs start, limit and delta must have one dtype, got " + start.describe() + ", " +
-                                   limit.describe() + ", " + delta.describe());
-        }
-        if (t->numel() != 1) {
-            return invalidArgument("inputs start, limit and delta must be scalars, got " + t->describe());
-        }
-    }
-    const DataType type = start.dtype();
+    KILN_ASSIGN_OR_RETURN(RangePlan plan, planRange(ctx));
+    const DataType type = plan.type;
+    KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, type, {plan.count}));
     if (type == DataType::kFloat32 || type == DataType::kFloat64) {
-        const double s = start.getDouble(0);
-        const double d = delta.getDouble(0);
-        if (d == 0.0 || !std::isfinite(d)) return invalidArgument("input 'delta' must be finite and non-zero");
-        const double count = std::max(std::ceil((limit.getDouble(0) - s) / d), 0.0);
-        if (!(count < double{int64_t{1} << 40})) return outOfRange("Range would have too many elements");
-        KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, type, {static_cast<int64_t>(count)}));
-        for (int64_t i = 0; i < y->numel(); ++i) {
-            const double v = s + static_cast<double>(i) * d;
+        for (int64_t i = 0; i < plan.count; ++i) {
+            const double v = plan.startF + static_cast<double>(i) * plan.deltaF;
             if (type == DataType::kFloat32) {
                 y->data<float>()[i] = static_cast<float>(v);
             } else {
@@ -300,40 +274,22 @@ Status kernelRange(KernelContext& ctx) {
         }
         return Status::ok();
     }
-    if (type != DataType::kInt16 && type != DataType::kInt32 && type != DataType::kInt64) {
-        return unsupported(std::string("Range does not support dtype ") + dataTypeName(type));
-    }
-    const int64_t s = start.getInt(0);
-    const int64_t d = delta.getInt(0);
-    if (d == 0) return invalidArgument("input 'delta' must be non-zero");
-    int64_t diff = 0;
-    if (__builtin_sub_overflow(limit.getInt(0), s, &diff)) return outOfRange("Range would have too many elements");
-    int64_t count = 0;
-    if (diff != 0 && (diff > 0) == (d > 0)) {
-        // ceil(|diff| / |delta|) on magnitudes; both are representable because diff and d share a sign.
-        const auto mag = diff > 0 ? static_cast<uint64_t>(diff) : 0 - static_cast<uint64_t>(diff);
-        const auto step = d > 0 ? static_cast<uint64_t>(d) : 0 - static_cast<uint64_t>(d);
-        count = static_cast<int64_t>(mag / step + (mag % step != 0 ? 1 : 0));
-    }
-    KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, type, {count}));
     return dispatchInteger(type, [&]<typename T>() {
-        for (int64_t i = 0; i < count; ++i) y->data<T>()[i] = static_cast<T>(s + i * d);
+        for (int64_t i = 0; i < plan.count; ++i) y->data<T>()[i] = static_cast<T>(plan.startI + i * plan.deltaI);
         return Status::ok();
     });
 }
 
 Status kernelEyeLike(KernelContext& ctx) {
-    KILN_RETURN_IF_ERROR(ctx.requireInputs(1, 1));
+    KILN_ASSIGN_OR_RETURN(EyeLikePlan plan, planEyeLike(ctx));
     const Tensor& x = ctx.input(0);
-    if (x.rank() != 2) return invalidArgument("input 0 must be 2-D, got " + x.describe());
-    const auto type = static_cast<DataType>(ctx.attrs().getInt("dtype", static_cast<int64_t>(x.dtype())));
-    const int64_t k = ctx.attrs().getInt("k", 0);
+    const int64_t k = plan.k;
     const int64_t rows = x.dim(0);
     const int64_t cols = x.dim(1);
     return dispatchAll(
-        type,
+        plan.type,
         [&]<typename T>() {
-            KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, type, x.shape()));
+            KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, plan.type, x.shape()));
             // Checked first so that i + k cannot overflow for extreme k.
             if (k >= cols || k <= -rows) return Status::ok();
             for (int64_t i = 0; i < rows; ++i) {
@@ -346,25 +302,18 @@ Status kernelEyeLike(KernelContext& ctx) {
 }
 
 Status kernelTrilu(KernelContext& ctx) {
-    KILN_RETURN_IF_ERROR(ctx.requireInputs(1, 2));
+    KILN_ASSIGN_OR_RETURN(TriluPlan plan, planTrilu(ctx));
     const Tensor& x = ctx.input(0);
-    KILN_RETURN_IF_ERROR(requireCopyable(x, "input 0"));
-    if (x.rank() < 2) return invalidArgument("input 0 must have rank >= 2, got " + x.describe());
-    int64_t k = 0;
-    if (ctx.hasInput(1)) {
-        KILN_ASSIGN_OR_RETURN(k, readIndexScalar(ctx.input(1), "k"));
-    }
-    const bool upper = ctx.attrs().getInt("upper", 1) != 0;
     const int64_t rows = x.dim(-2);
     const int64_t cols = x.dim(-1);
-    k = std::clamp(k, -rows - 1, cols + 1);  // beyond these every element is kept or dropped alike
+    const int64_t k = plan.k;
     KILN_ASSIGN_OR_RETURN(Tensor * y, ctx.allocateOutput(0, x.dtype(), x.shape()));
     const int64_t matrices = rows * cols == 0 ? 0 : x.numel() / (rows * cols);
     for (int64_t m = 0; m < matrices; ++m) {
         for (int64_t i = 0; i < rows; ++i) {
             // Upper keeps columns j >= i + k; lower keeps j <= i + k.
-            const int64_t begin = upper ? std::clamp(i + k, int64_t{0}, cols) : 0;
-            const int64_t end = upper ? cols : std::clamp(i + k + 1, int64_t{0}, cols);
+            const int64_t begin = plan.upper ? std::clamp(i + k, int64_t{0}, cols) : 0;
+            const int64_t end = plan.upper ? cols : std::clamp(i + k + 1, int64_t{0}, cols);
             const int64_t row = (m * rows + i) * cols;
             copyElements(x, row + begin, *y, row + begin, end - begin);
         }
