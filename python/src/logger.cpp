@@ -20,7 +20,10 @@ const char* severityName(Severity s) {
 
 //! Calls a Python override of log(severity, msg) on `self`; true when there was one. Exceptions it raises cannot
 //! cross the noexcept ILogger::log, so they are reported the way Python reports errors in __del__.
-bool callOverride(const ILogger* self, Severity severity, const char* msg) {
+//! `self` must have the static type that pybind11 registered the Python class under (ILogger or Logger): the
+//! override lookup matches on it.
+template <typename Registered>
+bool callOverride(const Registered* self, Severity severity, const char* msg) {
     py::function override = py::get_override(self, "log");
     if (!override) return false;
     try {
@@ -37,7 +40,7 @@ public:
     void log(Severity severity, const char* msg) noexcept override {
         py::gil_scoped_acquire gil;
         try {
-            callOverride(this, severity, msg);
+            callOverride<ILogger>(this, severity, msg);
         } catch (...) {
             // Nothing may escape a logger; a failure to look up the override is dropped with the message.
         }
@@ -51,7 +54,7 @@ public:
     void log(Severity severity, const char* msg) noexcept override {
         py::gil_scoped_acquire gil;
         try {
-            if (!callOverride(this, severity, msg)) deliver(severity, msg);
+            if (!callOverride<Logger>(this, severity, msg)) deliver(severity, msg);
         } catch (py::error_already_set& e) {
             e.discard_as_unraisable("kiln.Logger.log");
         } catch (...) {

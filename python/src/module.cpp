@@ -10,7 +10,10 @@ namespace py = pybind11;
 
 namespace kiln::python {
 
-std::string pathArg(py::handle path) { return py::module_::import("os").attr("fspath")(path).cast<std::string>(); }
+// os.fsencode: file names that are not valid UTF-8 (surrogate-escaped in Python) reach the OS as the same bytes.
+std::string pathArg(py::handle path) {
+    return py::module_::import("os").attr("fsencode")(path).cast<py::bytes>().cast<std::string>();
+}
 
 }  // namespace kiln::python
 

@@ -2,6 +2,7 @@
 // get_tensor_name, set_input_shape, set_tensor_address, execute_async_v3), plus ExecutionContext.infer for numpy.
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <mutex>
 
 #include "arrays.h"
@@ -83,14 +84,16 @@ py::list profileShapes(const Engine& e, const std::string& name, int32_t profile
 }
 
 std::string engineRepr(const Engine& e) {
+    constexpr int32_t kShown = 4;  // ISNet has 12 outputs: the repr stays one readable line
     std::string text = "<kiln.Engine";
-    for (int32_t i = 0; i < e.getNbIOTensors(); ++i) {
+    for (int32_t i = 0; i < std::min(e.getNbIOTensors(), kShown); ++i) {
         const std::string name = unwrap(e.getIOTensorName(i));
         const bool input = unwrap(e.getTensorIOMode(name)) == TensorIOMode::kINPUT;
         auto shape = e.getTensorShape(name);
         text += std::string(i ? ", " : " ") + (input ? "in " : "out ") + "'" + name + "' " +
                 dataTypeName(unwrap(e.getTensorDataType(name))) + "[" + (shape ? shapeToString(*shape) : "?") + "]";
     }
+    if (e.getNbIOTensors() > kShown) text += " and " + std::to_string(e.getNbIOTensors() - kShown) + " more";
     return text + ">";
 }
 
