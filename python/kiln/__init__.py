@@ -57,7 +57,18 @@ from ._kiln import (  # noqa: F401
     __version__,
 )
 
+
+
+def nptype(dtype):
+    """The numpy scalar type of a dtype, as TensorRT's ``trt.nptype``: ``kiln.nptype(engine.get_tensor_dtype(n))``
+    is ``numpy.float32`` for a float32 tensor. (Kiln's get_tensor_dtype already returns a numpy dtype.)"""
+    import numpy
+
+    return numpy.dtype(dtype).type
+
+
 __all__ = [
+    "nptype",
     "HAS_BUILD_ENGINE_FILE",
     "Backend",
     "Builder",

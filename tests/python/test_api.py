@@ -98,6 +98,7 @@ def test_engine_introspection(engine):
     assert engine.get_tensor_mode(INPUT) == kiln.TensorIOMode.INPUT
     assert engine.get_tensor_mode(LOGITS) == kiln.TensorIOMode.OUTPUT
     assert engine.get_tensor_dtype(INPUT) == np.dtype(np.float32)
+    assert kiln.nptype(engine.get_tensor_dtype(INPUT)) is np.float32  # TensorRT's trt.nptype idiom
     assert engine.get_tensor_shape(INPUT) == (-1, 3, SIZE, SIZE)
     assert engine.get_tensor_shape(LOGITS) == (-1, CLASSES)
     assert engine.num_optimization_profiles == 1
