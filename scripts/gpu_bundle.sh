@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
 # Packs Kiln binaries built here for the GPU machine (Ubuntu 24.04, CUDA 13): copies them into .gpu/bin and the
 # non-system shared libraries they need (protobuf, libonnx, OpenBLAS, ...) into .gpu/lib. Run them there with
-# LD_LIBRARY_PATH=.gpu/lib. glibc, libstdc++ and the CUDA driver stay the target's own.
+# LD_LIBRARY_PATH=.gpu/lib. glibc, libstdc++, the CUDA driver, cuDNN and cuBLAS(Lt) stay the target's own.
 #
 #   scripts/gpu_bundle.sh build/tests/kiln_cuda_tests build/kiln-conformance
+#   scripts/gpu_bundle.sh --check     # what scripts/gpu_check.sh needs: the test binaries, the ONNX conformance
+#                                     # data and the small real models, compressed (.gpu/*.tar.xz, < 64 MiB)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="$ROOT/.gpu"
-[[ $# -gt 0 ]] || { echo "usage: $0 BINARY..." >&2; exit 2; }
+[[ $# -gt 0 ]] || { echo "usage: $0 --check | BINARY..." >&2; exit 2; }
+check=0
+if [[ "$1" == "--check" ]]; then
+  check=1
+  set -- "$ROOT/build/tests/kiln_cuda_tests" "$ROOT/build/kiln-conformance" "$ROOT/build/kiln"
+fi
 rm -rf "$OUT"
 mkdir -p "$OUT/bin" "$OUT/lib"
-system='^(linux-vdso|libc\.so|libm\.so|libdl\.so|librt\.so|libpthread\.so|ld-linux|libgcc_s\.so|libstdc\+\+\.so|libcuda\.so)'
+system='^(linux-vdso|libc\.so|libm\.so|libdl\.so|librt\.so|libpthread\.so|ld-linux|libgcc_s\.so|libstdc\+\+\.so|libcuda\.so|libcudnn|libcublas|libcudart)'
 for bin in "$@"; do
-  [[ -x "$bin" ]] || { echo "gpu_bundle: error: '$bin' is not an executable" >&2; exit 1; }
+  [[ -x "$bin" ]] || { echo "gpu_bundle: error: '$bin' is not an executable (build it first)" >&2; exit 1; }
   cp "$bin" "$OUT/bin/"
   strip --strip-debug "$OUT/bin/$(basename "$bin")"
   ldd "$bin" | awk '$3 ~ /^\// {print $1, $3}' | while read -r name path; do
@@ -20,4 +27,16 @@ for bin in "$@"; do
     cp -L "$path" "$OUT/lib/$name"
   done
 done
-echo "gpu_bundle: $(ls "$OUT/bin" | wc -l) binaries, $(ls "$OUT/lib" | wc -l) libraries, $(du -sh "$OUT" | cut -f1) in $OUT"
+if [[ $check == 1 ]]; then
+  tar -C "$OUT" -cf - bin lib | xz -9 -T2 >"$OUT/bundle.tar.xz"
+  rm -rf "$OUT/bin" "$OUT/lib"
+  tar -C /usr/share/libonnx-testdata/data -cf - node pytorch-converted pytorch-operator simple | xz -9 -T2 \
+    >"$OUT/onnx-testdata.tar.xz"
+  models=()
+  for m in ppocrv4_det ppocrv4_rec ppocr_cls unet_small bert_tiny; do
+    [[ -d "$ROOT/.cache/models/$m" ]] && models+=("$m")
+  done
+  [[ ${#models[@]} -gt 0 ]] && tar -C "$ROOT/.cache/models" -cf - "${models[@]}" | xz -T2 >"$OUT/models.tar.xz"
+  cp "$ROOT/tests/conformance/"expectations*.txt "$OUT/"
+fi
+echo "gpu_bundle: $(du -sh "$OUT" | cut -f1) in $OUT"

@@ -251,15 +251,16 @@ enum class EngineFileAction {
 
 //! Options of Builder::buildEngineFile.
 struct EngineFileOptions {
-    bool force = false;         //!< Build and overwrite even when the file holds a matching engine.
-    bool rebuildStale = true;   //!< false: a stale engine is an error naming both sides and the rebuild command.
+    bool force = false;        //!< Build and overwrite even when the file holds a matching engine.
+    bool rebuildStale = true;  //!< false: a stale engine is an error naming both sides and the rebuild command.
 };
 
 //! The engine and what buildEngineFile did to get it.
 struct EngineFileResult {
     std::unique_ptr<Engine> engine;
     EngineFileAction action = EngineFileAction::kBuilt;
-    std::string reason;  //!< One line: why it was loaded, built or rebuilt (e.g. "model changed: sha256 1a2b… → 3c4d…").
+    std::string
+        reason;  //!< One line: why it was loaded, built or rebuilt (e.g. "model changed: sha256 1a2b… → 3c4d…").
 };
 
 //! Builds engines. Keeps no state between builds apart from the logger.

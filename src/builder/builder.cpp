@@ -9,6 +9,7 @@
 #include "kiln/kiln.h"
 #include "passes/pass.h"
 #include "passes/passes.h"
+#include "passes/precision_lowering.h"
 #include "plan/engine_file.h"
 #include "runtime/engine_impl.h"
 
@@ -141,7 +142,7 @@ public:
     }
     int32_t getDevice() const noexcept override { return device; }
 
-    std::set<BuilderFlag> flags;
+    std::set<BuilderFlag> flags{BuilderFlag::kTF32};  // TF32 on by default, as in TensorRT
     size_t workspace = 0;
     std::vector<ProfileShapes> profiles;
     int32_t optLevel = 3;
@@ -173,18 +174,47 @@ bool hasQuantizeNodes(const ir::Graph& g) {
     return false;
 }
 
-//! Checks the config against the network; the profiles every engine of it carries.
-Status validate(const NetworkImpl& net, const ConfigImpl& config, ILogger& logger) {
-    if (config.backend == Backend::kCuda) {
-        return unsupported("backend kCuda is not yet available in this Kiln build; use Backend::kCpu or kAuto");
+//! The CUDA backend's choices in the pass pipeline: FP16/BF16 lowering where the flags allow it.
+class GpuHooks final : public passes::BackendHooks {
+public:
+    std::string name() const override { return "cuda"; }
+    Result<int64_t> assignPrecisions(ir::Graph& graph, const passes::PrecisionPolicy& policy,
+                                     passes::PassContext&) const override {
+        if (!policy.fp16 && !policy.bf16) return int64_t{0};
+        // With both allowed, FP16: same tensor-core speed, 3 more mantissa bits.
+        return passes::lowerPrecision(graph, policy.fp16 ? DataType::kFloat16 : DataType::kBFloat16,
+                                      passes::defaultLowerableInputs);
     }
+};
+
+//! The backend a config builds for: kAuto is CUDA when this build has it and a GPU is present, else CPU.
+Result<Backend> resolveBackend(const ConfigImpl& config) {
+#if KILN_HAVE_CUDA
+    if (config.backend == Backend::kCuda) {
+        if (const std::string why = runtime::cudaUnavailableReason(); !why.empty()) {
+            return unsupported("backend kCuda: " + why + "; build for Backend::kCpu instead");
+        }
+        return Backend::kCuda;
+    }
+    if (config.backend == Backend::kAuto && runtime::cudaBackendAvailable()) return Backend::kCuda;
+#else
+    if (config.backend == Backend::kCuda) {
+        return unsupported("backend kCuda: this Kiln was built without its CUDA backend (no CUDA toolkit at build "
+                           "time); use Backend::kCpu or kAuto");
+    }
+#endif
+    return Backend::kCpu;
+}
+
+//! Checks the config against the network; the profiles every engine of it carries.
+Status validate(const NetworkImpl& net, const ConfigImpl& config, Backend backend, ILogger& logger) {
     if (config.getFlag(BuilderFlag::kINT8) && !hasQuantizeNodes(*net.graph)) {
         return invalidArgument(
             "kINT8 is set but the network has no Q/DQ nodes and no calibration data was given; "
             "clear kINT8 or quantize the model");
     }
-    for (BuilderFlag f : {BuilderFlag::kFP16, BuilderFlag::kBF16, BuilderFlag::kTF32, BuilderFlag::kINT8}) {
-        if (config.getFlag(f)) {
+    for (BuilderFlag f : {BuilderFlag::kFP16, BuilderFlag::kBF16, BuilderFlag::kINT8}) {
+        if (backend == Backend::kCpu && config.getFlag(f)) {
             logLine(logger, Severity::kInfo,
                     "the CPU backend computes in FP32: precision flags allow lower precisions, none is used");
             break;
@@ -238,8 +268,13 @@ Status validate(const NetworkImpl& net, const ConfigImpl& config, ILogger& logge
     return Status::ok();
 }
 
-plan::EngineMetadata metadataFor(const NetworkImpl& net, const ConfigImpl& config) {
+Result<plan::EngineMetadata> metadataFor(const NetworkImpl& net, const ConfigImpl& config, Backend backend) {
     plan::EngineMetadata meta = plan::EngineMetadata::current("cpu");
+#if KILN_HAVE_CUDA
+    if (backend == Backend::kCuda) {
+        KILN_ASSIGN_OR_RETURN(meta, runtime::cudaEngineMetadata(config.device));
+    }
+#endif
     meta.modelPath = net.path;
     meta.modelSha256 = net.sha256;
     auto& o = meta.buildOptions;
@@ -256,19 +291,31 @@ plan::EngineMetadata metadataFor(const NetworkImpl& net, const ConfigImpl& confi
 
 //! Validates, copies the network's graph (the network stays reusable) and runs the pass pipeline on the copy.
 Result<std::unique_ptr<ir::Graph>> optimize(NetworkDefinition& network, const BuilderConfig& config, ILogger& logger,
-                                            const NetworkImpl** netOut, const ConfigImpl** cfgOut) {
+                                            const NetworkImpl** netOut, const ConfigImpl** cfgOut,
+                                            Backend* backendOut) {
     const auto* net = dynamic_cast<const NetworkImpl*>(&network);
     const auto* cfg = dynamic_cast<const ConfigImpl*>(&config);
     if (net == nullptr || cfg == nullptr) return invalidArgument("network and config must come from a kiln::Builder");
     if (!net->graph) return invalidArgument("the network is empty: parse a model into it first (OnnxParser)");
-    KILN_RETURN_IF_ERROR(validate(*net, *cfg, logger));
+    KILN_ASSIGN_OR_RETURN(*backendOut, resolveBackend(*cfg));
+    KILN_RETURN_IF_ERROR(validate(*net, *cfg, *backendOut, logger));
     // The serializer is the graph copy: the passes then rewrite the copy, never the user's network.
     KILN_ASSIGN_OR_RETURN(std::string bytes, plan::serializeEngine(*net->graph, plan::EngineMetadata::current("cpu")));
     KILN_ASSIGN_OR_RETURN(plan::EngineFile copy,
                           plan::loadEngineFromMemory(bytes.data(), bytes.size(), nullptr, {}, nullptr, "<network>"));
-    passes::PassManager pm(passes::defaultPipeline(), [&logger](passes::LogLevel level, std::string_view line) {
-        logLine(logger, level == passes::LogLevel::kInfo ? Severity::kInfo : Severity::kVerbose, std::string(line));
-    });
+    passes::PrecisionPolicy precision;
+    precision.fp16 = cfg->getFlag(BuilderFlag::kFP16);
+    precision.bf16 = cfg->getFlag(BuilderFlag::kBF16);
+    precision.tf32 = cfg->getFlag(BuilderFlag::kTF32);
+    precision.int8 = cfg->getFlag(BuilderFlag::kINT8);
+    static const GpuHooks kGpuHooks;
+    static const passes::BackendHooks kCpuHooks;
+    passes::PassManager pm(
+        passes::defaultPipeline(precision),
+        [&logger](passes::LogLevel level, std::string_view line) {
+            logLine(logger, level == passes::LogLevel::kInfo ? Severity::kInfo : Severity::kVerbose, std::string(line));
+        },
+        *backendOut == Backend::kCuda ? &kGpuHooks : &kCpuHooks);
     KILN_ASSIGN_OR_RETURN(passes::PipelineReport report, pm.run(*copy.graph));
     logLine(logger, Severity::kInfo,
             "optimized: " + std::to_string(report.nodesBefore) + " -> " + std::to_string(report.nodesAfter) +
@@ -293,22 +340,48 @@ std::unique_ptr<NetworkDefinition> Builder::createNetwork() { return std::make_u
 std::unique_ptr<BuilderConfig> Builder::createBuilderConfig() { return std::make_unique<ConfigImpl>(); }
 std::unique_ptr<OptimizationProfile> Builder::createOptimizationProfile() { return std::make_unique<ProfileImpl>(); }
 
-Result<std::unique_ptr<Engine>> Builder::buildEngine(NetworkDefinition& network, const BuilderConfig& config) {
+namespace {
+
+//! The optimized graph as an engine of the chosen backend, with the metadata its file would carry (for CUDA,
+//! the activation arena the engine measured at build).
+struct Built {
+    std::unique_ptr<Engine> engine;
+    std::shared_ptr<const ir::Graph> graph;
+    plan::EngineMetadata metadata;
+};
+
+Result<Built> buildFor(NetworkDefinition& network, const BuilderConfig& config, ILogger& logger) {
     const NetworkImpl* net = nullptr;
     const ConfigImpl* cfg = nullptr;
-    auto graph = logged(optimize(network, config, mLogger, &net, &cfg), mLogger);
-    if (!graph) return graph.status();
-    std::shared_ptr<const ir::Graph> shared(std::move(graph).value());
-    return runtime::makeCpuEngine(std::move(shared), cfg->profiles, mLogger);
+    Backend backend = Backend::kCpu;
+    KILN_ASSIGN_OR_RETURN(auto graph, optimize(network, config, logger, &net, &cfg, &backend));
+    Built b;
+    b.graph = std::shared_ptr<const ir::Graph>(std::move(graph));
+    KILN_ASSIGN_OR_RETURN(b.metadata, metadataFor(*net, *cfg, backend));
+#if KILN_HAVE_CUDA
+    if (backend == Backend::kCuda) {
+        KILN_ASSIGN_OR_RETURN(b.engine, runtime::makeCudaEngine(b.graph, cfg->profiles, b.metadata.buildOptions, logger));
+        b.metadata.buildOptions["cuda.arena_bytes"] = std::to_string(b.engine->getActivationMemorySize());
+        return b;
+    }
+#endif
+    KILN_ASSIGN_OR_RETURN(b.engine, runtime::makeCpuEngine(b.graph, cfg->profiles, logger));
+    return b;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Engine>> Builder::buildEngine(NetworkDefinition& network, const BuilderConfig& config) {
+    auto built = logged(buildFor(network, config, mLogger), mLogger);
+    if (!built) return built.status();
+    return std::move(built->engine);
 }
 
 Result<std::unique_ptr<HostMemory>> Builder::buildSerializedNetwork(NetworkDefinition& network,
                                                                     const BuilderConfig& config) {
-    const NetworkImpl* net = nullptr;
-    const ConfigImpl* cfg = nullptr;
-    auto graph = logged(optimize(network, config, mLogger, &net, &cfg), mLogger);
-    if (!graph) return graph.status();
-    auto bytes = logged(plan::serializeEngine(**graph, metadataFor(*net, *cfg)), mLogger);
+    auto built = logged(buildFor(network, config, mLogger), mLogger);
+    if (!built) return built.status();
+    auto bytes = logged(plan::serializeEngine(*built->graph, built->metadata), mLogger);
     if (!bytes) return bytes.status();
     return std::unique_ptr<HostMemory>(std::make_unique<HostMemoryImpl>(std::move(bytes).value()));
 }

@@ -37,6 +37,7 @@ std::unique_ptr<Pass> createLayoutAssignment();
 std::unique_ptr<Pass> createPrecisionAssignment(PrecisionPolicy policy = {});
 
 //! Folding and cleanup, then the fusions, then the backend hooks.
-std::vector<std::unique_ptr<Pass>> defaultPipeline();
+//! The default pipeline; `precision` goes to the precision-assignment pass (the BuilderConfig flags).
+std::vector<std::unique_ptr<Pass>> defaultPipeline(PrecisionPolicy precision = {});
 
 }  // namespace kiln::passes

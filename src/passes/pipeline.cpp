@@ -3,7 +3,7 @@
 
 namespace kiln::passes {
 
-std::vector<std::unique_ptr<Pass>> defaultPipeline() {
+std::vector<std::unique_ptr<Pass>> defaultPipeline(PrecisionPolicy precision) {
     std::vector<std::unique_ptr<Pass>> p;
     p.push_back(createIdentityElimination());
     p.push_back(createConstantFolding());
@@ -14,7 +14,7 @@ std::vector<std::unique_ptr<Pass>> defaultPipeline() {
     p.push_back(createBiasActivationFusion());
     p.push_back(createElementwiseClaim());
     p.push_back(createLayoutAssignment());
-    p.push_back(createPrecisionAssignment());
+    p.push_back(createPrecisionAssignment(precision));
     return p;
 }
 

@@ -30,3 +30,27 @@ inline void logLine(ILogger& logger, ILogger::Severity severity, const std::stri
 }
 
 }  // namespace kiln::runtime
+
+namespace kiln::runtime {
+
+//! True when this Kiln was built with its CUDA backend and a CUDA GPU is usable.
+bool cudaBackendAvailable() noexcept;
+//! Why the CUDA backend cannot be used here (one line), or empty when it can.
+std::string cudaUnavailableReason();
+
+//! Metadata of an engine built for `device` on the CUDA backend: device name, compute capability, and the CUDA
+//! runtime, cuDNN and cuBLASLt versions (build options "cuda.*").
+Result<plan::EngineMetadata> cudaEngineMetadata(int32_t device);
+
+//! A CUDA engine over an optimized graph. Build options give the device, TF32 and workspace; "cuda.arena_bytes"
+//! the activation arena measured at build (measured now by a run at the profiles' max shapes when absent).
+Result<std::unique_ptr<Engine>> makeCudaEngine(std::shared_ptr<const ir::Graph> graph,
+                                               std::vector<ProfileShapes> profiles,
+                                               const std::map<std::string, std::string>& buildOptions,
+                                               ILogger& logger);
+
+//! Checks that a loaded CUDA engine's recorded device matches the GPU it would run on here; the error names
+//! both and the command that rebuilds the engine.
+Status checkCudaDevice(const plan::EngineMetadata& meta, const std::string& engineName);
+
+}  // namespace kiln::runtime

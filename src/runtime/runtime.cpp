@@ -8,7 +8,14 @@
 #include "kiln/kiln.h"
 #include "plan/engine_file.h"
 #include "plan/memory_plan.h"
+#include "runtime/engine_base.h"
 #include "runtime/engine_impl.h"
+
+#if KILN_HAVE_CUDA
+#define KILN_HAVE_CUDA_TEXT " and cuda"
+#else
+#define KILN_HAVE_CUDA_TEXT ""
+#endif
 
 namespace kiln::runtime {
 namespace {
@@ -33,209 +40,50 @@ Result<Shape> parseShape(const std::string& text) {
     return s;
 }
 
-Shape symbolicToShape(const ir::SymbolicShape& s) {
-    Shape out;
-    if (!s) return out;
-    for (const ir::Dim& d : *s) out.push_back(d.isStatic() ? d.size : -1);
-    return out;
-}
-
-std::string rangeText(const Shape& lo, const Shape& hi) {
-    return "[" + shapeToString(lo) + ", " + shapeToString(hi) + "]";
-}
-
-class CpuEngine;
-
-class CpuContext final : public ExecutionContext {
+class CpuEngine final : public EngineBase {
 public:
-    explicit CpuContext(const CpuEngine& engine);
-    Status setOptimizationProfile(int32_t index) override;
-    int32_t getOptimizationProfile() const noexcept override { return mProfile; }
-    Status setInputShape(const std::string& name, const Shape& dims) override;
-    Status setTensorAddress(const std::string& name, void* data) override {
-        return bind(name, data, std::numeric_limits<size_t>::max());
-    }
-    Status setTensorAddress(const std::string& name, void* data, size_t capacityBytes) override {
-        return bind(name, data, capacityBytes);
-    }
-    Result<Shape> getTensorShape(const std::string& name) const override;
-    Status enqueue(void* stream) override;
-    Result<std::map<std::string, Tensor>> infer(const std::map<std::string, Tensor>& inputs) override;
-
-private:
-    struct Binding {
-        void* data = nullptr;
-        size_t capacity = 0;
-    };
-    Status bind(const std::string& name, void* data, size_t capacity);
-    const CpuEngine& mEngine;
-    int32_t mProfile = 0;
-    std::unordered_map<std::string, Shape> mShapes;  // inputs set by setInputShape; outputs after a run
-    std::unordered_map<std::string, Binding> mBindings;
-};
-
-class CpuEngine final : public Engine {
-public:
-    struct Io {
-        const ir::Value* value;
-        TensorIOMode mode;
-    };
-
     CpuEngine(std::shared_ptr<const ir::Graph> graph, std::vector<ProfileShapes> profiles)
-        : mGraph(std::move(graph)), mProfiles(std::move(profiles)) {
-        for (const ir::Value* v : mGraph->inputs()) add(v, TensorIOMode::kINPUT);
-        for (const ir::Value* v : mGraph->outputs()) add(v, TensorIOMode::kOUTPUT);
-        if (auto mp = plan::planMemory(*mGraph); mp.isOk()) mActivationBytes = mp->arenaBytes;
-    }
-
-    int32_t getNbIOTensors() const noexcept override { return static_cast<int32_t>(mOrder.size()); }
-    Result<std::string> getIOTensorName(int32_t index) const override {
-        if (index < 0 || index >= getNbIOTensors()) {
-            return outOfRange("I/O tensor index " + std::to_string(index) + " is outside [0, " +
-                              std::to_string(getNbIOTensors()) + ")");
-        }
-        return mOrder[static_cast<size_t>(index)];
-    }
-    Result<TensorIOMode> getTensorIOMode(const std::string& name) const override {
-        KILN_ASSIGN_OR_RETURN(const Io* io, find(name));
-        return io->mode;
-    }
-    Result<DataType> getTensorDataType(const std::string& name) const override {
-        KILN_ASSIGN_OR_RETURN(const Io* io, find(name));
-        return io->value->dtype();
-    }
-    Result<Shape> getTensorShape(const std::string& name) const override {
-        KILN_ASSIGN_OR_RETURN(const Io* io, find(name));
-        if (!io->value->shape()) return unsupported("tensor '" + name + "' has unknown rank");
-        return symbolicToShape(io->value->shape());
-    }
-    int32_t getNbOptimizationProfiles() const noexcept override { return static_cast<int32_t>(mProfiles.size()); }
-    Result<Shape> getProfileShape(const std::string& name, int32_t profileIndex,
-                                  OptProfileSelector selector) const override {
-        if (profileIndex < 0 || profileIndex >= getNbOptimizationProfiles()) {
-            return outOfRange("optimization profile " + std::to_string(profileIndex) + " does not exist (engine has " +
-                              std::to_string(mProfiles.size()) + ")");
-        }
-        const ProfileShapes& p = mProfiles[static_cast<size_t>(profileIndex)];
-        auto it = p.find(name);
-        if (it == p.end()) {
-            return notFound("optimization profile " + std::to_string(profileIndex) + " has no shapes for '" + name +
-                            "'");
-        }
-        return it->second[static_cast<size_t>(selector)];
+        : EngineBase(std::move(graph), std::move(profiles)) {
+        if (auto mp = plan::planMemory(this->graph()); mp.isOk()) mActivationBytes = mp->arenaBytes;
     }
     size_t getActivationMemorySize() const noexcept override { return mActivationBytes; }
-    Result<std::unique_ptr<ExecutionContext>> createExecutionContext() const override {
-        return std::unique_ptr<ExecutionContext>(std::make_unique<CpuContext>(*this));
-    }
-
-    Result<const Io*> find(const std::string& name) const {
-        auto it = mIo.find(name);
-        if (it == mIo.end()) return notFound("'" + name + "' is not an input or output of the engine");
-        return &it->second;
-    }
-    const ir::Graph& graph() const { return *mGraph; }
-    const std::vector<ProfileShapes>& profiles() const { return mProfiles; }
+    Result<std::unique_ptr<ExecutionContext>> createExecutionContext() const override;
 
 private:
-    void add(const ir::Value* v, TensorIOMode mode) {
-        mOrder.push_back(v->name());
-        mIo.emplace(v->name(), Io{v, mode});
-    }
-    std::shared_ptr<const ir::Graph> mGraph;
-    std::vector<ProfileShapes> mProfiles;
-    std::vector<std::string> mOrder;
-    std::unordered_map<std::string, Io> mIo;
     size_t mActivationBytes = 0;
 };
 
-CpuContext::CpuContext(const CpuEngine& engine) : mEngine(engine) {}
+class CpuContext final : public ContextBase {
+public:
+    explicit CpuContext(const CpuEngine& engine) : ContextBase(engine) {}
+    Status enqueue(void* stream) override;
+    Result<std::map<std::string, Tensor>> infer(const std::map<std::string, Tensor>& inputs) override;
+};
 
-Status CpuContext::setOptimizationProfile(int32_t index) {
-    const auto n = mEngine.getNbOptimizationProfiles();
-    if (index < 0 || (index >= n && !(n == 0 && index == 0))) {
-        return outOfRange("optimization profile " + std::to_string(index) + " does not exist (engine has " +
-                          std::to_string(n) + ")");
-    }
-    mProfile = index;
-    return Status::ok();
-}
-
-Status CpuContext::setInputShape(const std::string& name, const Shape& dims) {
-    KILN_ASSIGN_OR_RETURN(const CpuEngine::Io* io, mEngine.find(name));
-    if (io->mode != TensorIOMode::kINPUT) return invalidArgument("'" + name + "' is an output, not an input");
-    const Shape built = symbolicToShape(io->value->shape());
-    const std::string what = "input '" + name + "' shape " + shapeToString(dims);
-    if (io->value->shape() && dims.size() != built.size()) {
-        return invalidArgument(what + " has rank " + std::to_string(dims.size()) + ", the engine expects rank " +
-                               std::to_string(built.size()) + " (" + shapeToString(built) + ")");
-    }
-    const ProfileShapes* profile =
-        mEngine.profiles().empty() ? nullptr : &mEngine.profiles()[static_cast<size_t>(mProfile)];
-    const auto range = profile ? profile->find(name) : ProfileShapes::const_iterator{};
-    const bool ranged = profile && range != profile->end();
-    for (size_t i = 0; i < dims.size(); ++i) {
-        if (dims[i] < 0) return invalidArgument(what + " has a negative dim");
-        if (ranged) {
-            const Shape& lo = range->second[0];
-            const Shape& hi = range->second[2];
-            if (lo.size() != dims.size() || dims[i] < lo[i] || dims[i] > hi[i]) {
-                return outOfRange(what + " is outside optimization profile " + std::to_string(mProfile) + ": allowed " +
-                                  rangeText(lo, hi));
-            }
-        } else if (i < built.size() && built[i] >= 0 && built[i] != dims[i]) {
-            return invalidArgument(what + " differs from the engine's static shape " + shapeToString(built));
-        }
-    }
-    mShapes[name] = dims;
-    return Status::ok();
-}
-
-Status CpuContext::bind(const std::string& name, void* data, size_t capacity) {
-    KILN_RETURN_IF_ERROR(mEngine.find(name).status());
-    if (data == nullptr) {
-        mBindings.erase(name);
-    } else {
-        mBindings[name] = Binding{data, capacity};
-    }
-    return Status::ok();
-}
-
-Result<Shape> CpuContext::getTensorShape(const std::string& name) const {
-    KILN_ASSIGN_OR_RETURN(const CpuEngine::Io* io, mEngine.find(name));
-    if (auto it = mShapes.find(name); it != mShapes.end()) return it->second;
-    return mEngine.getTensorShape(io->value->name());
+Result<std::unique_ptr<ExecutionContext>> CpuEngine::createExecutionContext() const {
+    return std::unique_ptr<ExecutionContext>(std::make_unique<CpuContext>(*this));
 }
 
 Status CpuContext::enqueue(void* /*stream*/) {
     std::unordered_map<std::string, Tensor> inputs;
     for (const ir::Value* in : mEngine.graph().inputs()) {
-        KILN_ASSIGN_OR_RETURN(Shape shape, getTensorShape(in->name()));
-        for (int64_t d : shape) {
-            if (d < 0)
-                return invalidArgument("input '" + in->name() + "' has dynamic shape " + shapeToString(shape) +
-                                       ": call setInputShape first");
-        }
-        auto b = mBindings.find(in->name());
-        if (b == mBindings.end())
-            return invalidArgument("input '" + in->name() + "' has no address (setTensorAddress)");
-        const Tensor t = Tensor::wrap(in->dtype(), shape, b->second.data);
-        if (t.byteSize() > b->second.capacity) {
+        KILN_ASSIGN_OR_RETURN(Shape shape, resolvedInputShape(*in));
+        KILN_ASSIGN_OR_RETURN(Binding b, bindingOf(in->name(), "input"));
+        const Tensor t = Tensor::wrap(in->dtype(), shape, b.data);
+        if (t.byteSize() > b.capacity) {
             return outOfRange("input '" + in->name() + "' needs " + std::to_string(t.byteSize()) + " bytes, its " +
-                              "buffer holds " + std::to_string(b->second.capacity));
+                              "buffer holds " + std::to_string(b.capacity));
         }
         inputs.emplace(in->name(), t);
     }
     for (const ir::Value* out : mEngine.graph().outputs()) {
-        if (!mBindings.count(out->name())) {
-            return invalidArgument("output '" + out->name() + "' has no address (setTensorAddress)");
-        }
+        KILN_RETURN_IF_ERROR(bindingOf(out->name(), "output").status());
     }
     KILN_ASSIGN_OR_RETURN(auto outputs, cpu::Executor().runNamed(mEngine.graph(), inputs));
     for (const ir::Value* out : mEngine.graph().outputs()) {
         const Tensor& t = outputs.at(out->name());
-        const Binding& b = mBindings.at(out->name());
-        mShapes[out->name()] = t.shape();
+        KILN_ASSIGN_OR_RETURN(Binding b, bindingOf(out->name(), "output"));
+        recordShape(out->name(), t.shape());
         if (t.dtype() == DataType::kString) return unsupported("output '" + out->name() + "' is a string tensor");
         if (t.byteSize() > b.capacity) {
             return outOfRange("output '" + out->name() + "' of shape " + shapeToString(t.shape()) + " needs " +
@@ -247,17 +95,12 @@ Status CpuContext::enqueue(void* /*stream*/) {
 }
 
 Result<std::map<std::string, Tensor>> CpuContext::infer(const std::map<std::string, Tensor>& inputs) {
-    std::unordered_map<std::string, Tensor> named;
-    for (const auto& [name, t] : inputs) {
-        KILN_ASSIGN_OR_RETURN(const CpuEngine::Io* io, mEngine.find(name));
-        if (io->mode != TensorIOMode::kINPUT) return invalidArgument("'" + name + "' is an output, not an input");
-        KILN_RETURN_IF_ERROR(setInputShape(name, t.shape()));
-        named.emplace(name, t);
-    }
+    KILN_RETURN_IF_ERROR(setInferInputs(inputs));
+    std::unordered_map<std::string, Tensor> named(inputs.begin(), inputs.end());
     KILN_ASSIGN_OR_RETURN(auto outputs, cpu::Executor().runNamed(mEngine.graph(), named));
     std::map<std::string, Tensor> result;
     for (auto& [name, t] : outputs) {
-        mShapes[name] = t.shape();
+        recordShape(name, t.shape());
         result.emplace(name, std::move(t));
     }
     return result;
@@ -314,10 +157,37 @@ Result<std::unique_ptr<Engine>> makeCpuEngine(std::shared_ptr<const ir::Graph> g
 namespace kiln {
 
 namespace {
-Result<std::unique_ptr<Engine>> engineFromFile(plan::EngineFile file, ILogger& logger) {
+Result<std::unique_ptr<Engine>> engineFromFile(plan::EngineFile file, const std::string& name, ILogger& logger) {
     KILN_ASSIGN_OR_RETURN(auto profiles, runtime::decodeProfiles(file.metadata.buildOptions));
     std::shared_ptr<const ir::Graph> graph(std::move(file.graph));
+    if (file.metadata.backend == "cuda") {
+#if KILN_HAVE_CUDA
+        KILN_RETURN_IF_ERROR(runtime::checkCudaDevice(file.metadata, name));
+        return runtime::makeCudaEngine(std::move(graph), std::move(profiles), file.metadata.buildOptions, logger);
+#else
+        return unsupported(name + ": built for the CUDA backend (" + file.metadata.deviceName +
+                           "), but this Kiln was built without it; build a CPU engine with: kiln build " +
+                           (file.metadata.modelPath.empty() ? "<model>" : file.metadata.modelPath) + " -o " + name +
+                           " --backend cpu");
+#endif
+    }
+    if (file.metadata.backend != "cpu") {
+        return unsupported(name + ": built for backend '" + file.metadata.backend +
+                           "', which this Kiln does not have (it has cpu" + std::string(KILN_HAVE_CUDA_TEXT) + ")");
+    }
     return runtime::makeCpuEngine(std::move(graph), std::move(profiles), logger);
+}
+
+//! Any backend this build knows; the backend-specific checks (device, library versions) follow in engineFromFile.
+plan::EngineExpectation anyBackend() {
+    plan::EngineExpectation e;
+    e.backend.clear();
+    return e;
+}
+
+Result<std::unique_ptr<Engine>> logged(Result<std::unique_ptr<Engine>> r, ILogger& logger) {
+    if (!r) runtime::logLine(logger, ILogger::Severity::kError, r.status().message());
+    return r;
 }
 }  // namespace
 
@@ -325,21 +195,15 @@ Runtime::Runtime(ILogger& logger) : mLogger(logger) {}
 Runtime::~Runtime() = default;
 
 Result<std::unique_ptr<Engine>> Runtime::deserializeEngine(const void* data, size_t size) {
-    auto file = plan::loadEngineFromMemory(data, size, nullptr);
-    if (!file) {
-        runtime::logLine(mLogger, ILogger::Severity::kError, file.status().message());
-        return file.status();
-    }
-    return engineFromFile(std::move(file).value(), mLogger);
+    auto file = plan::loadEngineFromMemory(data, size, nullptr, anyBackend());
+    if (!file) return logged(file.status(), mLogger);
+    return logged(engineFromFile(std::move(file).value(), "<memory>", mLogger), mLogger);
 }
 
 Result<std::unique_ptr<Engine>> Runtime::loadEngineFile(const std::string& path) {
-    auto file = plan::loadEngineFile(path);
-    if (!file) {
-        runtime::logLine(mLogger, ILogger::Severity::kError, file.status().message());
-        return file.status();
-    }
-    return engineFromFile(std::move(file).value(), mLogger);
+    auto file = plan::loadEngineFile(path, anyBackend());
+    if (!file) return logged(file.status(), mLogger);
+    return logged(engineFromFile(std::move(file).value(), path, mLogger), mLogger);
 }
 
 }  // namespace kiln

@@ -49,11 +49,16 @@ public:
         return *this;
     }
 
-    //! Runs the node; returns its outputs.
-    Result<std::vector<Tensor>> run() const {
+    //! The one-node graph and the values of its runtime inputs.
+    struct Built {
+        std::unique_ptr<ir::Graph> graph;
+        std::vector<Tensor> feeds;
+    };
+    Result<Built> build() const {
         auto kind = ir::findOp(mDomain, mOpType);
         if (!kind) return unsupported("op " + mOpType + " is not in the op table");
-        ir::Graph graph("test");
+        auto owned = std::make_unique<ir::Graph>("test");
+        ir::Graph& graph = *owned;
         graph.setOpset(mDomain, mOpset);
         ir::Node* node = graph.addNode(*kind, "n0", mOpset);
         std::vector<Tensor> feeds;
@@ -79,7 +84,13 @@ public:
             graph.addOutput(v);
         }
         node->attrs() = mAttrs;
-        return cpu::Executor().run(graph, feeds);
+        return Built{std::move(owned), std::move(feeds)};
+    }
+
+    //! Runs the node on the CPU reference backend; returns its outputs.
+    Result<std::vector<Tensor>> run() const {
+        KILN_ASSIGN_OR_RETURN(Built b, build());
+        return cpu::Executor().run(*b.graph, b.feeds);
     }
 
 private:

@@ -77,7 +77,7 @@ TestResult runIsolated(const std::string& dir, const std::string& name, const ki
 int main(int argc, char** argv) {
     CLI::App app{"Runs ONNX backend-test folders (model.onnx + test_data_set_*) on Kiln's CPU reference backend"};
     std::vector<std::string> dataDirs;
-    std::string expectationsPath;
+    std::vector<std::string> expectationsPaths;
     std::string filter;
     std::vector<std::string> excludes;
     bool verbose = false;
@@ -89,8 +89,9 @@ int main(int argc, char** argv) {
     app.add_option("--data", dataDirs,
                    "Suite folder holding one folder per test; repeatable (suite name = folder name)")
         ->required();
-    app.add_option("--expectations", expectationsPath,
-                   "File of tests expected not to pass: 'suite/test category reason'");
+    app.add_option("--expectations", expectationsPaths,
+                   "File of tests expected not to pass: 'suite/test category reason'; repeatable (e.g. the common "
+                   "file plus a backend's own)");
     app.add_option("--filter", filter, "Only run tests whose name contains this text");
     app.add_option("--exclude", excludes, "Skip tests whose name contains this text; repeatable");
     app.add_option("--rtol", tol.rtol, "Relative tolerance (default 1e-3, as ONNX's backend tests)");
@@ -104,16 +105,27 @@ int main(int argc, char** argv) {
                  "Run the optimizing passes first; fail where they change outputs by more than 1e-5 relative");
     app.add_option("--optimize-max-rel", runOptions.optimizedMaxRel,
                    "With --optimize: allowed max|optimized-unoptimized|/max|unoptimized| (default 1e-5)");
+    app.add_option("--backend", runOptions.backend,
+                   "ref (default): the CPU reference executor on the imported model; cpu or cuda: an engine built "
+                   "through the public API for that backend")
+        ->check(CLI::IsMember({"ref", "cpu", "cuda"}));
+    app.add_option("--precision", runOptions.precision, "With --backend cpu|cuda: fp32 (TF32 off), tf32, fp16, bf16")
+        ->check(CLI::IsMember({"fp32", "tf32", "fp16", "bf16"}));
     CLI11_PARSE(app, argc, argv);
 
     std::map<std::string, kiln::conformance::Expectation> expectations;
-    if (!expectationsPath.empty()) {
-        auto e = kiln::conformance::loadExpectations(expectationsPath);
+    for (const std::string& path : expectationsPaths) {
+        auto e = kiln::conformance::loadExpectations(path);
         if (!e) {
             std::cerr << "kiln-conformance: " << e.status().message() << "\n";
             return 2;
         }
-        expectations = std::move(e).value();
+        for (auto& [name, exp] : *e) {
+            if (!expectations.emplace(name, exp).second) {
+                std::cerr << "kiln-conformance: " << path << ": " << name << " is already listed in another file\n";
+                return 2;
+            }
+        }
     }
 
     struct Totals {

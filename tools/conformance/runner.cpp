@@ -1,5 +1,6 @@
 #include "runner.h"
 
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -9,6 +10,7 @@
 #include <sstream>
 
 #include "backends/cpu/executor.h"
+#include "engine_runner.h"
 #include "common/dispatch.h"
 #include "frontend/onnx/importer.h"
 #include "frontend/onnx/tensor_proto.h"
@@ -143,6 +145,7 @@ TestResult runTest(const std::string& dir, const std::string& name, const Tolera
     if (sets.empty()) return finish(Outcome::kFail, "no test_data_set_* folder");
     double worst = 0;
     cpu::Executor executor;
+    std::unique_ptr<EngineRunner> engine;
     for (const auto& set : sets) {
         std::vector<Tensor> inputs;
         for (const auto& f : numberedFiles(set, "input_")) {
@@ -166,7 +169,16 @@ TestResult runTest(const std::string& dir, const std::string& name, const Tolera
             return finish(Outcome::kFail, "data set has " + std::to_string(inputs.size()) + " inputs, model takes " +
                                               std::to_string(graph.inputs().size()));
         }
-        auto outs = executor.run(graph, inputs);
+        if (options.backend != "ref" && !engine) {
+            auto made = EngineRunner::create((fs::path(dir) / "model.onnx").string(),
+                                             EngineOptions{options.backend, options.precision}, inputs);
+            if (!made) {
+                const bool unsup = made.status().code() == ErrorCode::kUnsupported;
+                return finish(unsup ? Outcome::kUnsupported : Outcome::kFail, "build: " + made.status().message());
+            }
+            engine = std::move(made).value();
+        }
+        auto outs = engine ? engine->run(graph, inputs) : executor.run(graph, inputs);
         if (!outs) {
             const bool unsup = outs.status().code() == ErrorCode::kUnsupported;
             return finish(unsup ? Outcome::kUnsupported : Outcome::kFail, outs.status().message());

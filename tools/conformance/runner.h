@@ -38,6 +38,10 @@ std::string compareTensors(const Tensor& got, const Tensor& want, const Toleranc
 struct RunOptions {
     bool optimize = false;
     double optimizedMaxRel = 1e-5;
+    //! "ref": the CPU reference executor on the imported graph (the default). "cpu" / "cuda": an engine built
+    //! through the public API for that backend, at `precision` (fp32, tf32, fp16, bf16).
+    std::string backend = "ref";
+    std::string precision = "fp32";
 };
 
 //! Runs one test folder (model.onnx + test_data_set_*).

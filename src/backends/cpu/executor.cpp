@@ -35,7 +35,8 @@ Status checkInput(const ir::Value& v, const Tensor& t) {
     return Status::ok();
 }
 
-//! Values of enclosing graphs that `g` (or graphs nested in it) reads: its outer-scope captures.
+}  // namespace
+
 void collectCaptures(const ir::Graph& g, std::vector<const ir::Value*>& out) {
     for (const auto& node : g.nodes()) {
         for (const ir::Value* in : node->inputs()) {
@@ -44,19 +45,23 @@ void collectCaptures(const ir::Graph& g, std::vector<const ir::Value*>& out) {
             for (const ir::Graph* s = in->graph(); s != nullptr; s = s->parent()) inside |= s == &g;
             if (!inside) out.push_back(in);
         }
-        for (const auto& [name, attr] : node->attrs().all()) {
-            if (const auto* sub = std::get_if<std::shared_ptr<ir::Graph>>(&attr)) collectCaptures(**sub, out);
-            if (const auto* subs = std::get_if<std::vector<std::shared_ptr<ir::Graph>>>(&attr)) {
-                for (const auto& sg : *subs) collectCaptures(*sg, out);
-            }
-        }
+        for (const ir::Value* v : nodeCaptures(*node)) out.push_back(v);
     }
     for (const ir::Value* o : g.outputs()) {
         if (o->graph() != &g && !o->isConstant()) out.push_back(o);
     }
 }
 
-}  // namespace
+std::vector<const ir::Value*> nodeCaptures(const ir::Node& node) {
+    std::vector<const ir::Value*> captures;
+    for (const auto& [name, attr] : node.attrs().all()) {
+        if (const auto* sub = std::get_if<std::shared_ptr<ir::Graph>>(&attr)) collectCaptures(**sub, captures);
+        if (const auto* subs = std::get_if<std::vector<std::shared_ptr<ir::Graph>>>(&attr)) {
+            for (const auto& sg : *subs) collectCaptures(*sg, captures);
+        }
+    }
+    return captures;
+}
 
 Result<std::vector<Tensor>> Executor::run(const ir::Graph& graph, const std::vector<Tensor>& inputs,
                                           const Scope* outer) const {
@@ -76,14 +81,7 @@ Result<std::vector<Tensor>> Executor::run(const ir::Graph& graph, const std::vec
         for (const ir::Value* in : nodes[i]->inputs()) {
             if (in) lastUse[in] = i;
         }
-        std::vector<const ir::Value*> captures;
-        for (const auto& [name, attr] : nodes[i]->attrs().all()) {
-            if (const auto* sub = std::get_if<std::shared_ptr<ir::Graph>>(&attr)) collectCaptures(**sub, captures);
-            if (const auto* subs = std::get_if<std::vector<std::shared_ptr<ir::Graph>>>(&attr)) {
-                for (const auto& sg : *subs) collectCaptures(*sg, captures);
-            }
-        }
-        for (const ir::Value* v : captures) lastUse[v] = i;
+        for (const ir::Value* v : nodeCaptures(*nodes[i])) lastUse[v] = i;
     }
     for (const ir::Value* out : graph.outputs()) lastUse[out] = SIZE_MAX;
 

@@ -18,6 +18,11 @@ struct Scope {
     const Tensor* find(const ir::Value* v) const;
 };
 
+//! Values of enclosing graphs that `g` (or graphs nested in it) reads: its outer-scope captures.
+void collectCaptures(const ir::Graph& g, std::vector<const ir::Value*>& out);
+//! What the subgraphs of `node` (If/Loop/Scan bodies) read from the graph around the node.
+std::vector<const ir::Value*> nodeCaptures(const ir::Node& node);
+
 //! Stateless apart from options; safe to use from several threads on different runs.
 class Executor {
 public:

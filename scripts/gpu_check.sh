@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The GPU check, run on the GPU machine in one call over what `scripts/gpu_bundle.sh --check` packed (carry .gpu):
+#   1. the CUDA op tests (every CUDA kernel against the CPU reference, outputs poisoned, fresh random inputs);
+#   2. the ONNX conformance suites on the CUDA backend (public API, FP32 with TF32 off), with the expectations;
+#   3. the real models against onnxruntime's outputs: FP32 (TF32 off) ≤ 1e-4, TF32 ≤ 2e-3, FP16 and BF16 ≤ 1e-2;
+#   4. compute-sanitizer memcheck over the op tests (and racecheck over Kiln's own kernels) unless --quick;
+# then prints a summary table. Writes logs to $OUT (or .gpu/logs).
+#
+#   device run: scripts/gpu_check.sh [--quick] [--filter GTEST_FILTER]
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+G="$ROOT/.gpu"
+LOGS="${OUT:-$G/logs}"
+mkdir -p "$LOGS"
+quick=0
+filter='*'
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    --filter) filter="$2"; shift ;;
+    *) echo "gpu_check: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+cd "$G" || { echo "gpu_check: no .gpu folder: run scripts/gpu_bundle.sh --check first" >&2; exit 2; }
+for a in bundle onnx-testdata models; do
+  [[ -f $a.tar.xz ]] && { mkdir -p "$a" && tar -C "$a" -xJf $a.tar.xz || exit 2; }
+done
+export LD_LIBRARY_PATH="$G/bundle/lib:${LD_LIBRARY_PATH:-}"
+BIN="$G/bundle/bin"
+nvidia-smi -L
+declare -a rows
+row() { rows+=("$(printf '%-34s %-8s %s' "$1" "$2" "$3")"); }
+
+# 1. op tests
+"$BIN/kiln_cuda_tests" --gtest_filter="$filter" --gtest_brief=1 >"$LOGS/op_tests.log" 2>&1
+rc=$?
+tail -n 40 "$LOGS/op_tests.log"
+row "CUDA op tests" "$([[ $rc == 0 ]] && echo PASS || echo FAIL)" "$(grep -E '^\[  (PASSED|FAILED)  \]' "$LOGS/op_tests.log" | tr '\n' ' ')"
+
+# 2. conformance on the CUDA backend
+exp=(--expectations "$G/expectations.txt" --expectations "$G/expectations_cuda.txt")
+for suite in node pytorch-converted pytorch-operator simple; do
+  "$BIN/kiln-conformance" --backend cuda --precision fp32 --data "$G/onnx-testdata/$suite" "${exp[@]}" \
+    >"$LOGS/conf_$suite.log" 2>&1
+  rc=$?
+  grep -E "UNEXPECTED|but passes" "$LOGS/conf_$suite.log" | head -n 60
+  row "conformance $suite (cuda fp32)" "$([[ $rc == 0 ]] && echo PASS || echo FAIL)" \
+    "$(grep -E '^conformance:' "$LOGS/conf_$suite.log")"
+done
+
+# 3. real models
+if [[ -d "$G/models" ]]; then
+  for p in "fp32 1e-4" "tf32 2e-3" "fp16 1e-2" "bf16 1e-2"; do
+    set -- $p
+    "$BIN/kiln-conformance" --backend cuda --precision "$1" --data "$G/models" --max-rel "$2" -v --timeout 600 \
+      >"$LOGS/models_$1.log" 2>&1
+    rc=$?
+    cat "$LOGS/models_$1.log" | grep -E "^(PASS|FAIL|UNSUPP)" 
+    row "real models (cuda $1, ≤ $2)" "$([[ $rc == 0 ]] && echo PASS || echo FAIL)" \
+      "$(grep -E '^conformance:' "$LOGS/models_$1.log")"
+  done
+fi
+
+# 4. sanitizers
+if [[ $quick == 0 ]] && command -v compute-sanitizer >/dev/null; then
+  compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/kiln_cuda_tests" --gtest_filter="$filter" \
+    --gtest_brief=1 >"$LOGS/memcheck.log" 2>&1
+  rc=$?
+  grep -E "ERROR SUMMARY|Invalid|========= " "$LOGS/memcheck.log" | head -n 20
+  row "compute-sanitizer memcheck" "$([[ $rc == 0 ]] && echo PASS || echo FAIL)" "$(grep 'ERROR SUMMARY' "$LOGS/memcheck.log")"
+  compute-sanitizer --tool racecheck --error-exitcode 9 "$BIN/kiln_cuda_tests" --gtest_filter="$filter" \
+    --gtest_brief=1 >"$LOGS/racecheck.log" 2>&1
+  rc=$?
+  grep -E "RACECHECK SUMMARY|ERROR SUMMARY" "$LOGS/racecheck.log" | head -n 5
+  row "compute-sanitizer racecheck" "$([[ $rc == 0 ]] && echo PASS || echo FAIL)" "$(grep -E 'SUMMARY' "$LOGS/racecheck.log" | head -1)"
+fi
+
+echo
+echo "== GPU check summary ($(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader))"
+printf '%s\n' "${rows[@]}"

@@ -1,0 +1,293 @@
+// kiln::Engine / ExecutionContext for the CUDA backend: the optimized graph runs on the GPU through
+// cuda::Executor; tensors are bound as device pointers (as in TensorRT), infer() moves host tensors for you.
+#include <cuda_runtime.h>
+
+#include <cstring>
+
+#include "backends/cuda/check.h"
+#include "backends/cuda/resources.h"
+#include "runtime/engine_base.h"
+#include "runtime/engine_impl.h"
+
+namespace kiln::runtime {
+namespace {
+
+using cuda::DeviceTensor;
+
+int32_t optionInt(const std::map<std::string, std::string>& o, const std::string& key, int32_t fallback) {
+    auto it = o.find(key);
+    if (it == o.end()) return fallback;
+    try {
+        return std::stoi(it->second);
+    } catch (...) {
+        return fallback;
+    }
+}
+
+size_t optionSize(const std::map<std::string, std::string>& o, const std::string& key) {
+    auto it = o.find(key);
+    if (it == o.end()) return 0;
+    try {
+        return static_cast<size_t>(std::stoull(it->second));
+    } catch (...) {
+        return 0;
+    }
+}
+
+//! Where an address lives; host memory given to a CUDA engine is a mistake worth a clear message.
+bool isDevicePointer(const void* p) {
+    cudaPointerAttributes attrs{};
+    if (cudaPointerGetAttributes(&attrs, p) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return false;
+    }
+    return attrs.type == cudaMemoryTypeDevice || attrs.type == cudaMemoryTypeManaged;
+}
+
+class CudaEngine final : public EngineBase {
+public:
+    CudaEngine(std::shared_ptr<const ir::Graph> graph, std::vector<ProfileShapes> profiles,
+               std::shared_ptr<const cuda::ExecutionPlan> plan, int32_t device, cuda::RunOptions options)
+        : EngineBase(std::move(graph), std::move(profiles)),
+          mPlan(std::move(plan)),
+          mDevice(device),
+          mOptions(options) {}
+
+    size_t getActivationMemorySize() const noexcept override { return mArenaBytes; }
+    Result<std::unique_ptr<ExecutionContext>> createExecutionContext() const override;
+
+    const cuda::ExecutionPlan& plan() const { return *mPlan; }
+    int32_t device() const { return mDevice; }
+    const cuda::RunOptions& options() const { return mOptions; }
+    void setArenaBytes(size_t bytes) { mArenaBytes = bytes; }
+
+private:
+    std::shared_ptr<const cuda::ExecutionPlan> mPlan;
+    int32_t mDevice;
+    cuda::RunOptions mOptions;
+    size_t mArenaBytes = 0;
+};
+
+class CudaContext final : public ContextBase {
+public:
+    CudaContext(const CudaEngine& engine, std::unique_ptr<cuda::ContextResources> resources)
+        : ContextBase(engine), mCuda(engine), mResources(std::move(resources)) {}
+    Status enqueue(void* stream) override;
+    Result<std::map<std::string, Tensor>> infer(const std::map<std::string, Tensor>& inputs) override;
+
+private:
+    const CudaEngine& mCuda;
+    std::unique_ptr<cuda::ContextResources> mResources;
+};
+
+Result<std::unique_ptr<ExecutionContext>> CudaEngine::createExecutionContext() const {
+    KILN_ASSIGN_OR_RETURN(auto resources, cuda::ContextResources::create(mDevice, mArenaBytes));
+    return std::unique_ptr<ExecutionContext>(std::make_unique<CudaContext>(*this, std::move(resources)));
+}
+
+Status CudaContext::enqueue(void* streamHandle) {
+    auto stream = static_cast<cudaStream_t>(streamHandle);
+    std::vector<cuda::RunValue> inputs;
+    for (const ir::Value* in : mEngine.graph().inputs()) {
+        if (in->dtype() == DataType::kString) {
+            return unsupported("input '" + in->name() + "' is a string tensor: string inputs go through infer()");
+        }
+        KILN_ASSIGN_OR_RETURN(Shape shape, resolvedInputShape(*in));
+        KILN_ASSIGN_OR_RETURN(Binding b, bindingOf(in->name(), "input"));
+        DeviceTensor t{in->dtype(), shape, b.data, nullptr};
+        if (t.byteSize() > b.capacity) {
+            return outOfRange("input '" + in->name() + "' needs " + std::to_string(t.byteSize()) +
+                              " bytes, its buffer holds " + std::to_string(b.capacity));
+        }
+        if (t.byteSize() > 0 && !isDevicePointer(b.data)) {
+            return invalidArgument("input '" + in->name() +
+                                   "' is bound to host memory: a CUDA engine takes device pointers "
+                                   "(cudaMalloc), or use infer() for host tensors");
+        }
+        cuda::RunValue v;
+        v.device = std::move(t);
+        inputs.push_back(std::move(v));
+    }
+    for (const ir::Value* out : mEngine.graph().outputs()) {
+        KILN_ASSIGN_OR_RETURN(Binding b, bindingOf(out->name(), "output"));
+        if (!isDevicePointer(b.data)) {
+            return invalidArgument("output '" + out->name() +
+                                   "' is bound to host memory: a CUDA engine takes device pointers (cudaMalloc), "
+                                   "or use infer() for host tensors");
+        }
+    }
+    KILN_RETURN_IF_ERROR(mResources->arena().growToPeak());
+    KILN_ASSIGN_OR_RETURN(cuda::RunState st, mResources->runState(mCuda.plan(), stream, mCuda.options()));
+    KILN_ASSIGN_OR_RETURN(std::vector<cuda::RunValue> outputs, cuda::Executor(mCuda.plan()).run(st, inputs));
+    for (size_t i = 0; i < outputs.size(); ++i) {
+        const ir::Value* out = mEngine.graph().outputs()[i];
+        const cuda::RunValue& r = outputs[i];
+        if (r.dtype() == DataType::kString) {
+            return unsupported("output '" + out->name() + "' is a string tensor: use infer()");
+        }
+        KILN_ASSIGN_OR_RETURN(Binding b, bindingOf(out->name(), "output"));
+        recordShape(out->name(), r.shape());
+        const size_t bytes = static_cast<size_t>(shapeNumel(r.shape())) * dataTypeSize(r.dtype());
+        if (bytes > b.capacity) {
+            return outOfRange("output '" + out->name() + "' of shape " + shapeToString(r.shape()) + " needs " +
+                              std::to_string(bytes) + " bytes, its buffer holds " + std::to_string(b.capacity));
+        }
+        if (bytes == 0) continue;
+        if (r.onHost) {
+            // Pageable source: the copy is staged before this returns, so the host tensor may go.
+            KILN_CUDA_CHECK(cudaMemcpyAsync(b.data, r.host.raw(), bytes, cudaMemcpyHostToDevice, stream));
+        } else if (r.device.data != b.data) {
+            KILN_CUDA_CHECK(cudaMemcpyAsync(b.data, r.device.data, bytes, cudaMemcpyDeviceToDevice, stream));
+        }
+    }
+    return Status::ok();
+}
+
+Result<std::map<std::string, Tensor>> CudaContext::infer(const std::map<std::string, Tensor>& inputs) {
+    KILN_RETURN_IF_ERROR(setInferInputs(inputs));
+    std::vector<Tensor> ordered;
+    for (const ir::Value* in : mEngine.graph().inputs()) {
+        auto it = inputs.find(in->name());
+        if (it == inputs.end()) return invalidArgument("missing input '" + in->name() + "'");
+        if (in->dtype() != DataType::kUndefined && it->second.dtype() != in->dtype()) {
+            return invalidArgument("input '" + in->name() + "' expects " + dataTypeName(in->dtype()) + ", got " +
+                                   dataTypeName(it->second.dtype()));
+        }
+        ordered.push_back(it->second);
+    }
+    KILN_ASSIGN_OR_RETURN(std::vector<Tensor> outs,
+                          cuda::runOnHostTensors(mCuda.plan(), *mResources, ordered, mCuda.options()));
+    std::map<std::string, Tensor> result;
+    for (size_t i = 0; i < outs.size(); ++i) {
+        const std::string& name = mEngine.graph().outputs()[i]->name();
+        recordShape(name, outs[i].shape());
+        result.emplace(name, std::move(outs[i]));
+    }
+    return result;
+}
+
+//! Zero-filled inputs at the largest shapes the engine accepts (the profiles' max, else the static shapes).
+Result<std::vector<Tensor>> maxShapeInputs(const EngineBase& engine) {
+    std::vector<Tensor> feeds;
+    for (const ir::Value* in : engine.graph().inputs()) {
+        Shape shape = symbolicToShape(in->shape());
+        for (const ProfileShapes& p : engine.profiles()) {
+            auto it = p.find(in->name());
+            if (it == p.end()) continue;
+            if (shapeNumel(it->second[2]) >= shapeNumel(shape) || shape.empty()) shape = it->second[2];
+        }
+        for (int64_t d : shape) {
+            if (d < 0) return unsupported("input '" + in->name() + "' has no max shape");
+        }
+        KILN_ASSIGN_OR_RETURN(Tensor t, Tensor::allocate(in->dtype(), shape));
+        feeds.push_back(std::move(t));
+    }
+    return feeds;
+}
+
+}  // namespace
+
+bool cudaBackendAvailable() noexcept { return cuda::gpuAvailable(); }
+
+std::string cudaUnavailableReason() {
+    int count = 0;
+    const cudaError_t err = cudaGetDeviceCount(&count);
+    if (err != cudaSuccess) {
+        (void)cudaGetLastError();
+        return std::string("no usable CUDA GPU (") + cudaGetErrorString(err) + ")";
+    }
+    return count > 0 ? std::string() : std::string("no CUDA GPU on this machine");
+}
+
+Result<plan::EngineMetadata> cudaEngineMetadata(int32_t device) {
+    int count = 0;
+    KILN_CUDA_CHECK(cudaGetDeviceCount(&count));
+    if (device >= count) {
+        return outOfRange("device " + std::to_string(device) + " does not exist (" + std::to_string(count) +
+                          " CUDA GPU(s) present)");
+    }
+    cudaDeviceProp prop{};
+    KILN_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+    plan::EngineMetadata meta = plan::EngineMetadata::current("cuda", prop.name, prop.major, prop.minor);
+    int runtimeVersion = 0;
+    KILN_CUDA_CHECK(cudaRuntimeGetVersion(&runtimeVersion));
+    meta.buildOptions["cuda.runtime_version"] = std::to_string(runtimeVersion);
+    meta.buildOptions["cuda.cudnn_version"] = std::to_string(cudnnGetVersion());
+    meta.buildOptions["cuda.cublaslt_version"] = std::to_string(cublasLtGetVersion());
+    meta.buildOptions["device"] = std::to_string(device);
+    return meta;
+}
+
+Status checkCudaDevice(const plan::EngineMetadata& meta, const std::string& engineName) {
+    const std::string rebuild = "rebuild it with: kiln build " + (meta.modelPath.empty() ? "<model>" : meta.modelPath) +
+                                " -o " + engineName + " --backend cuda";
+    const std::string why = cudaUnavailableReason();
+    if (!why.empty()) {
+        return unsupported(engineName + ": built for the CUDA backend (" + meta.deviceName + "), but " + why +
+                           "; build a CPU engine instead with: kiln build " +
+                           (meta.modelPath.empty() ? "<model>" : meta.modelPath) + " -o " + engineName +
+                           " --backend cpu");
+    }
+    const int32_t device = optionInt(meta.buildOptions, "device", 0);
+    KILN_ASSIGN_OR_RETURN(plan::EngineMetadata here, cudaEngineMetadata(device));
+    if (here.deviceName != meta.deviceName || here.computeMajor != meta.computeMajor ||
+        here.computeMinor != meta.computeMinor) {
+        return invalidArgument(engineName + ": built for " + meta.deviceName + " (sm_" +
+                               std::to_string(meta.computeMajor) + std::to_string(meta.computeMinor) + "), this is " +
+                               here.deviceName + " (sm_" + std::to_string(here.computeMajor) +
+                               std::to_string(here.computeMinor) + "); " + rebuild);
+    }
+    const int cudnnBuilt = optionInt(meta.buildOptions, "cuda.cudnn_version", 0);
+    if (cudnnBuilt / 100 != static_cast<int>(cudnnGetVersion()) / 100) {
+        return invalidArgument(engineName + ": built with cuDNN " + std::to_string(cudnnBuilt) + ", this is cuDNN " +
+                               std::to_string(cudnnGetVersion()) + "; " + rebuild);
+    }
+    return Status::ok();
+}
+
+Result<std::unique_ptr<Engine>> makeCudaEngine(std::shared_ptr<const ir::Graph> graph,
+                                               std::vector<ProfileShapes> profiles,
+                                               const std::map<std::string, std::string>& buildOptions,
+                                               ILogger& logger) {
+    const int32_t device = optionInt(buildOptions, "device", 0);
+    KILN_CUDA_CHECK(cudaSetDevice(device));
+    KILN_ASSIGN_OR_RETURN(auto plan, cuda::ExecutionPlan::create(*graph));
+    cuda::RunOptions options;
+    options.allowTf32 = optionInt(buildOptions, "tf32", 1) != 0;
+    options.workspaceLimit = optionSize(buildOptions, "workspace");
+    auto engine = std::make_unique<CudaEngine>(std::move(graph), std::move(profiles), std::move(plan), device, options);
+    if (buildOptions.count("cuda.arena_bytes")) {
+        engine->setArenaBytes(optionSize(buildOptions, "cuda.arena_bytes"));
+    } else {
+        // The arena a context reserves is what a run at the largest accepted shapes needed.
+        auto feeds = maxShapeInputs(*engine);
+        auto resources = cuda::ContextResources::create(device, 0);
+        if (!resources) return resources.status();
+        if (feeds) {
+            auto run = cuda::runOnHostTensors(engine->plan(), **resources, *feeds, options);
+            if (run) {
+                engine->setArenaBytes((*resources)->arena().peak());
+            } else {
+                logLine(logger, ILogger::Severity::kWarning,
+                        "could not size the activation arena by a run at the max shapes (" + run.status().message() +
+                            "); contexts size it on their first run");
+            }
+        }
+    }
+    size_t hostNodes = 0;
+    for (size_t i = 0; i < engine->graph().nodes().size(); ++i) {
+        if (engine->plan().placement(i) != cuda::Placement::kHost) continue;
+        ++hostNodes;
+        logLine(
+            logger, ILogger::Severity::kVerbose,
+            "runs on the host: " + engine->graph().nodes()[i]->describe() + " (" + engine->plan().hostReason(i) + ")");
+    }
+    logLine(logger, ILogger::Severity::kInfo,
+            "CUDA engine on device " + std::to_string(device) + ": " + std::to_string(engine->graph().nodes().size()) +
+                " nodes (" + std::to_string(hostNodes) + " on the host), weights " +
+                std::to_string(engine->plan().deviceConstantBytes()) + " bytes on the device, activation arena " +
+                std::to_string(engine->getActivationMemorySize()) + " bytes");
+    return std::unique_ptr<Engine>(std::move(engine));
+}
+
+}  // namespace kiln::runtime
