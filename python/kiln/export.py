@@ -178,15 +178,21 @@ def build(
     profile_batches: Optional[tuple[int, int, int]] = None,
     logger: Optional[kiln.ILogger] = None,
     engine_path=None,
+    backend: kiln.Backend = kiln.Backend.AUTO,
+    tf32: bool = False,
 ) -> kiln.Engine:
     """Builds the ONNX file in Kiln. With profile_batches = (min, opt, max), every input with a dynamic dim 0 gets
-    a profile over those batch sizes (other dims as in the model; they must be static). The engine is built as
-    bytes, saved to engine_path when given, and loaded with Runtime.deserialize_cuda_engine."""
+    a profile over those batch sizes (other dims as in the model; they must be static). TF32 (allowed by default in
+    a BuilderConfig, as in TensorRT) is cleared unless tf32=True, so the check compares FP32 math. The engine is
+    built as bytes, saved to engine_path when given, and loaded with Runtime.deserialize_cuda_engine."""
     logger = logger or kiln.Logger(kiln.Logger.WARNING)
     builder = kiln.Builder(logger)
     network = builder.create_network()
     kiln.OnnxParser(network, logger).parse_from_file(onnx_path)
     config = builder.create_builder_config()
+    config.backend = backend
+    if not tf32:
+        config.clear_flag(kiln.BuilderFlag.TF32)
     if profile_batches is not None:
         profile = builder.create_optimization_profile()
         for i in range(network.num_inputs):
@@ -247,6 +253,8 @@ def export_and_check(
     seed: int = 0,
     engine_path=None,
     logger: Optional[kiln.ILogger] = None,
+    backend: kiln.Backend = kiln.Backend.AUTO,
+    tf32: bool = False,
     progress: Callable[[str], None] = lambda line: None,
     **export_options,
 ) -> Report:
@@ -262,7 +270,7 @@ def export_and_check(
     )
     start = time.perf_counter()
     profile = (1, batch, 2 * batch) if dynamic_batch else None
-    engine = build(path, profile_batches=profile, logger=logger, engine_path=engine_path)
+    engine = build(path, profile_batches=profile, logger=logger, engine_path=engine_path, backend=backend, tf32=tf32)
     where = f", saved to {engine_path}" if engine_path else ""
     shape = f"profile batch {profile[0]}..{profile[1]}..{profile[2]}" if profile else "static shapes"
     progress(f"built in Kiln: {shape}{where} ({time.perf_counter() - start:.1f} s)")
@@ -303,6 +311,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed for random weights and the dummy input")
     parser.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help=f"tolerance (default {DEFAULT_RTOL:g})")
     parser.add_argument("--engine", help="also save the Kiln engine to this file")
+    parser.add_argument("--backend", choices=["auto", "cpu", "cuda"], default="auto",
+                        help="Kiln backend (default auto: CUDA when a GPU is present, else CPU)")
+    parser.add_argument("--tf32", action="store_true", help="allow TF32 on the GPU (then use a looser --rtol)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print Kiln's info messages")
     args = parser.parse_args(argv)
 
@@ -329,6 +340,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             seed=args.seed,
             engine_path=args.engine,
             logger=logger,
+            backend=getattr(kiln.Backend, args.backend.upper()),
+            tf32=args.tf32,
             progress=say,
             input_names=(args.input_name,),
             output_names=args.output_names,

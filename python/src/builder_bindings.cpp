@@ -210,7 +210,8 @@ void bindBuilderClass(py::module_& m) {
             "create_network", [](Builder& b, int) { return b.createNetwork(); }, py::arg("flags") = 0,
             "An empty network for an OnnxParser. `flags` is accepted for TensorRT compatibility and ignored.")
         .def("create_builder_config", &Builder::createBuilderConfig,
-             "A config with defaults: FP32, no workspace limit, no profiles, optimization level 3, backend AUTO.")
+             "A config with the C++ defaults: TF32 allowed (as in TensorRT), no workspace limit, no profiles, "
+             "optimization level 3, backend AUTO (CUDA when this build has it and a GPU is present, else CPU).")
         .def("create_optimization_profile", &Builder::createOptimizationProfile)
         .def(
             "build_serialized_network",

@@ -15,16 +15,6 @@ namespace py = pybind11;
 
 namespace {
 
-//! Where the engine reads and writes an I/O tensor's memory. The C++ API has no such query yet (TensorRT's
-//! ICudaEngine::getTensorLocation); every engine Kiln builds today runs on the CPU backend and wants host memory.
-//! When CUDA engines arrive, this asks the engine, and infer() binds device arrays (ArrayArg::data) with
-//! setTensorAddress + enqueue(stream) instead of refusing them.
-MemoryKind tensorLocation(const Engine& /*engine*/, const std::string& /*name*/) { return MemoryKind::kHost; }
-
-std::string kindText(const ArrayArg& a) {
-    return a.kind == MemoryKind::kDevice ? "a device array (" + a.protocol + ")" : "a host array (" + a.protocol + ")";
-}
-
 //! kiln.ExecutionContext: the C++ context, its engine, and a lock that serializes Python threads sharing it (the
 //! C++ context is one-thread-at-a-time). The lock is only taken with the GIL released, so it cannot deadlock with it.
 class PyContext {
@@ -49,11 +39,16 @@ public:
             }
             const DataType dtype = unwrap(mEngine.getTensorDataType(name));
             ArrayArg arg = importArray(value, name, dtype);
-            if (arg.kind != tensorLocation(mEngine, name)) {
+            // Every engine's infer() takes host tensors: the CPU backend reads them, the CUDA backend copies them
+            // to the device itself. Device arrays reach a CUDA engine without copies through set_tensor_address +
+            // execute_async_v3. Once kiln.h can say where an engine wants a tensor (TensorRT's getTensorLocation),
+            // infer() can bind device arrays in place (ArrayArg::data) instead of refusing them.
+            if (arg.kind == MemoryKind::kDevice) {
                 throw StatusError(invalidArgument(
-                    "input '" + name + "' is " + kindText(arg) +
-                    ", but this engine runs on the CPU backend and reads host memory: pass a host array "
-                    "(for a torch tensor, t.cpu(); for CuPy, cupy.asnumpy(a))"));
+                    "input '" + name + "' is a device array (" + arg.protocol +
+                    "): infer() takes host arrays (CPU engines read them, CUDA engines copy them to the device); "
+                    "pass a host array (torch: t.cpu(), CuPy: cupy.asnumpy(a)), or give a CUDA engine device "
+                    "memory with set_tensor_address + execute_async_v3"));
             }
             tensors.emplace(name, Tensor::wrap(arg.dtype, arg.shape, arg.data));
             keepAlive.push_back(std::move(arg.owner));
@@ -177,8 +172,9 @@ are serialized; create one context per thread to run concurrently.)doc")
             },
             py::arg("name"), py::arg("address"), py::arg("nbytes") = py::none(),
             "Binds memory (an int address, e.g. array.ctypes.data) to an I/O tensor; 0 unbinds. The memory must stay "
-            "valid through execute and be where the engine runs: host memory for CPU engines (Kiln cannot check a "
-            "raw address). With nbytes, execute fails naming the tensor when it does not fit.")
+            "valid through execute and be where the engine runs: host memory for CPU engines (which cannot check a "
+            "raw address), device memory for CUDA engines (checked). With nbytes, execute fails naming the tensor "
+            "when it does not fit.")
         .def(
             "execute_async_v3",
             [](PyContext& c, uintptr_t stream) {
@@ -187,7 +183,8 @@ are serialized; create one context per thread to run concurrently.)doc")
             },
             py::arg("stream_handle") = 0,
             "Runs on the bound addresses. Returns True; raises KilnError naming a tensor without shape or address. "
-            "CPU engines run synchronously and ignore the stream: outputs are ready on return.")
+            "CPU engines run synchronously and ignore the stream; CUDA engines enqueue on the cudaStream_t given "
+            "as an int (0: the default stream).")
         .def(
             "execute_async",
             [](PyContext& c, uintptr_t stream) {
@@ -203,8 +200,9 @@ copy, when they are C-contiguous, aligned, native-endian and of the engine's dty
 ``__array_interface__`` or the buffer protocol, and CPU tensors through DLPack (torch, ...). A copy is made for
 non-contiguous views (slices, transposes), unaligned or byte-swapped arrays, and Python lists/scalars (converted to
 the engine's dtype). An array of another dtype is an InvalidArgumentError (no silent casts). Device arrays
-(``__cuda_array_interface__``, DLPack on a GPU) raise InvalidArgumentError naming the tensor on CPU engines. Outputs
-are new numpy arrays owned by the caller. Ignores addresses bound with set_tensor_address.)doc")
+(``__cuda_array_interface__``, DLPack on a GPU) raise InvalidArgumentError naming the tensor: bind them with
+set_tensor_address on a CUDA engine. CUDA engines copy host inputs to the device and outputs back. Outputs are new
+numpy arrays owned by the caller. Ignores addresses bound with set_tensor_address.)doc")
         .def_property_readonly(
             "engine", [](PyContext& c) -> const Engine& { return c.engine(); }, py::return_value_policy::reference,
             "The engine this context runs.");

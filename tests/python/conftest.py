@@ -62,10 +62,12 @@ def classifier_graph(batch="N", size=SIZE, classes=CLASSES, seed=0) -> onnx.Grap
 
 
 def build_bytes(onnx_path: Path, profile=PROFILE, logger=None) -> kiln.HostMemory:
+    """A CPU engine (the tests bind host memory with set_tensor_address, which CUDA engines refuse)."""
     builder = kiln.Builder(logger)
     network = builder.create_network()
     kiln.OnnxParser(network, logger).parse_from_file(onnx_path)
     config = builder.create_builder_config()
+    config.backend = kiln.Backend.CPU
     if profile is not None:
         p = builder.create_optimization_profile()
         p.set_shape(INPUT, *profile)

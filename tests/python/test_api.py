@@ -70,6 +70,7 @@ def test_precision_flag_is_logged_and_builds(classifier_onnx):
     network = builder.create_network()
     kiln.OnnxParser(network, logger).parse_from_file(classifier_onnx)
     config = builder.create_builder_config()
+    config.backend = kiln.Backend.CPU
     config.set_flag(kiln.BuilderFlag.FP16)
     profile = builder.create_optimization_profile()
     profile.set_shape(INPUT, *PROFILE)

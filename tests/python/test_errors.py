@@ -152,14 +152,27 @@ def test_empty_network_cannot_be_built():
         builder.build_serialized_network(builder.create_network(), builder.create_builder_config())
 
 
-def test_cuda_backend_unavailable_is_unsupported(classifier_onnx):
+def test_cuda_backend_without_a_gpu_is_unsupported(classifier_onnx, batch):
     builder = kiln.Builder()
     network = builder.create_network()
     kiln.OnnxParser(network).parse_from_file(classifier_onnx)
     config = builder.create_builder_config()
     config.backend = kiln.Backend.CUDA
-    with pytest.raises(kiln.UnsupportedError, match="kCuda"):
-        builder.build_engine(network, config)
+    profile = builder.create_optimization_profile()
+    profile.set_shape(INPUT, *PROFILE)
+    config.add_optimization_profile(profile)
+    try:
+        engine = builder.build_engine(network, config)
+    except kiln.UnsupportedError as e:
+        assert str(e).startswith("backend kCuda: ")  # no GPU here, or no CUDA in this build: says which
+        return
+    # A GPU is present: infer() takes host arrays on a CUDA engine too, and host addresses are refused by name.
+    context = engine.create_execution_context()
+    assert context.infer({INPUT: batch})["logits"].shape == (2, 5)
+    context.set_input_shape(INPUT, batch.shape)
+    context.set_tensor_address(INPUT, batch.ctypes.data)
+    with pytest.raises(kiln.KilnError, match="'input' is bound to host memory"):
+        context.execute_async_v3()
 
 
 def test_non_utf8_bytes_in_a_message_do_not_break_the_error(tmp_path):
