@@ -64,7 +64,8 @@ def main(argv=None) -> int:
     mask_path = args.mask or Path(f"{args.image.stem}_mask.png")
     try:
         start = time.perf_counter()
-        engine = open_engine(args.model, args.engine or default_engine_path(args.model), args.force, None, args.verbose)
+        # max_batch=1: a model with a dynamic batch dim (the UNet) gets the profile 1..1..1.
+        engine = open_engine(args.model, args.engine or default_engine_path(args.model), args.force, 1, args.verbose)
         inputs, outputs = io_names(engine)
         shape = engine.get_tensor_shape(inputs[0])
         out_shape = engine.get_tensor_shape(outputs[0])

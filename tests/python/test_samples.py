@@ -40,7 +40,7 @@ def color_classifier(path: Path) -> Path:
     return save(graph, path)
 
 
-def segmenter(path: Path, channels: int) -> Path:
+def segmenter(path: Path, channels: int, batch=1) -> Path:
     """input [1, 3, 32, 32] -> 1x1 conv: channels = 2 gives (-sum, +sum) logits (a UNet's two classes), channels = 1
     gives sigmoid(sum) (ISNet's one map). Bright pixels are foreground either way."""
     w = np.ones((channels, 3, 1, 1), np.float32)
@@ -51,8 +51,8 @@ def segmenter(path: Path, channels: int) -> Path:
         nodes.append(helper.make_node("Sigmoid", ["map"], ["logits"]))
     graph = helper.make_graph(
         nodes, "segmenter",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 32, 32])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, channels, 32, 32])],
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, 3, 32, 32])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch, channels, 32, 32])],
         [numpy_helper.from_array(w, "w")],
     )
     return save(graph, path)
@@ -103,12 +103,13 @@ def test_classify_errors(tmp_path):
     assert result.returncode == 1 and "cannot read image" in result.stderr
 
 
-@pytest.mark.parametrize("channels, kind", [(2, "unet"), (1, "isnet")])
-def test_segment_writes_mask_and_cutout(tmp_path, channels, kind):
+@pytest.mark.parametrize("channels, kind, batch", [(2, "unet", 1), (1, "isnet", 1), (2, "unet", "N")],
+                         ids=["unet", "isnet", "unet-dynamic-batch"])
+def test_segment_writes_mask_and_cutout(tmp_path, channels, kind, batch):
     photo = np.zeros((30, 40, 3), np.uint8)
     photo[:, :20] = 240  # bright left half: the "subject"
     Image.fromarray(photo).save(tmp_path / "half.png")
-    model = segmenter(tmp_path / f"seg{channels}.onnx", channels)
+    model = segmenter(tmp_path / f"seg{channels}.onnx", channels, batch)
     result = run("segment.py", tmp_path / "half.png", "--model", model, "--out", tmp_path / "cut.png", "--mask",
                  tmp_path / "mask.png", cwd=tmp_path)
     assert result.returncode == 0 and f"({kind})" in result.stdout
