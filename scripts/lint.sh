@@ -33,7 +33,8 @@ esac
 status=0
 
 mapfile -t format_files < <(git ls-files 'src/*.cpp' 'src/*.h' 'src/*.cu' 'src/*.cuh' 'include/*.h' 'tools/*.cpp' \
-                                         'tools/*.h' 'tests/*.cpp' 'tests/*.h' 'examples/*.cpp' 'examples/*.h')
+                                         'tools/*.h' 'tests/*.cpp' 'tests/*.h' 'examples/*.cpp' 'examples/*.h' \
+                                         'python/*.cpp' 'python/*.h')
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
 

@@ -18,6 +18,7 @@ APT_PACKAGES=(
   libprotobuf-dev protobuf-compiler libssl-dev libonnx-dev libonnx-testdata python3-onnx python3-numpy
   libopenblas-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libstb-dev libpng-dev
   python3-torch python3-torchvision python3-skimage python3-pil opencv-doc clang-format
+  pybind11-dev python3-dev python3-pytest
   nodejs npm
 )
 

@@ -1,0 +1,259 @@
+// Builder, NetworkDefinition, OnnxParser, BuilderConfig, OptimizationProfile and HostMemory for Python, with
+// TensorRT's Python names (create_network, set_flag, set_shape, build_serialized_network, ...).
+#include <pybind11/stl.h>
+
+#include <array>
+#include <vector>
+
+#include "arrays.h"
+#include "bindings.h"
+#include "errors.h"
+#include "logger.h"
+
+namespace kiln::python {
+namespace py = pybind11;
+
+namespace {
+
+//! TensorRT's MemoryPoolType: Kiln has one pool, the workspace.
+enum class MemoryPoolType { kWorkspace = 0 };
+//! TensorRT's NetworkDefinitionCreationFlag: Kiln networks are always explicit-batch, so the flag changes nothing.
+enum class NetworkCreationFlag { kExplicitBatch = 0 };
+
+//! An input or output of a NetworkDefinition.
+struct NetworkTensor {
+    std::string name;
+    Shape shape;
+    DataType dtype;
+};
+
+NetworkTensor networkTensor(const NetworkDefinition& net, const std::string& name) {
+    return {name, unwrap(net.getTensorShape(name)), unwrap(net.getTensorDataType(name))};
+}
+
+//! What Builder.build_engine_file returns (EngineFileResult in C++, with the engine as a Python object).
+struct PyEngineFileResult {
+    py::object engine;
+    EngineFileAction action;
+    std::string reason;
+};
+
+PyEngineFileResult buildEngineFile(py::object self, Builder& builder, const std::string& onnxPath,
+                                   const BuilderConfig& config, const std::string& enginePath, bool force,
+                                   bool rebuildStale) {
+#if KILN_PY_HAS_BUILD_ENGINE_FILE
+    EngineFileResult result = [&] {
+        py::gil_scoped_release release;
+        return unwrap(builder.buildEngineFile(onnxPath, config, enginePath, EngineFileOptions{force, rebuildStale}));
+    }();
+    py::object engine = py::cast(std::move(result.engine));
+    py::detail::keep_alive_impl(engine, self);  // the engine keeps the builder, and so its logger, alive
+    return {engine, result.action, result.reason};
+#else
+    (void)self, (void)builder, (void)config, (void)force, (void)rebuildStale;
+    throw StatusError(unsupported("Builder.build_engine_file(" + onnxPath + ", ..., " + enginePath +
+                                  "): this Kiln build lacks Builder::buildEngineFile (engine reuse); build with "
+                                  "build_serialized_network and save the bytes instead"));
+#endif
+}
+
+void bindEnums(py::module_& m) {
+    py::enum_<BuilderFlag>(m, "BuilderFlag",
+                           "Precisions a BuilderConfig allows (where the backend has a faster kernel; never forced). "
+                           "FP32 is always allowed; the CPU backend computes in FP32.")
+        .value("FP16", BuilderFlag::kFP16)
+        .value("BF16", BuilderFlag::kBF16)
+        .value("INT8", BuilderFlag::kINT8)
+        .value("TF32", BuilderFlag::kTF32);
+    py::enum_<Backend>(m, "Backend", "The backend an engine is built for.")
+        .value("AUTO", Backend::kAuto)
+        .value("CPU", Backend::kCpu)
+        .value("CUDA", Backend::kCuda);
+    py::enum_<MemoryPoolType>(m, "MemoryPoolType", "Memory pools of BuilderConfig.set_memory_pool_limit.")
+        .value("WORKSPACE", MemoryPoolType::kWorkspace);
+    py::enum_<NetworkCreationFlag>(m, "NetworkDefinitionCreationFlag",
+                                   "Accepted for TensorRT compatibility; Kiln networks are always explicit-batch.")
+        .value("EXPLICIT_BATCH", NetworkCreationFlag::kExplicitBatch);
+    py::enum_<EngineFileAction>(m, "EngineFileAction", "What Builder.build_engine_file did with the engine path.")
+        .value("LOADED", EngineFileAction::kLoaded, "The file held an engine matching the model and options.")
+        .value("BUILT", EngineFileAction::kBuilt, "There was no engine file, or force was set: built and saved.")
+        .value("REBUILT", EngineFileAction::kRebuilt, "The file held a stale or damaged engine: rebuilt.");
+}
+
+void bindNetwork(py::module_& m) {
+    py::class_<NetworkTensor>(m, "NetworkTensor", "An input or output of a NetworkDefinition.")
+        .def_readonly("name", &NetworkTensor::name)
+        .def_property_readonly(
+            "shape", [](const NetworkTensor& t) { return shapeToTuple(t.shape); },
+            "Dims as a tuple; dynamic dims are -1.")
+        .def_property_readonly(
+            "dtype", [](const NetworkTensor& t) { return numpyDtype(t.dtype, "'" + t.name + "'"); }, "numpy dtype.")
+        .def("__repr__", [](const NetworkTensor& t) {
+            return "<kiln.NetworkTensor '" + t.name + "' " + dataTypeName(t.dtype) + "[" + shapeToString(t.shape) +
+                   "]>";
+        });
+
+    py::class_<NetworkDefinition>(m, "NetworkDefinition",
+                                  "The network to build, filled by an OnnxParser (Builder.create_network).")
+        .def_property_readonly("num_inputs", &NetworkDefinition::getNbInputs)
+        .def_property_readonly("num_outputs", &NetworkDefinition::getNbOutputs)
+        .def(
+            "get_input",
+            [](const NetworkDefinition& n, int32_t i) { return networkTensor(n, unwrap(n.getInputName(i))); },
+            py::arg("index"), "Input `index` (OutOfRangeError outside [0, num_inputs)).")
+        .def(
+            "get_output",
+            [](const NetworkDefinition& n, int32_t i) { return networkTensor(n, unwrap(n.getOutputName(i))); },
+            py::arg("index"), "Output `index` (OutOfRangeError outside [0, num_outputs)).");
+
+    py::class_<OnnxParser>(m, "OnnxParser", "Fills a NetworkDefinition from an ONNX file.")
+        .def(py::init([](NetworkDefinition& network, ILogger* logger) {
+                 return std::make_unique<OnnxParser>(network, loggerOr(logger));
+             }),
+             py::arg("network"), py::arg("logger") = nullptr, py::keep_alive<1, 2>(), py::keep_alive<1, 3>(),
+             "The parser keeps the network and the logger alive.")
+        .def(
+            "parse_from_file",
+            [](OnnxParser& p, py::handle path) {
+                const std::string file = pathArg(path);
+                py::gil_scoped_release release;
+                check(p.parseFromFile(file));
+                return true;
+            },
+            py::arg("path"),
+            "Parses the model (external data next to it) into the network, replacing what it held. Returns True; "
+            "raises KilnError naming the file when it is missing or malformed, and listing every unsupported node.");
+}
+
+void bindConfig(py::module_& m) {
+    py::class_<OptimizationProfile>(m, "OptimizationProfile",
+                                    "Min/opt/max shapes for each dynamic input (Builder.create_optimization_profile).")
+        .def(
+            "set_shape",
+            [](OptimizationProfile& p, const std::string& input, const Shape& min, const Shape& opt, const Shape& max) {
+                check(p.setDimensions(input, OptProfileSelector::kMIN, min));
+                check(p.setDimensions(input, OptProfileSelector::kOPT, opt));
+                check(p.setDimensions(input, OptProfileSelector::kMAX, max));
+            },
+            py::arg("input"), py::arg("min"), py::arg("opt"), py::arg("max"),
+            "Sets an input's three shapes (sequences of ints). min <= opt <= max is checked by "
+            "BuilderConfig.add_optimization_profile.")
+        .def(
+            "get_shape",
+            [](const OptimizationProfile& p, const std::string& input) {
+                py::list shapes;
+                for (auto sel : {OptProfileSelector::kMIN, OptProfileSelector::kOPT, OptProfileSelector::kMAX}) {
+                    shapes.append(shapeToTuple(unwrap(p.getDimensions(input, sel))));
+                }
+                return shapes;
+            },
+            py::arg("input"), "[min, opt, max] for the input (NotFoundError when unset).");
+
+    py::class_<BuilderConfig>(m, "BuilderConfig", "How to build an engine (Builder.create_builder_config).")
+        .def("set_flag", &BuilderConfig::setFlag, py::arg("flag"), "Allows a precision (kiln.BuilderFlag).")
+        .def("clear_flag", &BuilderConfig::clearFlag, py::arg("flag"))
+        .def("get_flag", &BuilderConfig::getFlag, py::arg("flag"))
+        .def(
+            "set_memory_pool_limit",
+            [](BuilderConfig& c, MemoryPoolType, size_t bytes) { c.setMemoryPoolLimit(bytes); }, py::arg("pool"),
+            py::arg("pool_size"), "TensorRT's form: set_memory_pool_limit(MemoryPoolType.WORKSPACE, n).")
+        .def("set_memory_pool_limit", &BuilderConfig::setMemoryPoolLimit, py::arg("pool_size"),
+             "Upper bound on the kernels' scratch memory in bytes; 0 (default) means no limit.")
+        .def(
+            "get_memory_pool_limit", [](const BuilderConfig& c, MemoryPoolType) { return c.getMemoryPoolLimit(); },
+            py::arg("pool") = MemoryPoolType::kWorkspace)
+        .def(
+            "add_optimization_profile",
+            [](BuilderConfig& c, const OptimizationProfile& p) {
+                check(c.addOptimizationProfile(p));
+                return c.getNbOptimizationProfiles() - 1;
+            },
+            py::arg("profile"),
+            "Copies the profile into the config and returns its index. Raises InvalidArgumentError when an input "
+            "lacks one of min/opt/max, ranks differ, or min <= opt <= max does not hold.")
+        .def_property_readonly("num_optimization_profiles", &BuilderConfig::getNbOptimizationProfiles)
+        .def_property(
+            "builder_optimization_level", &BuilderConfig::getOptimizationLevel,
+            [](BuilderConfig& c, int32_t level) { check(c.setOptimizationLevel(level)); },
+            "0 (fastest build) to 5 (most optimization); default 3.")
+        .def(
+            "set_timing_cache_path", [](BuilderConfig& c, py::handle path) { c.setTimingCachePath(pathArg(path)); },
+            py::arg("path"), "File where kernel timings are cached across builds (recorded; unused on the CPU).")
+        .def_property("backend", &BuilderConfig::getBackend, &BuilderConfig::setBackend,
+                      "kiln.Backend to build for; default AUTO.")
+        .def_property(
+            "device", &BuilderConfig::getDevice, [](BuilderConfig& c, int32_t d) { check(c.setDevice(d)); },
+            "GPU index for GPU backends (ignored by the CPU backend).");
+}
+
+void bindBuilderClass(py::module_& m) {
+    py::class_<HostMemory>(m, "HostMemory", py::buffer_protocol(),
+                           "Bytes owned by Kiln (a serialized engine). Read-only buffer: bytes(mem), "
+                           "memoryview(mem), numpy.frombuffer(mem, numpy.uint8) and file.write(mem) use it in place.")
+        .def_buffer([](const HostMemory& mem) {
+            return py::buffer_info(const_cast<void*>(mem.data()), 1, py::format_descriptor<uint8_t>::format(), 1,
+                                   {static_cast<py::ssize_t>(mem.size())}, {py::ssize_t{1}}, /*readonly=*/true);
+        })
+        .def_property_readonly("nbytes", &HostMemory::size)
+        .def("__len__", &HostMemory::size);
+
+    py::class_<PyEngineFileResult>(m, "EngineFileResult", "What Builder.build_engine_file returns.")
+        .def_readonly("engine", &PyEngineFileResult::engine, "The kiln.Engine.")
+        .def_readonly("action", &PyEngineFileResult::action, "kiln.EngineFileAction: LOADED, BUILT or REBUILT.")
+        .def_readonly("reason", &PyEngineFileResult::reason, "One line: why it was loaded, built or rebuilt.");
+
+    py::class_<Builder>(m, "Builder", "Builds engines. Keeps the logger alive; keeps no state between builds.")
+        .def(py::init([](ILogger* logger) { return std::make_unique<Builder>(loggerOr(logger)); }),
+             py::arg("logger") = nullptr, py::keep_alive<1, 2>(),
+             "Without a logger, warnings and errors go to sys.stderr.")
+        .def(
+            "create_network", [](Builder& b, int) { return b.createNetwork(); }, py::arg("flags") = 0,
+            "An empty network for an OnnxParser. `flags` is accepted for TensorRT compatibility and ignored.")
+        .def("create_builder_config", &Builder::createBuilderConfig,
+             "A config with the C++ defaults: TF32 allowed (as in TensorRT), no workspace limit, no profiles, "
+             "optimization level 3, backend AUTO (CUDA when this build has it and a GPU is present, else CPU).")
+        .def("create_optimization_profile", &Builder::createOptimizationProfile)
+        .def(
+            "build_serialized_network",
+            [](Builder& b, NetworkDefinition& network, const BuilderConfig& config) {
+                py::gil_scoped_release release;
+                return unwrap(b.buildSerializedNetwork(network, config));
+            },
+            py::arg("network"), py::arg("config"),
+            "Optimizes the network into engine file bytes (a HostMemory; save them, load with Runtime). Raises "
+            "KilnError when an input with dynamic dims has no profile (naming it), a profile disagrees with the "
+            "network, or the backend is unavailable. The network is unchanged and may be built again.")
+        .def(
+            "build_engine",
+            [](Builder& b, NetworkDefinition& network, const BuilderConfig& config) {
+                py::gil_scoped_release release;
+                return unwrap(b.buildEngine(network, config));
+            },
+            py::arg("network"), py::arg("config"), py::keep_alive<0, 1>(),
+            "As build_serialized_network, but returns the Engine in memory.")
+        .def(
+            "build_engine_file",
+            [](py::object self, const py::object& onnxPath, const BuilderConfig& config, const py::object& enginePath,
+               bool force, bool rebuildStale) {
+                return buildEngineFile(self, self.cast<Builder&>(), pathArg(onnxPath), config, pathArg(enginePath),
+                                       force, rebuildStale);
+            },
+            py::arg("onnx_path"), py::arg("config"), py::arg("engine_path"), py::arg("force") = false,
+            py::arg("rebuild_stale") = true,
+            "Build-or-load: loads engine_path when it holds an engine built from the same model file (SHA-256), "
+            "options, backend, device and Kiln version; otherwise parses onnx_path, builds and writes the engine "
+            "atomically. force=True always rebuilds; rebuild_stale=False makes a stale engine an error. Returns an "
+            "EngineFileResult (engine, action, reason).");
+    m.attr("HAS_BUILD_ENGINE_FILE") = py::bool_(KILN_PY_HAS_BUILD_ENGINE_FILE != 0);
+}
+
+}  // namespace
+
+void bindBuilder(py::module_& m) {
+    bindEnums(m);
+    bindNetwork(m);
+    bindConfig(m);
+    bindBuilderClass(m);
+}
+
+}  // namespace kiln::python
