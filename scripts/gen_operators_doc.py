@@ -22,6 +22,33 @@ MAX_OPSET = 17
 # Ops the importer handles itself, without a row in ops.def or a kernel.
 IMPORTER_HANDLED = {"Constant": "folded into a constant value at import"}
 
+CUDA_KERNELS = ROOT / "src" / "backends" / "cuda" / "kernels"
+CUDA_ADD = re.compile(r"\br\.add\(\s*(?:ir::)?OpKind::k(\w+)")
+# Why an op without a CUDA kernel runs on the host (through its CPU kernel) inside a CUDA engine.
+HOST_REASONS = {
+    "If": "control flow: subgraphs run on the CPU executor",
+    "Loop": "control flow: subgraphs run on the CPU executor",
+    "Scan": "control flow: subgraphs run on the CPU executor",
+    "StringNormalizer": "string tensors",
+    "TfIdfVectorizer": "string/n-gram lookup, host logic",
+    "Bernoulli": "random generator", "Multinomial": "random generator", "RandomNormal": "random generator",
+    "RandomNormalLike": "random generator", "RandomUniform": "random generator",
+    "RandomUniformLike": "random generator",
+    "NonZero": "data-dependent output shape", "Unique": "data-dependent output shape",
+    "NonMaxSuppression": "data-dependent output shape",
+    "Shape": "reads only the input's shape", "Size": "reads only the input's shape",
+    "Constant": "a constant: folded at import",
+}
+
+
+def cuda_ops():
+    """Ops registered by the CUDA kernel families (r.add(OpKind::kX, ...) in src/backends/cuda/kernels)."""
+    ops = set()
+    for f in sorted(CUDA_KERNELS.glob("*.cpp")):
+        ops.update(CUDA_ADD.findall(f.read_text()))
+    return ops
+
+
 ROW = re.compile(r'^\s*KILN_OP\(\s*(\w+)\s*,\s*"([^"]*)"\s*,\s*(\w+)\s*\)')
 SECTION = re.compile(r"^\s*//\s*----\s*(.+?)\s*$")
 
@@ -74,10 +101,19 @@ def render(rows, schemas, first):
         "(attributes that later became inputs) before a kernel sees them."
     )
     out.append("")
+    gpu = cuda_ops()
+    on_gpu = sum(1 for name, _, _, _ in rows if name in gpu)
+    out.append(
+        f"The CUDA backend has a kernel for {on_gpu} of them; the others run on the host through their CPU kernel "
+        "inside a CUDA engine, with the copies made where values cross (reason in the CUDA column; "
+        "[docs/cuda.md](cuda.md))."
+    )
+    out.append("")
     out.append("| Op | Domain | Family | CPU | CUDA |")
     out.append("|----|--------|--------|-----|------|")
     for name, domain, family, _ in rows:
-        out.append(f"| {name} | {domain} | {family} | ✓ | planned |")
+        cuda = "✓" if name in gpu else "host: " + HOST_REASONS.get(name, "no CUDA kernel yet")
+        out.append(f"| {name} | {domain} | {family} | ✓ | {cuda} |")
     out.append("")
     if IMPORTER_HANDLED:
         out.append("Handled by the importer without a kernel:")

@@ -1,6 +1,7 @@
 #include "backends/cuda/resources.h"
 
 #include "backends/cuda/check.h"
+#include "backends/cuda/kernels/device_errors.h"
 
 namespace kiln::cuda {
 
@@ -72,6 +73,8 @@ Result<std::vector<Tensor>> runOnHostTensors(const ExecutionPlan& plan, ContextR
     }
     KILN_CUDA_CHECK(cudaStreamSynchronize(st.stream));
     KILN_CUDA_CHECK(cudaGetLastError());
+    // Out-of-range indices found by the kernels (Gather & co on device data) surface here, naming the node.
+    KILN_RETURN_IF_ERROR(takeDeviceErrors(st.stream, plan.graph()));
     return outputs;
 }
 
