@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <set>
 
+#include "builder/builder_internal.h"
 #include "frontend/onnx/importer.h"
 #include "kiln/kiln.h"
 #include "passes/pass.h"
@@ -66,6 +67,7 @@ public:
     std::unique_ptr<ir::Graph> graph;
     std::string path;
     std::string sha256;
+    std::string stamp;  // plan::fileStamp of the model under which sha256 was taken
 };
 
 class ProfileImpl final : public OptimizationProfile {
@@ -238,11 +240,8 @@ Status validate(const NetworkImpl& net, const ConfigImpl& config, ILogger& logge
     return Status::ok();
 }
 
-plan::EngineMetadata metadataFor(const NetworkImpl& net, const ConfigImpl& config) {
-    plan::EngineMetadata meta = plan::EngineMetadata::current("cpu");
-    meta.modelPath = net.path;
-    meta.modelSha256 = net.sha256;
-    auto& o = meta.buildOptions;
+std::map<std::string, std::string> optionsOf(const ConfigImpl& config) {
+    std::map<std::string, std::string> o;
     o["fp16"] = config.getFlag(BuilderFlag::kFP16) ? "1" : "0";
     o["bf16"] = config.getFlag(BuilderFlag::kBF16) ? "1" : "0";
     o["tf32"] = config.getFlag(BuilderFlag::kTF32) ? "1" : "0";
@@ -251,6 +250,15 @@ plan::EngineMetadata metadataFor(const NetworkImpl& net, const ConfigImpl& confi
     o["opt_level"] = std::to_string(config.optLevel);
     if (!config.timingCache.empty()) o["timing_cache"] = config.timingCache;
     runtime::encodeProfiles(config.profiles, o);
+    return o;
+}
+
+plan::EngineMetadata metadataFor(const NetworkImpl& net, const ConfigImpl& config) {
+    plan::EngineMetadata meta = plan::EngineMetadata::current(builder::backendNameOf(config));
+    meta.modelPath = net.path;
+    meta.modelSha256 = net.sha256;
+    meta.modelStamp = net.stamp;
+    meta.buildOptions = optionsOf(config);
     return meta;
 }
 
@@ -286,6 +294,28 @@ Result<T> logged(Result<T> r, ILogger& logger) {
 
 }  // namespace
 
+namespace builder {
+
+Result<OptimizedNetwork> optimizeNetwork(NetworkDefinition& network, const BuilderConfig& config, ILogger& logger) {
+    const NetworkImpl* net = nullptr;
+    const ConfigImpl* cfg = nullptr;
+    auto graph = logged(optimize(network, config, logger, &net, &cfg), logger);
+    if (!graph) return graph.status();
+    return OptimizedNetwork{std::move(graph).value(), metadataFor(*net, *cfg), cfg->profiles};
+}
+
+Result<std::map<std::string, std::string>> buildOptionsOf(const BuilderConfig& config) {
+    const auto* cfg = dynamic_cast<const ConfigImpl*>(&config);
+    if (cfg == nullptr) return invalidArgument("the config was not created by Builder::createBuilderConfig");
+    return optionsOf(*cfg);
+}
+
+std::string backendNameOf(const BuilderConfig& config) {
+    return config.getBackend() == Backend::kCuda ? "cuda" : "cpu";
+}
+
+}  // namespace builder
+
 Builder::Builder(ILogger& logger) : mLogger(logger) {}
 Builder::~Builder() = default;
 
@@ -294,21 +324,15 @@ std::unique_ptr<BuilderConfig> Builder::createBuilderConfig() { return std::make
 std::unique_ptr<OptimizationProfile> Builder::createOptimizationProfile() { return std::make_unique<ProfileImpl>(); }
 
 Result<std::unique_ptr<Engine>> Builder::buildEngine(NetworkDefinition& network, const BuilderConfig& config) {
-    const NetworkImpl* net = nullptr;
-    const ConfigImpl* cfg = nullptr;
-    auto graph = logged(optimize(network, config, mLogger, &net, &cfg), mLogger);
-    if (!graph) return graph.status();
-    std::shared_ptr<const ir::Graph> shared(std::move(graph).value());
-    return runtime::makeCpuEngine(std::move(shared), cfg->profiles, mLogger);
+    KILN_ASSIGN_OR_RETURN(builder::OptimizedNetwork built, builder::optimizeNetwork(network, config, mLogger));
+    std::shared_ptr<const ir::Graph> shared(std::move(built.graph));
+    return runtime::makeCpuEngine(std::move(shared), std::move(built.profiles), mLogger);
 }
 
 Result<std::unique_ptr<HostMemory>> Builder::buildSerializedNetwork(NetworkDefinition& network,
                                                                     const BuilderConfig& config) {
-    const NetworkImpl* net = nullptr;
-    const ConfigImpl* cfg = nullptr;
-    auto graph = logged(optimize(network, config, mLogger, &net, &cfg), mLogger);
-    if (!graph) return graph.status();
-    auto bytes = logged(plan::serializeEngine(**graph, metadataFor(*net, *cfg)), mLogger);
+    KILN_ASSIGN_OR_RETURN(builder::OptimizedNetwork built, builder::optimizeNetwork(network, config, mLogger));
+    auto bytes = logged(plan::serializeEngine(*built.graph, built.metadata), mLogger);
     if (!bytes) return bytes.status();
     return std::unique_ptr<HostMemory>(std::make_unique<HostMemoryImpl>(std::move(bytes).value()));
 }
@@ -338,11 +362,14 @@ Status OnnxParser::parseFromFile(const std::string& path) {
     }
     auto imported = onnx_frontend::importModel(*proto, baseDir);
     if (!imported) return fail(imported.status().withContext(path));
+    // The stamp taken before hashing is kept only if the file still has it afterwards: then the hash is of it.
+    const std::string stamp = plan::fileStamp(path);
     auto sha = plan::sha256File(path);
     if (!sha) return fail(sha.status());
     net->graph = std::move(imported->graph);
     net->path = path;
     net->sha256 = *sha;
+    net->stamp = stamp == plan::fileStamp(path) ? stamp : std::string();
     logLine(mLogger, Severity::kInfo,
             "parsed " + path + ": " + std::to_string(net->graph->nodes().size()) + " nodes, " +
                 std::to_string(net->getNbInputs()) + " inputs, " + std::to_string(net->getNbOutputs()) + " outputs");

@@ -309,17 +309,17 @@ Result<std::unique_ptr<Engine>> makeCpuEngine(std::shared_ptr<const ir::Graph> g
     return std::unique_ptr<Engine>(std::move(engine));
 }
 
+Result<std::unique_ptr<Engine>> engineFromFile(plan::EngineFile file, ILogger& logger) {
+    KILN_ASSIGN_OR_RETURN(auto profiles, decodeProfiles(file.metadata.buildOptions));
+    std::shared_ptr<const ir::Graph> graph(std::move(file.graph));
+    return makeCpuEngine(std::move(graph), std::move(profiles), logger);
+}
+
 }  // namespace kiln::runtime
 
 namespace kiln {
 
-namespace {
-Result<std::unique_ptr<Engine>> engineFromFile(plan::EngineFile file, ILogger& logger) {
-    KILN_ASSIGN_OR_RETURN(auto profiles, runtime::decodeProfiles(file.metadata.buildOptions));
-    std::shared_ptr<const ir::Graph> graph(std::move(file.graph));
-    return runtime::makeCpuEngine(std::move(graph), std::move(profiles), logger);
-}
-}  // namespace
+using runtime::engineFromFile;
 
 Runtime::Runtime(ILogger& logger) : mLogger(logger) {}
 Runtime::~Runtime() = default;
