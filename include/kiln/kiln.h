@@ -199,8 +199,11 @@ public:
                                           OptProfileSelector selector) const = 0;
     //! Bytes of the activation arena of one context: all intermediate tensors, placed by the liveness-based memory
     //! planner (values whose lifetimes do not overlap share memory). Computed from the static shapes when every
-    //! shape is static. 0 for an engine with dynamic (or data-dependent) shapes: its arena size depends on the
-    //! shapes given at run time, and the CPU backend allocates each enqueue's activations for the actual shapes.
+    //! shape is static; each context then allocates this arena when it is created and never grows it. 0 for an
+    //! engine with dynamic (or data-dependent) shapes: its arena size depends on the shapes given at run time. The
+    //! CPU backend then runs a context's first enqueue with given input shapes on the heap, plans the arena from
+    //! the shapes that run had, and runs the next enqueues with those input shapes in it (an activation whose size
+    //! differs from the plan, e.g. a data-dependent one, is allocated apart).
     virtual size_t getActivationMemorySize() const noexcept = 0;
     //! A new context with profile 0 active. The context refers to this Engine, which must outlive it.
     virtual Result<std::unique_ptr<ExecutionContext>> createExecutionContext() const = 0;

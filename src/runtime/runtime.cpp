@@ -8,6 +8,7 @@
 #include "kiln/kiln.h"
 #include "plan/engine_file.h"
 #include "plan/memory_plan.h"
+#include "runtime/activation_arena.h"
 #include "runtime/engine_impl.h"
 
 namespace kiln::runtime {
@@ -61,6 +62,8 @@ public:
     Result<Shape> getTensorShape(const std::string& name) const override;
     Status enqueue(void* stream) override;
     Result<std::map<std::string, Tensor>> infer(const std::map<std::string, Tensor>& inputs) override;
+    Status reserveArena() { return mArena.reserve(); }
+    const ArenaStats& arenaStats() const noexcept { return mArena.stats(); }
 
 private:
     struct Binding {
@@ -68,10 +71,13 @@ private:
         size_t capacity = 0;
     };
     Status bind(const std::string& name, void* data, size_t capacity);
+    //! Runs the graph on `inputs` with the activations in the arena; outputs may live in the arena.
+    Result<std::unordered_map<std::string, Tensor>> run(const std::unordered_map<std::string, Tensor>& inputs);
     const CpuEngine& mEngine;
     int32_t mProfile = 0;
     std::unordered_map<std::string, Shape> mShapes;  // inputs set by setInputShape; outputs after a run
     std::unordered_map<std::string, Binding> mBindings;
+    ActivationArena mArena;
 };
 
 class CpuEngine final : public Engine {
@@ -85,7 +91,10 @@ public:
         : mGraph(std::move(graph)), mProfiles(std::move(profiles)) {
         for (const ir::Value* v : mGraph->inputs()) add(v, TensorIOMode::kINPUT);
         for (const ir::Value* v : mGraph->outputs()) add(v, TensorIOMode::kOUTPUT);
-        if (auto mp = plan::planMemory(*mGraph); mp.isOk()) mActivationBytes = mp->arenaBytes;
+        if (auto mp = plan::planMemory(*mGraph); mp.isOk()) {
+            mPlan = std::make_shared<const plan::MemoryPlan>(std::move(mp).value());
+            mActivationBytes = mPlan->arenaBytes;
+        }
     }
 
     int32_t getNbIOTensors() const noexcept override { return static_cast<int32_t>(mOrder.size()); }
@@ -126,7 +135,9 @@ public:
     }
     size_t getActivationMemorySize() const noexcept override { return mActivationBytes; }
     Result<std::unique_ptr<ExecutionContext>> createExecutionContext() const override {
-        return std::unique_ptr<ExecutionContext>(std::make_unique<CpuContext>(*this));
+        auto context = std::make_unique<CpuContext>(*this);
+        KILN_RETURN_IF_ERROR(context->reserveArena());
+        return std::unique_ptr<ExecutionContext>(std::move(context));
     }
 
     Result<const Io*> find(const std::string& name) const {
@@ -136,6 +147,8 @@ public:
     }
     const ir::Graph& graph() const { return *mGraph; }
     const std::vector<ProfileShapes>& profiles() const { return mProfiles; }
+    //! The memory plan when every shape is static (shared by the contexts), else null.
+    const std::shared_ptr<const plan::MemoryPlan>& memoryPlan() const { return mPlan; }
 
 private:
     void add(const ir::Value* v, TensorIOMode mode) {
@@ -146,10 +159,23 @@ private:
     std::vector<ProfileShapes> mProfiles;
     std::vector<std::string> mOrder;
     std::unordered_map<std::string, Io> mIo;
+    std::shared_ptr<const plan::MemoryPlan> mPlan;
     size_t mActivationBytes = 0;
 };
 
-CpuContext::CpuContext(const CpuEngine& engine) : mEngine(engine) {}
+CpuContext::CpuContext(const CpuEngine& engine) : mEngine(engine), mArena(engine.memoryPlan()) {}
+
+Result<std::unordered_map<std::string, Tensor>> CpuContext::run(const std::unordered_map<std::string, Tensor>& inputs) {
+    std::vector<Shape> shapes;
+    for (const ir::Value* in : mEngine.graph().inputs()) {
+        auto it = inputs.find(in->name());
+        shapes.push_back(it == inputs.end() ? Shape{} : it->second.shape());
+    }
+    mArena.beginRun(shapes);
+    KILN_ASSIGN_OR_RETURN(auto outputs, cpu::Executor(&mArena).runNamed(mEngine.graph(), inputs));
+    mArena.endRun(mEngine.graph());
+    return outputs;
+}
 
 Status CpuContext::setOptimizationProfile(int32_t index) {
     const auto n = mEngine.getNbOptimizationProfiles();
@@ -231,7 +257,7 @@ Status CpuContext::enqueue(void* /*stream*/) {
             return invalidArgument("output '" + out->name() + "' has no address (setTensorAddress)");
         }
     }
-    KILN_ASSIGN_OR_RETURN(auto outputs, cpu::Executor().runNamed(mEngine.graph(), inputs));
+    KILN_ASSIGN_OR_RETURN(auto outputs, run(inputs));
     for (const ir::Value* out : mEngine.graph().outputs()) {
         const Tensor& t = outputs.at(out->name());
         const Binding& b = mBindings.at(out->name());
@@ -254,16 +280,22 @@ Result<std::map<std::string, Tensor>> CpuContext::infer(const std::map<std::stri
         KILN_RETURN_IF_ERROR(setInputShape(name, t.shape()));
         named.emplace(name, t);
     }
-    KILN_ASSIGN_OR_RETURN(auto outputs, cpu::Executor().runNamed(mEngine.graph(), named));
+    KILN_ASSIGN_OR_RETURN(auto outputs, run(named));
     std::map<std::string, Tensor> result;
     for (auto& [name, t] : outputs) {
         mShapes[name] = t.shape();
-        result.emplace(name, std::move(t));
+        // The caller owns what infer returns: outputs in the arena would be overwritten by the next run.
+        result.emplace(name, mArena.contains(t) ? t.clone() : std::move(t));
     }
     return result;
 }
 
 }  // namespace
+
+ArenaStats arenaStatsOf(const ExecutionContext& context) {
+    const auto* cpu = dynamic_cast<const CpuContext*>(&context);
+    return cpu ? cpu->arenaStats() : ArenaStats{};
+}
 
 void encodeProfiles(const std::vector<ProfileShapes>& profiles, std::map<std::string, std::string>& options) {
     for (size_t i = 0; i < profiles.size(); ++i) {
