@@ -227,7 +227,9 @@ public:
     virtual Status setInputShape(const std::string& name, const Shape& dims) = 0;
     //! Binds host memory to an I/O tensor by name (the CPU backend reads and writes host memory). The memory is the
     //! caller's and must stay valid through enqueue. With `capacityBytes`, enqueue checks the tensor fits and fails
-    //! naming it otherwise; without, the caller guarantees it fits. A null address unbinds.
+    //! naming it otherwise (for an output, getTensorShape then gives the shape it needed, data-dependent ones
+    //! included, so the caller can grow the buffer and enqueue again); without, the caller guarantees it fits. A null
+    //! address unbinds.
     virtual Status setTensorAddress(const std::string& name, void* data) = 0;
     virtual Status setTensorAddress(const std::string& name, void* data, size_t capacityBytes) = 0;
     //! An I/O tensor's shape: for inputs the one set (or static); for outputs the static shape before the first
