@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <optional>
+#include <thread>
 
 #include "api_test_util.h"
 #include "backends/cpu/executor.h"
@@ -124,6 +125,38 @@ TEST(ActivationArena, StaticModelRunsInOneArena) {
     }
     std::printf("  static block: arena %zu bytes, activations %zu bytes; per run %zu in place, %zu copied in\n", arena,
                 arenaStatsOf(**ctx).plannedBytes, arenaStatsOf(**ctx).inArena, arenaStatsOf(**ctx).copiedIn);
+}
+
+TEST(ActivationArena, ContextsOfOneStaticEngineRunConcurrently) {
+    // Each context has an arena of its own over the plan the engine shares (scripts/tsan.sh runs this under TSan).
+    TempDir dir;
+    BuiltBlob b;
+    buildBlob(b, writeStaticModel(dir));
+    const Tensor x = patternInput({1, 4, 6, 6}, 0.5f);
+    auto want = cpu::Executor().run(*b.graph, {x});
+    ASSERT_TRUE(want.isOk());
+    constexpr int kThreads = 8, kRuns = 250;
+    std::vector<int> mismatches(kThreads, 0);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+            auto ctx = b.engine->createExecutionContext();
+            std::vector<float> y(5);
+            if (!ctx || !(*ctx)->setTensorAddress("x", const_cast<void*>(x.raw())) ||
+                !(*ctx)->setTensorAddress("y", y.data())) {
+                mismatches[static_cast<size_t>(t)] = -1;
+                return;
+            }
+            for (int i = 0; i < kRuns; ++i) {
+                const bool ok = (*ctx)->enqueue().isOk() && arenaStatsOf(**ctx).onHeap == 0;
+                if (!ok || std::memcmp(y.data(), (*want)[0].raw(), sizeof(float) * 5) != 0) {
+                    ++mismatches[static_cast<size_t>(t)];
+                }
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    for (int t = 0; t < kThreads; ++t) EXPECT_EQ(mismatches[static_cast<size_t>(t)], 0) << "thread " << t;
 }
 
 //! y = Relu(x · W) with x float32[N, 3] (N dynamic).
