@@ -256,15 +256,16 @@ enum class EngineFileAction {
 
 //! Options of Builder::buildEngineFile.
 struct EngineFileOptions {
-    bool force = false;         //!< Build and overwrite even when the file holds a matching engine.
-    bool rebuildStale = true;   //!< false: a stale engine is an error naming both sides and the rebuild command.
+    bool force = false;        //!< Build and overwrite even when the file holds a matching engine.
+    bool rebuildStale = true;  //!< false: a stale engine is an error naming both sides and the rebuild command.
 };
 
 //! The engine and what buildEngineFile did to get it.
 struct EngineFileResult {
     std::unique_ptr<Engine> engine;
     EngineFileAction action = EngineFileAction::kBuilt;
-    std::string reason;  //!< One line: why it was loaded, built or rebuilt (e.g. "model changed: sha256 1a2b… → 3c4d…").
+    //! One line: why it was loaded, built or rebuilt (e.g. "model changed: sha256 1a2b3c4d5e6f... -> 3c4d5e6f7a8b...").
+    std::string reason;
 };
 
 //! Builds engines. Keeps no state between builds apart from the logger.
@@ -289,9 +290,14 @@ public:
     //! engine whose outputs are bit-identical to buildEngine's.
     Result<std::unique_ptr<HostMemory>> buildSerializedNetwork(NetworkDefinition& network, const BuilderConfig& config);
     //! Build-or-load, the seed's way: when `enginePath` holds an engine built from the same model file (SHA-256),
-    //! with the same options, backend, device and Kiln version, loads it (memory-mapped) instead of building;
-    //! otherwise parses `onnxPath`, builds, and writes the engine atomically (temp file + rename: a crash leaves
-    //! the old file or none). A damaged engine file is rebuilt and the damage logged at kWarning.
+    //! with the same options, backend, device, Kiln version and engine format, loads it (memory-mapped, checksum
+    //! verified) instead of building; otherwise parses `onnxPath`, builds, and writes the engine atomically (temp
+    //! file + rename: a crash leaves the old file or none). A stale engine is rebuilt from `onnxPath`, or with an
+    //! empty `onnxPath` from the model it records when that is reachable (kRebuilt, `reason` naming both sides);
+    //! with options.rebuildStale = false it is an error naming both sides and the command that rebuilds it. A
+    //! damaged engine file is rebuilt and the damage logged at kWarning; a file that is not a Kiln engine is an
+    //! error and is not overwritten. What was done is logged at kInfo. The model is not hashed again while its
+    //! file keeps the size and timestamps recorded with the hash. docs/engine-files.md has the details.
     Result<EngineFileResult> buildEngineFile(const std::string& onnxPath, const BuilderConfig& config,
                                              const std::string& enginePath, const EngineFileOptions& options = {});
 

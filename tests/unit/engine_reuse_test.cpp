@@ -6,6 +6,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <random>
 #include <thread>
 
 #include "api_test_util.h"
@@ -320,6 +322,45 @@ TEST_F(EngineReuse, RefusesToOverwriteSomethingElse) {
     EXPECT_EQ(missing.status().code(), ErrorCode::kNotFound);
     EXPECT_NE(missing.status().message().find("none.engine"), std::string::npos);
     EXPECT_FALSE(mBuilder.buildEngineFile(mModel, *mConfig, "").isOk());
+}
+
+TEST_F(EngineReuse, MutatedEngineFilesAreRebuiltOrRefusedNeverCrash) {
+    // Random damage to the file at the engine path: every call loads it (damage in reserved bytes only), rebuilds it
+    // (with a warning) or refuses (not an engine at all); whatever engine comes back computes the right thing.
+    ASSERT_TRUE(buildFile().isOk());
+    std::string original;
+    {
+        std::ifstream in(mEngine, std::ios::binary);
+        original.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    std::mt19937_64 rng(4242);
+    std::map<EngineFileAction, int> actions;
+    int refused = 0;
+    for (int i = 0; i < 1000; ++i) {
+        std::string bytes = original;
+        const int edits = 1 + static_cast<int>(rng() % 3);
+        for (int e = 0; e < edits && !bytes.empty(); ++e) {
+            const size_t at = rng() % bytes.size();
+            switch (rng() % 4) {
+                case 0:
+                case 1: bytes[at] = static_cast<char>(bytes[at] ^ (1 << (rng() % 8))); break;
+                case 2: bytes.resize(at); break;
+                default: bytes.append(1 + rng() % 64, static_cast<char>(rng())); break;
+            }
+        }
+        mDir.writeBytes("model.engine", bytes);
+        auto r = buildFile();
+        if (!r) {
+            EXPECT_NE(r.status().message().find("is not a Kiln engine"), std::string::npos) << r.status().message();
+            ++refused;
+            continue;
+        }
+        ++actions[r->action];
+        EXPECT_EQ(run(*r->engine), expected(kW1)) << "mutation " << i;
+    }
+    std::printf("  1000 mutated engine files: %d loaded, %d rebuilt, %d refused (not an engine)\n",
+                actions[EngineFileAction::kLoaded], actions[EngineFileAction::kRebuilt], refused);
+    EXPECT_GT(actions[EngineFileAction::kRebuilt], 500);
 }
 
 // ---- real model: reuse is fast ---------------------------------------------------------------------------------
