@@ -80,9 +80,10 @@ enum class OptProfileSelector { kMIN = 0, kOPT = 1, kMAX = 2 };
 
 //! The backend an engine is built for.
 enum class Backend {
-    kAuto,  //!< The best available backend (today: CPU).
-    kCpu,   //!< The CPU reference backend.
-    kCuda,  //!< NVIDIA GPUs; not yet available: building for it fails with kUnsupported.
+    kAuto,  //!< CUDA when this Kiln has its CUDA backend and a usable GPU is present, else CPU.
+    kCpu,   //!< The CPU reference backend: runs anywhere, computes in FP32 (or the model's dtypes).
+    kCuda,  //!< NVIDIA GPUs (sm_90 today). Without a GPU, or in a Kiln built without CUDA, building fails with
+            //!< kUnsupported saying why.
 };
 
 enum class TensorIOMode { kNONE = 0, kINPUT = 1, kOUTPUT = 2 };
@@ -146,8 +147,10 @@ public:
     virtual ~BuilderConfig() = default;
     BuilderConfig(const BuilderConfig&) = delete;
     BuilderConfig& operator=(const BuilderConfig&) = delete;
-    //! Allows a precision (see BuilderFlag). The CPU backend computes in FP32 and says so at kInfo. kINT8 needs
-    //! calibration data or a model with Q/DQ nodes; without them the build fails.
+    //! Allows a precision (see BuilderFlag). kTF32 is set by default (as in TensorRT): clear it for IEEE FP32
+    //! matmuls and convolutions. With kFP16 or kBF16 the CUDA backend runs tensors in that dtype where the op has a
+    //! low-precision kernel; I/O tensors keep the model's dtypes. The CPU backend computes in FP32 and says so at
+    //! kInfo. kINT8 needs calibration data or a model with Q/DQ nodes; without them the build fails.
     virtual void setFlag(BuilderFlag flag) noexcept = 0;
     virtual void clearFlag(BuilderFlag flag) noexcept = 0;
     virtual bool getFlag(BuilderFlag flag) const noexcept = 0;
@@ -167,7 +170,8 @@ public:
     //! Target backend; default kAuto.
     virtual void setBackend(Backend backend) noexcept = 0;
     virtual Backend getBackend() const noexcept = 0;
-    //! Device index for GPU backends (ignored by the CPU backend); kOutOfRange when negative.
+    //! CUDA device index (ignored by the CPU backend); kOutOfRange when negative. A device that does not exist
+    //! fails the build, naming how many GPUs there are.
     virtual Status setDevice(int32_t device) = 0;
     virtual int32_t getDevice() const noexcept = 0;
 
@@ -199,8 +203,11 @@ public:
                                           OptProfileSelector selector) const = 0;
     //! Bytes of the activation arena of one context: all intermediate tensors, placed by the liveness-based memory
     //! planner (values whose lifetimes do not overlap share memory). Computed from the static shapes when every
-    //! shape is static. 0 for an engine with dynamic (or data-dependent) shapes: its arena size depends on the
-    //! shapes given at run time, and the CPU backend allocates each enqueue's activations for the actual shapes.
+    //! shape is static; each context then allocates this arena when it is created and never grows it. 0 for an
+    //! engine with dynamic (or data-dependent) shapes: its arena size depends on the shapes given at run time. The
+    //! CPU backend then runs a context's first enqueue with given input shapes on the heap, plans the arena from
+    //! the shapes that run had, and runs the next enqueues with those input shapes in it (an activation whose size
+    //! differs from the plan, e.g. a data-dependent one, is allocated apart).
     virtual size_t getActivationMemorySize() const noexcept = 0;
     //! A new context with profile 0 active. The context refers to this Engine, which must outlive it.
     virtual Result<std::unique_ptr<ExecutionContext>> createExecutionContext() const = 0;
@@ -222,9 +229,12 @@ public:
     //! shape's rank differs or a dim lies outside the active profile's [min, max] (or differs from a static dim).
     //! Inputs with static shapes need no call.
     virtual Status setInputShape(const std::string& name, const Shape& dims) = 0;
-    //! Binds host memory to an I/O tensor by name (the CPU backend reads and writes host memory). The memory is the
-    //! caller's and must stay valid through enqueue. With `capacityBytes`, enqueue checks the tensor fits and fails
-    //! naming it otherwise; without, the caller guarantees it fits. A null address unbinds.
+    //! Binds memory to an I/O tensor by name: host memory for a CPU engine, device memory (cudaMalloc) for a CUDA
+    //! engine. The memory is the caller's and must stay valid through enqueue. With `capacityBytes`, enqueue checks
+    //! the tensor fits and fails naming it otherwise (for an output, getTensorShape then gives the shape it needed,
+    //! data-dependent ones included, so the caller can grow the buffer and enqueue again); without, the caller
+    //! guarantees it fits. A null
+    //! address unbinds.
     virtual Status setTensorAddress(const std::string& name, void* data) = 0;
     virtual Status setTensorAddress(const std::string& name, void* data, size_t capacityBytes) = 0;
     //! An I/O tensor's shape: for inputs the one set (or static); for outputs the static shape before the first
@@ -232,7 +242,9 @@ public:
     virtual Result<Shape> getTensorShape(const std::string& name) const = 0;
     //! Runs the network on the bound inputs and writes the outputs to the bound addresses. Every input needs a
     //! shape (when dynamic) and an address, every output an address; a missing one fails naming the tensor.
-    //! The CPU backend runs synchronously and ignores `stream` (pass nullptr): the outputs are ready on return.
+    //! A CUDA engine enqueues on `stream` (a cudaStream_t; nullptr: the legacy default stream) and returns before
+    //! the work is done: synchronize the stream before reading outputs. The CPU backend runs synchronously and
+    //! ignores `stream`: the outputs are ready on return.
     virtual Status enqueue(void* stream = nullptr) = 0;
     //! Convenience for host tensors: runs on `inputs` (by name; shapes checked as by setInputShape) and returns
     //! every output by name, in tensors it allocates. Does not use the bound addresses.
@@ -259,8 +271,8 @@ struct EngineFileOptions {
 struct EngineFileResult {
     std::unique_ptr<Engine> engine;
     EngineFileAction action = EngineFileAction::kBuilt;
-    std::string
-        reason;  //!< One line: why it was loaded, built or rebuilt (e.g. "model changed: sha256 1a2b… → 3c4d…").
+    //! One line: why it was loaded, built or rebuilt (e.g. "model changed: sha256 1a2b3c4d5e6f... -> 3c4d5e6f7a8b...").
+    std::string reason;
 };
 
 //! Builds engines. Keeps no state between builds apart from the logger.
@@ -273,7 +285,8 @@ public:
 
     //! An empty network, to be filled by an OnnxParser.
     std::unique_ptr<NetworkDefinition> createNetwork();
-    //! A config with defaults: FP32 only, no workspace limit, no profiles, optimization level 3, backend kAuto.
+    //! A config with defaults: kTF32 allowed (FP32 otherwise), no workspace limit, no profiles, optimization level
+    //! 3, backend kAuto, device 0.
     std::unique_ptr<BuilderConfig> createBuilderConfig();
     std::unique_ptr<OptimizationProfile> createOptimizationProfile();
     //! Optimizes the network (the pass pipeline, each pass logged at kVerbose, changes at kInfo) into an Engine in
@@ -285,9 +298,14 @@ public:
     //! engine whose outputs are bit-identical to buildEngine's.
     Result<std::unique_ptr<HostMemory>> buildSerializedNetwork(NetworkDefinition& network, const BuilderConfig& config);
     //! Build-or-load, the seed's way: when `enginePath` holds an engine built from the same model file (SHA-256),
-    //! with the same options, backend, device and Kiln version, loads it (memory-mapped) instead of building;
-    //! otherwise parses `onnxPath`, builds, and writes the engine atomically (temp file + rename: a crash leaves
-    //! the old file or none). A damaged engine file is rebuilt and the damage logged at kWarning.
+    //! with the same options, backend, device, Kiln version and engine format, loads it (memory-mapped, checksum
+    //! verified) instead of building; otherwise parses `onnxPath`, builds, and writes the engine atomically (temp
+    //! file + rename: a crash leaves the old file or none). A stale engine is rebuilt from `onnxPath`, or with an
+    //! empty `onnxPath` from the model it records when that is reachable (kRebuilt, `reason` naming both sides);
+    //! with options.rebuildStale = false it is an error naming both sides and the command that rebuilds it. A
+    //! damaged engine file is rebuilt and the damage logged at kWarning; a file that is not a Kiln engine is an
+    //! error and is not overwritten. What was done is logged at kInfo. The model is not hashed again while its
+    //! file keeps the size and timestamps recorded with the hash. docs/engine-files.md has the details.
     Result<EngineFileResult> buildEngineFile(const std::string& onnxPath, const BuilderConfig& config,
                                              const std::string& enginePath, const EngineFileOptions& options = {});
 

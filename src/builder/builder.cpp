@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <set>
 
+#include "builder/builder_internal.h"
 #include "frontend/onnx/importer.h"
 #include "kiln/kiln.h"
 #include "passes/pass.h"
@@ -67,6 +68,7 @@ public:
     std::unique_ptr<ir::Graph> graph;
     std::string path;
     std::string sha256;
+    std::string stamp;  // plan::fileStamp of the model under which sha256 was taken
 };
 
 class ProfileImpl final : public OptimizationProfile {
@@ -269,6 +271,22 @@ Status validate(const NetworkImpl& net, const ConfigImpl& config, Backend backen
     return Status::ok();
 }
 
+//! The build options an engine of `config` records (precision flags, workspace, optimization level, timing cache,
+//! profiles; for CUDA the device).
+std::map<std::string, std::string> optionsOf(const ConfigImpl& config, Backend backend) {
+    std::map<std::string, std::string> o;
+    o["fp16"] = config.getFlag(BuilderFlag::kFP16) ? "1" : "0";
+    o["bf16"] = config.getFlag(BuilderFlag::kBF16) ? "1" : "0";
+    o["tf32"] = config.getFlag(BuilderFlag::kTF32) ? "1" : "0";
+    o["int8"] = config.getFlag(BuilderFlag::kINT8) ? "1" : "0";
+    o["workspace"] = std::to_string(config.workspace);
+    o["opt_level"] = std::to_string(config.optLevel);
+    if (!config.timingCache.empty()) o["timing_cache"] = config.timingCache;
+    runtime::encodeProfiles(config.profiles, o);
+    if (backend == Backend::kCuda) o["device"] = std::to_string(config.device);
+    return o;
+}
+
 Result<plan::EngineMetadata> metadataFor(const NetworkImpl& net, const ConfigImpl& config, Backend backend) {
     plan::EngineMetadata meta = plan::EngineMetadata::current("cpu");
 #if KILN_HAVE_CUDA
@@ -278,15 +296,8 @@ Result<plan::EngineMetadata> metadataFor(const NetworkImpl& net, const ConfigImp
 #endif
     meta.modelPath = net.path;
     meta.modelSha256 = net.sha256;
-    auto& o = meta.buildOptions;
-    o["fp16"] = config.getFlag(BuilderFlag::kFP16) ? "1" : "0";
-    o["bf16"] = config.getFlag(BuilderFlag::kBF16) ? "1" : "0";
-    o["tf32"] = config.getFlag(BuilderFlag::kTF32) ? "1" : "0";
-    o["int8"] = config.getFlag(BuilderFlag::kINT8) ? "1" : "0";
-    o["workspace"] = std::to_string(config.workspace);
-    o["opt_level"] = std::to_string(config.optLevel);
-    if (!config.timingCache.empty()) o["timing_cache"] = config.timingCache;
-    runtime::encodeProfiles(config.profiles, o);
+    meta.modelStamp = net.stamp;
+    for (auto& [k, v] : optionsOf(config, backend)) meta.buildOptions[k] = v;
     return meta;
 }
 
@@ -341,28 +352,24 @@ std::unique_ptr<NetworkDefinition> Builder::createNetwork() { return std::make_u
 std::unique_ptr<BuilderConfig> Builder::createBuilderConfig() { return std::make_unique<ConfigImpl>(); }
 std::unique_ptr<OptimizationProfile> Builder::createOptimizationProfile() { return std::make_unique<ProfileImpl>(); }
 
-namespace {
+namespace builder {
 
-//! The optimized graph as an engine of the chosen backend, with the metadata its file would carry (for CUDA,
-//! the activation arena the engine measured at build).
-struct Built {
-    std::unique_ptr<Engine> engine;
-    std::shared_ptr<const ir::Graph> graph;
-    plan::EngineMetadata metadata;
-};
-
-Result<Built> buildFor(NetworkDefinition& network, const BuilderConfig& config, ILogger& logger) {
+Result<BuiltNetwork> buildNetwork(NetworkDefinition& network, const BuilderConfig& config, ILogger& logger) {
     const NetworkImpl* net = nullptr;
     const ConfigImpl* cfg = nullptr;
     Backend backend = Backend::kCpu;
-    KILN_ASSIGN_OR_RETURN(auto graph, optimize(network, config, logger, &net, &cfg, &backend));
-    Built b;
-    b.graph = std::shared_ptr<const ir::Graph>(std::move(graph));
-    KILN_ASSIGN_OR_RETURN(b.metadata, metadataFor(*net, *cfg, backend));
+    auto optimized = logged(optimize(network, config, logger, &net, &cfg, &backend), logger);
+    if (!optimized) return optimized.status();
+    BuiltNetwork b;
+    b.graph = std::shared_ptr<const ir::Graph>(std::move(optimized).value());
+    auto meta = logged(metadataFor(*net, *cfg, backend), logger);
+    if (!meta) return meta.status();
+    b.metadata = std::move(meta).value();
 #if KILN_HAVE_CUDA
     if (backend == Backend::kCuda) {
-        KILN_ASSIGN_OR_RETURN(b.engine,
-                              runtime::makeCudaEngine(b.graph, cfg->profiles, b.metadata.buildOptions, logger));
+        auto engine = logged(runtime::makeCudaEngine(b.graph, cfg->profiles, b.metadata.buildOptions, logger), logger);
+        if (!engine) return engine.status();
+        b.engine = std::move(engine).value();
         b.metadata.buildOptions["cuda.arena_bytes"] = std::to_string(b.engine->getActivationMemorySize());
         return b;
     }
@@ -371,19 +378,31 @@ Result<Built> buildFor(NetworkDefinition& network, const BuilderConfig& config, 
     return b;
 }
 
-}  // namespace
+Result<std::map<std::string, std::string>> buildOptionsOf(const BuilderConfig& config) {
+    const auto* cfg = dynamic_cast<const ConfigImpl*>(&config);
+    if (cfg == nullptr) return invalidArgument("the config was not created by Builder::createBuilderConfig");
+    KILN_ASSIGN_OR_RETURN(Backend backend, resolveBackend(*cfg));
+    return optionsOf(*cfg, backend);
+}
+
+Result<std::string> backendNameOf(const BuilderConfig& config) {
+    const auto* cfg = dynamic_cast<const ConfigImpl*>(&config);
+    if (cfg == nullptr) return invalidArgument("the config was not created by Builder::createBuilderConfig");
+    KILN_ASSIGN_OR_RETURN(Backend backend, resolveBackend(*cfg));
+    return std::string(backend == Backend::kCuda ? "cuda" : "cpu");
+}
+
+}  // namespace builder
 
 Result<std::unique_ptr<Engine>> Builder::buildEngine(NetworkDefinition& network, const BuilderConfig& config) {
-    auto built = logged(buildFor(network, config, mLogger), mLogger);
-    if (!built) return built.status();
-    return std::move(built->engine);
+    KILN_ASSIGN_OR_RETURN(builder::BuiltNetwork built, builder::buildNetwork(network, config, mLogger));
+    return std::move(built.engine);
 }
 
 Result<std::unique_ptr<HostMemory>> Builder::buildSerializedNetwork(NetworkDefinition& network,
                                                                     const BuilderConfig& config) {
-    auto built = logged(buildFor(network, config, mLogger), mLogger);
-    if (!built) return built.status();
-    auto bytes = logged(plan::serializeEngine(*built->graph, built->metadata), mLogger);
+    KILN_ASSIGN_OR_RETURN(builder::BuiltNetwork built, builder::buildNetwork(network, config, mLogger));
+    auto bytes = logged(plan::serializeEngine(*built.graph, built.metadata), mLogger);
     if (!bytes) return bytes.status();
     return std::unique_ptr<HostMemory>(std::make_unique<HostMemoryImpl>(std::move(bytes).value()));
 }
@@ -413,11 +432,14 @@ Status OnnxParser::parseFromFile(const std::string& path) {
     }
     auto imported = onnx_frontend::importModel(*proto, baseDir);
     if (!imported) return fail(imported.status().withContext(path));
+    // The stamp taken before hashing is kept only if the file still has it afterwards: then the hash is of it.
+    const std::string stamp = plan::fileStamp(path);
     auto sha = plan::sha256File(path);
     if (!sha) return fail(sha.status());
     net->graph = std::move(imported->graph);
     net->path = path;
     net->sha256 = *sha;
+    net->stamp = stamp == plan::fileStamp(path) ? stamp : std::string();
     logLine(mLogger, Severity::kInfo,
             "parsed " + path + ": " + std::to_string(net->graph->nodes().size()) + " nodes, " +
                 std::to_string(net->getNbInputs()) + " inputs, " + std::to_string(net->getNbOutputs()) + " outputs");

@@ -1,7 +1,7 @@
 #include "plan/engine_file.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "plan/digest.h"
 #include "plan/graph_codec.h"
 
 namespace kiln::plan {
@@ -23,7 +25,6 @@ namespace kiln::plan {
 namespace {
 
 constexpr size_t kPrefixBytes = 128;
-constexpr size_t kShaBytes = 32;
 // Offsets of the fixed-prefix fields.
 constexpr size_t kOffFormat = 8;
 constexpr size_t kOffHeaderBytes = 12;
@@ -32,40 +33,9 @@ constexpr size_t kOffBodyOffset = 24;
 constexpr size_t kOffBlobOffset = 32;
 constexpr size_t kOffGraphBytes = 40;
 constexpr size_t kOffHeaderSha = 48;
-constexpr size_t kOffBodySha = 80;
+constexpr size_t kOffBodyChecksum = 80;
 // Bounds a hostile file cannot push past.
 constexpr uint32_t kMaxHeaderBytes = 16u << 20;
-
-std::string toHex(const unsigned char* p, size_t n) {
-    static const char* kDigits = "0123456789abcdef";
-    std::string s(2 * n, '0');
-    for (size_t i = 0; i < n; ++i) {
-        s[2 * i] = kDigits[p[i] >> 4];
-        s[2 * i + 1] = kDigits[p[i] & 15];
-    }
-    return s;
-}
-
-//! Incremental SHA-256 over OpenSSL's EVP interface.
-class Sha256 {
-public:
-    Sha256() : mCtx(EVP_MD_CTX_new()) { EVP_DigestInit_ex(mCtx, EVP_sha256(), nullptr); }
-    Sha256(const Sha256&) = delete;
-    Sha256& operator=(const Sha256&) = delete;
-    ~Sha256() { EVP_MD_CTX_free(mCtx); }
-    void update(const void* p, size_t n) {
-        if (n) EVP_DigestUpdate(mCtx, p, n);
-    }
-    std::array<unsigned char, kShaBytes> finish() {
-        std::array<unsigned char, kShaBytes> out{};
-        unsigned int len = 0;
-        EVP_DigestFinal_ex(mCtx, out.data(), &len);
-        return out;
-    }
-
-private:
-    EVP_MD_CTX* mCtx;
-};
 
 // ---- writing ----------------------------------------------------------------------------------------------------
 
@@ -92,6 +62,7 @@ Status writeEngine(const ir::Graph& graph, const EngineMetadata& meta, const Sin
     }
     header.str(meta.modelSha256);
     header.str(meta.modelPath);
+    header.str(meta.modelStamp);
     const std::string& headerBytes = header.buffer();
     if (headerBytes.size() > kMaxHeaderBytes) return invalidArgument("engine header is larger than 16 MiB");
 
@@ -101,12 +72,11 @@ Status writeEngine(const ir::Graph& graph, const EngineMetadata& meta, const Sin
     static const char kZeros[kWeightAlignment] = {};
     const size_t graphPad = blobOffset - bodyOffset - graphBytes.size();
 
-    Sha256 bodyHash;
-    bodyHash.update(graphBytes.data(), graphBytes.size());
-    bodyHash.update(kZeros, graphPad);
+    uint32_t bodyCrc = crc32c(0, graphBytes.data(), graphBytes.size());
+    bodyCrc = crc32c(bodyCrc, kZeros, graphPad);
     for (const auto& [t, offset] : encoded.blobItems) {
-        bodyHash.update(t.raw(), t.byteSize());
-        bodyHash.update(kZeros, alignUp(t.byteSize(), kWeightAlignment) - t.byteSize());
+        bodyCrc = crc32c(bodyCrc, t.raw(), t.byteSize());
+        bodyCrc = crc32c(bodyCrc, kZeros, alignUp(t.byteSize(), kWeightAlignment) - t.byteSize());
     }
     Sha256 headerHash;
     headerHash.update(headerBytes.data(), headerBytes.size());
@@ -120,9 +90,8 @@ Status writeEngine(const ir::Graph& graph, const EngineMetadata& meta, const Sin
     putU64(prefix, kOffBlobOffset, blobOffset);
     putU64(prefix, kOffGraphBytes, graphBytes.size());
     const auto hs = headerHash.finish();
-    const auto bs = bodyHash.finish();
     std::memcpy(prefix.data() + kOffHeaderSha, hs.data(), kShaBytes);
-    std::memcpy(prefix.data() + kOffBodySha, bs.data(), kShaBytes);
+    putU32(prefix, kOffBodyChecksum, bodyCrc);
 
     KILN_RETURN_IF_ERROR(sink(prefix.data(), prefix.size()));
     KILN_RETURN_IF_ERROR(sink(headerBytes.data(), headerBytes.size()));
@@ -177,6 +146,12 @@ private:
     EngineLoadFailure* mFailure;
     std::string mModelPath;
 };
+
+std::string crcText(uint32_t crc) {
+    char text[9];
+    std::snprintf(text, sizeof text, "%08x", crc);
+    return text;
+}
 
 std::string deviceText(const std::string& name, int32_t major, int32_t minor) {
     return "'" + name + "' (compute capability " + std::to_string(major) + "." + std::to_string(minor) + ")";
@@ -255,6 +230,7 @@ Result<EngineFile> loadAligned(const std::byte* data, size_t size, std::shared_p
     }
     meta.modelSha256 = header.str();
     meta.modelPath = header.str();
+    meta.modelStamp = header.str();
     if (!header.ok() || header.remaining() != 0) {
         return ctx.fail(EF::kCorrupt, ErrorCode::kInvalidModel,
                         "is damaged: malformed header (" + (header.ok() ? "trailing bytes" : header.error()) + ")");
@@ -280,16 +256,16 @@ Result<EngineFile> loadAligned(const std::byte* data, size_t size, std::shared_p
         }
     }
 
-    const std::string recordedBody = toHex(reinterpret_cast<const unsigned char*>(data + kOffBodySha), kShaBytes);
+    const uint32_t recordedBody = getPod<uint32_t>(data + kOffBodyChecksum);
     if (expect.verifyBodyChecksum) {
-        const std::string actual = sha256Hex(data + bodyOffset, fileBytes - bodyOffset);
+        const uint32_t actual = crc32c(0, data + bodyOffset, fileBytes - bodyOffset);
         if (actual != recordedBody) {
             return ctx.fail(EF::kCorrupt, ErrorCode::kInvalidModel,
-                            "is damaged: body checksum mismatch (recorded " + recordedBody.substr(0, 16) +
-                                "..., computed " + actual.substr(0, 16) + "...)");
+                            "is damaged: body checksum mismatch (recorded CRC-32C " + crcText(recordedBody) +
+                                ", computed " + crcText(actual) + ")");
         }
     }
-    engine.bodySha256 = recordedBody;
+    engine.bodyChecksum = recordedBody;
 
     auto graph = decodeGraph(data + bodyOffset, graphBytes, data + blobOffset, fileBytes - blobOffset, owner);
     if (!graph) {
@@ -318,6 +294,21 @@ Status writeAll(int fd, const void* data, size_t size, const std::string& path) 
         size -= static_cast<size_t>(n);
     }
     return Status::ok();
+}
+
+//! Removes the temp files (`dir`/`prefix`*) that writers killed mid-write left behind. A live writer holds an
+//! exclusive flock on its temp file until it has renamed it; the kernel drops a dead writer's lock, so a temp file
+//! whose lock can be taken belongs to no one.
+void removeStaleTempFiles(const std::filesystem::path& dir, const std::string& prefix) {
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator(dir, ec); !ec && it != std::filesystem::directory_iterator();
+         it.increment(ec)) {
+        if (it->path().filename().string().rfind(prefix, 0) != 0) continue;
+        const int fd = ::open(it->path().c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) continue;
+        if (::flock(fd, LOCK_EX | LOCK_NB) == 0) ::unlink(it->path().c_str());
+        ::close(fd);
+    }
 }
 
 }  // namespace
@@ -349,34 +340,6 @@ const char* engineFaultName(EngineFault fault) noexcept {
     return "unknown";
 }
 
-std::string sha256Hex(const void* data, size_t size) {
-    Sha256 h;
-    h.update(data, size);
-    const auto d = h.finish();
-    return toHex(d.data(), d.size());
-}
-
-Result<std::string> sha256File(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return notFound("cannot open '" + path + "': " + std::strerror(errno));
-    Sha256 h;
-    std::vector<char> buf(1 << 20);
-    for (;;) {
-        const ssize_t n = ::read(fd, buf.data(), buf.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            const int err = errno;
-            ::close(fd);
-            return ioError("cannot read '" + path + "': " + std::strerror(err));
-        }
-        if (n == 0) break;
-        h.update(buf.data(), static_cast<size_t>(n));
-    }
-    ::close(fd);
-    const auto d = h.finish();
-    return toHex(d.data(), d.size());
-}
-
 Result<std::string> serializeEngine(const ir::Graph& graph, const EngineMetadata& metadata) {
     std::string out;
     KILN_RETURN_IF_ERROR(writeEngine(graph, metadata, [&](const void* p, size_t n) {
@@ -390,20 +353,32 @@ Status saveEngineFile(const std::string& path, const ir::Graph& graph, const Eng
     namespace fs = std::filesystem;
     const fs::path target(path);
     const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-    std::string temp = (dir / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
-    const int fd = ::mkstemp(temp.data());
-    if (fd < 0) return ioError("cannot create a temp file next to '" + path + "': " + std::strerror(errno));
+    const std::string prefix = "." + target.filename().string() + kTempInfix;
+    removeStaleTempFiles(dir, prefix);
+    std::string temp;
+    int fd = -1;
+    // A writer holds an exclusive flock on its temp file from creation until after the rename; another writer's
+    // cleanup may have removed the file between mkstemp and flock, so a temp file found unlinked is made again.
+    for (int attempt = 0; fd < 0 && attempt < 8; ++attempt) {
+        temp = (dir / (prefix + "XXXXXX")).string();
+        fd = ::mkstemp(temp.data());
+        if (fd < 0) return ioError("cannot create a temp file next to '" + path + "': " + std::strerror(errno));
+        struct stat st {};
+        if (::flock(fd, LOCK_EX) != 0 || ::fstat(fd, &st) != 0 || st.st_nlink == 0) {
+            ::close(fd);
+            fd = -1;
+        }
+    }
+    if (fd < 0) return ioError("cannot lock a temp file next to '" + path + "'");
     Status s = writeEngine(graph, metadata, [&](const void* p, size_t n) { return writeAll(fd, p, n, temp); });
     if (s && ::fchmod(fd, 0644) != 0) s = ioError("cannot chmod '" + temp + "': " + std::strerror(errno));
     if (s && ::fsync(fd) != 0) s = ioError("cannot fsync '" + temp + "': " + std::strerror(errno));
-    if (::close(fd) != 0 && s) s = ioError("cannot close '" + temp + "': " + std::strerror(errno));
     if (s && ::rename(temp.c_str(), path.c_str()) != 0) {
         s = ioError("cannot rename '" + temp + "' to '" + path + "': " + std::strerror(errno));
     }
-    if (!s) {
-        ::unlink(temp.c_str());
-        return s;
-    }
+    if (!s) ::unlink(temp.c_str());
+    ::close(fd);  // releases the lock only now: a cleanup never removes a temp file that is about to be renamed
+    if (!s) return s;
     // The rename is durable only once the folder's entry is on disk.
     const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
@@ -441,6 +416,11 @@ Result<EngineFile> loadEngineFile(const std::string& path, const EngineExpectati
         if (failure) failure->fault = EngineFault::kIo;
         return ioError("engine file '" + path + "' cannot be mapped: " + std::strerror(err));
     }
+#ifdef MADV_POPULATE_READ
+    // Verifying the checksum reads every page: map them in one call rather than fault them in one by one (not
+    // MAP_POPULATE, which would copy every page of this writable private mapping). Older kernels: no effect.
+    if (expect.verifyBodyChecksum) ::madvise(addr, size, MADV_POPULATE_READ);
+#endif
     std::shared_ptr<void> mapping(addr, [size](void* p) { ::munmap(p, size); });
     return loadAligned(static_cast<const std::byte*>(addr), size, std::move(mapping), expect, failure, path);
 }

@@ -11,12 +11,14 @@
 //   if (!engine && why.needsRebuild()) { /* stale engine: rebuild from why.found / engine metadata */ }
 //   cpu::Executor().run(*engine->graph, inputs);  // constants point into the mapping, not copied
 //
-// Layout (all integers little-endian; "format version" 1):
+// Layout (all integers little-endian; "format version" 2):
 //   [0, 128)    fixed prefix: magic "KILNENG\0", u32 format version, u32 header bytes, u64 file bytes,
 //               u64 body offset, u64 blob offset, u64 graph bytes, SHA-256 of the header record,
-//               SHA-256 of the body (everything from the body offset to the end), 16 reserved zero bytes.
+//               u32 CRC-32C of the body (everything from the body offset to the end; plan/digest.h says why not
+//               SHA-256), 28 + 16 reserved zero bytes.
 //   [128, ...)  header record: Kiln version, backend, device name, compute capability, build options, model
-//               SHA-256 and path.
+//               SHA-256, path and file stamp.
+// Format 1 had a SHA-256 of the body and no model stamp; it is refused with a rebuild hint.
 //   body        (64-byte aligned) the graph section, then (64-byte aligned) the weight blob: every non-string
 //               tensor's bytes at a 64-byte aligned offset, referenced from the graph section by offset + size.
 //
@@ -36,12 +38,13 @@
 
 #include "ir/graph.h"
 #include "kiln/status.h"
+#include "plan/digest.h"
 
 namespace kiln::plan {
 
 inline constexpr char kEngineMagic[8] = {'K', 'I', 'L', 'N', 'E', 'N', 'G', '\0'};
 //! Bumped whenever the layout changes; a file of another format version is refused with a rebuild hint.
-inline constexpr uint32_t kEngineFormatVersion = 1;
+inline constexpr uint32_t kEngineFormatVersion = 2;
 //! Alignment of each weight in the file (and so in the mapping: the blob starts on a 64-byte boundary).
 inline constexpr size_t kWeightAlignment = 64;
 //! The rebuild hint used when the caller gives none; "<model>" and "<engine>" are replaced by the recorded model
@@ -58,6 +61,9 @@ struct EngineMetadata {
     std::map<std::string, std::string> buildOptions;  //!< Builder options as text ("fp16" → "1", ...).
     std::string modelSha256;                          //!< Lowercase hex SHA-256 of the source model file.
     std::string modelPath;                            //!< Path of the source model as given to the builder.
+    //! plan::fileStamp of the model when modelSha256 was taken (empty: none that can be trusted). A model that
+    //! still has this stamp needs no hashing to be known unchanged.
+    std::string modelStamp;
 
     //! This Kiln's version and the given backend/device; the rest empty.
     static EngineMetadata current(std::string backend, std::string deviceName = {}, int32_t computeMajor = 0,
@@ -113,7 +119,7 @@ struct EngineLoadFailure {
 struct EngineFile {
     uint32_t formatVersion = 0;
     EngineMetadata metadata;
-    std::string bodySha256;  //!< Hex, as recorded (and verified unless turned off).
+    uint32_t bodyChecksum = 0;  //!< CRC-32C of the body, as recorded (and verified unless turned off).
     std::unique_ptr<ir::Graph> graph;
     size_t fileBytes = 0;
     size_t weightBytes = 0;  //!< Size of the weight blob.
@@ -126,15 +132,15 @@ struct EngineFile {
     }
 };
 
-//! Lowercase hex SHA-256 (OpenSSL EVP).
-std::string sha256Hex(const void* data, size_t size);
-//! Lowercase hex SHA-256 of a file's contents, read in chunks.
-Result<std::string> sha256File(const std::string& path);
-
 //! The whole engine file in memory (for the builder's "serialized network" blob).
 Result<std::string> serializeEngine(const ir::Graph& graph, const EngineMetadata& metadata);
-//! Writes the engine to `path` atomically: a temp file in the same folder, fsync, rename, fsync of the folder.
-//! A crash leaves the old file or none, never a partial one.
+//! Temp files of saveEngineFile are named ".<engine file name>.tmp-XXXXXX", next to the engine.
+inline constexpr const char* kTempInfix = ".tmp-";
+//! Writes the engine to `path` atomically: a temp file in the same folder (see kTempInfix), fsync, rename, fsync
+//! of the folder. A crash leaves the old file or none, never a partial one. A writer killed mid-write leaves its
+//! temp file (hidden, never at `path`, and failing to load as truncated); the next saveEngineFile to the same
+//! path removes such leftovers (those whose writer is gone: a live writer holds an flock on its temp file).
+//! Concurrent writers of one path are safe: each renames a complete file, the last rename wins.
 Status saveEngineFile(const std::string& path, const ir::Graph& graph, const EngineMetadata& metadata);
 
 //! Memory-maps `path` (copy-on-write private mapping) and loads it; constants are not copied. Every failure is a

@@ -24,6 +24,11 @@ Result<std::vector<ProfileShapes>> decodeProfiles(const std::map<std::string, st
 Result<std::unique_ptr<Engine>> makeCpuEngine(std::shared_ptr<const ir::Graph> graph,
                                               std::vector<ProfileShapes> profiles, ILogger& logger);
 
+//! An engine over a loaded engine file of any backend this build has (its profiles decoded from the build options;
+//! a CUDA engine's device and cuDNN checked against this machine's). `name` (the path, or "<memory>") names it in
+//! errors.
+Result<std::unique_ptr<Engine>> engineFromFile(plan::EngineFile file, const std::string& name, ILogger& logger);
+
 //! Logs `msg` at `severity`.
 inline void logLine(ILogger& logger, ILogger::Severity severity, const std::string& msg) {
     logger.log(severity, msg.c_str());

@@ -8,6 +8,7 @@
 #include "kiln/kiln.h"
 #include "plan/engine_file.h"
 #include "plan/memory_plan.h"
+#include "runtime/activation_arena.h"
 #include "runtime/engine_base.h"
 #include "runtime/engine_impl.h"
 
@@ -44,24 +45,51 @@ class CpuEngine final : public EngineBase {
 public:
     CpuEngine(std::shared_ptr<const ir::Graph> graph, std::vector<ProfileShapes> profiles)
         : EngineBase(std::move(graph), std::move(profiles)) {
-        if (auto mp = plan::planMemory(this->graph()); mp.isOk()) mActivationBytes = mp->arenaBytes;
+        if (auto mp = plan::planMemory(this->graph()); mp.isOk()) {
+            mPlan = std::make_shared<const plan::MemoryPlan>(std::move(mp).value());
+            mActivationBytes = mPlan->arenaBytes;
+        }
     }
     size_t getActivationMemorySize() const noexcept override { return mActivationBytes; }
     Result<std::unique_ptr<ExecutionContext>> createExecutionContext() const override;
+    //! The memory plan when every shape is static (shared by the contexts), else null.
+    const std::shared_ptr<const plan::MemoryPlan>& memoryPlan() const { return mPlan; }
 
 private:
+    std::shared_ptr<const plan::MemoryPlan> mPlan;
     size_t mActivationBytes = 0;
 };
 
 class CpuContext final : public ContextBase {
 public:
-    explicit CpuContext(const CpuEngine& engine) : ContextBase(engine) {}
+    explicit CpuContext(const CpuEngine& engine) : ContextBase(engine), mArena(engine.memoryPlan()) {}
     Status enqueue(void* stream) override;
     Result<std::map<std::string, Tensor>> infer(const std::map<std::string, Tensor>& inputs) override;
+    Status reserveArena() { return mArena.reserve(); }
+    const ArenaStats& arenaStats() const noexcept { return mArena.stats(); }
+
+private:
+    //! Runs the graph on `inputs` with the activations in the arena; outputs may live in the arena.
+    Result<std::unordered_map<std::string, Tensor>> run(const std::unordered_map<std::string, Tensor>& inputs);
+    ActivationArena mArena;
 };
 
 Result<std::unique_ptr<ExecutionContext>> CpuEngine::createExecutionContext() const {
-    return std::unique_ptr<ExecutionContext>(std::make_unique<CpuContext>(*this));
+    auto context = std::make_unique<CpuContext>(*this);
+    KILN_RETURN_IF_ERROR(context->reserveArena());
+    return std::unique_ptr<ExecutionContext>(std::move(context));
+}
+
+Result<std::unordered_map<std::string, Tensor>> CpuContext::run(const std::unordered_map<std::string, Tensor>& inputs) {
+    std::vector<Shape> shapes;
+    for (const ir::Value* in : mEngine.graph().inputs()) {
+        auto it = inputs.find(in->name());
+        shapes.push_back(it == inputs.end() ? Shape{} : it->second.shape());
+    }
+    mArena.beginRun(shapes);
+    KILN_ASSIGN_OR_RETURN(auto outputs, cpu::Executor(&mArena).runNamed(mEngine.graph(), inputs));
+    mArena.endRun(mEngine.graph());
+    return outputs;
 }
 
 Status CpuContext::enqueue(void* /*stream*/) {
@@ -79,7 +107,7 @@ Status CpuContext::enqueue(void* /*stream*/) {
     for (const ir::Value* out : mEngine.graph().outputs()) {
         KILN_RETURN_IF_ERROR(bindingOf(out->name(), "output").status());
     }
-    KILN_ASSIGN_OR_RETURN(auto outputs, cpu::Executor().runNamed(mEngine.graph(), inputs));
+    KILN_ASSIGN_OR_RETURN(auto outputs, run(inputs));
     for (const ir::Value* out : mEngine.graph().outputs()) {
         const Tensor& t = outputs.at(out->name());
         KILN_ASSIGN_OR_RETURN(Binding b, bindingOf(out->name(), "output"));
@@ -97,16 +125,22 @@ Status CpuContext::enqueue(void* /*stream*/) {
 Result<std::map<std::string, Tensor>> CpuContext::infer(const std::map<std::string, Tensor>& inputs) {
     KILN_RETURN_IF_ERROR(setInferInputs(inputs));
     std::unordered_map<std::string, Tensor> named(inputs.begin(), inputs.end());
-    KILN_ASSIGN_OR_RETURN(auto outputs, cpu::Executor().runNamed(mEngine.graph(), named));
+    KILN_ASSIGN_OR_RETURN(auto outputs, run(named));
     std::map<std::string, Tensor> result;
     for (auto& [name, t] : outputs) {
         recordShape(name, t.shape());
-        result.emplace(name, std::move(t));
+        // The caller owns what infer returns: outputs in the arena would be overwritten by the next run.
+        result.emplace(name, mArena.contains(t) ? t.clone() : std::move(t));
     }
     return result;
 }
 
 }  // namespace
+
+ArenaStats arenaStatsOf(const ExecutionContext& context) {
+    const auto* cpu = dynamic_cast<const CpuContext*>(&context);
+    return cpu ? cpu->arenaStats() : ArenaStats{};
+}
 
 void encodeProfiles(const std::vector<ProfileShapes>& profiles, std::map<std::string, std::string>& options) {
     for (size_t i = 0; i < profiles.size(); ++i) {
@@ -152,18 +186,13 @@ Result<std::unique_ptr<Engine>> makeCpuEngine(std::shared_ptr<const ir::Graph> g
     return std::unique_ptr<Engine>(std::move(engine));
 }
 
-}  // namespace kiln::runtime
-
-namespace kiln {
-
-namespace {
 Result<std::unique_ptr<Engine>> engineFromFile(plan::EngineFile file, const std::string& name, ILogger& logger) {
-    KILN_ASSIGN_OR_RETURN(auto profiles, runtime::decodeProfiles(file.metadata.buildOptions));
+    KILN_ASSIGN_OR_RETURN(auto profiles, decodeProfiles(file.metadata.buildOptions));
     std::shared_ptr<const ir::Graph> graph(std::move(file.graph));
     if (file.metadata.backend == "cuda") {
 #if KILN_HAVE_CUDA
-        KILN_RETURN_IF_ERROR(runtime::checkCudaDevice(file.metadata, name));
-        return runtime::makeCudaEngine(std::move(graph), std::move(profiles), file.metadata.buildOptions, logger);
+        KILN_RETURN_IF_ERROR(checkCudaDevice(file.metadata, name));
+        return makeCudaEngine(std::move(graph), std::move(profiles), file.metadata.buildOptions, logger);
 #else
         return unsupported(name + ": built for the CUDA backend (" + file.metadata.deviceName +
                            "), but this Kiln was built without it; build a CPU engine with: kiln build " +
@@ -175,9 +204,16 @@ Result<std::unique_ptr<Engine>> engineFromFile(plan::EngineFile file, const std:
         return unsupported(name + ": built for backend '" + file.metadata.backend +
                            "', which this Kiln does not have (it has cpu" + std::string(KILN_HAVE_CUDA_TEXT) + ")");
     }
-    return runtime::makeCpuEngine(std::move(graph), std::move(profiles), logger);
+    return makeCpuEngine(std::move(graph), std::move(profiles), logger);
 }
 
+}  // namespace kiln::runtime
+
+namespace kiln {
+
+using runtime::engineFromFile;
+
+namespace {
 //! Any backend this build knows; the backend-specific checks (device, library versions) follow in engineFromFile.
 plan::EngineExpectation anyBackend() {
     plan::EngineExpectation e;

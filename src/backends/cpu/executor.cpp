@@ -65,6 +65,11 @@ std::vector<const ir::Value*> nodeCaptures(const ir::Node& node) {
 
 Result<std::vector<Tensor>> Executor::run(const ir::Graph& graph, const std::vector<Tensor>& inputs,
                                           const Scope* outer) const {
+    return runGraph(graph, inputs, outer, outer == nullptr ? mAllocator : nullptr);
+}
+
+Result<std::vector<Tensor>> Executor::runGraph(const ir::Graph& graph, const std::vector<Tensor>& inputs,
+                                               const Scope* outer, ActivationAllocator* allocator) const {
     if (inputs.size() != graph.inputs().size()) {
         return invalidArgument("graph '" + graph.name() + "' takes " + std::to_string(graph.inputs().size()) +
                                " inputs, got " + std::to_string(inputs.size()));
@@ -87,7 +92,7 @@ Result<std::vector<Tensor>> Executor::run(const ir::Graph& graph, const std::vec
 
     for (size_t i = 0; i < nodes.size(); ++i) {
         const ir::Node& node = *nodes[i];
-        KernelContext ctx{node, {}, {}, {}};
+        KernelContext ctx{node, {}, {}, {}, allocator};
         ctx.inputs.reserve(node.inputs().size());
         for (const ir::Value* in : node.inputs()) {
             if (in == nullptr) {
@@ -102,7 +107,7 @@ Result<std::vector<Tensor>> Executor::run(const ir::Graph& graph, const std::vec
         }
         ctx.outputs.resize(node.outputs().size());
         ctx.runSubgraph = [this, &scope](const ir::Graph& g, const std::vector<Tensor>& in) {
-            return run(g, in, &scope);
+            return runGraph(g, in, &scope, nullptr);
         };
         Status s;
         try {
@@ -124,6 +129,7 @@ Result<std::vector<Tensor>> Executor::run(const ir::Graph& graph, const std::vec
                                      " for output '" + out->name() + "', the model declares " +
                                      dataTypeName(out->dtype()));
             }
+            if (allocator != nullptr) allocator->produced(*out, t);
             scope.values[out] = std::move(t);
         }
         for (const ir::Value* in : node.inputs()) {

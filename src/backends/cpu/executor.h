@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "backends/cpu/activation_allocator.h"
 #include "ir/graph.h"
 #include "kiln/status.h"
 #include "kiln/tensor.h"
@@ -23,15 +24,25 @@ void collectCaptures(const ir::Graph& g, std::vector<const ir::Value*>& out);
 //! What the subgraphs of `node` (If/Loop/Scan bodies) read from the graph around the node.
 std::vector<const ir::Value*> nodeCaptures(const ir::Node& node);
 
-//! Stateless apart from options; safe to use from several threads on different runs.
+//! Stateless apart from options; safe to use from several threads on different runs (with different allocators).
 class Executor {
 public:
+    Executor() = default;
+    //! Places the top-level graph's node outputs through `allocator` (not owned; null: the heap). Outputs of a run
+    //! may then live in the allocator's memory: copy them out before its next run.
+    explicit Executor(ActivationAllocator* allocator) : mAllocator(allocator) {}
+
     //! Runs `graph` with inputs in graph-input order; returns outputs in graph-output order.
     Result<std::vector<Tensor>> run(const ir::Graph& graph, const std::vector<Tensor>& inputs,
                                     const Scope* outer = nullptr) const;
     //! Runs with inputs by name; every graph input must be given, with its dtype (and static dims).
     Result<std::unordered_map<std::string, Tensor>> runNamed(
         const ir::Graph& graph, const std::unordered_map<std::string, Tensor>& inputs) const;
+
+private:
+    Result<std::vector<Tensor>> runGraph(const ir::Graph& graph, const std::vector<Tensor>& inputs, const Scope* outer,
+                                         ActivationAllocator* allocator) const;
+    ActivationAllocator* mAllocator = nullptr;
 };
 
 }  // namespace kiln::cpu

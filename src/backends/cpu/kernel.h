@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/cpu/activation_allocator.h"
 #include "ir/graph.h"
 #include "kiln/status.h"
 #include "kiln/tensor.h"
@@ -22,6 +23,8 @@ struct KernelContext {
     std::vector<Tensor> outputs;        //!< One per node output; kernels fill the ones `wantsOutput`.
     //! Runs a subgraph (If/Loop/Scan bodies) with this node's scope as the outer scope.
     std::function<Result<std::vector<Tensor>>(const ir::Graph&, const std::vector<Tensor>&)> runSubgraph;
+    //! Where allocateOutput places outputs (the run's arena); null: the heap.
+    ActivationAllocator* allocator = nullptr;
 
     size_t numInputs() const { return inputs.size(); }
     bool hasInput(size_t i) const { return i < inputs.size() && inputs[i] != nullptr; }
@@ -31,8 +34,16 @@ struct KernelContext {
     const ir::Attributes& attrs() const { return node.attrs(); }
     int64_t opset() const { return node.opset(); }
 
-    //! Allocates output i (zero-filled) and returns it.
+    //! Allocates output i (zero-filled: kernels may rely on it) and returns it: in the run's arena when it has a
+    //! place for it, else on the heap.
     Result<Tensor*> allocateOutput(size_t i, DataType type, Shape shape) {
+        if (allocator != nullptr && node.output(i) != nullptr) {
+            Tensor t = allocator->allocate(*node.output(i), type, shape);
+            if (t.defined()) {
+                outputs[i] = std::move(t);
+                return &outputs[i];
+            }
+        }
         KILN_ASSIGN_OR_RETURN(outputs[i], Tensor::allocate(type, std::move(shape)));
         return &outputs[i];
     }

@@ -65,7 +65,7 @@ C activate(const Activation& act, C x) {
 
 //! Runs the base op's reference kernel on the node's first `baseInputs` inputs into `y`.
 Status runBase(KernelFn base, KernelContext& ctx, size_t baseInputs, Tensor& y) {
-    KernelContext sub{ctx.node, {}, {}, ctx.runSubgraph};
+    KernelContext sub{ctx.node, {}, {}, ctx.runSubgraph, ctx.allocator};
     for (size_t i = 0; i < baseInputs && i < ctx.numInputs(); ++i) sub.inputs.push_back(ctx.inputs[i]);
     sub.outputs.resize(1);
     KILN_RETURN_IF_ERROR(base(sub));
