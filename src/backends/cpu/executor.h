@@ -1,6 +1,7 @@
 // Runs an IR graph with the CPU reference kernels, node by node in topological order.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -18,15 +19,26 @@ struct Scope {
     const Tensor* find(const ir::Value* v) const;
 };
 
-//! Stateless apart from options; safe to use from several threads on different runs.
+//! Called after each node's kernel with its wall time in seconds (nodes of If/Loop/Scan bodies included, each time
+//! they run; a node with subgraphs is timed with its bodies). For profilers: `kiln inspect --profile`.
+using NodeObserver = std::function<void(const ir::Node& node, double seconds)>;
+
+//! Stateless apart from options; safe to use from several threads on different runs (an observer set on a shared
+//! executor is called from all of them).
 class Executor {
 public:
+    //! Times every node and reports it to `observer`; without one (the default) no clock is read.
+    void setNodeObserver(NodeObserver observer) { mObserver = std::move(observer); }
+
     //! Runs `graph` with inputs in graph-input order; returns outputs in graph-output order.
     Result<std::vector<Tensor>> run(const ir::Graph& graph, const std::vector<Tensor>& inputs,
                                     const Scope* outer = nullptr) const;
     //! Runs with inputs by name; every graph input must be given, with its dtype (and static dims).
     Result<std::unordered_map<std::string, Tensor>> runNamed(
         const ir::Graph& graph, const std::unordered_map<std::string, Tensor>& inputs) const;
+
+private:
+    NodeObserver mObserver;
 };
 
 }  // namespace kiln::cpu
