@@ -36,8 +36,8 @@ void addBuildFlags(CLI::App& cmd, BuildFlags& f, bool withShapes) {
     cmd.add_flag("--no-tf32", f.noTf32, "Forbid TF32 (the default of kiln build; overrides --tf32)");
     if (withShapes) {
         cmd.add_option("--shapes", f.shapes,
-                       "Input shapes: the build's profile (min = opt = max) and the run's shapes, e.g. "
-                       "--shapes input:4x3x224x224,mask:4x1");
+                       "Input shapes of a run (bench, infer, compare) and, for inputs without --min/--opt/--max-"
+                       "shapes, the build's profile (min = opt = max), e.g. --shapes input:4x3x224x224,mask:4x1");
     }
     cmd.add_option("--min-shapes", f.minShapes, "Profile minimum shapes, e.g. --min-shapes input:1x3x224x224");
     cmd.add_option("--opt-shapes", f.optShapes,
@@ -87,11 +87,9 @@ Result<std::vector<std::map<std::string, ShapeRange>>> profilesFromFlags(const B
             it->second[static_cast<size_t>(which)] = s;
         }
     }
+    // As in trtexec, --shapes of an input that has min/opt/max shapes is only the shape a run uses.
     for (const auto& [name, s] : shapes) {
-        if (first.count(name)) {
-            return invalidArgument("--shapes and --min/--opt/--max-shapes both give '" + name + "': use one");
-        }
-        first[name] = {s, s, s};
+        if (!first.count(name)) first[name] = {s, s, s};
     }
     if (!first.empty()) profiles.push_back(std::move(first));
     for (const std::string& text : f.profiles) {

@@ -40,8 +40,9 @@ struct BuildFlags {
 //! Adds the build flags to `cmd`. `withShapes` false leaves out --shapes (a command that defines it itself).
 void addBuildFlags(CLI::App& cmd, BuildFlags& flags, bool withShapes = true);
 
-//! The profiles the flags describe: profile 0 from --shapes/--min-shapes/--opt-shapes/--max-shapes (an input with
-//! only --opt-shapes has min = max = opt), then one per --profile. Errors name the flag and the input.
+//! The profiles the flags describe: profile 0 from --min-shapes/--opt-shapes/--max-shapes (an input with only
+//! --opt-shapes has min = max = opt) and --shapes for the inputs those do not give (min = opt = max), then one per
+//! --profile. Errors name the flag and the input.
 Result<std::vector<std::map<std::string, ShapeRange>>> profilesFromFlags(const BuildFlags& flags);
 
 //! Parses every flag value (shapes, profiles, workspace) without building anything: a failure is a command-line

@@ -150,13 +150,16 @@ Status writeLatencyPlot(const std::string& path, const BenchResult& r) {
         const int x1 = hist.left + 2 + (hist.right - hist.left - 2) * (b + 1) / bins - 1;
         c.fill(x0, hist.py(counts[static_cast<size_t>(b)]), x1, hist.bottom - 1, kBlue);
     }
-    for (const auto& [value, colour, label] :
-         {std::tuple{stats.median(), kGreen, std::string("median ") + number(stats.median())},
-          std::tuple{stats.percentile(99), kRed, std::string("p99 ") + number(stats.percentile(99))}}) {
+    // Median and p99 as vertical lines, named in a legend on the title line (not over the bars).
+    const std::string median = "median " + number(stats.median());
+    const std::string p99 = "p99 " + number(stats.percentile(99));
+    int legend = hist.right - Canvas::textWidth(p99);
+    c.text(legend, hist.top - 26, p99, kRed);
+    legend -= Canvas::textWidth(median + "  ");
+    c.text(legend, hist.top - 26, median, kGreen);
+    for (const auto& [value, colour] : {std::pair{stats.median(), kGreen}, std::pair{stats.percentile(99), kRed}}) {
         const int x = std::clamp(hist.px(value), hist.left, hist.right - 2);
         c.fill(x, hist.top, x + 2, hist.bottom, colour);
-        c.text(std::min(x + 6, hist.right - Canvas::textWidth(label)), colour.r == kRed.r ? hist.top + 20 : hist.top,
-               label, colour);
     }
 
     double maxTime = 0;
