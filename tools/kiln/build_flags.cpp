@@ -28,17 +28,17 @@ std::string precisionText(const std::set<BuilderFlag>& flags) {
     return s;
 }
 
-void addBuildFlags(CLI::App& cmd, BuildFlags& f, bool withShapes) {
+void addBuildFlags(CLI::App& cmd, BuildFlags& f, bool forRun) {
     cmd.add_flag("--fp16", f.fp16, "Allow FP16 kernels where the backend has them (the CPU computes in FP32)");
     cmd.add_flag("--bf16", f.bf16, "Allow BF16 kernels where the backend has them");
     cmd.add_flag("--int8", f.int8, "Allow INT8 (needs a model with Q/DQ nodes)");
     cmd.add_flag("--tf32", f.tf32, "Allow TF32 for FP32 matrix math on GPUs");
     cmd.add_flag("--no-tf32", f.noTf32, "Forbid TF32 (the default of kiln build; overrides --tf32)");
-    if (withShapes) {
-        cmd.add_option("--shapes", f.shapes,
-                       "Input shapes of a run (bench, infer, compare) and, for inputs without --min/--opt/--max-"
-                       "shapes, the build's profile (min = opt = max), e.g. --shapes input:4x3x224x224,mask:4x1");
-    }
+    const std::string shapesHelp = forRun ? "Input shapes of the run and, for inputs without --min/--opt/--max-shapes, "
+                                            "the profile to build (min = opt = max), e.g. --shapes input:4x3x224x224"
+                                          : "Profile shapes (min = opt = max) of inputs without --min/--opt/--max-"
+                                            "shapes, e.g. --shapes input:4x3x224x224,mask:4x1";
+    cmd.add_option("--shapes", f.shapes, shapesHelp);
     cmd.add_option("--min-shapes", f.minShapes, "Profile minimum shapes, e.g. --min-shapes input:1x3x224x224");
     cmd.add_option("--opt-shapes", f.optShapes,
                    "Profile shapes to optimize for, e.g. --opt-shapes input:8x3x224x224 (alone: min = max = opt)");

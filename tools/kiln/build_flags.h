@@ -37,8 +37,9 @@ struct BuildFlags {
     std::set<BuilderFlag> precisionFlags() const;
 };
 
-//! Adds the build flags to `cmd`. `withShapes` false leaves out --shapes (a command that defines it itself).
-void addBuildFlags(CLI::App& cmd, BuildFlags& flags, bool withShapes = true);
+//! Adds the build flags to `cmd`. `forRun`: the command also runs the engine (bench, infer, compare), so --shapes
+//! is the run's shapes too.
+void addBuildFlags(CLI::App& cmd, BuildFlags& flags, bool forRun = true);
 
 //! The profiles the flags describe: profile 0 from --min-shapes/--opt-shapes/--max-shapes (an input with only
 //! --opt-shapes has min = max = opt) and --shapes for the inputs those do not give (min = opt = max), then one per

@@ -102,7 +102,7 @@ Handler addBuildCommand(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand("build", "Build an engine file from an ONNX model (or reuse a matching one)");
     cmd->add_option("model", a->model, "ONNX model, e.g. kiln build resnet50.onnx -o resnet50.engine")->required();
     cmd->add_option("-o,--output", a->output, "Engine file to write (or reuse), e.g. -o resnet50.engine")->required();
-    addBuildFlags(*cmd, a->flags);
+    addBuildFlags(*cmd, a->flags, false);
     cmd->add_flag("--force", a->force, "Build and overwrite even when the file holds a matching engine");
     cmd->add_flag("--no-rebuild", a->noRebuild,
                   "Fail (naming both sides) instead of rebuilding an engine built by another Kiln, for another "

@@ -102,7 +102,9 @@ int runInspect(const InspectArgs& a) {
     if (!file) return fail(file.status());
     auto profiles = runtime::decodeProfiles(file->metadata.buildOptions);
     if (!profiles) return fail(profiles.status().withContext(a.engine));
-    const auto layers = describeLayers(*file->graph, file->metadata.backend);
+    // Layers with dynamic shapes: their memory at profile 0's opt shapes (where the dims trace back to inputs).
+    const DimBindings bindings = profiles->empty() ? DimBindings{} : optBindings(*file->graph, (*profiles)[0]);
+    const auto layers = describeLayers(*file->graph, file->metadata.backend, bindings);
     std::vector<LayerTiming> timings;
     const bool timed = a.profile || !a.exportProfilePath.empty();
     if (timed) {
@@ -138,7 +140,8 @@ int runInspect(const InspectArgs& a) {
                             shapeToString(s[1]).c_str(), shapeToString(s[2]).c_str());
             }
         }
-        std::printf("layers (%zu)\n", layers.size());
+        std::printf("layers (%zu)%s\n", layers.size(),
+                    bindings.empty() ? "" : "; memory of dynamic shapes at profile 0's opt shapes");
         printLayers(layers, timed ? &timings : nullptr, a.iterations);
     }
     if (!a.exportProfilePath.empty()) {

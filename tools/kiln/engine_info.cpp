@@ -37,7 +37,37 @@ std::vector<std::string> fusedOps(const ir::Node& node) {
 
 }  // namespace
 
-std::vector<LayerInfo> describeLayers(const ir::Graph& graph, const std::string& backend) {
+DimBindings optBindings(const ir::Graph& graph, const std::map<std::string, std::array<Shape, 3>>& profile) {
+    DimBindings bindings;
+    for (const ir::Value* in : graph.inputs()) {
+        auto it = profile.find(in->name());
+        if (it == profile.end() || !in->shape()) continue;
+        const Shape& opt = it->second[1];
+        for (size_t i = 0; i < in->shape()->size() && i < opt.size(); ++i) {
+            const ir::Dim& d = (*in->shape())[i];
+            if (!d.isStatic() && !d.symbol.empty()) bindings[d.symbol] = opt[i];
+        }
+    }
+    return bindings;
+}
+
+namespace {
+
+//! Bytes of a value with its symbolic dims bound; -1 when a dim stays unknown.
+int64_t boundBytes(const ir::Value& v, const DimBindings& bindings) {
+    if (!v.shape()) return -1;
+    int64_t n = 1;
+    for (const ir::Dim& d : *v.shape()) {
+        auto it = d.isStatic() ? bindings.end() : bindings.find(d.symbol);
+        if (!d.isStatic() && it == bindings.end()) return -1;
+        n *= d.isStatic() ? d.size : it->second;
+    }
+    return n * static_cast<int64_t>(dataTypeSize(v.dtype()));
+}
+
+}  // namespace
+
+std::vector<LayerInfo> describeLayers(const ir::Graph& graph, const std::string& backend, const DimBindings& bindings) {
     std::vector<LayerInfo> layers;
     for (const auto& n : graph.nodes()) {
         LayerInfo l;
@@ -57,12 +87,8 @@ std::vector<LayerInfo> describeLayers(const ir::Graph& graph, const std::string&
                 l.precision = precisionName(out->dtype());
                 l.outputShape = ir::symbolicShapeToString(out->shape());
             }
-            const auto shape = out->staticShape();
-            if (!shape || bytes < 0) {
-                bytes = -1;
-            } else {
-                bytes += shapeNumel(*shape) * static_cast<int64_t>(dataTypeSize(out->dtype()));
-            }
+            const int64_t b = boundBytes(*out, bindings);
+            bytes = b < 0 || bytes < 0 ? -1 : bytes + b;
         }
         l.outputBytes = bytes;
         for (const ir::Value* in : n->inputs()) {

@@ -3,6 +3,7 @@
 // application needs to run an engine, not its layers.
 #pragma once
 
+#include <array>
 #include <map>
 #include <set>
 #include <string>
@@ -24,7 +25,7 @@ struct LayerInfo {
     std::string precision;           //!< Of its (first) output: "fp32", "fp16", "int64", ...
     std::vector<std::string> outputs;
     std::string outputShape;   //!< Of the first output, symbolic dims by name ("Nx64x112x112").
-    int64_t outputBytes = -1;  //!< Sum over its outputs; -1 when a shape is dynamic.
+    int64_t outputBytes = -1;  //!< Sum over its outputs (dynamic dims at the bound sizes); -1 when unknown.
     int64_t weightBytes = 0;   //!< Its constant inputs.
 };
 
@@ -32,8 +33,16 @@ struct LayerInfo {
 //! checks the body checksum (slow for large engines; Runtime::loadEngineFile does it anyway).
 Result<plan::EngineFile> readEngineFile(const std::string& path, bool verifyBody);
 
-//! The layers of an optimized graph, in execution order.
-std::vector<LayerInfo> describeLayers(const ir::Graph& graph, const std::string& backend);
+//! Sizes of symbolic dims ("batch" → 8), used for the memory of layers with dynamic shapes.
+using DimBindings = std::map<std::string, int64_t>;
+
+//! The symbolic dims of the graph's inputs bound to a profile's opt shapes (the profile as decoded from the
+//! engine's build options); dims named by no input stay unknown.
+DimBindings optBindings(const ir::Graph& graph, const std::map<std::string, std::array<Shape, 3>>& profile);
+
+//! The layers of an optimized graph, in execution order; output memory uses `bindings` for symbolic dims.
+std::vector<LayerInfo> describeLayers(const ir::Graph& graph, const std::string& backend,
+                                      const DimBindings& bindings = {});
 
 //! Precisions the engine was built to allow (from its recorded build options).
 std::set<BuilderFlag> precisionFlagsOf(const plan::EngineMetadata& meta);

@@ -63,7 +63,7 @@ void printLayers(const std::vector<LayerInfo>& layers, const std::vector<LayerTi
     for (const LayerInfo& l : layers) {
         std::string name = l.name.empty() ? "(unnamed)" : l.name;
         if (name.size() > 32) name = name.substr(0, 29) + "...";
-        const std::string memory = l.outputBytes < 0 ? "dynamic" : formatBytes(static_cast<size_t>(l.outputBytes));
+        const std::string memory = l.outputBytes < 0 ? "?" : formatBytes(static_cast<size_t>(l.outputBytes));
         const std::string weights = l.weightBytes == 0 ? "-" : formatBytes(static_cast<size_t>(l.weightBytes));
         std::printf("%4zu  %-32s %-18s %-5s %10s %10s", l.index, name.c_str(), l.op.c_str(), l.precision.c_str(),
                     memory.c_str(), weights.c_str());

@@ -32,7 +32,7 @@ void BuildProgress::setStep(const std::string& step) {
 void BuildProgress::onLog(ILogger::Severity severity, const std::string& line) {
     // The builder's lines (src/builder/builder.cpp, src/passes/pass_manager.cpp) mark its phases.
     if (line.rfind("parsed ", 0) == 0) {
-        phase("optimize", "pass pipeline");
+        phase("optimize", "copy the network, run the pass pipeline");
     } else if (line.rfind("optimized: ", 0) == 0) {
         char* end = nullptr;
         const char* p = line.c_str() + 11;
@@ -43,7 +43,7 @@ void BuildProgress::onLog(ILogger::Severity severity, const std::string& line) {
             mNodesBefore = before;
             mNodesAfter = after;
         }
-        phase("write", "serialize the engine");
+        phase("write", "serialize, checksum and write the engine");
     } else if (line.rfind("pipeline iteration ", 0) == 0) {
         setStep(line.substr(9));
     } else if (severity == ILogger::Severity::kVerbose || severity == ILogger::Severity::kInfo) {
