@@ -23,10 +23,7 @@ struct BenchArgs {
 
 Result<std::vector<double>> parsePercentiles(const std::string& text) {
     std::vector<double> out;
-    size_t start = 0;
-    while (start <= text.size()) {
-        const size_t comma = text.find(',', start);
-        const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    for (const std::string& item : splitList(text)) {
         try {
             size_t used = 0;
             const double p = std::stod(item, &used);
@@ -35,8 +32,6 @@ Result<std::vector<double>> parsePercentiles(const std::string& text) {
         } catch (const std::exception&) {
             return invalidArgument("--percentiles '" + text + "': '" + item + "' is not a percentile in [0, 100]");
         }
-        if (comma == std::string::npos) break;
-        start = comma + 1;
     }
     return out;
 }

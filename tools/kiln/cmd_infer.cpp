@@ -34,10 +34,7 @@ struct InferArgs {
 
 Result<std::vector<float>> parseFloats(const std::string& text, const std::string& flag) {
     std::vector<float> v;
-    size_t start = 0;
-    while (start <= text.size()) {
-        const size_t comma = text.find(',', start);
-        const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    for (const std::string& item : splitList(text)) {
         try {
             size_t used = 0;
             v.push_back(std::stof(item, &used));
@@ -45,8 +42,6 @@ Result<std::vector<float>> parseFloats(const std::string& text, const std::strin
         } catch (const std::exception&) {
             return invalidArgument(flag + " '" + text + "': '" + item + "' is not a number");
         }
-        if (comma == std::string::npos) break;
-        start = comma + 1;
     }
     return v;
 }

@@ -1,8 +1,11 @@
 // trtexec's flags (TensorRT 8.6-10.x `trtexec --help`) and what each becomes in `kiln exec`.
 #include <algorithm>
+#include <functional>
+#include <map>
 
 #include "cli.h"
 #include "exec.h"
+#include "shapes.h"
 
 namespace kiln::cli {
 
@@ -115,20 +118,16 @@ Result<double> number(const std::string& flag, const std::string& value) {
 //! --memPoolSize=workspace:1024,dlaSRAM:1 → the workspace size text; other pools have no effect here.
 Result<std::string> workspacePool(const std::string& value) {
     std::string workspace;
-    size_t start = 0;
-    while (start <= value.size()) {
-        const size_t comma = value.find(',', start);
-        const std::string item = value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    for (const std::string& item : splitList(value)) {
         const size_t colon = item.find(':');
-        if (colon == std::string::npos)
+        if (colon == std::string::npos) {
             return invalidArgument("--memPoolSize='" + value + "': expected pool:size, e.g. workspace:1024");
+        }
         if (item.substr(0, colon) == "workspace") {
             workspace = item.substr(colon + 1);
         } else {
             warn("--memPoolSize pool '" + item.substr(0, colon) + "' has no effect on this backend");
         }
-        if (comma == std::string::npos) break;
-        start = comma + 1;
     }
     return workspace;
 }
@@ -159,62 +158,68 @@ Status applyTrtexecFlag(const std::string& arg, ExecArgs& a) {
         warn("trtexec flag '--" + name + "' has no effect here: " + known->note);
         return Status::ok();
     }
-    auto needValue = [&]() -> Status {
-        return value.empty() ? invalidArgument("--" + name + " needs a value: --" + name + "=...") : Status::ok();
+    // Switches, text values and numbers, each by the field it sets; then the few with their own syntax.
+    const std::map<std::string, bool*> switches = {
+        {"fp16", &a.build.fp16},
+        {"bf16", &a.build.bf16},
+        {"int8", &a.build.int8},
+        {"noTF32", &a.build.noTf32},
+        {"useCudaGraph", &a.bench.cudaGraph},
+        {"noDataTransfers", &a.bench.noTransfers},
+        {"useSpinWait", &a.bench.spinWait},
+        {"dumpProfile", &a.dumpProfile},
+        {"dumpLayerInfo", &a.dumpLayerInfo},
+        {"dumpOutput", &a.dumpOutput},
+        {"skipInference", &a.skipInference},
+        {"buildOnly", &a.skipInference},
     };
-    auto numberOf = [&]() { return number(name, value); };
-    // Switches.
-    if (name == "fp16") a.build.fp16 = true;
-    else if (name == "bf16") a.build.bf16 = true;
-    else if (name == "int8") a.build.int8 = true;
-    else if (name == "best") a.build.fp16 = a.build.bf16 = a.build.tf32 = true;
-    else if (name == "noTF32") a.build.noTf32 = true;
-    else if (name == "useCudaGraph") a.bench.cudaGraph = true;
-    else if (name == "noDataTransfers") a.bench.noTransfers = true;
-    else if (name == "useSpinWait") a.bench.spinWait = true;
-    else if (name == "dumpProfile") a.dumpProfile = true;
-    else if (name == "dumpLayerInfo") a.dumpLayerInfo = true;
-    else if (name == "dumpOutput") a.dumpOutput = true;
-    else if (name == "skipInference" || name == "buildOnly") a.skipInference = true;
-    else if (name == "separateProfileRun" || name == "verbose") {
-        if (name == "verbose") logger().setVerbose(true);
+    const std::map<std::string, std::string*> texts = {
+        {"onnx", &a.onnx},
+        {"saveEngine", &a.saveEngine},
+        {"loadEngine", &a.loadEngine},
+        {"minShapes", &a.build.minShapes},
+        {"optShapes", &a.build.optShapes},
+        {"maxShapes", &a.build.maxShapes},
+        {"shapes", &a.build.shapes},
+        {"workspace", &a.build.workspace},
+        {"timingCacheFile", &a.build.timingCache},
+        {"exportTimes", &a.exportTimes},
+        {"exportProfile", &a.exportProfile},
+        {"exportLayerInfo", &a.exportLayerInfo},
+        {"exportOutput", &a.exportOutput},
+        {"percentile", &a.percentiles},
+    };
+    const std::map<std::string, std::function<void(double)>> numbers = {
+        {"iterations", [&](double v) { a.bench.iterations = static_cast<int64_t>(v); }},
+        {"duration", [&](double v) { a.bench.durationS = v; }},
+        {"warmUp", [&](double v) { a.bench.warmupMs = v; }},
+        {"avgRuns", [&](double v) { a.bench.avgRuns = static_cast<int>(v); }},
+        {"streams", [&](double v) { a.bench.streams = std::max(1, static_cast<int>(v)); }},
+        {"infStreams", [&](double v) { a.bench.streams = std::max(1, static_cast<int>(v)); }},
+        {"builderOptimizationLevel", [&](double v) { a.build.optLevel = static_cast<int>(v); }},
+        {"device", [&](double v) { a.build.device = static_cast<int>(v); }},
+    };
+    if (auto it = switches.find(name); it != switches.end()) {
+        *it->second = true;
+    } else if (name == "best") {
+        a.build.fp16 = a.build.bf16 = a.build.tf32 = true;
+    } else if (name == "verbose") {
+        logger().setVerbose(true);
+    } else if (name == "separateProfileRun") {
+        // Kiln always profiles layers in a run of their own.
+    } else if (value.empty()) {
+        return invalidArgument("--" + name + " needs a value: --" + name + "=...");
+    } else if (auto t = texts.find(name); t != texts.end()) {
+        *t->second = value;
+    } else if (auto n = numbers.find(name); n != numbers.end()) {
+        KILN_ASSIGN_OR_RETURN(const double v, number(name, value));
+        n->second(v);
+    } else if (name == "memPoolSize") {
+        KILN_ASSIGN_OR_RETURN(a.build.workspace, workspacePool(value));
+    } else if (name == "loadInputs") {
+        for (const std::string& item : splitList(value)) a.loadInputs.push_back(item);
     } else {
-        KILN_RETURN_IF_ERROR(needValue());
-        if (name == "onnx") a.onnx = value;
-        else if (name == "saveEngine") a.saveEngine = value;
-        else if (name == "loadEngine") a.loadEngine = value;
-        else if (name == "minShapes") a.build.minShapes = value;
-        else if (name == "optShapes") a.build.optShapes = value;
-        else if (name == "maxShapes") a.build.maxShapes = value;
-        else if (name == "shapes") a.build.shapes = value;
-        else if (name == "memPoolSize") {
-            KILN_ASSIGN_OR_RETURN(a.build.workspace, workspacePool(value));
-        } else if (name == "workspace") a.build.workspace = value;
-        else if (name == "timingCacheFile") a.build.timingCache = value;
-        else if (name == "exportTimes") a.exportTimes = value;
-        else if (name == "exportProfile") a.exportProfile = value;
-        else if (name == "exportLayerInfo") a.exportLayerInfo = value;
-        else if (name == "exportOutput") a.exportOutput = value;
-        else if (name == "percentile") a.percentiles = value;
-        else if (name == "loadInputs") {
-            size_t start = 0;
-            while (start <= value.size()) {
-                const size_t comma = value.find(',', start);
-                a.loadInputs.push_back(
-                    value.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-                if (comma == std::string::npos) break;
-                start = comma + 1;
-            }
-        } else {
-            KILN_ASSIGN_OR_RETURN(const double v, numberOf());
-            if (name == "iterations") a.bench.iterations = static_cast<int64_t>(v);
-            else if (name == "duration") a.bench.durationS = v;
-            else if (name == "warmUp") a.bench.warmupMs = v;
-            else if (name == "avgRuns") a.bench.avgRuns = static_cast<int>(v);
-            else if (name == "streams" || name == "infStreams") a.bench.streams = std::max(1, static_cast<int>(v));
-            else if (name == "builderOptimizationLevel") a.build.optLevel = static_cast<int>(v);
-            else if (name == "device") a.build.device = static_cast<int>(v);
-        }
+        return internalError("trtexec flag '--" + name + "' is listed as mapped but nothing handles it");
     }
     return Status::ok();
 }

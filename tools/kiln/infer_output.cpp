@@ -5,6 +5,7 @@
 
 #include "inputs.h"
 #include "postprocess.h"
+#include "shapes.h"
 #include "tensor_io.h"
 
 namespace kiln::cli {
@@ -90,10 +91,7 @@ struct Reporter {
 
 Result<std::vector<std::pair<std::string, std::string>>> parseNameKinds(const std::string& text) {
     std::vector<std::pair<std::string, std::string>> out;
-    size_t start = 0;
-    while (start <= text.size()) {
-        const size_t comma = text.find(',', start);
-        const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    for (const std::string& item : splitList(text)) {
         const size_t colon = item.rfind(':');
         const std::string name = colon == std::string::npos ? item : item.substr(0, colon);
         const std::string kind = colon == std::string::npos ? "" : item.substr(colon + 1);
@@ -101,8 +99,6 @@ Result<std::vector<std::pair<std::string, std::string>>> parseNameKinds(const st
         KILN_RETURN_IF_ERROR(
             outputKindOf({}, DataType::kFloat32, kind).status().withContext("--outputs '" + text + "'"));
         out.emplace_back(name, kind);
-        if (comma == std::string::npos) break;
-        start = comma + 1;
     }
     return out;
 }

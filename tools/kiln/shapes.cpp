@@ -69,6 +69,18 @@ Result<Shape> parseDimsOf(const std::string& text, const std::string& flag, cons
 
 }  // namespace
 
+std::vector<std::string> splitList(const std::string& text, char separator) {
+    std::vector<std::string> parts(1);
+    for (char c : text) {
+        if (c == separator) {
+            parts.emplace_back();
+        } else {
+            parts.back() += c;
+        }
+    }
+    return parts;
+}
+
 Result<Shape> parseDims(const std::string& text, const std::string& flag) { return parseDimsOf(text, flag, text); }
 
 Result<std::vector<std::pair<std::string, Shape>>> parseShapeList(const std::string& text, const std::string& flag) {

@@ -14,6 +14,9 @@
 
 namespace kiln::cli {
 
+//! "a,b,c" → {"a", "b", "c"} ("" → {""}): the comma-separated lists of the flags.
+std::vector<std::string> splitList(const std::string& text, char separator = ',');
+
 //! "1x3x224x224" → {1, 3, 224, 224}; "scalar" or "" → {} (rank 0). Dims are non-negative integers.
 Result<Shape> parseDims(const std::string& text, const std::string& flag);
 
