@@ -101,10 +101,50 @@ Result<std::pair<int64_t, int64_t>> batchRange(const Engine& engine, const std::
     return std::make_pair(std::max<int64_t>(lo[0], 1), hi[0]);
 }
 
+//! The images in batches the engine takes; each batch's real rows are reported.
+Status runImages(const Engine& engine, const Preprocess& p, const std::vector<Item>& items,
+                 const std::map<std::string, Tensor>& given, const InputPlan& plan, const OutputOptions& out) {
+    KILN_ASSIGN_OR_RETURN(const std::string input, imageInputOf(engine, plan, p));
+    KILN_ASSIGN_OR_RETURN(const auto range, batchRange(engine, input));
+    KILN_ASSIGN_OR_RETURN(const Shape shape, engine.getTensorShape(input));
+    KILN_ASSIGN_OR_RETURN(const DataType dtype, engine.getTensorDataType(input));
+    KILN_ASSIGN_OR_RETURN(const ImageLayout layout, imageLayoutOf(shape, input, p.layout));
+    const Shape& planned = plan.shapes.at(input);  // --shapes, static dims or the profile's opt shape
+    const int height = p.height > 0 ? p.height : static_cast<int>(layout.nhwc ? planned[1] : planned[2]);
+    const int width = p.width > 0 ? p.width : static_cast<int>(layout.nhwc ? planned[2] : planned[3]);
+    const auto [minBatch, maxBatch] = range;
+    std::printf("%zu image%s -> input '%s' (%dx%d, %s, %s)", items.size(), items.size() == 1 ? "" : "s", input.c_str(),
+                width, height, layout.nhwc ? "NHWC" : "NCHW", p.bgr ? "BGR" : "RGB");
+    const auto count = static_cast<int64_t>(items.size());
+    if (count > maxBatch) {
+        std::printf(", %lld runs of batch %lld", static_cast<long long>((count + maxBatch - 1) / maxBatch),
+                    static_cast<long long>(maxBatch));
+    }
+    // A batch smaller than the engine takes is filled by repeating the images; only the real rows are reported.
+    if (count % maxBatch != 0 && count % maxBatch < minBatch) {
+        std::printf(", batch filled to %lld by repeating the images (only their own results are reported)",
+                    static_cast<long long>(minBatch));
+    }
+    std::printf("\n");
+    for (size_t first = 0; first < items.size(); first += static_cast<size_t>(maxBatch)) {
+        const size_t real = std::min(items.size() - first, static_cast<size_t>(maxBatch));
+        const size_t batch = std::max(real, static_cast<size_t>(minBatch));
+        std::vector<const examples::Image*> rows;
+        for (size_t r = 0; r < batch; ++r) rows.push_back(items[first + r % real].photo);
+        std::map<std::string, Tensor> feeds = given;
+        KILN_ASSIGN_OR_RETURN(feeds[input], imagesToTensor(rows, dtype, layout, width, height, p));
+        const std::vector<Item> chunk(items.begin() + static_cast<std::ptrdiff_t>(first),
+                                      items.begin() + static_cast<std::ptrdiff_t>(first + real));
+        KILN_RETURN_IF_ERROR(reportBatch(engine, feeds, chunk, out));
+    }
+    return Status::ok();
+}
+
 int runInfer(InferArgs& a) {
     Preprocess p;
-    if (Status s = resolvePreprocess(a, p); !s)
+    if (Status s = resolvePreprocess(a, p); !s) {
         return s.code() == ErrorCode::kInvalidArgument ? usage(s.message()) : fail(s);
+    }
     std::vector<InputFile> files;
     for (const std::string& text : a.inputs) {
         auto f = parseInputFlag(text, "--input");
@@ -113,9 +153,8 @@ int runInfer(InferArgs& a) {
     }
     if (a.images.empty() && files.empty()) return usage("give images (kiln infer model.engine a.jpg ...) or --input");
     if (Status s = checkBuildFlagSyntax(a.flags); !s) return usage(s.message());
-    auto parsed = parseShapeMap(a.flags.shapes, "--shapes");
-    if (!parsed) return usage(parsed.status().message());
-    const std::map<std::string, Shape> shapes = std::move(parsed).value();
+    auto shapes = parseShapeMap(a.flags.shapes, "--shapes");
+    if (!shapes) return usage(shapes.status().message());
     for (const std::string& dir : {a.out.maskDir, a.out.saveDir}) {
         std::error_code ec;
         if (!dir.empty() && !fs::create_directories(dir, ec) && ec) {
@@ -138,12 +177,14 @@ int runInfer(InferArgs& a) {
 
     auto src = loadOrBuildEngine(a.engine, a.flags);
     if (!src) return fail(src.status());
-    const Engine& engine = *src->engine;
-    auto given = loadInputFiles(engine, files, shapes);
+    auto given = loadInputFiles(*src->engine, files, *shapes);
     if (!given) return fail(given.status());
-    auto plan0 = planInputs(engine, {});
-    if (!plan0) return fail(plan0.status());
-
+    if (photos.empty()) {
+        const Status s = reportBatch(*src->engine, *given, {}, a.out);
+        return s ? kExitOk : fail(s);
+    }
+    auto plan = planInputs(*src->engine, *shapes);
+    if (!plan) return fail(plan.status());
     std::vector<Item> items;
     std::set<std::string> stems;
     for (size_t i = 0; i < a.images.size(); ++i) {
@@ -151,49 +192,8 @@ int runInfer(InferArgs& a) {
         if (!stems.insert(stem).second) stem += "_" + std::to_string(i);
         items.push_back({a.images[i], stem, &photos[i]});
     }
-    if (photos.empty()) {
-        const Status s = reportBatch(engine, *given, {}, a.out);
-        return s ? kExitOk : fail(s);
-    }
-
-    auto input = imageInputOf(engine, *plan0, p);
-    if (!input) return fail(input.status());
-    auto range = batchRange(engine, *input);
-    if (!range) return fail(range.status());
-    auto shape = engine.getTensorShape(*input);
-    auto layout = imageLayoutOf(*shape, *input, p.layout);
-    if (!layout) return fail(layout.status());
-    const Shape& opt = plan0->shapes.at(*input);
-    const int height = p.height > 0 ? p.height : static_cast<int>(layout->nhwc ? opt[1] : opt[2]);
-    const int width = p.width > 0 ? p.width : static_cast<int>(layout->nhwc ? opt[2] : opt[3]);
-    auto dtype = engine.getTensorDataType(*input);
-    const auto [minBatch, maxBatch] = *range;
-    std::printf("%zu image%s -> input '%s' (%dx%d, %s, %s)", items.size(), items.size() == 1 ? "" : "s", input->c_str(),
-                width, height, layout->nhwc ? "NHWC" : "NCHW", p.bgr ? "BGR" : "RGB");
-    const auto count = static_cast<int64_t>(items.size());
-    if (count > maxBatch)
-        std::printf(", %lld runs of batch %lld", static_cast<long long>((count + maxBatch - 1) / maxBatch),
-                    static_cast<long long>(maxBatch));
-    // A batch smaller than the engine takes is filled by repeating the images; only the real rows are reported.
-    if (count % maxBatch != 0 && count % maxBatch < minBatch) {
-        std::printf(", batch filled to %lld by repeating the images (only their own results are reported)",
-                    static_cast<long long>(minBatch));
-    }
-    std::printf("\n");
-    for (size_t first = 0; first < items.size(); first += static_cast<size_t>(maxBatch)) {
-        const size_t real = std::min(items.size() - first, static_cast<size_t>(maxBatch));
-        const size_t batch = std::max(real, static_cast<size_t>(minBatch));
-        std::vector<const examples::Image*> rows;
-        for (size_t r = 0; r < batch; ++r) rows.push_back(items[first + r % real].photo);
-        auto tensor = imagesToTensor(rows, *dtype, *layout, width, height, p);
-        if (!tensor) return fail(tensor.status());
-        std::map<std::string, Tensor> feeds = *given;
-        feeds[*input] = std::move(tensor).value();
-        const std::vector<Item> chunk(items.begin() + static_cast<std::ptrdiff_t>(first),
-                                      items.begin() + static_cast<std::ptrdiff_t>(first + real));
-        if (Status s = reportBatch(engine, feeds, chunk, a.out); !s) return fail(s);
-    }
-    return kExitOk;
+    const Status s = runImages(*src->engine, p, items, *given, *plan, a.out);
+    return s ? kExitOk : fail(s);
 }
 
 }  // namespace
