@@ -1,56 +1,13 @@
 // Bad input through the `kiln` executable: `kiln check` and `kiln run` exit non-zero and print exactly one line on
 // stderr, "kiln: error: ...", naming the file.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-
-#include <fstream>
-#include <sstream>
 
 #include "frontend/onnx/tensor_proto.h"
 #include "unit/bad_models.h"
-
-#ifndef KILN_CLI_PATH
-#error "tests/CMakeLists.txt defines KILN_CLI_PATH as the path of the kiln executable"
-#endif
+#include "unit/cli_test_util.h"
 
 namespace kiln::testing {
 namespace {
-
-struct CliResult {
-    int exitCode = -1;
-    std::string out;
-    std::string err;
-};
-
-std::string readFile(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-//! Runs `kiln <args>` with stdout and stderr captured to files in `dir`.
-CliResult runKiln(const TempDir& dir, const std::string& args) {
-    const std::string out = dir.file("cli.stdout");
-    const std::string err = dir.file("cli.stderr");
-    const std::string cmd = std::string("'") + KILN_CLI_PATH + "' " + args + " >'" + out + "' 2>'" + err + "'";
-    const int status = std::system(cmd.c_str());
-    CliResult r;
-    r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = readFile(out);
-    r.err = readFile(err);
-    return r;
-}
-
-void expectOneErrorLine(const CliResult& r, const std::string& path, const std::string& what) {
-    EXPECT_NE(r.exitCode, 0) << what;
-    EXPECT_LT(r.exitCode, 128) << what << " died from a signal";
-    ASSERT_FALSE(r.err.empty()) << what;
-    EXPECT_EQ(r.err.rfind("kiln: error: ", 0), 0u) << what << ": " << r.err;
-    EXPECT_EQ(r.err.back(), '\n') << what;
-    EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << what << " printed more than one line:\n" << r.err;
-    EXPECT_NE(r.err.find(path), std::string::npos) << what << " does not name the file: " << r.err;
-}
 
 class CliErrors : public ::testing::TestWithParam<BadModelCase> {};
 
@@ -61,7 +18,7 @@ TEST_P(CliErrors, CheckAndRunFailWithOneErrorLine) {
     const std::string quoted = "'" + path + "'";
 
     const CliResult check = runKiln(dir, "check " + quoted);
-    expectOneErrorLine(check, path, "kiln check");
+    expectOneErrorLine(check, {path}, "kiln check");
     if (c.unsupportedOnly) {
         // The report itself goes to stdout, one unsupported node per line.
         EXPECT_NE(check.out.find("unsupported node"), std::string::npos) << check.out;
@@ -72,7 +29,7 @@ TEST_P(CliErrors, CheckAndRunFailWithOneErrorLine) {
     }
 
     const CliResult run = runKiln(dir, "run " + quoted);
-    expectOneErrorLine(run, path, "kiln run");
+    expectOneErrorLine(run, {path}, "kiln run");
     for (const auto& m : c.mentions)
         EXPECT_NE(run.err.find(m), std::string::npos) << "no '" << m << "' in: " << run.err;
     EXPECT_TRUE(run.out.empty()) << run.out;
@@ -105,7 +62,7 @@ TEST(CliErrors, RunWithABadInputFileNamesIt) {
     const std::string model = dir.write("add.onnx", addModel());
     const std::string input = dir.writeBytes("x.pb", "garbage");
     const CliResult r = runKiln(dir, "run '" + model + "' --input x='" + input + "'");
-    expectOneErrorLine(r, input, "kiln run --input");
+    expectOneErrorLine(r, {input}, "kiln run --input");
 }
 
 TEST(CliErrors, RunThatCannotWriteItsOutputsSaysSoOnOneLine) {
@@ -119,7 +76,7 @@ TEST(CliErrors, RunThatCannotWriteItsOutputsSaysSoOnOneLine) {
     EXPECT_EQ(ok.exitCode, 0) << ok.err;
     const CliResult r =
         runKiln(dir, "run '" + model + "' --input x='" + input + "' --output-dir '" + notADir + "/out'");
-    expectOneErrorLine(r, notADir, "kiln run --output-dir");
+    expectOneErrorLine(r, {notADir}, "kiln run --output-dir");
 }
 
 TEST(CliErrors, RunWithAMissingInputNamesIt) {

@@ -1,5 +1,7 @@
 #include "backends/cpu/executor.h"
 
+#include <chrono>
+
 #include "backends/cpu/kernel.h"
 
 namespace kiln::cpu {
@@ -110,6 +112,7 @@ Result<std::vector<Tensor>> Executor::runGraph(const ir::Graph& graph, const std
             return runGraph(g, in, &scope, nullptr);
         };
         Status s;
+        const auto start = mObserver ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
         try {
             s = cpuKernel(node.op())(ctx);
         } catch (const std::bad_alloc&) {
@@ -118,6 +121,7 @@ Result<std::vector<Tensor>> Executor::runGraph(const ir::Graph& graph, const std
             s = internalError(std::string("unexpected exception: ") + e.what());
         }
         if (!s.isOk()) return s.withContext(node.describe());
+        if (mObserver) mObserver(node, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         for (size_t o = 0; o < node.outputs().size(); ++o) {
             const ir::Value* out = node.outputs()[o];
             if (out == nullptr) continue;

@@ -1,0 +1,171 @@
+#include "build_flags.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include "cli.h"
+#include "engine_info.h"
+
+namespace kiln::cli {
+
+std::set<BuilderFlag> BuildFlags::precisionFlags() const {
+    std::set<BuilderFlag> out;
+    if (fp16) out.insert(BuilderFlag::kFP16);
+    if (bf16) out.insert(BuilderFlag::kBF16);
+    if (int8) out.insert(BuilderFlag::kINT8);
+    if (tf32 && !noTf32) out.insert(BuilderFlag::kTF32);
+    return out;
+}
+
+std::string precisionText(const std::set<BuilderFlag>& flags) {
+    std::string s = "fp32";
+    if (flags.count(BuilderFlag::kTF32)) s += "+tf32";
+    if (flags.count(BuilderFlag::kFP16)) s += "+fp16";
+    if (flags.count(BuilderFlag::kBF16)) s += "+bf16";
+    if (flags.count(BuilderFlag::kINT8)) s += "+int8";
+    return s;
+}
+
+void addBuildFlags(CLI::App& cmd, BuildFlags& f, bool forRun) {
+    cmd.add_flag("--fp16", f.fp16, "Allow FP16 kernels where the backend has them (the CPU computes in FP32)");
+    cmd.add_flag("--bf16", f.bf16, "Allow BF16 kernels where the backend has them");
+    cmd.add_flag("--int8", f.int8, "Allow INT8 (needs a model with Q/DQ nodes)");
+    cmd.add_flag("--tf32", f.tf32, "Allow TF32 for FP32 matrix math on GPUs");
+    cmd.add_flag("--no-tf32", f.noTf32, "Forbid TF32 (the default of kiln build; overrides --tf32)");
+    const std::string shapesHelp = forRun ? "Input shapes of the run and, for inputs without --min/--opt/--max-shapes, "
+                                            "the profile to build (min = opt = max), e.g. --shapes input:4x3x224x224"
+                                          : "Profile shapes (min = opt = max) of inputs without --min/--opt/--max-"
+                                            "shapes, e.g. --shapes input:4x3x224x224,mask:4x1";
+    cmd.add_option("--shapes", f.shapes, shapesHelp);
+    cmd.add_option("--min-shapes", f.minShapes, "Profile minimum shapes, e.g. --min-shapes input:1x3x224x224");
+    cmd.add_option("--opt-shapes", f.optShapes,
+                   "Profile shapes to optimize for, e.g. --opt-shapes input:8x3x224x224 (alone: min = max = opt)");
+    cmd.add_option("--max-shapes", f.maxShapes, "Profile maximum shapes, e.g. --max-shapes input:32x3x224x224");
+    cmd.add_option("--profile", f.profiles,
+                   "One more optimization profile per flag, NAME:MIN/OPT/MAX[,NAME:...], e.g. "
+                   "--profile input:1x3x224x224/4x3x224x224/8x3x224x224");
+    cmd.add_option("--workspace", f.workspace,
+                   "Scratch memory limit of the kernels, e.g. --workspace 1GiB (units B, KiB, MiB, GiB; KB, MB, GB)");
+    cmd.add_option("--timing-cache", f.timingCache,
+                   "File caching kernel timings across builds, e.g. --timing-cache kiln.cache (recorded; unused "
+                   "by the CPU backend)");
+    cmd.add_option("--opt-level", f.optLevel, "Optimization level 0 (fastest build) .. 5, e.g. --opt-level 5")
+        ->check(CLI::Range(0, 5));
+    cmd.add_option("--backend", f.backend, "Backend to build for, e.g. --backend cpu (auto: the best available)")
+        ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+    cmd.add_option("--device", f.device, "GPU index for the CUDA backend, e.g. --device 1")
+        ->check(CLI::NonNegativeNumber);
+}
+
+Result<std::vector<std::map<std::string, ShapeRange>>> profilesFromFlags(const BuildFlags& f) {
+    std::vector<std::map<std::string, ShapeRange>> profiles;
+    std::map<std::string, ShapeRange> first;
+    std::vector<std::pair<std::string, Shape>> shapes, mins, opts, maxs;
+    if (!f.shapes.empty()) {
+        KILN_ASSIGN_OR_RETURN(shapes, parseShapeList(f.shapes, "--shapes"));
+    }
+    if (!f.minShapes.empty()) {
+        KILN_ASSIGN_OR_RETURN(mins, parseShapeList(f.minShapes, "--min-shapes"));
+    }
+    if (!f.optShapes.empty()) {
+        KILN_ASSIGN_OR_RETURN(opts, parseShapeList(f.optShapes, "--opt-shapes"));
+    }
+    if (!f.maxShapes.empty()) {
+        KILN_ASSIGN_OR_RETURN(maxs, parseShapeList(f.maxShapes, "--max-shapes"));
+    }
+    for (const auto& [name, s] : opts) first[name] = {s, s, s};
+    for (const auto& [which, list, flag] :
+         {std::tuple{0, &mins, "--min-shapes"}, std::tuple{2, &maxs, "--max-shapes"}}) {
+        for (const auto& [name, s] : *list) {
+            auto it = first.find(name);
+            if (it == first.end()) {
+                return invalidArgument(std::string(flag) + " gives '" + name +
+                                       "' but --opt-shapes does not: give its opt shape too");
+            }
+            it->second[static_cast<size_t>(which)] = s;
+        }
+    }
+    // As in trtexec, --shapes of an input that has min/opt/max shapes is only the shape a run uses.
+    for (const auto& [name, s] : shapes) {
+        if (!first.count(name)) first[name] = {s, s, s};
+    }
+    if (!first.empty()) profiles.push_back(std::move(first));
+    for (const std::string& text : f.profiles) {
+        KILN_ASSIGN_OR_RETURN(auto ranges, parseProfile(text, "--profile"));
+        profiles.emplace_back(ranges.begin(), ranges.end());
+    }
+    return profiles;
+}
+
+Status checkBuildFlagSyntax(const BuildFlags& f) {
+    KILN_RETURN_IF_ERROR(profilesFromFlags(f).status());
+    if (!f.workspace.empty())
+        KILN_RETURN_IF_ERROR(parseByteSize(f.workspace, "--workspace", f.workspacePlainUnit).status());
+    return Status::ok();
+}
+
+Result<std::unique_ptr<BuilderConfig>> makeConfig(Builder& builder, const BuildFlags& f) {
+    std::unique_ptr<BuilderConfig> config = builder.createBuilderConfig();
+    for (BuilderFlag flag : f.precisionFlags()) config->setFlag(flag);
+    if (!f.workspace.empty()) {
+        KILN_ASSIGN_OR_RETURN(size_t bytes, parseByteSize(f.workspace, "--workspace", f.workspacePlainUnit));
+        config->setMemoryPoolLimit(bytes);
+    }
+    if (!f.timingCache.empty()) config->setTimingCachePath(f.timingCache);
+    KILN_RETURN_IF_ERROR(config->setOptimizationLevel(f.optLevel));
+    config->setBackend(f.backend == "cpu" ? Backend::kCpu : f.backend == "cuda" ? Backend::kCuda : Backend::kAuto);
+    KILN_RETURN_IF_ERROR(config->setDevice(f.device));
+    KILN_ASSIGN_OR_RETURN(auto profiles, profilesFromFlags(f));
+    for (size_t i = 0; i < profiles.size(); ++i) {
+        std::unique_ptr<OptimizationProfile> p = builder.createOptimizationProfile();
+        for (const auto& [name, range] : profiles[i]) {
+            for (auto sel : {OptProfileSelector::kMIN, OptProfileSelector::kOPT, OptProfileSelector::kMAX}) {
+                KILN_RETURN_IF_ERROR(p->setDimensions(name, sel, range[static_cast<size_t>(sel)]));
+            }
+        }
+        const Status s = config->addOptimizationProfile(*p);
+        if (!s) return s.withContext(i == 0 ? "--shapes/--min/--opt/--max-shapes" : "--profile " + f.profiles[i - 1]);
+    }
+    return config;
+}
+
+bool isEngineFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    char magic[sizeof plan::kEngineMagic] = {};
+    in.read(magic, sizeof magic);
+    return in.gcount() == sizeof magic && std::memcmp(magic, plan::kEngineMagic, sizeof magic) == 0;
+}
+
+Result<EngineSource> loadOrBuildEngine(const std::string& path, const BuildFlags& flags, bool quiet) {
+    KILN_RETURN_IF_ERROR(checkReadable(path, "model or engine"));
+    EngineSource src;
+    src.path = path;
+    const auto start = std::chrono::steady_clock::now();
+    auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+    if (isEngineFile(path)) {
+        Runtime runtime(logger());
+        KILN_ASSIGN_OR_RETURN(src.engine, runtime.loadEngineFile(path));
+        // The precision the engine allows is in its header (not in the public API); the body was verified above.
+        KILN_ASSIGN_OR_RETURN(plan::EngineFile file, readEngineFile(path, false));
+        src.precision = precisionFlagsOf(file.metadata);
+        src.backend = file.metadata.backend;
+        src.buildSeconds = seconds();
+        if (!quiet) std::printf("loaded engine %s in %.2f s\n", path.c_str(), src.buildSeconds);
+        return src;
+    }
+    Builder builder(logger());
+    KILN_ASSIGN_OR_RETURN(std::unique_ptr<BuilderConfig> config, makeConfig(builder, flags));
+    std::unique_ptr<NetworkDefinition> network = builder.createNetwork();
+    OnnxParser parser(*network, logger());
+    KILN_RETURN_IF_ERROR(parser.parseFromFile(path));
+    KILN_ASSIGN_OR_RETURN(src.engine, builder.buildEngine(*network, *config));
+    src.fromOnnx = true;
+    src.precision = flags.precisionFlags();
+    src.buildSeconds = seconds();
+    if (!quiet) std::printf("built %s in memory in %.2f s\n", path.c_str(), src.buildSeconds);
+    return src;
+}
+
+}  // namespace kiln::cli
