@@ -50,12 +50,6 @@ def open_engine(
                 dynamic = True
         if dynamic:
             config.add_optimization_profile(profile)
-    if not kiln.HAS_BUILD_ENGINE_FILE:
-        # This Kiln build lacks engine reuse (Builder::buildEngineFile): build in memory on every run instead.
-        print("note: this Kiln build cannot save and reuse engines; building in memory", file=sys.stderr)
-        network = builder.create_network()
-        kiln.OnnxParser(network, logger).parse_from_file(model)
-        return builder.build_engine(network, config)
     result = builder.build_engine_file(model, config, engine_path, force=force)
     print(f"engine: {result.action.name.lower()} {engine_path} ({result.reason})")
     return result.engine

@@ -25,7 +25,6 @@ OutOfRangeError, ...). The module is a binding of Kiln's C++ API (include/kiln/k
 """
 
 from ._kiln import (  # noqa: F401
-    HAS_BUILD_ENGINE_FILE,
     Backend,
     Builder,
     BuilderConfig,
@@ -69,7 +68,6 @@ def nptype(dtype):
 
 __all__ = [
     "nptype",
-    "HAS_BUILD_ENGINE_FILE",
     "Backend",
     "Builder",
     "BuilderConfig",

@@ -8,7 +8,6 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 import numpy as np
 
 __version__: str
-HAS_BUILD_ENGINE_FILE: bool
 
 _Path = Union[str, os.PathLike]
 _Shape = Sequence[int]

@@ -41,7 +41,6 @@ struct PyEngineFileResult {
 PyEngineFileResult buildEngineFile(py::object self, Builder& builder, const std::string& onnxPath,
                                    const BuilderConfig& config, const std::string& enginePath, bool force,
                                    bool rebuildStale) {
-#if KILN_PY_HAS_BUILD_ENGINE_FILE
     EngineFileResult result = [&] {
         py::gil_scoped_release release;
         return unwrap(builder.buildEngineFile(onnxPath, config, enginePath, EngineFileOptions{force, rebuildStale}));
@@ -49,12 +48,6 @@ PyEngineFileResult buildEngineFile(py::object self, Builder& builder, const std:
     py::object engine = py::cast(std::move(result.engine));
     py::detail::keep_alive_impl(engine, self);  // the engine keeps the builder, and so its logger, alive
     return {engine, result.action, result.reason};
-#else
-    (void)self, (void)builder, (void)config, (void)force, (void)rebuildStale;
-    throw StatusError(unsupported("Builder.build_engine_file(" + onnxPath + ", ..., " + enginePath +
-                                  "): this Kiln build lacks Builder::buildEngineFile (engine reuse); build with "
-                                  "build_serialized_network and save the bytes instead"));
-#endif
 }
 
 void bindEnums(py::module_& m) {
@@ -244,7 +237,6 @@ void bindBuilderClass(py::module_& m) {
             "options, backend, device and Kiln version; otherwise parses onnx_path, builds and writes the engine "
             "atomically. force=True always rebuilds; rebuild_stale=False makes a stale engine an error. Returns an "
             "EngineFileResult (engine, action, reason).");
-    m.attr("HAS_BUILD_ENGINE_FILE") = py::bool_(KILN_PY_HAS_BUILD_ENGINE_FILE != 0);
 }
 
 }  // namespace

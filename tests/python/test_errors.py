@@ -181,9 +181,13 @@ def test_non_utf8_bytes_in_a_message_do_not_break_the_error(tmp_path):
         kiln.OnnxParser(kiln.Builder().create_network()).parse_from_file(odd)
 
 
-def test_build_engine_file_without_the_cpp_implementation(classifier_onnx, tmp_path):
-    if kiln.HAS_BUILD_ENGINE_FILE:
-        pytest.skip("this build has Builder::buildEngineFile (test_engine_file.py covers it)")
+def test_build_engine_file_errors(classifier_onnx, tmp_path):
     builder = kiln.Builder()
-    with pytest.raises(kiln.UnsupportedError, match="lacks Builder::buildEngineFile"):
-        builder.build_engine_file(classifier_onnx, builder.create_builder_config(), tmp_path / "x.engine")
+    config = builder.create_builder_config()
+    with pytest.raises(kiln.NotFoundError, match="no-such.onnx"):
+        builder.build_engine_file(tmp_path / "no-such.onnx", config, tmp_path / "x.engine")
+    not_an_engine = tmp_path / "notes.txt"
+    not_an_engine.write_text("not an engine")
+    with pytest.raises(kiln.InvalidArgumentError, match="refusing to overwrite"):
+        builder.build_engine_file(classifier_onnx, config, not_an_engine)
+    assert not_an_engine.read_text() == "not an engine"

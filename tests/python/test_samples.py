@@ -86,7 +86,6 @@ def test_classify_predicts_the_dominant_colour(tmp_path):
     assert tops == ["red", "blue", "green"]
 
 
-@pytest.mark.skipif(not kiln.HAS_BUILD_ENGINE_FILE, reason="needs Builder::buildEngineFile (branch reuse)")
 def test_classify_builds_once_then_reuses_and_force_rebuilds(tmp_path):
     model = color_classifier(tmp_path / "c.onnx")
     args = [PHOTOS[1], "--model", model, "--engine", tmp_path / "c.engine"]
