@@ -4,14 +4,16 @@
 #   2. the ONNX conformance suites on the CUDA backend (public API, FP32 with TF32 off), with the expectations;
 #   3. the real models against onnxruntime's outputs: FP32 (TF32 off) ≤ 1e-4, TF32 ≤ 2e-3, FP16 and BF16 ≤ 1e-2;
 #   4. compute-sanitizer memcheck over the op tests (and racecheck over Kiln's own kernels) unless --quick;
-# then prints a summary table. Writes logs to $OUT (or .gpu/logs).
+# then prints a summary table.
 #
 #   device run: scripts/gpu_check.sh [--quick] [--no-conformance] [--filter GTEST_FILTER]
 #   (--quick: no sanitizers; --no-conformance: skip the ONNX suites; --filter: a subset of the op tests)
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 G="$ROOT/.gpu"
-LOGS="${OUT:-$G/logs}"
+# Logs go to .gpu/logs; with $OUT set (the device tool, which brings back at most 8 files) they come back packed
+# as $OUT/gpu_logs.tar.xz.
+LOGS="$G/logs"
 mkdir -p "$LOGS"
 quick=0
 conformance=1
@@ -64,6 +66,15 @@ if [[ -d "$G/models" ]]; then
     cat "$LOGS/models_$1.log" | grep -E "^(PASS|FAIL|UNSUPP)" 
     row "real models (cuda $1, ≤ $2)" "$([[ $rc == 0 ]] && echo PASS || echo FAIL)" \
       "$(grep -E '^conformance:' "$LOGS/models_$1.log")"
+    if [[ $1 != fp32 ]]; then
+      # The floor: the FP32 reference itself, with only its inputs rounded to this precision (docs/cuda.md).
+      "$BIN/kiln-conformance" --backend ref --round-inputs "$1" --data "$G/models" --max-rel 1e-12 -v --timeout 600 \
+        >"$LOGS/floor_$1.log" 2>&1
+      floors=$(grep -oE "models/[a-z0-9_]+ .*= [0-9.e+-]+" "$LOGS/floor_$1.log" |
+        sed -E 's/models\/([a-z0-9_]+) .*= ([0-9.e+-]+)/\1 \2/' | tr '\n' ' ')
+      echo "floor $1 (inputs rounded, FP32 math): $floors"
+      row "  floor, inputs rounded to $1" "info" "$floors"
+    fi
   done
 fi
 
@@ -77,10 +88,11 @@ if [[ $quick == 0 ]] && command -v compute-sanitizer >/dev/null; then
   compute-sanitizer --tool racecheck --error-exitcode 9 "$BIN/kiln_cuda_tests" --gtest_filter="$filter" \
     --gtest_brief=1 >"$LOGS/racecheck.log" 2>&1
   rc=$?
-  grep -E "RACECHECK SUMMARY|ERROR SUMMARY" "$LOGS/racecheck.log" | head -n 5
+  grep -E "^========= " "$LOGS/racecheck.log" | grep -v "^========= *$" | head -n 25
   row "compute-sanitizer racecheck" "$([[ $rc == 0 ]] && echo PASS || echo FAIL)" "$(grep -E 'SUMMARY' "$LOGS/racecheck.log" | head -1)"
 fi
 
 echo
 echo "== GPU check summary ($(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader))"
 printf '%s\n' "${rows[@]}"
+[[ -n "${OUT:-}" ]] && tar -C "$LOGS" -cJf "$OUT/gpu_logs.tar.xz" .

@@ -176,6 +176,75 @@ TEST(CudaEngine, EngineForAnotherGpuNamesBothAndTheRebuildCommand) {
     EXPECT_NE(msg.find("kiln build"), std::string::npos) << msg;
 }
 
+TEST(CudaEngine, TenThousandInferencesKeepDeviceMemoryFlat) {
+    KILN_REQUIRE_GPU();
+    CudaBuild s;
+    auto engine = s.builder.buildEngine(*s.network, *s.config);
+    ASSERT_TRUE(engine.isOk()) << engine.status().message();
+    auto ctx = (*engine)->createExecutionContext();
+    ASSERT_TRUE(ctx.isOk()) << ctx.status().message();
+    const Tensor x = inputTensor(8);
+    void* dx = nullptr;
+    void* dy = nullptr;
+    ASSERT_EQ(cudaMalloc(&dx, x.byteSize()), cudaSuccess);
+    ASSERT_EQ(cudaMalloc(&dy, 8 * 4 * sizeof(float)), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(dx, x.raw(), x.byteSize(), cudaMemcpyHostToDevice), cudaSuccess);
+    cudaStream_t stream = nullptr;
+    ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+    ASSERT_TRUE((*ctx)->setTensorAddress("x", dx).isOk());
+    ASSERT_TRUE((*ctx)->setTensorAddress("y", dy, 8 * 4 * sizeof(float)).isOk());
+    // Shapes change between runs (inside the profile) so every plan the context keeps is exercised; after a
+    // warm-up that has seen each shape, device memory must not move.
+    auto runs = [&](int n) {
+        for (int i = 0; i < n; ++i) {
+            const int64_t rows = 1 + i % 8;
+            if (!(*ctx)->setInputShape("x", {rows, 3}).isOk()) return false;
+            if (!(*ctx)->enqueue(stream).isOk()) return false;
+        }
+        return cudaStreamSynchronize(stream) == cudaSuccess;
+    };
+    ASSERT_TRUE(runs(16));
+    size_t freeBefore = 0;
+    size_t total = 0;
+    ASSERT_EQ(cudaMemGetInfo(&freeBefore, &total), cudaSuccess);
+    ASSERT_TRUE(runs(10000));
+    size_t freeAfter = 0;
+    ASSERT_EQ(cudaMemGetInfo(&freeAfter, &total), cudaSuccess);
+    EXPECT_EQ(freeAfter, freeBefore) << "device memory moved by " << (static_cast<double>(freeBefore) - freeAfter)
+                                     << " bytes over 10,000 inferences";
+    std::vector<float> y(32);
+    ASSERT_EQ(cudaMemcpy(y.data(), dy, y.size() * sizeof(float), cudaMemcpyDeviceToHost), cudaSuccess);
+    // The last run had 1 + 9999 % 8 = 8 rows.
+    const std::vector<float> want = expected(std::vector<float>(x.data<float>(), x.data<float>() + 24));
+    for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(y[i], want[i], 1e-5) << i;
+    cudaStreamDestroy(stream);
+    cudaFree(dx);
+    cudaFree(dy);
+}
+
+TEST(CudaEngine, EngineFileIsBuiltThenLoadedThenRebuiltWhenOptionsChange) {
+    KILN_REQUIRE_GPU();
+    CudaBuild s;
+    const std::string model = s.dir.file("cuda_dyn.onnx");
+    const std::string path = s.dir.file("cuda.engine");
+    auto first = s.builder.buildEngineFile(model, *s.config, path);
+    ASSERT_TRUE(first.isOk()) << first.status().message();
+    EXPECT_EQ(first->action, EngineFileAction::kBuilt);
+    auto second = s.builder.buildEngineFile(model, *s.config, path);
+    ASSERT_TRUE(second.isOk()) << second.status().message();
+    EXPECT_EQ(second->action, EngineFileAction::kLoaded) << second->reason;
+    EXPECT_NE(second->reason.find("backend cuda"), std::string::npos) << second->reason;
+    auto a = (*first->engine->createExecutionContext())->infer({{"x", inputTensor(6)}});
+    auto b = (*second->engine->createExecutionContext())->infer({{"x", inputTensor(6)}});
+    ASSERT_TRUE(a.isOk() && b.isOk());
+    EXPECT_EQ(std::memcmp(a->at("y").raw(), b->at("y").raw(), a->at("y").byteSize()), 0);
+    s.config->setFlag(BuilderFlag::kFP16);
+    auto third = s.builder.buildEngineFile(model, *s.config, path);
+    ASSERT_TRUE(third.isOk()) << third.status().message();
+    EXPECT_EQ(third->action, EngineFileAction::kRebuilt);
+    EXPECT_NE(third->reason.find("fp16"), std::string::npos) << third->reason;
+}
+
 TEST(CudaEngine, NoGpuIsAClearBuildError) {
     if (cuda::gpuAvailable()) GTEST_SKIP() << "this machine has a GPU";
     CudaBuild s;

@@ -111,6 +111,10 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"ref", "cpu", "cuda"}));
     app.add_option("--precision", runOptions.precision, "With --backend cpu|cuda: fp32 (TF32 off), tf32, fp16, bf16")
         ->check(CLI::IsMember({"fp32", "tf32", "fp16", "bf16"}));
+    app.add_option("--round-inputs", runOptions.roundInputs,
+                   "Round float32 inputs to tf32, fp16 or bf16 precision before running: with an FP32 run, measures "
+                   "the model's own sensitivity to that precision (the floor a reduced-precision engine cannot beat)")
+        ->check(CLI::IsMember({"tf32", "fp16", "bf16"}));
     CLI11_PARSE(app, argc, argv);
 
     std::map<std::string, kiln::conformance::Expectation> expectations;

@@ -108,6 +108,27 @@ Tensor asDeclared(Tensor t, DataType declared) {
     return out;
 }
 
+//! `t` with every element rounded to `precision` ("tf32": 10 mantissa bits kept, as tensor cores read FP32 in
+//! TF32 mode; "fp16", "bf16") and back to float32; other dtypes and an empty precision pass through.
+Tensor roundedTo(Tensor t, const std::string& precision) {
+    if (precision.empty() || t.dtype() != DataType::kFloat32) return t;
+    Tensor out = t.clone();
+    float* p = out.data<float>();
+    for (int64_t i = 0; i < out.numel(); ++i) {
+        if (precision == "fp16") {
+            p[i] = static_cast<float>(Half(p[i]));
+        } else if (precision == "bf16") {
+            p[i] = static_cast<float>(BFloat16(p[i]));
+        } else if (std::isfinite(p[i])) {  // tf32: round-to-nearest-even at mantissa bit 13
+            uint32_t u = 0;
+            std::memcpy(&u, &p[i], 4);
+            u = (u + 0xFFFu + ((u >> 13) & 1u)) & 0xFFFFE000u;
+            std::memcpy(&p[i], &u, 4);
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
 TestResult runTest(const std::string& dir, const std::string& name, const Tolerance& tol, const RunOptions& options) {
@@ -153,7 +174,7 @@ TestResult runTest(const std::string& dir, const std::string& name, const Tolera
                 return finish(Outcome::kUnsupported, "input " + f.filename().string() + ": " + t.status().message());
             const size_t i = inputs.size();
             const DataType declared = i < graph.inputs().size() ? graph.inputs()[i]->dtype() : DataType::kUndefined;
-            inputs.push_back(asDeclared(std::move(t).value(), declared));
+            inputs.push_back(roundedTo(asDeclared(std::move(t).value(), declared), options.roundInputs));
         }
         std::vector<Tensor> expected;
         for (const auto& f : numberedFiles(set, "output_")) {

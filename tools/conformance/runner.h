@@ -42,6 +42,10 @@ struct RunOptions {
     //! through the public API for that backend, at `precision` (fp32, tf32, fp16, bf16).
     std::string backend = "ref";
     std::string precision = "fp32";
+    //! "tf32", "fp16" or "bf16": float32 inputs are rounded to that precision (and back) before the run, so an FP32
+    //! run measures how much the model's outputs move when only its inputs lose that precision: the noise floor a
+    //! reduced-precision engine cannot go below. Empty: inputs as stored.
+    std::string roundInputs;
 };
 
 //! Runs one test folder (model.onnx + test_data_set_*).
