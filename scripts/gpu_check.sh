@@ -85,7 +85,9 @@ if [[ $quick == 0 ]] && command -v compute-sanitizer >/dev/null; then
   rc=$?
   grep -E "ERROR SUMMARY|Invalid|========= " "$LOGS/memcheck.log" | head -n 20
   row "compute-sanitizer memcheck" "$([[ $rc == 0 ]] && echo PASS || echo FAIL)" "$(grep 'ERROR SUMMARY' "$LOGS/memcheck.log")"
-  compute-sanitizer --tool racecheck --error-exitcode 9 "$BIN/kiln_cuda_tests" --gtest_filter="$filter" \
+  # racecheck on Kiln's own kernels (their names contain the kiln namespace): cuDNN's sm90 xmma dgrad kernel,
+  # which ConvTranspose uses, reports shared-memory hazards of its own that Kiln cannot act on.
+  compute-sanitizer --tool racecheck --kernel-name kns=kiln --error-exitcode 9 "$BIN/kiln_cuda_tests" --gtest_filter="$filter" \
     --gtest_brief=1 >"$LOGS/racecheck.log" 2>&1
   rc=$?
   grep -E "^========= " "$LOGS/racecheck.log" | grep -v "^========= *$" | head -n 25
