@@ -4,7 +4,7 @@
 # LD_LIBRARY_PATH=.gpu/lib. glibc, libstdc++, the CUDA driver, cuDNN and cuBLAS(Lt) stay the target's own.
 #
 #   scripts/gpu_bundle.sh build/tests/kiln_cuda_tests build/kiln-conformance
-#   scripts/gpu_bundle.sh --check     # what scripts/gpu_check.sh needs: the test binaries, the ONNX conformance
+#   scripts/gpu_bundle.sh --check     # what scripts/gpu_check.sh needs: the test binaries, kiln, the ONNX conformance
 #                                     # data and the small real models, compressed (.gpu/*.tar.xz, < 64 MiB)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

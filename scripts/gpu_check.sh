@@ -4,6 +4,8 @@
 #   2. the ONNX conformance suites on the CUDA backend (public API, FP32 with TF32 off), with the expectations;
 #   3. the real models against onnxruntime's outputs: FP32 (TF32 off) ≤ 1e-4, TF32 ≤ 2e-3, FP16 and BF16 ≤ 1e-2;
 #   4. compute-sanitizer memcheck over the op tests (and racecheck over Kiln's own kernels) unless --quick;
+#   5. the kiln command on a real model: `kiln bench --backend cuda` (transfers; CUDA graph + 2 streams) on the UNet
+#      and `kiln exec` with NVIDIA's benchmarking-guide flags on PP-OCRv4 det;
 # then prints a summary table.
 #
 #   device run: scripts/gpu_check.sh [--quick] [--no-conformance] [--filter GTEST_FILTER]
@@ -33,6 +35,8 @@ for a in bundle onnx-testdata models; do
 done
 export LD_LIBRARY_PATH="$G/bundle/lib:${LD_LIBRARY_PATH:-}"
 BIN="$G/bundle/bin"
+# The CLI tests among the CUDA tests (tests/cuda/cli_bench_test.cpp) run the bundled kiln.
+export KILN_CLI_PATH="$BIN/kiln"
 nvidia-smi -L
 declare -a rows
 row() { rows+=("$(printf '%-34s %-8s %s' "$1" "$2" "$3")"); }
@@ -78,20 +82,54 @@ if [[ -d "$G/models" ]]; then
   done
 fi
 
-# 4. sanitizers
+# 4. sanitizers, over the tests of Kiln's kernels: the CLI tests run other processes (step 5 covers the command)
+[[ $filter == *-* ]] && sfilter="$filter:CliBenchCuda.*" || sfilter="$filter-CliBenchCuda.*"
 if [[ $quick == 0 ]] && command -v compute-sanitizer >/dev/null; then
-  compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/kiln_cuda_tests" --gtest_filter="$filter" \
+  compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/kiln_cuda_tests" --gtest_filter="$sfilter" \
     --gtest_brief=1 >"$LOGS/memcheck.log" 2>&1
   rc=$?
   grep -E "ERROR SUMMARY|Invalid|========= " "$LOGS/memcheck.log" | head -n 20
   row "compute-sanitizer memcheck" "$([[ $rc == 0 ]] && echo PASS || echo FAIL)" "$(grep 'ERROR SUMMARY' "$LOGS/memcheck.log")"
   # racecheck on Kiln's own kernels (their names contain the kiln namespace): cuDNN's sm90 xmma dgrad kernel,
   # which ConvTranspose uses, reports shared-memory hazards of its own that Kiln cannot act on.
-  compute-sanitizer --tool racecheck --kernel-name kns=kiln --error-exitcode 9 "$BIN/kiln_cuda_tests" --gtest_filter="$filter" \
+  compute-sanitizer --tool racecheck --kernel-name kns=kiln --error-exitcode 9 "$BIN/kiln_cuda_tests" --gtest_filter="$sfilter" \
     --gtest_brief=1 >"$LOGS/racecheck.log" 2>&1
   rc=$?
   grep -E "^========= " "$LOGS/racecheck.log" | grep -v "^========= *$" | head -n 25
   row "compute-sanitizer racecheck" "$([[ $rc == 0 ]] && echo PASS || echo FAIL)" "$(grep -E 'SUMMARY' "$LOGS/racecheck.log" | head -1)"
+fi
+
+# 5. kiln bench / kiln exec on real models: the full performance summary on the GPU
+bench_summary() {  # LOG → "812.3 qps, GPU compute median 1.21 ms, CUDA graph"
+  local qps med mode
+  qps=$(grep -oE 'Throughput: [0-9.e+]+ qps' "$1" | head -n 1 | cut -d' ' -f2)
+  med=$(grep -E 'GPU Compute Time: min' "$1" | grep -oE 'median = [0-9.e+-]+ ms' | cut -d' ' -f3)
+  mode=$(grep -q 'Mode: CUDA graph' "$1" && echo "CUDA graph" || echo "enqueue")
+  echo "${qps:-?} qps, GPU compute median ${med:-?} ms, $mode"
+}
+bench_row() {  # NAME LOG RC
+  grep -E "Mode:|Throughput:|Latency:|GPU Compute Time:|Enqueue Time:|warning|error|\\[W\\]" "$2"
+  local ok=FAIL
+  [[ $3 == 0 ]] && grep -q 'GPU Compute Time: min = ' "$2" && ok=PASS
+  row "$1" "$ok" "$(bench_summary "$2")"
+}
+unet="$G/models/unet_small/model.onnx"
+if [[ -f $unet ]]; then
+  "$BIN/kiln" bench "$unet" --backend cuda --shapes image:1x3x256x256 --iterations 200 --duration 2 \
+    >"$LOGS/bench_unet.log" 2>&1
+  bench_row "kiln bench unet (cuda)" "$LOGS/bench_unet.log" $?
+  "$BIN/kiln" bench "$unet" --backend cuda --shapes image:1x3x256x256 --iterations 200 --duration 2 \
+    --cuda-graph --streams 2 >"$LOGS/bench_unet_graph.log" 2>&1
+  bench_row "kiln bench unet --cuda-graph -s 2" "$LOGS/bench_unet_graph.log" $?
+fi
+det="$G/models/ppocrv4_det/model.onnx"
+if [[ -f $det ]]; then
+  # NVIDIA's benchmarking-guide flags, unchanged apart from the model and its input.
+  "$BIN/kiln" exec --onnx="$det" --shapes=x:1x3x640x640 --fp16 --noDataTransfers --useCudaGraph --useSpinWait \
+    >"$LOGS/exec_det.log" 2>&1
+  rc=$?
+  grep -q '&&&& PASSED' "$LOGS/exec_det.log" || rc=1
+  bench_row "kiln exec det (guide flags)" "$LOGS/exec_det.log" $rc
 fi
 
 echo

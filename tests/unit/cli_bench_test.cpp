@@ -78,6 +78,25 @@ TEST(CliBench, BadArgumentsGiveOneLine) {
                        "missing input file", 3);
 }
 
+TEST(CliBench, CudaFlagsWarnOnTheCpu) {
+    TempDir dir;
+    const std::string model = dir.write("conv.onnx", cli_models::convRelu());
+    const std::string base = "bench " + shq(model) + " --backend cpu --iterations 3 --duration 0 --warmup 0";
+    const CliResult r = runKiln(dir, base + " --cuda-graph --no-data-transfers --spin-wait");
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+    for (const char* flag : {"--cuda-graph", "--no-data-transfers", "--spin-wait"}) {
+        EXPECT_NE(r.err.find(std::string("kiln: warning: ") + flag + " has no effect on the cpu backend"),
+                  std::string::npos)
+            << r.err;
+    }
+    EXPECT_NE(r.out.find("H2D Latency: none"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("Mode: "), std::string::npos) << "the CPU has one mode:\n" << r.out;
+    // The flag's earlier name still works.
+    const CliResult old = runKiln(dir, base + " --no-transfers");
+    EXPECT_EQ(old.exitCode, 0) << old.err;
+    EXPECT_NE(old.err.find("--no-data-transfers has no effect"), std::string::npos) << old.err;
+}
+
 TEST(CliBench, InputFromNpyFile) {
     TempDir dir;
     const std::string model = dir.write("add.onnx", addModel());

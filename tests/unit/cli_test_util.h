@@ -41,11 +41,23 @@ inline std::string readFile(const std::string& path) {
     return ss.str();
 }
 
-//! Runs `kiln <args>` with stdout and stderr captured to files in `dir`.
-inline CliResult runKiln(const TempDir& dir, const std::string& args) {
+//! `s` in single quotes, for the shell.
+inline std::string shq(const std::string& s) { return "'" + s + "'"; }
+
+//! The kiln executable: $KILN_CLI_PATH when set (the GPU machine runs a bundled copy, scripts/gpu_check.sh), else
+//! the one this build made.
+inline std::string kilnPath() {
+    const char* env = std::getenv("KILN_CLI_PATH");
+    return env != nullptr && *env != '\0' ? env : KILN_CLI_PATH;
+}
+
+//! Runs `kiln <args>` with stdout and stderr captured to files in `dir`; in folder `cwd` when given (for command
+//! lines that name files relative to it).
+inline CliResult runKiln(const TempDir& dir, const std::string& args, const std::string& cwd = "") {
     const std::string out = dir.file("cli.stdout");
     const std::string err = dir.file("cli.stderr");
-    const std::string cmd = std::string("'") + KILN_CLI_PATH + "' " + args + " >'" + out + "' 2>'" + err + "'";
+    const std::string cmd = (cwd.empty() ? "" : "cd " + shq(cwd) + " && ") + shq(kilnPath()) + " " + args + " >" +
+                            shq(out) + " 2>" + shq(err);
     const int status = std::system(cmd.c_str());
     CliResult r;
     r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -71,9 +83,6 @@ inline void expectOneErrorLine(const CliResult& r, const std::vector<std::string
     for (const std::string& m : mentions)
         EXPECT_NE(r.err.find(m), std::string::npos) << what << ": no '" << m << "' in " << r.err;
 }
-
-//! `s` in single quotes, for the shell.
-inline std::string shq(const std::string& s) { return "'" + s + "'"; }
 
 inline std::filesystem::path modelsDir() {
     if (const char* env = std::getenv("KILN_MODELS_DIR")) return env;

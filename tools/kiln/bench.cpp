@@ -3,21 +3,17 @@
 #include <algorithm>
 #include <atomic>
 #include <barrier>
-#include <chrono>
 #include <mutex>
 #include <thread>
+
+#include "bench_cuda.h"
+#include "bench_loop.h"
 
 namespace kiln::cli {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double msBetween(Clock::time_point a, Clock::time_point b) {
-    return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-//! One stream: a context with its inputs and outputs bound to buffers it owns.
+//! One CPU stream: a context with its inputs and outputs bound to host buffers it owns.
 struct Stream {
     std::unique_ptr<ExecutionContext> context;
     std::map<std::string, Tensor> buffers;
@@ -36,68 +32,67 @@ Result<Stream> makeStream(const Engine& engine, const InputPlan& plan, const std
     return s;
 }
 
-}  // namespace
-
-Result<BenchResult> runBench(const Engine& engine, const std::string& backend, const BenchOptions& options) {
-    BenchResult result;
-    result.backend = backend;
-    std::map<std::string, Shape> requested = options.shapes;
-    for (const auto& [name, t] : options.givenInputs) requested[name] = t.shape();
-    KILN_ASSIGN_OR_RETURN(result.plan, planInputs(engine, requested));
-    result.batch = batchOf(result.plan);
-    KILN_ASSIGN_OR_RETURN(auto inputs, makeInputs(engine, result.plan, options.givenInputs, options.seed));
-
-    // One checked run through infer() gives the output sizes (data-dependent ones included) for the buffers.
-    KILN_ASSIGN_OR_RETURN(auto probe, makeContext(engine, result.plan));
-    KILN_ASSIGN_OR_RETURN(auto firstOutputs, probe->infer(inputs));
-
+//! The CPU backend's loop: enqueue runs the network synchronously on host memory, so one host measurement around
+//! it is the latency, the enqueue time and the compute time at once.
+Status runCpuBench(const Engine& engine, const BenchOptions& options, const std::map<std::string, Tensor>& inputs,
+                   const std::map<std::string, Tensor>& firstOutputs, BenchResult& result) {
     const int n = std::max(options.streams, 1);
     std::vector<Stream> streams;
     for (int i = 0; i < n; ++i) {
         KILN_ASSIGN_OR_RETURN(Stream s, makeStream(engine, result.plan, inputs, firstOutputs));
         streams.push_back(std::move(s));
     }
+    BenchLoop loop;
+    loop.iterate = [&](int id, BenchClock::time_point origin) -> Result<IterationTime> {
+        const auto start = BenchClock::now();
+        KILN_RETURN_IF_ERROR(streams[static_cast<size_t>(id)].context->enqueue(nullptr));
+        const auto end = BenchClock::now();
+        return IterationTime{id, msBetween(origin, start), msBetween(origin, end), msBetween(start, end)};
+    };
+    return runBenchLoop(n, options, loop, result);
+}
 
+}  // namespace
+
+Status runBenchLoop(int n, const BenchOptions& options, const BenchLoop& loop, BenchResult& result) {
     std::barrier sync(n);
     std::atomic<int64_t> done{0};
     std::atomic<bool> failed{false};
     std::mutex mutex;
     Status error;
-    Clock::time_point measureStart;
+    BenchClock::time_point measureStart;
     std::vector<std::vector<IterationTime>> perStream(static_cast<size_t>(n));
     std::vector<int> warmups(static_cast<size_t>(n), 0);
     const auto duration = std::chrono::duration<double>(options.durationS);
 
+    // Keeps the first failure; every thread stops at its next check and still meets the barriers.
+    auto ok = [&](const Status& s) {
+        if (!s && !failed.exchange(true)) {
+            std::lock_guard<std::mutex> lock(mutex);
+            error = s;
+        }
+        return s.isOk();
+    };
     auto worker = [&](int id) {
-        ExecutionContext& ctx = *streams[static_cast<size_t>(id)].context;
-        auto enqueue = [&] {
-            const Status s = ctx.enqueue(nullptr);
-            if (!s && !failed.exchange(true)) {
-                std::lock_guard<std::mutex> lock(mutex);
-                error = s;
-            }
-            return s.isOk();
-        };
-        const auto warmStart = Clock::now();
-        while (msBetween(warmStart, Clock::now()) < options.warmupMs && !failed) {
-            if (!enqueue()) break;
+        if (loop.startThread) ok(loop.startThread(id));
+        const auto warmStart = BenchClock::now();
+        while (msBetween(warmStart, BenchClock::now()) < options.warmupMs && !failed) {
+            if (!ok(loop.iterate(id, warmStart).status())) break;
             ++warmups[static_cast<size_t>(id)];
         }
         sync.arrive_and_wait();
-        if (id == 0) measureStart = Clock::now();
+        if (id == 0) measureStart = BenchClock::now();
         sync.arrive_and_wait();
         auto& times = perStream[static_cast<size_t>(id)];
         while (!failed) {
-            const auto start = Clock::now();
-            if (done.load() >= options.iterations && start - measureStart >= duration) break;
-            if (!enqueue()) break;
-            const auto end = Clock::now();
-            // The CPU backend's enqueue returns when the outputs are ready: enqueue time = latency.
-            times.push_back({id, msBetween(measureStart, start), msBetween(measureStart, end), msBetween(start, end)});
+            if (done.load() >= options.iterations && BenchClock::now() - measureStart >= duration) break;
+            Result<IterationTime> t = loop.iterate(id, measureStart);
+            if (!ok(t.status())) break;
+            times.push_back(*t);
             ++done;
         }
     };
-    const auto warmBegin = Clock::now();
+    const auto warmBegin = BenchClock::now();
     std::vector<std::thread> threads;
     for (int i = 1; i < n; ++i) threads.emplace_back(worker, i);
     worker(0);
@@ -112,6 +107,32 @@ Result<BenchResult> runBench(const Engine& engine, const std::string& backend, c
     double lastEnd = 0;
     for (const IterationTime& t : result.iterations) lastEnd = std::max(lastEnd, t.endMs);
     result.walltimeS = lastEnd / 1000.0;
+    return Status::ok();
+}
+
+Result<BenchResult> runBench(const Engine& engine, const std::string& backend, const BenchOptions& options) {
+    BenchResult result;
+    result.backend = backend;
+    std::map<std::string, Shape> requested = options.shapes;
+    for (const auto& [name, t] : options.givenInputs) requested[name] = t.shape();
+    KILN_ASSIGN_OR_RETURN(result.plan, planInputs(engine, requested));
+    result.batch = batchOf(result.plan);
+    KILN_ASSIGN_OR_RETURN(auto inputs, makeInputs(engine, result.plan, options.givenInputs, options.seed));
+
+    // One checked run through infer() gives the output sizes (data-dependent ones included) for the buffers.
+    KILN_ASSIGN_OR_RETURN(auto probe, makeContext(engine, result.plan));
+    KILN_ASSIGN_OR_RETURN(auto firstOutputs, probe->infer(inputs));
+    probe.reset();
+
+    if (backend == "cuda") {
+#if KILN_HAVE_CUDA
+        KILN_RETURN_IF_ERROR(runCudaBench(engine, options, inputs, firstOutputs, result));
+        return result;
+#else
+        return unsupported("a CUDA engine needs a kiln built with its CUDA backend (this one has none)");
+#endif
+    }
+    KILN_RETURN_IF_ERROR(runCpuBench(engine, options, inputs, firstOutputs, result));
     return result;
 }
 

@@ -1,12 +1,16 @@
-// The measurement loop of `kiln bench` and `kiln exec`, and its report.
+// The measurement of `kiln bench` and `kiln exec`, and its report.
 //
 // Each of --streams N threads owns an ExecutionContext with its own bound input/output buffers. All threads warm
 // up for --warmup ms (time based), meet at a barrier, then run until, together, they have done at least
-// --iterations N and --duration S seconds have passed. Every iteration's start, end and enqueue time is kept.
+// --iterations N and --duration S seconds have passed (bench_loop.h). Every iteration's times are kept.
 //
 // On the CPU backend enqueue runs the network synchronously on host memory: the end-to-end latency, the enqueue
 // time and the compute time are one and the same, and there are no host-to-device or device-to-host copies. The
 // report says so rather than printing zeros.
+//
+// On the CUDA backend (bench_cuda.cpp) each context has its own stream, device buffers and pinned host buffers;
+// an iteration copies the inputs in, enqueues (or launches the CUDA graph of one enqueue), copies the outputs out
+// and waits, and CUDA events time the three phases on the GPU, as trtexec does.
 #pragma once
 
 #include <cstdint>
@@ -28,18 +32,28 @@ struct BenchOptions {
     std::map<std::string, Shape> shapes;        //!< Requested input shapes.
     std::map<std::string, Tensor> givenInputs;  //!< Inputs from files.
     std::vector<double> percentiles{90, 95, 99};
-    int avgRuns = 10;        //!< Window of the "average on N runs" lines (--verbose).
-    bool cudaGraph = false;  //!< Accepted for the CUDA backend; no effect on the CPU (a warning says so).
-    bool noTransfers = false;
-    bool spinWait = false;
+    int avgRuns = 10;  //!< Window of the "average on N runs" lines (--verbose).
+    // The CUDA backend's options; on the CPU they have no effect (a warning says so).
+    bool cudaGraph = false;    //!< Capture one enqueue in a CUDA graph and launch that (falls back with a warning).
+    bool noTransfers = false;  //!< No H2D/D2H copies per iteration: the inputs stay on the device.
+    bool spinWait = false;     //!< Busy-poll for the end of an iteration instead of a blocking wait.
 };
 
 struct IterationTime {
     int stream = 0;
-    double startMs = 0;  //!< Since the start of the measured phase.
-    double endMs = 0;
-    double enqueueMs = 0;  //!< Time spent in the enqueue call.
-    double latencyMs() const { return endMs - startMs; }
+    double startMs = 0;    //!< Host clock, since the start of the measured phase.
+    double endMs = 0;      //!< Host clock: when the host saw the iteration's results ready.
+    double enqueueMs = 0;  //!< Host time spent in the enqueue call (or the CUDA graph launch).
+    //! Phases timed on the device by an asynchronous backend (CUDA events); -1 on the CPU, which has none. Without
+    //! data transfers h2dMs and d2hMs are 0.
+    double h2dMs = -1;
+    double computeMs = -1;
+    double d2hMs = -1;
+    bool deviceTimed() const { return computeMs >= 0; }
+    //! Host time from the start of the iteration to its results (trtexec's End-to-End Host Latency).
+    double endToEndMs() const { return endMs - startMs; }
+    //! trtexec's Latency: H2D + GPU compute + D2H when timed on the device; on the CPU the host time.
+    double latencyMs() const { return deviceTimed() ? h2dMs + computeMs + d2hMs : endToEndMs(); }
 };
 
 struct BenchResult {
@@ -50,8 +64,10 @@ struct BenchResult {
     double warmupMs = 0;
     std::vector<IterationTime> iterations;  //!< In order of start time.
     double walltimeS = 0;                   //!< First start to last end of the measured phase.
-    //! Host-side timings of the async backends; empty on the CPU (no separate H2D/compute/D2H there).
-    bool separateTransfers = false;
+    bool deviceTimed = false;               //!< An asynchronous backend: H2D, compute and D2H come from device events.
+    bool dataTransfers = false;             //!< Each iteration copied the inputs in and the outputs out.
+    bool cudaGraph = false;                 //!< Iterations launched a CUDA graph of one enqueue.
+    std::string mode;  //!< How iterations ran, for the report ("CUDA graph, ..."); empty on the CPU.
 };
 
 //! Runs the benchmark. Fails naming the tensor or shape when the engine rejects the inputs.
@@ -61,9 +77,11 @@ Result<BenchResult> runBench(const Engine& engine, const std::string& backend, c
 //! "[I] " and uses trtexec's metric names (for scripts that parse trtexec's output).
 void printBenchReport(const BenchResult& result, const BenchOptions& options, bool trtexecStyle, bool verbose);
 
-//! The warnings a run deserves: unstable (CV > 2.5%), enqueue-bound, transfer-bound (async backends), more
-//! streams than cores.
-std::vector<std::string> benchWarnings(const BenchResult& result, const BenchOptions& options);
+//! The warnings a run deserves: unstable (CV > 2.5% of the latency on the CPU, of the GPU compute time on a GPU),
+//! enqueue-bound and transfer-bound (as trtexec decides them, on asynchronous backends), more streams than cores
+//! (CPU). `trtexecStyle` names trtexec's flags in the advice.
+std::vector<std::string> benchWarnings(const BenchResult& result, const BenchOptions& options,
+                                       bool trtexecStyle = false);
 
 //! Writes every iteration as JSON (a list of objects, as trtexec's --exportTimes does).
 Status exportTimes(const std::string& path, const BenchResult& result);

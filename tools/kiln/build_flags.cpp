@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "bench_cuda.h"
 #include "cli.h"
 #include "engine_info.h"
 
@@ -162,6 +163,13 @@ Result<EngineSource> loadOrBuildEngine(const std::string& path, const BuildFlags
     KILN_RETURN_IF_ERROR(parser.parseFromFile(path));
     KILN_ASSIGN_OR_RETURN(src.engine, builder.buildEngine(*network, *config));
     src.fromOnnx = true;
+    // The backend it was built for, decided as the builder decides it (kAuto: CUDA when a GPU is usable).
+#if KILN_HAVE_CUDA
+    const bool gpu = cudaGpuPresent();
+#else
+    const bool gpu = false;
+#endif
+    src.backend = flags.backend == "cuda" || (flags.backend == "auto" && gpu) ? "cuda" : "cpu";
     src.precision = flags.precisionFlags();
     src.buildSeconds = seconds();
     if (!quiet) std::printf("built %s in memory in %.2f s\n", path.c_str(), src.buildSeconds);

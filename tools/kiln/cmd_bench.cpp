@@ -67,7 +67,7 @@ int runBenchOn(EngineSource& src, BenchOptions& options, const std::vector<Input
     if (src.backend == "cpu") {
         for (const auto& [on, flag] :
              {std::pair{options.cudaGraph, trtexecStyle ? "--useCudaGraph" : "--cuda-graph"},
-              std::pair{options.noTransfers, trtexecStyle ? "--noDataTransfers" : "--no-transfers"},
+              std::pair{options.noTransfers, trtexecStyle ? "--noDataTransfers" : "--no-data-transfers"},
               std::pair{options.spinWait, trtexecStyle ? "--useSpinWait" : "--spin-wait"}}) {
             if (on) warn(std::string(flag) + " has no effect on the cpu backend (no device, no transfers, no events)");
         }
@@ -116,7 +116,8 @@ Handler addBenchCommand(CLI::App& app) {
     cmd->add_option("--duration", o.durationS, "...and at least this many seconds, e.g. --duration 10")
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
-    cmd->add_option("--streams", o.streams, "Concurrent contexts, one thread each, e.g. --streams 2")
+    cmd->add_option("--streams", o.streams,
+                    "Concurrent contexts, one thread each (and one CUDA stream each on a GPU), e.g. --streams 2")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
     cmd->add_option("--seed", o.seed, "Seed of the random inputs, e.g. --seed 7")->capture_default_str();
@@ -126,16 +127,24 @@ Handler addBenchCommand(CLI::App& app) {
     cmd->add_option("--export-times", a->exportPath,
                     "Write every iteration's times as JSON, e.g. --export-times t.json");
     cmd->add_option("--plot", a->plotPath, "Draw the latency histogram and timeline, e.g. --plot latency.png");
-    cmd->add_flag("--cuda-graph", o.cudaGraph, "Capture the enqueue in a CUDA graph (CUDA backend)");
-    cmd->add_flag("--no-transfers", o.noTransfers, "Leave out host/device copies (CUDA backend)");
-    cmd->add_flag("--spin-wait", o.spinWait, "Busy-wait for completion instead of blocking (CUDA backend)");
+    cmd->add_flag("--cuda-graph", o.cudaGraph,
+                  "CUDA: capture one enqueue in a CUDA graph and launch that each iteration (when capture fails, "
+                  "a warning says why and the run enqueues)");
+    cmd->add_flag("--no-data-transfers,--no-transfers", o.noTransfers,
+                  "CUDA: no H2D/D2H copies per iteration, the inputs stay on the device (copied once)");
+    cmd->add_flag("--spin-wait", o.spinWait,
+                  "CUDA: busy-poll the end of each iteration (steadier timings) instead of a blocking wait");
     addBuildFlags(*cmd, a->flags);
     cmd->footer(
         "--shapes sets the input shapes of the run (within the engine's profile; dynamic inputs default to the\n"
         "profile's opt shape) and, for an ONNX model, the profile it is built with.\n"
+        "On a CUDA engine each iteration copies the inputs in from pinned host memory (H2D), enqueues, copies the\n"
+        "outputs out (D2H) and waits, on the context's own stream; CUDA events time the three phases, and the\n"
+        "report gives H2D, GPU compute and D2H latency as trtexec does. The CPU backend has no copies: it says so.\n"
         "Examples:\n"
         "  kiln bench resnet50.engine --shapes input:8x3x224x224 --iterations 200 --duration 10\n"
-        "  kiln bench resnet50.onnx --streams 2 --export-times times.json --plot latency.png");
+        "  kiln bench resnet50.onnx --streams 2 --export-times times.json --plot latency.png\n"
+        "  kiln bench resnet50.onnx --backend cuda --fp16 --cuda-graph --no-data-transfers --spin-wait");
     return [a] { return runBenchCommand(*a); };
 }
 
