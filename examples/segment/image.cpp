@@ -170,6 +170,15 @@ Plane resizeBilinear(const Plane& src, int width, int height) {
     return {width, height, resample(src.values, src.width, src.height, 1, width, height)};
 }
 
+Image cutout(const Image& photo, const Image& alpha) {
+    Image rgba{photo.width, photo.height, 4, std::vector<uint8_t>(static_cast<size_t>(photo.width) * photo.height * 4)};
+    for (size_t p = 0; p < alpha.pixels.size(); ++p) {
+        std::copy_n(&photo.pixels[p * 3], 3, &rgba.pixels[p * 4]);
+        rgba.pixels[p * 4 + 3] = alpha.pixels[p];
+    }
+    return rgba;
+}
+
 Image toGray(const Image& rgb) {
     Image gray{rgb.width, rgb.height, 1, std::vector<uint8_t>(static_cast<size_t>(rgb.width) * rgb.height)};
     for (size_t i = 0; i < gray.pixels.size(); ++i) {

@@ -42,6 +42,9 @@ Image resizeBilinear(const Image& src, int width, int height);
 //! The same filter on a float plane, accumulated in double as Pillow does for mode "F" images.
 Plane resizeBilinear(const Plane& src, int width, int height);
 
+//! The photo (RGB) with `alpha` (gray, the photo's size) as its alpha channel: an RGBA cut-out.
+Image cutout(const Image& photo, const Image& alpha);
+
 //! Pillow's RGB → L conversion (ITU-R 601-2 luma in 16-bit fixed point).
 Image toGray(const Image& rgb);
 

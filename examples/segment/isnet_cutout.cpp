@@ -154,15 +154,6 @@ Result<Image> postprocess(const Tensor& out, const std::string& name, int width,
     return alpha;
 }
 
-Image cutout(const Image& photo, const Image& alpha) {
-    Image rgba{photo.width, photo.height, 4, std::vector<uint8_t>(static_cast<size_t>(photo.width) * photo.height * 4)};
-    for (size_t p = 0; p < alpha.pixels.size(); ++p) {
-        std::copy_n(&photo.pixels[p * 3], 3, &rgba.pixels[p * 4]);
-        rgba.pixels[p * 4 + 3] = alpha.pixels[p];
-    }
-    return rgba;
-}
-
 std::string sizeText(int width, int height) { return std::to_string(width) + "x" + std::to_string(height); }
 
 Status cutOut(const std::string& modelPath, const std::string& imagePath, const std::string& outPath,
@@ -188,7 +179,7 @@ Status cutOut(const std::string& modelPath, const std::string& imagePath, const 
     KILN_ASSIGN_OR_RETURN(Image alpha, postprocess(map, io.output, photo.width, photo.height));
     clock.step("postprocess", "min-max normalised, bilinear to " + sizeText(photo.width, photo.height));
 
-    KILN_RETURN_IF_ERROR(examples::writePng(outPath, cutout(photo, alpha)));
+    KILN_RETURN_IF_ERROR(examples::writePng(outPath, examples::cutout(photo, alpha)));
     std::string wrote = outPath + " (RGBA " + sizeText(photo.width, photo.height) + ")";
     if (!maskPath.empty()) {
         KILN_RETURN_IF_ERROR(examples::writePng(maskPath, alpha));

@@ -5,6 +5,7 @@
 
 #include "build_flags.h"
 #include "cli.h"
+#include "files.h"
 #include "infer_output.h"
 #include "inputs.h"
 #include "postprocess.h"
@@ -168,7 +169,7 @@ int runInfer(InferArgs& a) {
         photos.push_back(std::move(img).value());
     }
     if (!p.labels.empty()) {
-        auto labels = readLabels(p.labels);
+        auto labels = examples::readLabels(p.labels);
         if (!labels) return fail(labels.status());
         a.out.labels = std::move(labels).value();
     }

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "files.h"
 #include "inputs.h"
 #include "postprocess.h"
 #include "shapes.h"
@@ -14,24 +15,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-//! A name safe in a file name: output names may hold '/' or ':'.
-std::string fileSafe(const std::string& name) {
-    std::string s = name;
-    for (char& c : s) {
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') c = '_';
-    }
-    return s;
-}
-
-//! Row `row` of a batched output as a [1, ...] tensor sharing its memory.
-Tensor rowOf(const Tensor& t, int64_t row) {
-    Shape shape = t.shape();
-    const size_t rowBytes = t.byteSize() / static_cast<size_t>(shape[0]);
-    shape[0] = 1;
-    auto* base = static_cast<uint8_t*>(const_cast<void*>(t.raw()));
-    return Tensor::wrap(t.dtype(), shape, base + rowBytes * static_cast<size_t>(row));
-}
-
 std::string joinPath(const std::string& dir, const std::string& file) { return (fs::path(dir) / file).string(); }
 
 struct Reporter {
@@ -40,7 +23,8 @@ struct Reporter {
 
     //! "cat_mask.png" with one mask output, "cat.output.png" with several.
     std::string imageName(const std::string& stem, const std::string& output, const char* suffix) const {
-        return maskOutputs <= 1 ? stem + "_" + suffix + ".png" : stem + "." + fileSafe(output) + "_" + suffix + ".png";
+        return maskOutputs <= 1 ? stem + "_" + suffix + ".png"
+                                : stem + "." + examples::fileSafeName(output) + "_" + suffix + ".png";
     }
 
     Status report(const std::string& name, const Tensor& t, OutputKind kind, const Item* item) {
@@ -70,7 +54,7 @@ struct Reporter {
                 std::printf(" -> %s", path.c_str());
                 if (o.cutout && item && kind == OutputKind::kMask) {
                     const std::string cut = joinPath(o.maskDir, imageName(stem, name, "cutout"));
-                    KILN_RETURN_IF_ERROR(examples::writePng(cut, cutout(*item->photo, *img)));
+                    KILN_RETURN_IF_ERROR(examples::writePng(cut, examples::cutout(*item->photo, *img)));
                     std::printf(", %s", cut.c_str());
                 }
                 std::printf("\n");
@@ -79,7 +63,7 @@ struct Reporter {
             case OutputKind::kTensor: std::printf("  %s: %s\n", name.c_str(), describeTensor(t).c_str()); break;
         }
         if (!o.saveDir.empty()) {
-            const std::string path = joinPath(o.saveDir, stem + "." + fileSafe(name) + ".npy");
+            const std::string path = joinPath(o.saveDir, stem + "." + examples::fileSafeName(name) + ".npy");
             KILN_RETURN_IF_ERROR(writeNpy(path, t));
             std::printf("  %s: saved %s\n", name.c_str(), path.c_str());
         }
@@ -141,7 +125,7 @@ Status reportBatch(const Engine& engine, const std::map<std::string, Tensor>& fe
             const Tensor& t = outputs.at(name);
             const bool batched = t.rank() >= 1 && t.dim(0) == batch;
             KILN_RETURN_IF_ERROR(
-                reporter.report(name, batched ? rowOf(t, static_cast<int64_t>(r)) : t, kind, &items[r]));
+                reporter.report(name, batched ? examples::batchRow(t, static_cast<int64_t>(r)) : t, kind, &items[r]));
         }
     }
     return Status::ok();

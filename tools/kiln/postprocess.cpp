@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <numeric>
 
 namespace kiln::cli {
@@ -32,17 +31,6 @@ const char* outputKindName(OutputKind kind) {
         case OutputKind::kTensor: return "tensor";
     }
     return "tensor";
-}
-
-Result<std::vector<std::string>> readLabels(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) return notFound("label file '" + path + "' cannot be read");
-    std::vector<std::string> labels;
-    for (std::string line; std::getline(in, line);) {
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        labels.push_back(line);
-    }
-    return labels;
 }
 
 std::string describeTopK(const Tensor& scores, int64_t row, int k, const std::vector<std::string>& labels) {
@@ -150,16 +138,6 @@ Result<examples::Image> classMapImage(const Tensor& logits, int64_t row, int wid
         }
     }
     return img;
-}
-
-examples::Image cutout(const examples::Image& photo, const examples::Image& mask) {
-    examples::Image out{photo.width, photo.height, 4,
-                        std::vector<uint8_t>(static_cast<size_t>(photo.width) * photo.height * 4)};
-    for (size_t i = 0; i < static_cast<size_t>(photo.width) * photo.height; ++i) {
-        for (int ch = 0; ch < 3; ++ch) out.pixels[i * 4 + ch] = photo.pixels[i * 3 + ch];
-        out.pixels[i * 4 + 3] = mask.pixels[i];
-    }
-    return out;
 }
 
 }  // namespace kiln::cli

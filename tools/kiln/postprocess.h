@@ -23,7 +23,6 @@ Result<OutputKind> outputKindOf(const Shape& shape, DataType dtype, const std::s
 const char* outputKindName(OutputKind kind);
 
 //! Class names, one per line (empty lines kept, so line i is class i).
-Result<std::vector<std::string>> readLabels(const std::string& path);
 
 //! Lines "  1. 0.8123  tabby cat (class 281)" for batch row `row`.
 std::string describeTopK(const Tensor& scores, int64_t row, int k, const std::vector<std::string>& labels);
@@ -35,7 +34,5 @@ std::string describeTensor(const Tensor& t);
 Result<examples::Image> maskImage(const Tensor& mask, int64_t row, int width, int height);
 //! Batch row `row` of a class map as a palette PNG at width x height (nearest neighbour).
 Result<examples::Image> classMapImage(const Tensor& logits, int64_t row, int width, int height);
-//! The photo with `mask` (same size) as alpha.
-examples::Image cutout(const examples::Image& photo, const examples::Image& mask);
 
 }  // namespace kiln::cli
