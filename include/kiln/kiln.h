@@ -54,6 +54,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "kiln/dtype.h"
 #include "kiln/status.h"
@@ -73,7 +75,11 @@ public:
 
 //! Precisions a BuilderConfig allows. As in TensorRT, a flag allows a precision where the backend has a faster
 //! kernel for it; it never forces one. FP32 is always allowed.
-enum class BuilderFlag { kFP16, kBF16, kINT8, kTF32 };
+//! kOBEY_PRECISION_CONSTRAINTS / kPREFER_PRECISION_CONSTRAINTS say what happens when a layer precision override
+//! (BuilderConfig::setLayerPrecision) asks for a precision the layer has no kernel for: the build fails (obey, also
+//! Kiln's behaviour when neither is set) or the layer stays FP32 with a warning (prefer; obey wins when both are
+//! set). They do not change layers without an override.
+enum class BuilderFlag { kFP16, kBF16, kINT8, kTF32, kOBEY_PRECISION_CONSTRAINTS, kPREFER_PRECISION_CONSTRAINTS };
 
 //! Which of an optimization profile's three shapes.
 enum class OptProfileSelector { kMIN = 0, kOPT = 1, kMAX = 2 };
@@ -118,6 +124,17 @@ public:
     //! kUnsupported for a tensor of unknown rank.
     virtual Result<DataType> getTensorDataType(const std::string& name) const = 0;
     virtual Result<Shape> getTensorShape(const std::string& name) const = 0;
+    //! Makes a tensor the network computes an extra output of the engines built from it (TensorRT's
+    //! markOutput), after the model's outputs in the order marked. The optimizing passes keep a marked tensor as
+    //! it is in the model: a fusion never absorbs the node that produces it (a Conv whose output is marked is not
+    //! fused with the Relu after it, and the output holds the value before the Relu), so marking may change
+    //! which kernels run. Under FP16/BF16 a marked tensor keeps its dtype, as the model's outputs do. Fails naming
+    //! the tensor (kNotFound) when the network computes no such tensor (names inside If/Loop/Scan bodies included),
+    //! and (kInvalidArgument) when it is a network input, a weight, or already an output.
+    virtual Status markOutput(const std::string& tensorName) = 0;
+    //! Every tensor the network computes (each node output of the main graph that is not a weight), in
+    //! topological order, the outputs included: the names markOutput accepts (Polygraphy's `--mark all`).
+    virtual std::vector<std::string> getComputedTensorNames() const = 0;
 
 protected:
     NetworkDefinition() = default;
@@ -174,6 +191,20 @@ public:
     //! fails the build, naming how many GPUs there are.
     virtual Status setDevice(int32_t device) = 0;
     virtual int32_t getDevice() const noexcept = 0;
+    //! Pins the layers (the network's nodes) that `nodeNameOrGlob` matches to `precision` (TensorRT's
+    //! ILayer::setPrecision with kOBEY_PRECISION_CONSTRAINTS; trtexec's --layerPrecisions): kFloat32 keeps them in
+    //! FP32 under kFP16/kBF16 (casts are inserted where they meet lowered layers), kFloat16/kBFloat16 lower them
+    //! even without the flag. The pattern matches node names as in the ONNX model (`*` any run of characters, `?`
+    //! one; an unnamed node by its first output's name), or op types when written "op:Softmax". Later calls win
+    //! where patterns overlap (as trtexec reads --layerPrecisions left to right). A fusion does not absorb a node
+    //! into one pinned otherwise. The CPU backend computes in FP32 whatever is pinned. Pins are recorded in the
+    //! engine's build options, so Builder::buildEngineFile rebuilds an engine whose pins changed. Fails
+    //! (kInvalidArgument) for an empty pattern or a precision other than kFloat32, kFloat16 or kBFloat16; a pattern
+    //! that matches no node fails the build, naming the pattern.
+    virtual Status setLayerPrecision(const std::string& nodeNameOrGlob, DataType precision) = 0;
+    //! The pins in the order set.
+    virtual std::vector<std::pair<std::string, DataType>> getLayerPrecisions() const = 0;
+    virtual void clearLayerPrecisions() noexcept = 0;
 
 protected:
     BuilderConfig() = default;

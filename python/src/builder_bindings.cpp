@@ -50,6 +50,28 @@ PyEngineFileResult buildEngineFile(py::object self, Builder& builder, const std:
     return {engine, result.action, result.reason};
 }
 
+std::string layerPrecisionName(DataType t) {
+    return t == DataType::kFloat16 ? "fp16" : t == DataType::kBFloat16 ? "bf16" : "fp32";
+}
+
+//! 'fp32' / 'float32' / numpy.float32 and the 16-bit ones → the DataType; anything else is an InvalidArgumentError
+//! (through setLayerPrecision for dtypes Kiln has, here for the rest).
+DataType layerPrecisionArg(const py::object& precision) {
+    if (py::isinstance<py::str>(precision)) {
+        const std::string name = precision.cast<std::string>();
+        for (DataType t : {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16}) {
+            if (name == layerPrecisionName(t) || name == dataTypeName(t)) return t;
+        }
+        check(invalidArgument("layer precision '" + name + "' is not fp32, fp16 or bf16"));
+    }
+    const DataType t = kilnDtype(py::dtype::from_args(precision));
+    if (t == DataType::kUndefined) {
+        check(invalidArgument("layer precision " + py::repr(precision).cast<std::string>() +
+                              " is not fp32, fp16 or bf16"));
+    }
+    return t;
+}
+
 void bindEnums(py::module_& m) {
     py::enum_<BuilderFlag>(m, "BuilderFlag",
                            "Precisions a BuilderConfig allows (where the backend has a faster kernel; never forced). "
@@ -57,7 +79,12 @@ void bindEnums(py::module_& m) {
         .value("FP16", BuilderFlag::kFP16)
         .value("BF16", BuilderFlag::kBF16)
         .value("INT8", BuilderFlag::kINT8)
-        .value("TF32", BuilderFlag::kTF32);
+        .value("TF32", BuilderFlag::kTF32)
+        .value("OBEY_PRECISION_CONSTRAINTS", BuilderFlag::kOBEY_PRECISION_CONSTRAINTS,
+               "A layer pinned by set_layer_precision to a precision it has no kernel for fails the build (also "
+               "the behaviour when neither constraint flag is set).")
+        .value("PREFER_PRECISION_CONSTRAINTS", BuilderFlag::kPREFER_PRECISION_CONSTRAINTS,
+               "Such a layer stays FP32 with a warning instead (OBEY wins when both are set).");
     py::enum_<Backend>(m, "Backend", "The backend an engine is built for.")
         .value("AUTO", Backend::kAuto)
         .value("CPU", Backend::kCpu)
@@ -97,7 +124,16 @@ void bindNetwork(py::module_& m) {
         .def(
             "get_output",
             [](const NetworkDefinition& n, int32_t i) { return networkTensor(n, unwrap(n.getOutputName(i))); },
-            py::arg("index"), "Output `index` (OutOfRangeError outside [0, num_outputs)).");
+            py::arg("index"), "Output `index` (OutOfRangeError outside [0, num_outputs)).")
+        .def(
+            "mark_output", [](NetworkDefinition& n, const std::string& name) { check(n.markOutput(name)); },
+            py::arg("name"),
+            "Makes a tensor the network computes an extra output of the engines built from it (after the model's "
+            "outputs; it keeps its dtype under FP16/BF16, and no fusion absorbs the node producing it). Raises "
+            "NotFoundError for a name the network does not compute, InvalidArgumentError for an input, a weight or "
+            "a tensor that is already an output.")
+        .def_property_readonly("computed_tensor_names", &NetworkDefinition::getComputedTensorNames,
+                               "Every tensor the network computes, in topological order (what mark_output takes).");
 
     py::class_<OnnxParser>(m, "OnnxParser", "Fills a NetworkDefinition from an ONNX file.")
         .def(py::init([](NetworkDefinition& network, ILogger* logger) {
@@ -176,7 +212,28 @@ void bindConfig(py::module_& m) {
                       "kiln.Backend to build for; default AUTO.")
         .def_property(
             "device", &BuilderConfig::getDevice, [](BuilderConfig& c, int32_t d) { check(c.setDevice(d)); },
-            "GPU index for GPU backends (ignored by the CPU backend).");
+            "GPU index for GPU backends (ignored by the CPU backend).")
+        .def(
+            "set_layer_precision",
+            [](BuilderConfig& c, const std::string& pattern, const py::object& precision) {
+                check(c.setLayerPrecision(pattern, layerPrecisionArg(precision)));
+            },
+            py::arg("pattern"), py::arg("precision"),
+            "Pins the layers whose node name matches `pattern` (* and ? wildcards; 'op:Softmax' matches op types) "
+            "to `precision`: 'fp32', 'fp16' or 'bf16' (or numpy.float32 / numpy.float16). Later calls win where "
+            "patterns overlap. A pattern matching no node fails the build; InvalidArgumentError for another "
+            "precision or an empty pattern.")
+        .def(
+            "get_layer_precisions",
+            [](const BuilderConfig& c) {
+                py::list pins;
+                for (const auto& [pattern, dtype] : c.getLayerPrecisions()) {
+                    pins.append(py::make_tuple(pattern, layerPrecisionName(dtype)));
+                }
+                return pins;
+            },
+            "The pins in the order set, as (pattern, 'fp32' | 'fp16' | 'bf16') tuples.")
+        .def("clear_layer_precisions", &BuilderConfig::clearLayerPrecisions);
 }
 
 void bindBuilderClass(py::module_& m) {

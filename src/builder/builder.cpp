@@ -7,7 +7,9 @@
 
 #include "builder/builder_internal.h"
 #include "frontend/onnx/importer.h"
+#include "ir/graph_edit.h"
 #include "kiln/kiln.h"
+#include "passes/layer_precision.h"
 #include "passes/pass.h"
 #include "passes/passes.h"
 #include "passes/precision_lowering.h"
@@ -64,8 +66,45 @@ public:
         }
         return notFound("'" + name + "' is not an input or output of the network");
     }
+    Status markOutput(const std::string& tensorName) override {
+        if (!graph)
+            return invalidArgument("the network is empty: parse a model into it before marking '" + tensorName +
+                                   "' as an output");
+        ir::Value* v = graph->findValue(tensorName);
+        if (v == nullptr) {
+            return notFound("cannot mark '" + tensorName +
+                            "' as an output: the network computes no tensor of that name (tensors inside "
+                            "If/Loop/Scan bodies cannot be marked)");
+        }
+        if (ir::isGraphInput(v)) {
+            return invalidArgument("cannot mark '" + tensorName + "' as an output: it is a network input");
+        }
+        if (v->isConstant()) {
+            return invalidArgument("cannot mark '" + tensorName + "' as an output: it is a weight (constant)");
+        }
+        if (v->producer() == nullptr) {
+            return invalidArgument("cannot mark '" + tensorName + "' as an output: no node of the network computes it");
+        }
+        if (ir::isGraphOutput(v)) {
+            return invalidArgument("cannot mark '" + tensorName + "' as an output: it is already an output");
+        }
+        graph->addOutput(v);
+        marked.push_back(tensorName);
+        return Status::ok();
+    }
+    std::vector<std::string> getComputedTensorNames() const override {
+        std::vector<std::string> names;
+        if (!graph) return names;
+        for (const auto& node : graph->nodes()) {
+            for (const ir::Value* out : node->outputs()) {
+                if (out != nullptr && !out->isConstant()) names.push_back(out->name());
+            }
+        }
+        return names;
+    }
 
     std::unique_ptr<ir::Graph> graph;
+    std::vector<std::string> marked;  // by markOutput, in order (recorded in engines: they are not the model's)
     std::string path;
     std::string sha256;
     std::string stamp;  // plan::fileStamp of the model under which sha256 was taken
@@ -143,6 +182,26 @@ public:
         return Status::ok();
     }
     int32_t getDevice() const noexcept override { return device; }
+    Status setLayerPrecision(const std::string& pattern, DataType precision) override {
+        if (pattern.empty()) return invalidArgument("a layer precision override needs a node name or pattern");
+        if (precision != DataType::kFloat32 && precision != DataType::kFloat16 && precision != DataType::kBFloat16) {
+            return invalidArgument("layer precision override '" + pattern + "': " + dataTypeName(precision) +
+                                   " is not a layer precision (float32, float16 or bfloat16)");
+        }
+        layerPrecisions.push_back({pattern, precision});
+        return Status::ok();
+    }
+    std::vector<std::pair<std::string, DataType>> getLayerPrecisions() const override {
+        std::vector<std::pair<std::string, DataType>> out;
+        for (const auto& o : layerPrecisions) out.emplace_back(o.pattern, o.dtype);
+        return out;
+    }
+    void clearLayerPrecisions() noexcept override { layerPrecisions.clear(); }
+    //! "prefer" only when asked and obey is not also set (TensorRT: obey wins).
+    bool preferPins() const {
+        return getFlag(BuilderFlag::kPREFER_PRECISION_CONSTRAINTS) &&
+               !getFlag(BuilderFlag::kOBEY_PRECISION_CONSTRAINTS);
+    }
 
     std::set<BuilderFlag> flags{BuilderFlag::kTF32};  // TF32 on by default, as in TensorRT
     size_t workspace = 0;
@@ -151,6 +210,7 @@ public:
     std::string timingCache;
     Backend backend = Backend::kAuto;
     int32_t device = 0;
+    std::vector<passes::LayerPrecision> layerPrecisions;
 };
 
 class HostMemoryImpl final : public HostMemory {
@@ -176,16 +236,13 @@ bool hasQuantizeNodes(const ir::Graph& g) {
     return false;
 }
 
-//! The CUDA backend's choices in the pass pipeline: FP16/BF16 lowering where the flags allow it.
+//! The CUDA backend's choices in the pass pipeline: FP16/BF16 lowering where the flags allow it or a layer is pinned.
 class GpuHooks final : public passes::BackendHooks {
 public:
     std::string name() const override { return "cuda"; }
     Result<int64_t> assignPrecisions(ir::Graph& graph, const passes::PrecisionPolicy& policy,
-                                     passes::PassContext&) const override {
-        if (!policy.fp16 && !policy.bf16) return int64_t{0};
-        // With both allowed, FP16: same tensor-core speed, 3 more mantissa bits.
-        return passes::lowerPrecision(graph, policy.fp16 ? DataType::kFloat16 : DataType::kBFloat16,
-                                      passes::defaultLowerableInputs);
+                                     passes::PassContext& ctx) const override {
+        return passes::assignGpuPrecisions(graph, policy, ctx);
     }
 };
 
@@ -221,6 +278,14 @@ Status validate(const NetworkImpl& net, const ConfigImpl& config, Backend backen
             logLine(logger, Severity::kInfo,
                     "the CPU backend computes in FP32: precision flags allow lower precisions, none is used");
             break;
+        }
+    }
+    if (backend == Backend::kCpu) {
+        for (const passes::LayerPrecision& o : config.layerPrecisions) {
+            if (o.dtype == DataType::kFloat32) continue;
+            logLine(logger, Severity::kInfo,
+                    "the CPU backend computes in FP32: layer precision override '" + o.pattern + ":" +
+                        passes::precisionName(o.dtype) + "' is recorded but has no effect");
         }
     }
     for (const ir::Value* in : net.graph->inputs()) {
@@ -272,7 +337,7 @@ Status validate(const NetworkImpl& net, const ConfigImpl& config, Backend backen
 }
 
 //! The build options an engine of `config` records (precision flags, workspace, optimization level, timing cache,
-//! profiles; for CUDA the device).
+//! profiles, layer precision pins and their constraints; for CUDA the device).
 std::map<std::string, std::string> optionsOf(const ConfigImpl& config, Backend backend) {
     std::map<std::string, std::string> o;
     o["fp16"] = config.getFlag(BuilderFlag::kFP16) ? "1" : "0";
@@ -283,6 +348,8 @@ std::map<std::string, std::string> optionsOf(const ConfigImpl& config, Backend b
     o["opt_level"] = std::to_string(config.optLevel);
     if (!config.timingCache.empty()) o["timing_cache"] = config.timingCache;
     runtime::encodeProfiles(config.profiles, o);
+    passes::encodeLayerPrecisions(config.layerPrecisions, o);
+    if (!config.layerPrecisions.empty()) o["precision_constraints"] = config.preferPins() ? "prefer" : "obey";
     if (backend == Backend::kCuda) o["device"] = std::to_string(config.device);
     return o;
 }
@@ -298,6 +365,11 @@ Result<plan::EngineMetadata> metadataFor(const NetworkImpl& net, const ConfigImp
     meta.modelSha256 = net.sha256;
     meta.modelStamp = net.stamp;
     for (auto& [k, v] : optionsOf(config, backend)) meta.buildOptions[k] = v;
+    // Marked outputs come from the network, not the config: an engine with them is not what buildEngineFile would
+    // build from the model, so reuse sees it as stale (buildEngineFile never marks; this key is never wanted).
+    std::string marked;
+    for (const std::string& name : net.marked) marked += (marked.empty() ? "" : ", ") + name;
+    if (!marked.empty()) meta.buildOptions["marked_outputs"] = marked;
     return meta;
 }
 
@@ -315,7 +387,15 @@ Result<std::unique_ptr<ir::Graph>> optimize(NetworkDefinition& network, const Bu
     KILN_ASSIGN_OR_RETURN(std::string bytes, plan::serializeEngine(*net->graph, plan::EngineMetadata::current("cpu")));
     KILN_ASSIGN_OR_RETURN(plan::EngineFile copy,
                           plan::loadEngineFromMemory(bytes.data(), bytes.size(), nullptr, {}, nullptr, "<network>"));
+    KILN_ASSIGN_OR_RETURN(const int64_t pinned, passes::applyLayerPrecisions(*copy.graph, cfg->layerPrecisions));
+    if (pinned > 0) {
+        logLine(logger, Severity::kInfo,
+                "layer precision overrides pin " + std::to_string(pinned) + " of " +
+                    std::to_string(copy.graph->nodes().size()) + " nodes (" + (cfg->preferPins() ? "prefer" : "obey") +
+                    ")");
+    }
     passes::PrecisionPolicy precision;
+    precision.preferPins = cfg->preferPins();
     precision.fp16 = cfg->getFlag(BuilderFlag::kFP16);
     precision.bf16 = cfg->getFlag(BuilderFlag::kBF16);
     precision.tf32 = cfg->getFlag(BuilderFlag::kTF32);
@@ -325,7 +405,10 @@ Result<std::unique_ptr<ir::Graph>> optimize(NetworkDefinition& network, const Bu
     passes::PassManager pm(
         passes::defaultPipeline(precision),
         [&logger](passes::LogLevel level, std::string_view line) {
-            logLine(logger, level == passes::LogLevel::kInfo ? Severity::kInfo : Severity::kVerbose, std::string(line));
+            const Severity s = level == passes::LogLevel::kWarning ? Severity::kWarning
+                               : level == passes::LogLevel::kInfo  ? Severity::kInfo
+                                                                   : Severity::kVerbose;
+            logLine(logger, s, std::string(line));
         },
         *backendOut == Backend::kCuda ? &kGpuHooks : &kCpuHooks);
     KILN_ASSIGN_OR_RETURN(passes::PipelineReport report, pm.run(*copy.graph));
@@ -437,6 +520,7 @@ Status OnnxParser::parseFromFile(const std::string& path) {
     auto sha = plan::sha256File(path);
     if (!sha) return fail(sha.status());
     net->graph = std::move(imported->graph);
+    net->marked.clear();
     net->path = path;
     net->sha256 = *sha;
     net->stamp = stamp == plan::fileStamp(path) ? stamp : std::string();

@@ -26,6 +26,9 @@ struct PrecisionPolicy {
     bool bf16 = false;
     bool tf32 = false;
     bool int8 = false;
+    //! Layer precision pins (node attribute kiln_precision) a node has no kernel for: false ("obey", the default)
+    //! fails the build, true ("prefer") keeps the node in float32 with a warning.
+    bool preferPins = false;
 };
 
 class BackendHooks {

@@ -8,11 +8,14 @@
 //   - an Add of a runtime value with the same shape (the residual of ResNet blocks), before any activation;
 //   - one of Relu, LeakyRelu, Clip (constant bounds), Sigmoid, HardSigmoid, Tanh, HardSwish.
 // The fused node takes the last absorbed node's place in the order (a residual may be computed after the Conv)
-// and its output value, so output names survive. Only floating-point dtypes fuse.
+// and its output value, so output names survive. Only floating-point dtypes fuse. A value that is a graph output
+// (marked ones too: NetworkDefinition::markOutput) is never fused away, and a reader pinned to another precision
+// than the node (passes/layer_precision.h) is not absorbed.
 #include <limits>
 #include <unordered_set>
 
 #include "ir/graph_edit.h"
+#include "passes/layer_precision.h"
 #include "passes/passes.h"
 
 namespace kiln::passes {
@@ -123,6 +126,8 @@ private:
         const ir::Node& reader = *y->consumers().front();
         // A reader inside an If/Loop/Scan body is not fused into a main-graph node.
         if (!reader.output(0) || reader.output(0)->graph() != y->graph()) return {};
+        // A reader pinned to another precision (BuilderConfig::setLayerPrecision) keeps its own layer.
+        if (!pinsAllowMerge(node, reader)) return {};
         const std::string act = node.attrs().getString("activation");
         const bool hasResidual = node.input(3) != nullptr;
         if (isActivation(reader.op())) {

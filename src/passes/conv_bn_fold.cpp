@@ -1,12 +1,14 @@
 // Folds an inference BatchNormalization into the Conv that feeds it:
 //   y = scale * (conv(x, W) + b - mean) / sqrt(var + eps) + B
 //     = conv(x, W * s) + (b - mean) * s + B,   s = scale / sqrt(var + eps)   (per output channel)
-// Needs constant W (and b), constant BN parameters, and the Conv output read by the BN alone. The new weights are
+// Needs constant W (and b), constant BN parameters, the Conv output read by the BN alone (and not a graph output,
+// which a marked tensor is too), and no BN pinned to another precision than the Conv. The new weights are
 // new constants (W may be shared with another Conv); arithmetic is in double, rounded once to the weights' dtype.
 #include <cmath>
 
 #include "common/dispatch.h"
 #include "ir/graph_edit.h"
+#include "passes/layer_precision.h"
 #include "passes/passes.h"
 
 namespace kiln::passes {
@@ -33,6 +35,7 @@ public:
         const ir::Node* conv = x ? x->producer() : nullptr;
         if (!conv || conv->op() != ir::OpKind::kConv || x->consumers().size() != 1 || ir::isGraphOutput(x))
             return false;
+        if (!pinsAllowMerge(*conv, bn)) return false;  // a BN pinned to another precision stays a layer
         if (!conv->input(1) || !conv->input(1)->isConstant()) return false;
         if (conv->input(2) && !conv->input(2)->isConstant()) return false;
         return isFloatingPoint(conv->input(1)->dtype());

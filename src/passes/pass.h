@@ -30,8 +30,9 @@ namespace kiln::passes {
 
 class BackendHooks;
 
-enum class LogLevel { kInfo, kVerbose };
-//! Receives one line per event; kInfo: what a pass changed; kVerbose: every pass run, changed or not.
+enum class LogLevel { kWarning, kInfo, kVerbose };
+//! Receives one line per event; kWarning: a request the pass could not meet (a "prefer" layer precision);
+//! kInfo: what a pass changed; kVerbose: every pass run, changed or not.
 using LogFn = std::function<void(LogLevel, std::string_view)>;
 
 //! What one run of a pass did.
@@ -46,6 +47,9 @@ struct PassContext {
     const BackendHooks* backend = nullptr;  //!< Never null inside PassManager::run.
     void verbose(const std::string& line) const {
         if (log) log(LogLevel::kVerbose, line);
+    }
+    void warning(const std::string& line) const {
+        if (log) log(LogLevel::kWarning, line);
     }
 };
 

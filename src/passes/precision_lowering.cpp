@@ -1,8 +1,11 @@
 #include "passes/precision_lowering.h"
 
-#include <unordered_map>
+#include <algorithm>
+#include <map>
 
 #include "ir/graph_edit.h"
+#include "passes/layer_precision.h"
+#include "passes/pass.h"
 
 namespace kiln::passes {
 namespace {
@@ -24,44 +27,47 @@ Tensor convertConstant(const Tensor& f32, DataType target) {
     return out;
 }
 
+const char* lowSuffix(DataType t) { return t == DataType::kFloat16 ? "_fp16" : "_bf16"; }
+
 class Lowering {
 public:
-    Lowering(ir::Graph& graph, DataType target) : mGraph(graph), mTarget(target) {}
+    explicit Lowering(ir::Graph& graph) : mGraph(graph) {}
 
-    //! The low-precision version of float32 value `v`, made available before `reader`.
-    Result<ir::Value*> low(ir::Value* v, ir::Node* reader) {
-        if (auto it = mLow.find(v); it != mLow.end()) return it->second;
+    //! The `target` version of float32 value `v`, made available before `reader`.
+    Result<ir::Value*> low(ir::Value* v, ir::Node* reader, DataType target) {
+        if (auto it = mLow.find({v, target}); it != mLow.end()) return it->second;
         ir::Value* result = nullptr;
         if (v->isConstant()) {
             KILN_ASSIGN_OR_RETURN(
-                result, ir::addConstant(mGraph, v->name() + lowSuffix(), convertConstant(v->constant(), mTarget)));
+                result, ir::addConstant(mGraph, v->name() + lowSuffix(target), convertConstant(v->constant(), target)));
         } else if (ir::Node* p = v->producer();
-                   p && p->op() == OpKind::kCast && p->input(0) && p->input(0)->dtype() == mTarget) {
+                   p && p->op() == OpKind::kCast && p->input(0) && p->input(0)->dtype() == target) {
             result = p->input(0);  // float16 → float32 → float16 is exact: read the float16 value directly
         } else {
-            KILN_ASSIGN_OR_RETURN(result, mGraph.createValue(ir::uniqueValueName(mGraph, v->name() + lowSuffix())));
-            result->setDtype(mTarget);
+            KILN_ASSIGN_OR_RETURN(result,
+                                  mGraph.createValue(ir::uniqueValueName(mGraph, v->name() + lowSuffix(target))));
+            result->setDtype(target);
             result->setShape(v->shape());
             // Just before the reader: `v` is available there (topological order).
             const int64_t at = mGraph.indexOf(reader);
             ir::Node* cast = mGraph.insertNode(static_cast<size_t>(at), OpKind::kCast,
                                                ir::uniqueValueName(mGraph, v->name() + "_cast_down"), 13);
-            cast->attrs().set("to", static_cast<int64_t>(mTarget));
+            cast->attrs().set("to", static_cast<int64_t>(target));
             cast->addInput(v);
             cast->addOutput(result);
         }
-        mLow[v] = result;
+        mLow[{v, target}] = result;
         return result;
     }
 
-    //! Makes `node` produce its float32 outputs in low precision, with a Cast back up for float32 readers.
-    Status lowerOutputs(ir::Node* node) {
+    //! Makes `node` produce its float32 outputs in `target`, with a Cast back up for float32 readers.
+    Status lowerOutputs(ir::Node* node, DataType target) {
         for (size_t o = 0; o < node->outputs().size(); ++o) {
             ir::Value* out = node->output(o);
             if (out == nullptr || out->dtype() != DataType::kFloat32) continue;
             KILN_ASSIGN_OR_RETURN(ir::Value * h,
-                                  mGraph.createValue(ir::uniqueValueName(mGraph, out->name() + lowSuffix())));
-            h->setDtype(mTarget);
+                                  mGraph.createValue(ir::uniqueValueName(mGraph, out->name() + lowSuffix(target))));
+            h->setDtype(target);
             h->setShape(out->shape());
             node->setOutput(o, h);
             ir::Node* up = ir::insertNodeAfter(mGraph, node, OpKind::kCast,
@@ -69,7 +75,7 @@ public:
             up->attrs().set("to", static_cast<int64_t>(DataType::kFloat32));
             up->addInput(h);
             up->addOutput(out);
-            mLow[out] = h;
+            mLow[{out, target}] = h;
             // Shape and Size read only the shape, which the low-precision value has too.
             const std::vector<ir::Node*> readers = out->consumers();
             for (ir::Node* r : readers) {
@@ -83,11 +89,28 @@ public:
     }
 
 private:
-    const char* lowSuffix() const { return mTarget == DataType::kFloat16 ? "_fp16" : "_bf16"; }
     ir::Graph& mGraph;
-    DataType mTarget;
-    std::unordered_map<const ir::Value*, ir::Value*> mLow;
+    std::map<std::pair<const ir::Value*, DataType>, ir::Value*> mLow;
 };
+
+//! A node that writes float32 data: one a precision pin means something for (Shape, say, writes int64).
+bool writesFloat32(const ir::Node& node) {
+    return std::any_of(node.outputs().begin(), node.outputs().end(),
+                       [](const ir::Value* v) { return v && v->dtype() == DataType::kFloat32; });
+}
+
+//! A node pinned to `pin` that has no kernel in that precision: an error ("obey") or a warning, once ("prefer").
+Status unmetPin(ir::Node& node, DataType pin, const LoweringOptions& options) {
+    const std::string what = node.describe() + " is pinned to " + precisionName(pin) +
+                             " (layer precision override), but Kiln has no " + precisionName(pin) + " kernel for " +
+                             std::string(node.opType());
+    if (options.obeyPins) {
+        return unsupported(what + "; pin it to fp32, or let it stay fp32 with precision constraints 'prefer'");
+    }
+    node.attrs().set(kPrecisionUnmetAttr, precisionName(pin));
+    if (options.warn) options.warn(what + ": it stays fp32 (precision constraints 'prefer')");
+    return Status::ok();
+}
 
 }  // namespace
 
@@ -153,35 +176,59 @@ uint32_t defaultLowerableInputs(const ir::Node& node) {
     }
 }
 
-Result<int64_t> lowerPrecision(ir::Graph& graph, DataType target, const LowerableInputs& lowerable) {
-    if (target != DataType::kFloat16 && target != DataType::kBFloat16) {
-        return invalidArgument(std::string("cannot lower precision to ") + dataTypeName(target));
+Result<int64_t> lowerPrecision(ir::Graph& graph, const LoweringOptions& options) {
+    const DataType flagTarget = options.target;
+    if (flagTarget != DataType::kFloat32 && flagTarget != DataType::kFloat16 && flagTarget != DataType::kBFloat16) {
+        return invalidArgument(std::string("cannot lower precision to ") + dataTypeName(flagTarget));
     }
-    Lowering lowering(graph, target);
+    Lowering lowering(graph);
     int64_t lowered = 0;
     // Snapshot: the rewrite inserts Casts into the node list.
     std::vector<ir::Node*> nodes;
     for (const auto& n : graph.nodes()) nodes.push_back(n.get());
     for (ir::Node* node : nodes) {
-        const uint32_t mask = lowerable(*node);
-        if (mask == 0 || ir::hasSubgraphs(*node)) continue;
-        bool anyFloat32 = false;
+        const std::optional<DataType> pin = pinnedPrecision(*node);
+        const DataType target = pin.value_or(flagTarget);
+        if (target == DataType::kFloat32 || node->attrs().has(kPrecisionUnmetAttr)) continue;
+        const uint32_t mask = ir::hasSubgraphs(*node) ? 0 : options.lowerable(*node);
+        if (mask == 0) {
+            if (pin && writesFloat32(*node)) KILN_RETURN_IF_ERROR(unmetPin(*node, *pin, options));
+            continue;
+        }
+        bool anyFloat32 = writesFloat32(*node);
         for (size_t i = 0; i < node->inputs().size(); ++i) {
             const ir::Value* in = node->input(i);
             anyFloat32 |= in && i < 32 && (mask >> i & 1u) && in->dtype() == DataType::kFloat32;
         }
-        for (const ir::Value* out : node->outputs()) anyFloat32 |= out && out->dtype() == DataType::kFloat32;
         if (!anyFloat32) continue;
         for (size_t i = 0; i < node->inputs().size() && i < 32; ++i) {
             ir::Value* in = node->input(i);
             if (!in || !(mask >> i & 1u) || in->dtype() != DataType::kFloat32) continue;
-            KILN_ASSIGN_OR_RETURN(ir::Value * l, lowering.low(in, node));
+            KILN_ASSIGN_OR_RETURN(ir::Value * l, lowering.low(in, node, target));
             node->setInput(i, l);
         }
-        KILN_RETURN_IF_ERROR(lowering.lowerOutputs(node));
+        KILN_RETURN_IF_ERROR(lowering.lowerOutputs(node, target));
         ++lowered;
     }
     return lowered;
+}
+
+Result<int64_t> lowerPrecision(ir::Graph& graph, DataType target, const LowerableInputs& lowerable) {
+    if (target != DataType::kFloat16 && target != DataType::kBFloat16) {
+        return invalidArgument(std::string("cannot lower precision to ") + dataTypeName(target));
+    }
+    LoweringOptions options;
+    options.target = target;
+    options.lowerable = lowerable;
+    return lowerPrecision(graph, options);
+}
+
+Result<int64_t> assignGpuPrecisions(ir::Graph& graph, const PrecisionPolicy& policy, const PassContext& ctx) {
+    LoweringOptions options;
+    options.target = policy.fp16 ? DataType::kFloat16 : policy.bf16 ? DataType::kBFloat16 : DataType::kFloat32;
+    options.obeyPins = !policy.preferPins;
+    options.warn = [&ctx](const std::string& line) { ctx.warning(line); };
+    return lowerPrecision(graph, options);
 }
 
 }  // namespace kiln::passes

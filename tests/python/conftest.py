@@ -61,8 +61,9 @@ def classifier_graph(batch="N", size=SIZE, classes=CLASSES, seed=0) -> onnx.Grap
     )
 
 
-def build_bytes(onnx_path: Path, profile=PROFILE, logger=None) -> kiln.HostMemory:
-    """A CPU engine (the tests bind host memory with set_tensor_address, which CUDA engines refuse)."""
+def parse_for_cpu(onnx_path: Path, profile=PROFILE, logger=None):
+    """(builder, network, config): the model parsed, the config for the CPU backend with `profile` for INPUT (none
+    when None)."""
     builder = kiln.Builder(logger)
     network = builder.create_network()
     kiln.OnnxParser(network, logger).parse_from_file(onnx_path)
@@ -72,6 +73,12 @@ def build_bytes(onnx_path: Path, profile=PROFILE, logger=None) -> kiln.HostMemor
         p = builder.create_optimization_profile()
         p.set_shape(INPUT, *profile)
         config.add_optimization_profile(p)
+    return builder, network, config
+
+
+def build_bytes(onnx_path: Path, profile=PROFILE, logger=None) -> kiln.HostMemory:
+    """A CPU engine (the tests bind host memory with set_tensor_address, which CUDA engines refuse)."""
+    builder, network, config = parse_for_cpu(onnx_path, profile, logger)
     return builder.build_serialized_network(network, config)
 
 

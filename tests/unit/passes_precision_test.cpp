@@ -10,30 +10,13 @@ namespace {
 
 using ir::OpKind;
 
-//! x → Conv → Relu → Add(skip: Sigmoid(x)) → Softmax → y; plus an integer Shape output that must stay untouched.
-void block(GraphBuilder& b) {
-    b.input("x", DataType::kFloat32, {1, 4, 6, 5});
-    b.constant("W", randomTensor({4, 4, 3, 3}, 31));
-    b.constant("bias", randomTensor({4}, 32));
-    b.node(OpKind::kConv, {"x", "W", "bias"}, {"c"}, DataType::kFloat32, Shape{1, 4, 6, 5})
-        ->attrs()
-        .set("pads", std::vector<int64_t>{1, 1, 1, 1});
-    b.node(OpKind::kRelu, {"c"}, {"r"}, DataType::kFloat32, Shape{1, 4, 6, 5});
-    b.node(OpKind::kSigmoid, {"x"}, {"s"}, DataType::kFloat32, Shape{1, 4, 6, 5});
-    b.node(OpKind::kAdd, {"r", "s"}, {"a"}, DataType::kFloat32, Shape{1, 4, 6, 5});
-    b.node(OpKind::kSoftmax, {"a"}, {"y"}, DataType::kFloat32, Shape{1, 4, 6, 5});
-    b.node(OpKind::kShape, {"a"}, {"shape"}, DataType::kInt64, Shape{4});
-    b.output("y");
-    b.output("shape");
-}
-
 void checkLowered(DataType target, double tolerance) {
     ir::Graph ref;
     GraphBuilder rb(ref);
-    block(rb);
+    convSoftmaxBlock(rb);
     ir::Graph g;
     GraphBuilder gb(g);
-    block(gb);
+    convSoftmaxBlock(gb);
     auto n = passes::lowerPrecision(g, target, passes::defaultLowerableInputs);
     ASSERT_TRUE(n.isOk()) << n.status().message();
     EXPECT_EQ(*n, 5);  // Conv, Relu, Sigmoid, Add, Softmax

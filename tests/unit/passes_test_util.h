@@ -100,6 +100,24 @@ inline size_t countOps(const ir::Graph& g, ir::OpKind op) {
         std::count_if(g.nodes().begin(), g.nodes().end(), [&](const auto& n) { return n->op() == op; }));
 }
 
+//! x[1, 4, 6, 5] → Conv → c → Relu → r → Add(r, Sigmoid(x) = s) → a → Softmax → y; plus an integer Shape of `a`
+//! ("shape") that precision passes must leave alone. Outputs y and shape; nodes are named after their outputs.
+inline void convSoftmaxBlock(GraphBuilder& b) {
+    b.input("x", DataType::kFloat32, {1, 4, 6, 5});
+    b.constant("W", randomTensor({4, 4, 3, 3}, 31));
+    b.constant("bias", randomTensor({4}, 32));
+    b.node(ir::OpKind::kConv, {"x", "W", "bias"}, {"c"}, DataType::kFloat32, Shape{1, 4, 6, 5})
+        ->attrs()
+        .set("pads", std::vector<int64_t>{1, 1, 1, 1});
+    b.node(ir::OpKind::kRelu, {"c"}, {"r"}, DataType::kFloat32, Shape{1, 4, 6, 5});
+    b.node(ir::OpKind::kSigmoid, {"x"}, {"s"}, DataType::kFloat32, Shape{1, 4, 6, 5});
+    b.node(ir::OpKind::kAdd, {"r", "s"}, {"a"}, DataType::kFloat32, Shape{1, 4, 6, 5});
+    b.node(ir::OpKind::kSoftmax, {"a"}, {"y"}, DataType::kFloat32, Shape{1, 4, 6, 5});
+    b.node(ir::OpKind::kShape, {"a"}, {"shape"}, DataType::kInt64, Shape{4});
+    b.output("y");
+    b.output("shape");
+}
+
 //! Runs a pipeline to a fixed point and returns its report; the kInfo log lines go to `log`.
 inline passes::PipelineReport runPasses(ir::Graph& g, std::vector<std::unique_ptr<passes::Pass>> pipeline,
                                         std::vector<std::string>* log = nullptr) {

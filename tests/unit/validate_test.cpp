@@ -88,5 +88,69 @@ TEST(Validate, ComparisonRules) {
     EXPECT_DOUBLE_EQ(Tolerances::forFlags({BuilderFlag::kTF32, BuilderFlag::kBF16}).rtol, 1e-2);
 }
 
+//! y = Relu(x * k) on float32[2, 3], the Mul named "scale" and its output "a".
+std::string scaleRelu(const TempDir& dir, const std::string& name, float k) {
+    onnx::ModelProto m = makeModel();
+    auto& g = *m.mutable_graph();
+    addInput(g, "x", onnx::TensorProto::FLOAT, {2, 3});
+    addInitializer(g, floatTensor("k", {1}, {k}));
+    addNode(g, "Mul", {"x", "k"}, {"a"}, "scale");
+    addNode(g, "Relu", {"a"}, {"y"}, "relu");
+    addOutput(g, "y", onnx::TensorProto::FLOAT, {2, 3});
+    return dir.write(name, m);
+}
+
+TEST(Validate, MarkedTensorsInTopologicalOrderAndTheFirstFailure) {
+    TempDir dir;
+    Quiet logger;
+    const std::string want = scaleRelu(dir, "want.onnx", 2);
+    Builder builder(logger);
+    auto network = builder.createNetwork();
+    OnnxParser parser(*network, logger);
+    ASSERT_TRUE(parser.parseFromFile(scaleRelu(dir, "got.onnx", 3)).isOk());
+    ASSERT_EQ(*markAllTensors(*network), 1);
+    auto engine = builder.buildEngine(*network, *builder.createBuilderConfig());
+    ASSERT_TRUE(engine.isOk()) << engine.status().message();
+    auto report = validateEngine(**engine, want, {{"x", Tensor::fromVector<float>({1, -2, 3, -4, 5, -6}, {2, 3})}},
+                                 Tolerances::forFlags({}));
+    ASSERT_TRUE(report.isOk()) << report.status().message();
+    ASSERT_EQ(report->outputs.size(), 2u);
+    // The marked "a" comes first (computed first), though the engine lists it after y.
+    EXPECT_EQ(report->outputs[0].name, "a");
+    EXPECT_TRUE(report->outputs[0].marked);
+    EXPECT_EQ(report->outputs[0].producerOp, "Mul");
+    EXPECT_EQ(report->outputs[0].producerName, "scale");
+    EXPECT_EQ(report->outputs[0].producerIndex, 0);
+    EXPECT_DOUBLE_EQ(report->outputs[0].maxAbsError, 6.0);
+    EXPECT_EQ(report->outputs[1].name, "y");
+    EXPECT_FALSE(report->outputs[1].marked);
+    EXPECT_EQ(report->outputs[1].producerIndex, 1);
+    const OutputComparison* first = report->firstFailure();
+    ASSERT_NE(first, nullptr);
+    EXPECT_EQ(first->name, "a");
+
+    // runReference names an extra tensor the model does not compute.
+    auto extra = runReference(want, {{"x", Tensor(DataType::kFloat32, {2, 3})}}, {"nope"});
+    ASSERT_FALSE(extra.isOk());
+    EXPECT_NE(extra.status().message().find("'nope'"), std::string::npos) << extra.status().message();
+}
+
+TEST(Validate, MarkedFloat16TensorsCompareInFloat64AgainstFloat32) {
+    const Tolerances tol{1e-2, 1e-4};
+    Tensor half(DataType::kFloat16, {2});
+    half.data<Half>()[0] = Half(1.0f);
+    half.data<Half>()[1] = Half(-0.333f);
+    const std::vector<std::pair<std::string, Tensor>> ref{{"t", Tensor::fromVector<float>({1.0f, -0.333f})}};
+    const auto marked = compareOutputs(ref, {{"t", half}}, tol, {"t"}).outputs.at(0);
+    EXPECT_TRUE(marked.passed) << marked.problem;
+    EXPECT_EQ(marked.engineDtype, DataType::kFloat16);
+    EXPECT_GT(marked.maxAbsError, 0.0);  // float16's rounding of -0.333, measured exactly
+    EXPECT_LT(marked.maxAbsError, 1e-3);
+    // A model output keeps its dtype: the same tensor fails there.
+    const auto output = compareOutputs(ref, {{"t", half}}, tol).outputs.at(0);
+    EXPECT_FALSE(output.passed);
+    EXPECT_EQ(output.problem, "dtype float16 vs reference float32");
+}
+
 }  // namespace
 }  // namespace kiln::testing

@@ -8,6 +8,7 @@
 #include "bench_cuda.h"
 #include "cli.h"
 #include "engine_info.h"
+#include "kiln/validate.h"
 
 namespace kiln::cli {
 
@@ -27,6 +28,13 @@ std::string precisionText(const std::set<BuilderFlag>& flags) {
     if (flags.count(BuilderFlag::kBF16)) s += "+bf16";
     if (flags.count(BuilderFlag::kINT8)) s += "+int8";
     return s;
+}
+
+void addPinnedPrecisions(const std::vector<std::pair<std::string, DataType>>& pins, std::set<BuilderFlag>& flags) {
+    for (const auto& [pattern, dtype] : pins) {
+        if (dtype == DataType::kFloat16) flags.insert(BuilderFlag::kFP16);
+        if (dtype == DataType::kBFloat16) flags.insert(BuilderFlag::kBF16);
+    }
 }
 
 void addBuildFlags(CLI::App& cmd, BuildFlags& f, bool forRun) {
@@ -58,6 +66,15 @@ void addBuildFlags(CLI::App& cmd, BuildFlags& f, bool forRun) {
         ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
     cmd.add_option("--device", f.device, "GPU index for the CUDA backend, e.g. --device 1")
         ->check(CLI::NonNegativeNumber);
+    cmd.add_option("--layer-precisions", f.layerPrecisions,
+                   "Pin layers to a precision, NAME:PREC[,...] with node names or * patterns (op:TYPE matches op "
+                   "types; later entries win), PREC fp32, fp16 or bf16, e.g. --layer-precisions '*Softmax*:fp32,"
+                   "op:Resize:fp32' (the CPU computes in FP32 anyway)");
+    cmd.add_option("--precision-constraints", f.precisionConstraints,
+                   "When a pinned layer has no kernel in its precision: obey (the build fails) or prefer (it stays "
+                   "fp32, with a warning)")
+        ->check(CLI::IsMember({"obey", "prefer"}))
+        ->capture_default_str();
 }
 
 Result<std::vector<std::map<std::string, ShapeRange>>> profilesFromFlags(const BuildFlags& f) {
@@ -102,6 +119,8 @@ Result<std::vector<std::map<std::string, ShapeRange>>> profilesFromFlags(const B
 
 Status checkBuildFlagSyntax(const BuildFlags& f) {
     KILN_RETURN_IF_ERROR(profilesFromFlags(f).status());
+    if (!f.layerPrecisions.empty())
+        KILN_RETURN_IF_ERROR(parseLayerPrecisions(f.layerPrecisions, "--layer-precisions").status());
     if (!f.workspace.empty())
         KILN_RETURN_IF_ERROR(parseByteSize(f.workspace, "--workspace", f.workspacePlainUnit).status());
     return Status::ok();
@@ -117,6 +136,12 @@ Result<std::unique_ptr<BuilderConfig>> makeConfig(Builder& builder, const BuildF
     if (!f.timingCache.empty()) config->setTimingCachePath(f.timingCache);
     KILN_RETURN_IF_ERROR(config->setOptimizationLevel(f.optLevel));
     config->setBackend(f.backend == "cpu" ? Backend::kCpu : f.backend == "cuda" ? Backend::kCuda : Backend::kAuto);
+    if (!f.layerPrecisions.empty()) {
+        KILN_ASSIGN_OR_RETURN(auto pins, parseLayerPrecisions(f.layerPrecisions, "--layer-precisions"));
+        for (const auto& [pattern, dtype] : pins) KILN_RETURN_IF_ERROR(config->setLayerPrecision(pattern, dtype));
+    }
+    if (f.precisionConstraints == "prefer") config->setFlag(BuilderFlag::kPREFER_PRECISION_CONSTRAINTS);
+    if (f.precisionConstraints == "obey") config->setFlag(BuilderFlag::kOBEY_PRECISION_CONSTRAINTS);
     KILN_RETURN_IF_ERROR(config->setDevice(f.device));
     KILN_ASSIGN_OR_RETURN(auto profiles, profilesFromFlags(f));
     for (size_t i = 0; i < profiles.size(); ++i) {
@@ -139,13 +164,19 @@ bool isEngineFile(const std::string& path) {
     return in.gcount() == sizeof magic && std::memcmp(magic, plan::kEngineMagic, sizeof magic) == 0;
 }
 
-Result<EngineSource> loadOrBuildEngine(const std::string& path, const BuildFlags& flags, bool quiet) {
+Result<EngineSource> loadOrBuildEngine(const std::string& path, const BuildFlags& flags, bool quiet,
+                                       const std::string& mark) {
     KILN_RETURN_IF_ERROR(checkReadable(path, "model or engine"));
     EngineSource src;
     src.path = path;
     const auto start = std::chrono::steady_clock::now();
     auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
     if (isEngineFile(path)) {
+        if (!mark.empty()) {
+            return invalidArgument("cannot mark tensors of '" + path +
+                                   "': an engine file's outputs are fixed when it is built; give the ONNX model "
+                                   "instead, so that it is built with the marks");
+        }
         Runtime runtime(logger());
         KILN_ASSIGN_OR_RETURN(src.engine, runtime.loadEngineFile(path));
         // The precision the engine allows is in its header (not in the public API); the body was verified above.
@@ -161,6 +192,14 @@ Result<EngineSource> loadOrBuildEngine(const std::string& path, const BuildFlags
     std::unique_ptr<NetworkDefinition> network = builder.createNetwork();
     OnnxParser parser(*network, logger());
     KILN_RETURN_IF_ERROR(parser.parseFromFile(path));
+    if (mark == "all") {
+        KILN_ASSIGN_OR_RETURN(src.marked, markAllTensors(*network));
+    } else if (!mark.empty()) {
+        for (const std::string& name : splitList(mark)) {
+            KILN_RETURN_IF_ERROR(network->markOutput(name).withContext("--mark"));
+            ++src.marked;
+        }
+    }
     KILN_ASSIGN_OR_RETURN(src.engine, builder.buildEngine(*network, *config));
     src.fromOnnx = true;
     // The backend it was built for, decided as the builder decides it (kAuto: CUDA when a GPU is usable).
@@ -171,8 +210,13 @@ Result<EngineSource> loadOrBuildEngine(const std::string& path, const BuildFlags
 #endif
     src.backend = flags.backend == "cuda" || (flags.backend == "auto" && gpu) ? "cuda" : "cpu";
     src.precision = flags.precisionFlags();
+    addPinnedPrecisions(config->getLayerPrecisions(), src.precision);
     src.buildSeconds = seconds();
-    if (!quiet) std::printf("built %s in memory in %.2f s\n", path.c_str(), src.buildSeconds);
+    if (!quiet) {
+        std::printf("built %s in memory in %.2f s", path.c_str(), src.buildSeconds);
+        if (src.marked > 0) std::printf(" with %d more tensors marked as outputs", src.marked);
+        std::printf("\n");
+    }
     return src;
 }
 

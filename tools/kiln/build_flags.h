@@ -32,8 +32,10 @@ struct BuildFlags {
     int optLevel = 3;
     std::string backend = "auto";
     int device = 0;
+    std::string layerPrecisions;                //!< "*Softmax*:fp32,conv1:fp16": BuilderConfig::setLayerPrecision.
+    std::string precisionConstraints = "obey";  //!< "obey" or "prefer" ("none" only from trtexec's command line).
 
-    //! The precisions these flags allow (for comparison tolerances).
+    //! The precisions these flags allow (the BuilderConfig flags).
     std::set<BuilderFlag> precisionFlags() const;
 };
 
@@ -56,13 +58,18 @@ Result<std::unique_ptr<BuilderConfig>> makeConfig(Builder& builder, const BuildF
 //! "fp32", "fp32+fp16", ...: the precisions a set of flags allows.
 std::string precisionText(const std::set<BuilderFlag>& flags);
 
+//! Adds kFP16 / kBF16 to `flags` for layers pinned to them: the precisions an engine may compute in (for
+//! comparison tolerances and what the summaries say is allowed).
+void addPinnedPrecisions(const std::vector<std::pair<std::string, DataType>>& pins, std::set<BuilderFlag>& flags);
+
 //! An engine to run: loaded from an engine file, or built in memory from an ONNX model (bench, compare).
 struct EngineSource {
     std::unique_ptr<Engine> engine;
     std::string path;                 //!< As given.
     bool fromOnnx = false;            //!< Built in memory from `path`.
     std::string backend = "cpu";      //!< The backend it runs on.
-    std::set<BuilderFlag> precision;  //!< Precisions the build allowed.
+    std::set<BuilderFlag> precision;  //!< Precisions the build allowed (pinned layers' included).
+    int32_t marked = 0;               //!< Intermediate tensors marked as outputs (loadOrBuildEngine's `mark`).
     double buildSeconds = 0;          //!< Time to build (ONNX) or load (engine file).
 };
 
@@ -70,7 +77,10 @@ struct EngineSource {
 bool isEngineFile(const std::string& path);
 
 //! Loads an engine file, or parses and builds an ONNX model with `flags`. Progress and what happened are printed
-//! on stdout ("built model.onnx in memory in 1.2 s") unless `quiet`.
-Result<EngineSource> loadOrBuildEngine(const std::string& path, const BuildFlags& flags, bool quiet = false);
+//! on stdout ("built model.onnx in memory in 1.2 s") unless `quiet`. `mark` ("all", or "name1,name2") marks
+//! tensors of the model as extra outputs before the build (kiln compare --mark); an engine file cannot be marked
+//! (kInvalidArgument).
+Result<EngineSource> loadOrBuildEngine(const std::string& path, const BuildFlags& flags, bool quiet = false,
+                                       const std::string& mark = "");
 
 }  // namespace kiln::cli

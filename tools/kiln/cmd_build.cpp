@@ -62,6 +62,19 @@ void printSummary(const BuildArgs& a, const EngineFileResult& r, const BuildProg
     for (const auto& [p, n] : byPrecision) precision += (precision.empty() ? "" : ", ") + p + " x" + std::to_string(n);
     std::printf("precision    %s (allowed: %s)\n", precision.c_str(),
                 precisionText(precisionFlagsOf(file->metadata)).c_str());
+    if (const auto pins = layerPrecisionsOf(file->metadata); !pins.empty()) {
+        std::map<std::string, int> pinned;
+        for (const LayerInfo& l : layers) {
+            if (!l.pinned.empty()) ++pinned[l.pinned];
+        }
+        std::string counts;
+        for (const auto& [p, n] : pinned) counts += (counts.empty() ? "" : ", ") + p + " x" + std::to_string(n);
+        const auto& options = file->metadata.buildOptions;
+        const auto constraints = options.find("precision_constraints");
+        std::printf("             pinned %s by '%s' (%s)\n", counts.empty() ? "none" : counts.c_str(),
+                    layerPrecisionsText(pins).c_str(),
+                    constraints == options.end() ? "obey" : constraints->second.c_str());
+    }
     const size_t activations = r.engine ? r.engine->getActivationMemorySize() : 0;
     std::printf("activations  %s\n", activations > 0 ? (formatBytes(activations) + " per context").c_str()
                                                      : "sized at run time (not every shape is static)");

@@ -1,5 +1,6 @@
 // kiln compare: the engine against the reference executor on the imported (un-optimized) model, same inputs, per
-// output error and pass/fail (kiln/validate.h). Exit code 0 pass, 1 fail.
+// output error and pass/fail (kiln/validate.h); with --mark, every intermediate tensor too, and the first one that
+// goes wrong. Exit code 0 pass, 1 fail.
 #include <cmath>
 #include <cstdio>
 
@@ -20,8 +21,43 @@ struct CompareArgs {
     uint64_t seed = 1;
     double rtol = -1;
     double atol = -1;
+    std::string mark;
     BuildFlags flags;
 };
+
+std::string producerText(const OutputComparison& o) {
+    if (o.producerOp.empty()) return "-";
+    return o.producerOp + (o.producerName.empty() ? "" : " '" + o.producerName + "'");
+}
+
+//! One row per tensor: the model's outputs alone, or (with --mark) every tensor with the node that computed it.
+int printRows(const ValidationReport& report, bool marked) {
+    int failed = 0;
+    if (marked) {
+        std::printf("  %-28s %-28s %-16s %12s %12s %11s  %s\n", "tensor (topological order)", "computed by", "shape",
+                    "max abs err", "max rel err", "mismatches", "result");
+    } else {
+        std::printf("  %-28s %-16s %12s %12s %11s  %s\n", "output", "shape", "max abs err", "max rel err", "mismatches",
+                    "result");
+    }
+    for (const OutputComparison& o : report.outputs) {
+        failed += o.passed ? 0 : 1;
+        std::string result = o.passed ? "pass" : "FAIL";
+        if (o.marked && o.engineDtype != o.dtype && o.engineDtype != DataType::kUndefined) {
+            result += std::string(" (") + dataTypeName(o.engineDtype) + " vs " + dataTypeName(o.dtype) + ")";
+        }
+        if (!o.problem.empty()) result += ": " + o.problem;
+        if (marked) {
+            std::printf("  %-28s %-28s %-16s %12.4g %12.4g %11lld  %s\n", o.name.c_str(), producerText(o).c_str(),
+                        shapeToString(o.shape).c_str(), o.maxAbsError, o.maxRelError,
+                        static_cast<long long>(o.mismatches), result.c_str());
+        } else {
+            std::printf("  %-28s %-16s %12.4g %12.4g %11lld  %s\n", o.name.c_str(), shapeToString(o.shape).c_str(),
+                        o.maxAbsError, o.maxRelError, static_cast<long long>(o.mismatches), result.c_str());
+        }
+    }
+    return failed;
+}
 
 int runCompare(CompareArgs& a) {
     if (Status s = checkBuildFlagSyntax(a.flags); !s) return usage(s.message());
@@ -35,7 +71,13 @@ int runCompare(CompareArgs& a) {
     if (!parsed) return usage(parsed.status().message());
     std::map<std::string, Shape> shapes = std::move(parsed).value();
     if (Status s = checkReadable(a.model, "model"); !s) return fail(s);
-    auto src = loadOrBuildEngine(a.engine, a.flags);
+    if (!a.mark.empty() && isEngineFile(a.engine)) {
+        return usage("--mark needs the engine built from the model, and '" + a.engine +
+                     "' is an engine file (its outputs were fixed when it was built): give the .onnx instead, "
+                     "e.g. kiln compare " +
+                     a.model + " " + a.model + " --mark " + a.mark + " with the build flags");
+    }
+    auto src = loadOrBuildEngine(a.engine, a.flags, false, a.mark);
     if (!src) return fail(src.status());
     auto given = loadInputFiles(*src->engine, files, shapes);
     if (!given) return fail(given.status());
@@ -60,21 +102,19 @@ int runCompare(CompareArgs& a) {
     auto report = validateEngine(*src->engine, a.model, *inputs, tol);
     if (!report) return fail(report.status());
 
-    std::printf("  %-28s %-16s %12s %12s %11s  %s\n", "output", "shape", "max abs err", "max rel err", "mismatches",
-                "result");
-    int failed = 0;
-    for (const OutputComparison& o : report->outputs) {
-        failed += o.passed ? 0 : 1;
-        std::printf("  %-28s %-16s %12.4g %12.4g %11lld  %s%s\n", o.name.c_str(), shapeToString(o.shape).c_str(),
-                    o.maxAbsError, o.maxRelError, static_cast<long long>(o.mismatches), o.passed ? "pass" : "FAIL",
-                    o.problem.empty() ? "" : (": " + o.problem).c_str());
-    }
+    const bool marked = src->marked > 0;
+    const int failed = printRows(*report, marked);
+    const char* what = marked ? "tensor" : "output";
+    const size_t total = report->outputs.size();
     if (failed == 0) {
-        std::printf("PASS: %zu output%s within tolerance\n", report->outputs.size(),
-                    report->outputs.size() == 1 ? "" : "s");
+        std::printf("PASS: %zu %s%s within tolerance\n", total, what, total == 1 ? "" : "s");
         return kExitOk;
     }
-    std::printf("FAIL: %d of %zu outputs outside tolerance\n", failed, report->outputs.size());
+    std::printf("FAIL: %d of %zu %ss outside tolerance\n", failed, total, what);
+    if (const OutputComparison* first = report->firstFailure(); first && marked) {
+        std::printf("first outside tolerance: '%s', computed by %s (later failures may follow from it)\n",
+                    first->name.c_str(), first->producerOp.empty() ? "no node" : producerText(*first).c_str());
+    }
     return kExitNo;
 }
 
@@ -94,6 +134,10 @@ Handler addCompareCommand(CLI::App& app) {
         ->check(CLI::NonNegativeNumber);
     cmd->add_option("--atol", a->atol, "Absolute tolerance (default rtol / 100), e.g. --atol 1e-5")
         ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--mark", a->mark,
+                    "Also compare intermediate tensors, 'all' or name1,name2 (Polygraphy's --mark): the engine is "
+                    "built from the .onnx with them as extra outputs, every tensor is listed in topological order "
+                    "and the first one outside tolerance is named with its node, e.g. --mark all");
     addBuildFlags(*cmd, a->flags);
     return [a] { return runCompare(*a); };
 }

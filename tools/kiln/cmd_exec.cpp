@@ -36,14 +36,16 @@ Handler addExecCommand(CLI::App& app) {
     cmd->footer(flagTable());
     return [cmd, args] {
         ExecArgs a;
-        a.build.tf32 = true;                   // trtexec allows TF32 unless --noTF32
-        a.build.workspacePlainUnit = 1 << 20;  // --memPoolSize=workspace:N means MiB
+        a.build.tf32 = true;                    // trtexec allows TF32 unless --noTF32
+        a.build.workspacePlainUnit = 1 << 20;   // --memPoolSize=workspace:N means MiB
+        a.build.precisionConstraints = "none";  // trtexec's default
         a.commandLine = "kiln exec";
         for (const std::string& arg : cmd->remaining()) {
             a.commandLine += " " + arg;
             const Status s = applyTrtexecFlag(arg, a);
             if (!s) return usage(s.message());
         }
+        if (Status s = checkTrtexecArgs(a); !s) return usage(s.message());
         return runExec(a);
     };
 }

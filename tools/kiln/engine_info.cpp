@@ -1,5 +1,8 @@
 #include "engine_info.h"
 
+#include "build_flags.h"
+#include "passes/layer_precision.h"
+
 namespace kiln::cli {
 
 Result<plan::EngineFile> readEngineFile(const std::string& path, bool verifyBody) {
@@ -76,6 +79,7 @@ std::vector<LayerInfo> describeLayers(const ir::Graph& graph, const std::string&
         l.op = std::string(n->opType());
         l.fused = fusedOps(*n);
         l.kernel = backend + ":" + l.op;
+        l.pinned = n->attrs().getString(passes::kPrecisionAttr);
         if (n->attrs().has("kiln_fusion_group")) {
             l.kernel += " (fusion group " + std::to_string(n->attrs().getInt("kiln_fusion_group", -1)) + ")";
         }
@@ -109,7 +113,22 @@ std::set<BuilderFlag> precisionFlagsOf(const plan::EngineMetadata& meta) {
     if (on("bf16")) flags.insert(BuilderFlag::kBF16);
     if (on("tf32")) flags.insert(BuilderFlag::kTF32);
     if (on("int8")) flags.insert(BuilderFlag::kINT8);
+    addPinnedPrecisions(layerPrecisionsOf(meta), flags);
     return flags;
+}
+
+std::vector<std::pair<std::string, DataType>> layerPrecisionsOf(const plan::EngineMetadata& meta) {
+    std::vector<std::pair<std::string, DataType>> pins;
+    for (const passes::LayerPrecision& p : passes::decodeLayerPrecisions(meta.buildOptions))
+        pins.emplace_back(p.pattern, p.dtype);
+    return pins;
+}
+
+std::string layerPrecisionsText(const std::vector<std::pair<std::string, DataType>>& pins) {
+    std::string text;
+    for (const auto& [pattern, dtype] : pins)
+        text += (text.empty() ? "" : ",") + pattern + ":" + passes::precisionName(dtype);
+    return text;
 }
 
 std::map<std::string, int> countOps(const std::vector<LayerInfo>& layers) {

@@ -23,6 +23,7 @@ struct LayerInfo {
     std::vector<std::string> fused;  //!< The ONNX ops a fused layer stands for: {"Conv", "Add (bias)", "Relu"}.
     std::string kernel;              //!< The backend's kernel: "cpu:FusedConv".
     std::string precision;           //!< Of its (first) output: "fp32", "fp16", "int64", ...
+    std::string pinned;              //!< The precision a layer precision override pinned it to; "" when none.
     std::vector<std::string> outputs;
     std::string outputShape;   //!< Of the first output, symbolic dims by name ("Nx64x112x112").
     int64_t outputBytes = -1;  //!< Sum over its outputs (dynamic dims at the bound sizes); -1 when unknown.
@@ -44,8 +45,13 @@ DimBindings optBindings(const ir::Graph& graph, const std::map<std::string, std:
 std::vector<LayerInfo> describeLayers(const ir::Graph& graph, const std::string& backend,
                                       const DimBindings& bindings = {});
 
-//! Precisions the engine was built to allow (from its recorded build options).
+//! Precisions the engine was built to allow (from its recorded build options; pinned layers' included).
 std::set<BuilderFlag> precisionFlagsOf(const plan::EngineMetadata& meta);
+
+//! The layer precision overrides the engine was built with, in order ("*Softmax*", kFloat32).
+std::vector<std::pair<std::string, DataType>> layerPrecisionsOf(const plan::EngineMetadata& meta);
+//! "*Softmax*:fp32,op:Resize:fp32": overrides as --layer-precisions takes them.
+std::string layerPrecisionsText(const std::vector<std::pair<std::string, DataType>>& pins);
 
 //! Layer counts by op, e.g. {"FusedConv": 53, "MaxPool": 1}.
 std::map<std::string, int> countOps(const std::vector<LayerInfo>& layers);

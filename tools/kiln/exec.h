@@ -48,6 +48,9 @@ const std::vector<TrtFlag>& trtexecFlags();
 //! Applies one "--name[=value]" to `args`; a usage error names the flag (and the closest known one for typos).
 Status applyTrtexecFlag(const std::string& arg, ExecArgs& args);
 
+//! Checks what single flags cannot: --layerPrecisions without --precisionConstraints=obey|prefer is refused.
+Status checkTrtexecArgs(const ExecArgs& args);
+
 //! Runs the mapped command; returns the exit code.
 int runExec(ExecArgs& args);
 

@@ -51,6 +51,10 @@ const std::vector<TrtFlag>& trtexecFlags() {
         {"skipInference", K::kMapped, "kiln build"},
         {"buildOnly", K::kMapped, "kiln build"},
         {"verbose", K::kMapped, "kiln -v"},
+        {"layerPrecisions", K::kMapped,
+         "--layer-precisions (needs --precisionConstraints=obey or prefer, as in trtexec)"},
+        {"precisionConstraints", K::kMapped,
+         "--precision-constraints: none (default; then --layerPrecisions is refused, not ignored), prefer or obey"},
         {"profilingVerbosity", K::kNoEffect, "Kiln's layer information is always detailed"},
         {"noBuilderCache", K::kNoEffect, "the CPU backend has no kernel timing cache"},
         {"noCompilationCache", K::kNoEffect, "Kiln has no compilation cache"},
@@ -70,9 +74,7 @@ const std::vector<TrtFlag>& trtexecFlags() {
         {"staticPlugins", K::kUnsupported, "Kiln has no plugins"},
         {"inputIOFormats", K::kUnsupported, "I/O tensors keep the model's dtype and layout"},
         {"outputIOFormats", K::kUnsupported, "I/O tensors keep the model's dtype and layout"},
-        {"layerPrecisions", K::kUnsupported, "per-layer precision constraints are not implemented"},
-        {"layerOutputTypes", K::kUnsupported, "per-layer precision constraints are not implemented"},
-        {"precisionConstraints", K::kUnsupported, "per-layer precision constraints are not implemented"},
+        {"layerOutputTypes", K::kUnsupported, "per-layer output types are not implemented (--layerPrecisions is)"},
         {"stronglyTyped", K::kUnsupported, "strongly typed networks are not implemented"},
         {"useDLACore", K::kUnsupported, "Kiln has no DLA"},
         {"safe", K::kUnsupported, "Kiln has no safety runtime"},
@@ -216,10 +218,28 @@ Status applyTrtexecFlag(const std::string& arg, ExecArgs& a) {
         n->second(v);
     } else if (name == "memPoolSize") {
         KILN_ASSIGN_OR_RETURN(a.build.workspace, workspacePool(value));
+    } else if (name == "layerPrecisions") {
+        KILN_RETURN_IF_ERROR(parseLayerPrecisions(value, "--layerPrecisions").status());
+        a.build.layerPrecisions += (a.build.layerPrecisions.empty() ? "" : ",") + value;
+    } else if (name == "precisionConstraints") {
+        if (value != "none" && value != "prefer" && value != "obey") {
+            return invalidArgument("--precisionConstraints='" + value + "': expected none, prefer or obey");
+        }
+        a.build.precisionConstraints = value;
     } else if (name == "loadInputs") {
         for (const std::string& item : splitList(value)) a.loadInputs.push_back(item);
     } else {
         return internalError("trtexec flag '--" + name + "' is listed as mapped but nothing handles it");
+    }
+    return Status::ok();
+}
+
+Status checkTrtexecArgs(const ExecArgs& a) {
+    // trtexec applies --layerPrecisions only under obey or prefer; ignoring them would change the result.
+    if (!a.build.layerPrecisions.empty() && a.build.precisionConstraints == "none") {
+        return invalidArgument("--layerPrecisions='" + a.build.layerPrecisions +
+                               "' takes effect only with --precisionConstraints=obey or prefer (trtexec ignores it "
+                               "under none, the default): add one");
     }
     return Status::ok();
 }

@@ -65,7 +65,8 @@ void printLayers(const std::vector<LayerInfo>& layers, const std::vector<LayerTi
         if (name.size() > 32) name = name.substr(0, 29) + "...";
         const std::string memory = l.outputBytes < 0 ? "?" : formatBytes(static_cast<size_t>(l.outputBytes));
         const std::string weights = l.weightBytes == 0 ? "-" : formatBytes(static_cast<size_t>(l.weightBytes));
-        std::printf("%4zu  %-32s %-18s %-5s %10s %10s", l.index, name.c_str(), l.op.c_str(), l.precision.c_str(),
+        const std::string precision = l.precision + (l.pinned.empty() ? "" : "*");
+        std::printf("%4zu  %-32s %-18s %-5s %10s %10s", l.index, name.c_str(), l.op.c_str(), precision.c_str(),
                     memory.c_str(), weights.c_str());
         if (timings) {
             const double ms = (*timings)[l.index].totalMs();
@@ -74,6 +75,14 @@ void printLayers(const std::vector<LayerInfo>& layers, const std::vector<LayerTi
         std::printf("  %-24s %s\n", l.outputShape.c_str(), fusedText(l).c_str());
     }
     if (timings) std::printf("total %.4f ms per run over %d runs\n", total / iterations, iterations);
+    std::map<std::string, int> pinned;
+    for (const LayerInfo& l : layers) {
+        if (!l.pinned.empty()) ++pinned[l.pinned + (l.pinned == l.precision ? "" : " (computes " + l.precision + ")")];
+    }
+    if (pinned.empty()) return;
+    std::string counts;
+    for (const auto& [p, n] : pinned) counts += (counts.empty() ? "" : ", ") + std::to_string(n) + " pinned to " + p;
+    std::printf("* pinned by a layer precision override: %s\n", counts.c_str());
 }
 
 nlohmann::json layersJson(const std::vector<LayerInfo>& layers, const std::vector<LayerTiming>* timings,
@@ -87,6 +96,7 @@ nlohmann::json layersJson(const std::vector<LayerInfo>& layers, const std::vecto
                             {"fused", l.fused},
                             {"kernel", l.kernel},
                             {"precision", l.precision},
+                            {"pinnedPrecision", l.pinned.empty() ? nlohmann::json() : nlohmann::json(l.pinned)},
                             {"outputs", l.outputs},
                             {"outputShape", l.outputShape},
                             {"weightBytes", l.weightBytes}};

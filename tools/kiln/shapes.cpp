@@ -7,6 +7,8 @@
 #include <limits>
 #include <set>
 
+#include "passes/layer_precision.h"
+
 namespace kiln::cli {
 
 namespace {
@@ -31,8 +33,12 @@ std::vector<std::string> splitOutsideQuotes(const std::string& text, char sep) {
 }
 
 //! "name:rest" → {name, rest}: the last ':' outside quotes separates; quotes around the name are removed.
+//! `format` shows the expected form, `parts` says what goes on each side of the colon.
 Result<std::pair<std::string, std::string>> splitName(const std::string& item, const std::string& flag,
-                                                      const std::string& format) {
+                                                      const std::string& format,
+                                                      const std::string& parts =
+                                                          "the tensor name, a colon, then "
+                                                          "the shape") {
     size_t colon = std::string::npos;
     bool quoted = false;
     for (size_t i = 0; i < item.size(); ++i) {
@@ -40,7 +46,7 @@ Result<std::pair<std::string, std::string>> splitName(const std::string& item, c
         if (item[i] == ':' && !quoted) colon = i;
     }
     if (colon == std::string::npos || colon == 0) {
-        return bad(flag, item, "expected " + format + " (the tensor name, a colon, then the shape)");
+        return bad(flag, item, "expected " + format + " (" + parts + ")");
     }
     std::string name = item.substr(0, colon);
     if (name.size() >= 2 && name.front() == '\'' && name.back() == '\'') name = name.substr(1, name.size() - 2);
@@ -119,6 +125,22 @@ Result<std::vector<std::pair<std::string, ShapeRange>>> parseProfile(const std::
         if (shapes.size() == 1) shapes = {shapes[0], shapes[0], shapes[0]};
         if (!seen.insert(parts.first).second) return bad(flag, text, "'" + parts.first + "' is given twice");
         out.emplace_back(parts.first, ShapeRange{shapes[0], shapes[1], shapes[2]});
+    }
+    return out;
+}
+
+Result<std::vector<std::pair<std::string, DataType>>> parseLayerPrecisions(const std::string& text,
+                                                                           const std::string& flag) {
+    std::vector<std::pair<std::string, DataType>> out;
+    for (const std::string& item : splitOutsideQuotes(text, ',')) {
+        KILN_ASSIGN_OR_RETURN(auto parts, splitName(item, flag, "name:fp32",
+                                                    "a node name or pattern, a colon, then "
+                                                    "fp32, fp16 or bf16"));
+        const auto dtype = passes::parsePrecisionName(parts.second);
+        if (!dtype) {
+            return bad(flag, item, "'" + parts.second + "' is not a layer precision (fp32, fp16 or bf16)");
+        }
+        out.emplace_back(parts.first, *dtype);
     }
     return out;
 }

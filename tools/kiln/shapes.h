@@ -1,5 +1,6 @@
 // Parsing of the values users type: shapes ("input:1x3x224x224,mask:1x1"), optimization profiles
-// ("x:1x3x32x32/1x3x224x224/8x3x512x512") and byte sizes ("1GiB", "512MiB"). Errors say which flag and which part.
+// ("x:1x3x32x32/1x3x224x224/8x3x512x512"), layer precisions ("*Softmax*:fp32") and byte sizes ("1GiB", "512MiB").
+// Errors say which flag and which part.
 #pragma once
 
 #include <array>
@@ -31,6 +32,11 @@ Result<std::map<std::string, Shape>> parseShapeMap(const std::string& text, cons
 using ShapeRange = std::array<Shape, 3>;
 //! A profile: "name:MIN/OPT/MAX,name2:SHAPE" (one shape means min = opt = max).
 Result<std::vector<std::pair<std::string, ShapeRange>>> parseProfile(const std::string& text, const std::string& flag);
+
+//! "*Softmax*:fp32,conv1:fp16,op:Resize:fp32" (trtexec's --layerPrecisions) in the order given: node names or
+//! patterns (split at the last ':'; quote a name holding a comma: 'a,b':fp32) and fp32, fp16 or bf16.
+Result<std::vector<std::pair<std::string, DataType>>> parseLayerPrecisions(const std::string& text,
+                                                                           const std::string& flag);
 
 //! "1GiB", "512MiB", "64KiB", "1.5G" (K/M/G/T and KiB/MiB/GiB/TiB are powers of 1024; KB/MB/GB/TB of 1000;
 //! "B" bytes). A number without a unit is multiplied by `plainUnit` (bytes for --workspace; trtexec's
