@@ -75,12 +75,13 @@ class WorkerClient:
     def kill(self):
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)  # the group this client started, by its id
-            except ProcessLookupError:
-                pass
-            self.proc.wait()
+        # The group this client started, by its id; also after the worker itself exited, as compile workers it
+        # started may still be alive in its group.
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait()
         self.proc = None
         self.log.close()
 
