@@ -6,14 +6,20 @@
 #   scripts/gpu_bundle.sh build/tests/kiln_cuda_tests build/kiln-conformance
 #   scripts/gpu_bundle.sh --check     # what scripts/gpu_check.sh needs: the test binaries, kiln, the ONNX conformance
 #                                     # data and the small real models, compressed (.gpu/*.tar.xz, < 64 MiB)
+#   scripts/gpu_bundle.sh --bench     # kiln alone, compressed (.gpu/bundle.tar.xz): what bench/run_gpu.sh needs
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="$ROOT/.gpu"
-[[ $# -gt 0 ]] || { echo "usage: $0 --check | BINARY..." >&2; exit 2; }
+[[ $# -gt 0 ]] || { echo "usage: $0 --check | --bench | BINARY..." >&2; exit 2; }
 check=0
+pack=0  # compress bin/ and lib/ into bundle.tar.xz: uncompressed, kiln and its libraries exceed what a call carries
 if [[ "$1" == "--check" ]]; then
   check=1
+  pack=1
   set -- "$ROOT/build/tests/kiln_cuda_tests" "$ROOT/build/kiln-conformance" "$ROOT/build/kiln"
+elif [[ "$1" == "--bench" ]]; then
+  pack=1
+  set -- "$ROOT/build/kiln"
 fi
 rm -rf "$OUT"
 mkdir -p "$OUT/bin" "$OUT/lib"
@@ -27,9 +33,11 @@ for bin in "$@"; do
     cp -L "$path" "$OUT/lib/$name"
   done
 done
-if [[ $check == 1 ]]; then
+if [[ $pack == 1 ]]; then
   tar -C "$OUT" -cf - bin lib | xz -9 -T2 >"$OUT/bundle.tar.xz"
   rm -rf "$OUT/bin" "$OUT/lib"
+fi
+if [[ $check == 1 ]]; then
   # The data archives change only with the data: kept in .cache/gpu and reused.
   cache="$ROOT/.cache/gpu"
   mkdir -p "$cache"

@@ -25,6 +25,19 @@ TEST(CliBuild, BuildsAndSummarizes) {
     EXPECT_TRUE(r.err.empty()) << r.err;
 }
 
+TEST(CliBuild, NoTf32ClearsTheDefaultTf32) {
+    TempDir dir;
+    const std::string model = dir.write("conv.onnx", cli_models::convRelu());
+    for (const auto& [flags, allowed] :
+         {std::pair{"", "(allowed: fp32+tf32)"}, std::pair{"--tf32", "(allowed: fp32+tf32)"},
+          std::pair{"--no-tf32", "(allowed: fp32)"}, std::pair{"--tf32 --no-tf32 --fp16", "(allowed: fp32+fp16)"}}) {
+        const CliResult r =
+            runKiln(dir, "build " + shq(model) + " -o " + shq(dir.file("c.engine")) + " --force " + flags);
+        ASSERT_EQ(r.exitCode, 0) << flags << ": " << r.err;
+        EXPECT_NE(r.out.find(allowed), std::string::npos) << flags << ": no '" << allowed << "' in:\n" << r.out;
+    }
+}
+
 TEST(CliBuild, QuietPrintsOnlyWhatHappened) {
     TempDir dir;
     const std::string model = dir.write("conv.onnx", cli_models::convRelu());

@@ -17,7 +17,8 @@ std::set<BuilderFlag> BuildFlags::precisionFlags() const {
     if (fp16) out.insert(BuilderFlag::kFP16);
     if (bf16) out.insert(BuilderFlag::kBF16);
     if (int8) out.insert(BuilderFlag::kINT8);
-    if (tf32 && !noTf32) out.insert(BuilderFlag::kTF32);
+    // TF32 is allowed by default (BuilderConfig's default, as in TensorRT); --no-tf32 clears it, --tf32 is implied.
+    if (!noTf32) out.insert(BuilderFlag::kTF32);
     return out;
 }
 
@@ -41,8 +42,8 @@ void addBuildFlags(CLI::App& cmd, BuildFlags& f, bool forRun) {
     cmd.add_flag("--fp16", f.fp16, "Allow FP16 kernels where the backend has them (the CPU computes in FP32)");
     cmd.add_flag("--bf16", f.bf16, "Allow BF16 kernels where the backend has them");
     cmd.add_flag("--int8", f.int8, "Allow INT8 (needs a model with Q/DQ nodes)");
-    cmd.add_flag("--tf32", f.tf32, "Allow TF32 for FP32 matrix math on GPUs");
-    cmd.add_flag("--no-tf32", f.noTf32, "Forbid TF32 (the default of kiln build; overrides --tf32)");
+    cmd.add_flag("--tf32", f.tf32, "Allow TF32 for FP32 matrix math on GPUs (the default)");
+    cmd.add_flag("--no-tf32", f.noTf32, "Forbid TF32, allowed by default (overrides --tf32): IEEE FP32 matrix math");
     const std::string shapesHelp = forRun ? "Input shapes of the run and, for inputs without --min/--opt/--max-shapes, "
                                             "the profile to build (min = opt = max), e.g. --shapes input:4x3x224x224"
                                           : "Profile shapes (min = opt = max) of inputs without --min/--opt/--max-"
@@ -129,6 +130,8 @@ Status checkBuildFlagSyntax(const BuildFlags& f) {
 Result<std::unique_ptr<BuilderConfig>> makeConfig(Builder& builder, const BuildFlags& f) {
     std::unique_ptr<BuilderConfig> config = builder.createBuilderConfig();
     for (BuilderFlag flag : f.precisionFlags()) config->setFlag(flag);
+    // The config starts with kTF32 set: setting flags alone could never turn it off.
+    if (f.noTf32) config->clearFlag(BuilderFlag::kTF32);
     if (!f.workspace.empty()) {
         KILN_ASSIGN_OR_RETURN(size_t bytes, parseByteSize(f.workspace, "--workspace", f.workspacePlainUnit));
         config->setMemoryPoolLimit(bytes);

@@ -1,0 +1,17 @@
+"""Statistics of a list of per-iteration times, shared by the PyTorch and Kiln sides (no torch import)."""
+
+import math
+import statistics
+
+
+def summarize(times_ms: list) -> dict:
+    """median, mean, min, max, p10, p90, p99 (nearest rank), count of a list of times in ms."""
+    s = sorted(times_ms)
+    n = len(s)
+
+    def rank(p):
+        return s[min(n - 1, max(0, math.ceil(p / 100.0 * n) - 1))]
+
+    return {"median_ms": statistics.median(s), "mean_ms": statistics.fmean(s), "min_ms": s[0], "max_ms": s[-1],
+            "p10_ms": rank(10), "p90_ms": rank(90), "p99_ms": rank(99), "iterations": n,
+            "cv": (statistics.pstdev(s) / statistics.fmean(s)) if n > 1 and statistics.fmean(s) > 0 else 0.0}

@@ -1,0 +1,113 @@
+"""What needs torch: the benchmark's models (BERT-base's and ResNet-50's sizes and FLOP counts, ResNet-50 against
+torchvision's, the two attention paths, the UNet's widths) and the suite's failure paths end to end (a Kiln build
+error, no ONNX file). ctest: bench.unit (label bench); skipped without torch."""
+
+import inspect
+import os
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import models  # noqa: E402
+import workloads  # noqa: E402
+
+
+def test_flop_count_formulas():
+    m = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ConvTranspose2d(8, 4, 2, stride=2),
+                            torch.nn.Flatten(), torch.nn.Linear(4 * 20 * 20, 10))
+    _, flops = models.countFlops(m, torch.randn(2, 3, 10, 10))
+    conv = 2 * (2 * 8 * 10 * 10) * 3 * 9
+    convT = 2 * (2 * 8 * 10 * 10) * 4 * 2 * 2
+    assert flops == conv + convT + 2 * 2 * 10 * 1600
+
+
+def test_our_resnet50_is_torchvisions():
+    tv = pytest.importorskip("torchvision")
+    ours = {k: v.shape for k, v in models.ResNet50().state_dict().items()}
+    theirs = {k: v.shape for k, v in tv.models.resnet50(weights=None).state_dict().items()}
+    assert ours == theirs
+    _, flops = models.countFlops(models.ResNet50().eval(), torch.randn(1, 3, 224, 224))
+    assert 8.1e9 < flops < 8.3e9  # 4.1 GMAC
+
+
+def test_bert_base_size_and_flops():
+    m = models.BertBase().eval()
+    assert sum(p.numel() for p in m.parameters()) == 108_891_648  # BERT-base without its pooler
+    _, flops = models.countFlops(m, torch.randint(0, 30522, (1, 128)))
+    per_layer = 4 * 2 * 128 * 768 * 768 + 2 * 2 * 128 * 768 * 3072 + 2 * 2 * 128 * 128 * 768
+    assert flops == 12 * per_layer  # 22.3 GFLOP
+
+
+def test_bert_attention_paths_agree():
+    if not hasattr(torch.nn.functional, "scaled_dot_product_attention"):
+        pytest.skip(f"torch {torch.__version__} has no scaled_dot_product_attention")
+    spec = workloads.specs("dry")["bert"]
+    m, _ = models.build(spec, 0, "cpu")
+    x = models.makeInput(spec, 2, 1)
+    with torch.no_grad():
+        explicit = m(x)
+        m.setSdpa(True)
+        fused = m(x)
+    assert torch.allclose(explicit, fused, rtol=1e-4, atol=1e-5)
+
+
+def test_unet_is_the_seeds_at_width_64():
+    spec = workloads.specs("full")["unet"]
+    m = models.UNet(inChannels=3, classes=2, levels=4, **spec.options)
+    widths = [block[0].out_channels for block in m.down] + [m.bottleneck[0].out_channels]
+    assert widths == [64, 128, 256, 512, 1024]
+    # Fully convolutional: FLOPs scale with the pixels, so 64x64 gives 512x512's count over 64.
+    _, flops = models.countFlops(m.eval(), torch.randn(1, 3, 64, 64))
+    assert 300e9 < flops * 64 < 400e9
+
+
+def test_a_kiln_failure_is_reported_and_the_suite_goes_on(tmp_path, capsys):
+    """A dry run where `kiln build` fails on BERT (as on an unsupported op): BERT's rows carry the one-line error,
+    the UNet's rows still run, and the dry run exits 1."""
+    real = os.environ.get("KILN")
+    if not real or not os.path.isfile(real):
+        pytest.skip("set KILN to the kiln executable (ctest does)")
+    import glob
+    import json
+    import suite
+    fake = tmp_path / "kiln"
+    fake.write_text(f"""#!/bin/sh
+case "$1 $2" in "build "*bert.onnx) echo "kiln: error: node 7 (Foo 'x'): no kernel" >&2; exit 3;; esac
+exec {real} "$@"
+""")
+    fake.chmod(0o755)
+    code = suite.main(["--dry-run", "--kiln", str(fake), "--only", "bert,unet", "--out", "",
+                       "--results-dir", str(tmp_path / "results")])
+    assert code == 1
+    out = capsys.readouterr()
+    assert "[bert fp16 b1] kiln build: kiln: error: node 7 (Foo 'x'): no kernel" in out.out
+    assert "bert fp16 b1 kiln build: kiln: error: node 7" in out.err
+    (path,) = glob.glob(str(tmp_path / "results" / "*.json"))
+    rows = {(r["workload"], r["batch"]): r for r in json.load(open(path))["rows"]}
+    assert set(rows) == {("bert", 1), ("bert", 2), ("unet", 1)}
+    for b in (1, 2):
+        assert rows[("bert", b)]["kiln"]["build"]["error"] == "kiln: error: node 7 (Foo 'x'): no kernel"
+        assert "bench" not in rows[("bert", b)]["kiln"] and rows[("bert", b)]["eager"]["ok"]
+    unet = rows[("unet", 1)]
+    assert unet["kiln"]["bench"]["ok"] and unet["kiln"]["check"]["within"] and unet["ratios"]["kiln_vs_eager"]
+
+
+def test_no_onnx_file_still_times_pytorch(tmp_path, capsys):
+    """No exporter works (torch 1.13 has no dynamo exporter): PyTorch's columns are still measured, Kiln's row says
+    why it has nothing to build."""
+    real = os.environ.get("KILN")
+    if not real or not os.path.isfile(real):
+        pytest.skip("set KILN to the kiln executable (ctest does)")
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        pytest.skip("this torch has the dynamo exporter: exporting would not fail")
+    import suite
+    code = suite.main(["--dry-run", "--kiln", real, "--only", "unet", "--exporter", "dynamo", "--out", "",
+                       "--results-dir", str(tmp_path)])
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "[unet fp16 b1] kiln build: no ONNX file: dynamo (opset 17): RuntimeError: torch" in out
+    assert "dynamo (opset 18)" in out and "ONNX export: unet FAILED" in out
+    row = next(line for line in out.splitlines() if line.startswith("unet "))
+    assert " ms " in row and row.split()[3] != "FAIL"  # eager measured
