@@ -212,9 +212,9 @@ TEST(CudaGatherScatter, RuntimeIndicesOutOfRangeAreFlaggedOnTheDevice) {
     EXPECT_NE(s.message().find("Gather"), std::string::npos) << s.message();
     EXPECT_TRUE(cuda::takeDeviceErrors(nullptr, ir::Graph("none")).isOk()) << "the run took the error and cleared it";
     // A good run after a flagged one is clean.
-    EXPECT_TRUE(runAndTakeDeviceError(
-                    OpTester("Gather").input(anyTensor(DataType::kFloat32, {5, 3})).input(int64s({1, 4, -2})))
-                    .isOk());
+    EXPECT_TRUE(
+        runAndTakeDeviceError(OpTester("Gather").input(anyTensor(DataType::kFloat32, {5, 3})).input(int64s({1, 4, -2})))
+            .isOk());
 
     const Status elements = runAndTakeDeviceError(OpTester("GatherElements")
                                                       .input(anyTensor(DataType::kInt64, {2, 3}))
