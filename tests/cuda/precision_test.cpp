@@ -63,8 +63,11 @@ struct Build {
         EXPECT_TRUE(bytes.isOk()) << bytes.status().message();
         std::map<std::string, DataType> out;
         if (!bytes) return out;
-        auto file = plan::loadEngineFromMemory((*bytes)->data(), (*bytes)->size(), nullptr);
+        plan::EngineExpectation cuda;
+        cuda.backend = "cuda";
+        auto file = plan::loadEngineFromMemory((*bytes)->data(), (*bytes)->size(), nullptr, cuda);
         EXPECT_TRUE(file.isOk()) << file.status().message();
+        if (!file) return out;
         for (const auto& n : file->graph->nodes()) {
             if (n->op() != ir::OpKind::kCast) out[n->name()] = n->output(0)->dtype();
         }

@@ -46,7 +46,9 @@ Result<ExecEngine> buildOrLoad(const ExecArgs& a) {
         KILN_ASSIGN_OR_RETURN(auto blob, builder.buildSerializedNetwork(*network, *config));
         Runtime runtime(logger());
         KILN_ASSIGN_OR_RETURN(e.source.engine, runtime.deserializeEngine(blob->data(), blob->size()));
-        KILN_ASSIGN_OR_RETURN(e.file, plan::loadEngineFromMemory(blob->data(), blob->size(), nullptr));
+        plan::EngineExpectation any;  // the blob was just built, for whichever backend the config resolved to
+        any.backend.clear();
+        KILN_ASSIGN_OR_RETURN(e.file, plan::loadEngineFromMemory(blob->data(), blob->size(), nullptr, any));
     }
     e.source.backend = e.file.metadata.backend;
     e.source.buildSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
