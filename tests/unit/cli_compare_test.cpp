@@ -49,6 +49,20 @@ TEST(CliCompare, BadArgumentsGiveOneLine) {
                        "shape the model does not take", 3);
 }
 
+TEST(CliCompare, TensorProtoInputs) {
+    TempDir dir;
+    const std::string model = dir.write("add.onnx", addModel());
+    std::string bytes;
+    ASSERT_TRUE(floatTensor("x", {2, 3}, {1, -2, 3, -4, 5, -6}).SerializeToString(&bytes));
+    const std::string pb = dir.writeBytes("input_0.pb", bytes);
+    const CliResult r = runKiln(dir, "compare " + shq(model) + " " + shq(model) + " --input x:" + shq(pb));
+    EXPECT_EQ(r.exitCode, 0) << r.err << r.out;
+    EXPECT_NE(r.out.find("x float32[2x3] (from file)"), std::string::npos) << r.out;
+    const std::string bad = dir.writeBytes("bad.pb", "not a tensor");
+    expectOneErrorLine(runKiln(dir, "compare " + shq(model) + " " + shq(model) + " --input x:" + shq(bad)), {"bad.pb"},
+                       "a .pb file that is not a TensorProto", 3);
+}
+
 TEST(CliCompare, RealModel) {
     const std::string model = realModel("ppocr_cls");
     if (model.empty()) GTEST_SKIP() << "ppocr_cls not prepared (tests/models/prepare_models.sh)";

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "files.h"
+#include "frontend/onnx/tensor_proto.h"
 
 namespace kiln::cli {
 
@@ -42,7 +43,9 @@ Result<Tensor> readRaw(const std::string& path, DataType dtype, const Shape& sha
 Result<InputFile> parseInputFlag(const std::string& text, const std::string& flag) {
     const size_t colon = text.find(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
-        return invalidArgument(flag + " '" + text + "': expected name:file.npy (or name:file.bin with --shapes)");
+        return invalidArgument(
+            flag + " '" + text +
+            "': expected name:file.npy, name:file.pb (ONNX TensorProto) or name:file.bin with --shapes");
     }
     return InputFile{text.substr(0, colon), text.substr(colon + 1)};
 }
@@ -56,10 +59,17 @@ Result<std::map<std::string, Tensor>> loadInputFiles(const Engine& engine, const
             return notFound("--input '" + f.name + ":" + f.path + "': the engine has no input '" + f.name + "'");
         }
         KILN_ASSIGN_OR_RETURN(DataType dtype, engine.getTensorDataType(f.name));
-        const bool npy = f.path.size() > 4 && f.path.compare(f.path.size() - 4, 4, ".npy") == 0;
+        auto endsWith = [&](const char* ext) {
+            const size_t n = std::strlen(ext);
+            return f.path.size() > n && f.path.compare(f.path.size() - n, n, ext) == 0;
+        };
         Result<Tensor> t = Tensor();
-        if (npy) {
+        if (endsWith(".npy")) {
             t = readNpy(f.path);
+        } else if (endsWith(".pb")) {
+            // An ONNX TensorProto, as in the ONNX test data sets (test_data_set_*/input_N.pb) and Polygraphy.
+            KILN_RETURN_IF_ERROR(checkReadable(f.path, "input file"));
+            t = onnx_frontend::readTensorProtoFile(f.path);
         } else {
             Shape shape;
             if (auto it = shapes.find(f.name); it != shapes.end()) {
