@@ -198,10 +198,11 @@ TEST_F(CliBenchCuda, ExecRunsTheGuideLineUnchanged) {
     }
     EXPECT_EQ(r.err.find("warning"), std::string::npos) << r.err;
     // trtexec's transfers and streams flags.
-    const CliResult t = runKiln(
-        dir, "exec --onnx=resnet50.onnx --shapes=input:2x3x224x224 --useSpinWait --streams=2 --iterations=20 "
-             "--duration=0",
-        dir.path().string());
+    const CliResult t =
+        runKiln(dir,
+                "exec --onnx=resnet50.onnx --shapes=input:2x3x224x224 --useSpinWait --streams=2 --iterations=20 "
+                "--duration=0",
+                dir.path().string());
     expectCudaSummary(t, true);
     EXPECT_NE(t.out.find("[I] H2D Latency: min = "), std::string::npos) << t.out;
     EXPECT_NE(t.out.find("[I] Backend: cuda, 2 streams"), std::string::npos) << t.out;

@@ -50,12 +50,11 @@ TEST(BenchReport, DeviceTimedSummary) {
     ::testing::internal::CaptureStdout();
     printBenchReport(r, o, true, false);
     const std::string out = ::testing::internal::GetCapturedStdout();
-    for (const char* s : {"[I] Backend: cuda, 1 stream", "[I] Mode: enqueue per iteration",
-                          "[I] Throughput: ", "items/s at batch 2", "[I] Latency: min = 2.15 ms",
-                          "[I] End-to-End Host Latency: min = 2.16 ms", "[I] Enqueue Time: min = 0.3 ms",
-                          "[I] H2D Latency: min = 0.1 ms", "[I] GPU Compute Time: min = 2 ms",
-                          "[I] D2H Latency: min = 0.05 ms", "[I] Total Host Walltime: 0.0216 s",
-                          "[I] Total GPU Compute Time: 0.02 s"}) {
+    for (const char* s :
+         {"[I] Backend: cuda, 1 stream", "[I] Mode: enqueue per iteration", "[I] Throughput: ", "items/s at batch 2",
+          "[I] Latency: min = 2.15 ms", "[I] End-to-End Host Latency: min = 2.16 ms", "[I] Enqueue Time: min = 0.3 ms",
+          "[I] H2D Latency: min = 0.1 ms", "[I] GPU Compute Time: min = 2 ms", "[I] D2H Latency: min = 0.05 ms",
+          "[I] Total Host Walltime: 0.0216 s", "[I] Total GPU Compute Time: 0.02 s"}) {
         EXPECT_NE(out.find(s), std::string::npos) << "no '" << s << "' in:\n" << out;
     }
     EXPECT_EQ(out.find("[W]"), std::string::npos) << "a steady, GPU-bound run has no warnings:\n" << out;

@@ -25,7 +25,7 @@ TEST(CliMark, CompareMarkAllListsEveryTensorOfAnFp16Build) {
         runKiln(dir, "compare " + shq(model) + " " + shq(model) + " --mark all --fp16 --backend cpu --seed 4");
     ASSERT_EQ(r.exitCode, 0) << r.err << r.out;
     EXPECT_NE(r.out.find("with 1 more tensors marked as outputs"), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("allows fp32+fp16, computes in fp32"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("allows fp32+tf32+fp16, computes in fp32"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("tensor (topological order)"), std::string::npos) << r.out;
     const size_t c = r.out.find("\n  c ");
     const size_t y = r.out.find("\n  y ");
