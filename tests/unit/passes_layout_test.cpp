@@ -90,6 +90,36 @@ TEST(PassNhwc, TinyResNetKeepsOneTransposeAtTheInput) {
     EXPECT_EQ(*again, 0);
 }
 
+// What a CUDA FP16 engine gets: the layout pass, then FP16 lowering, iterated to a fixed point; the casts stay at
+// the edges, the one Transpose at the input runs in FP16, and the result is FP16-close to the FP32 original.
+TEST(PassNhwc, HalfPrecisionPipelineKeepsOneTransposeAtTheInput) {
+    ir::Graph reference, g;
+    GraphBuilder rb(reference), gb(g);
+    tinyResNet(rb);
+    tinyResNet(gb);
+    static const HalfNhwcHooks kHooks;
+    passes::PassManager pm(passes::defaultPipeline(), {}, &kHooks);
+    auto report = pm.run(g);
+    ASSERT_TRUE(report.isOk()) << report.status().message();
+    EXPECT_LT(report->iterations, 8);  // reached a fixed point
+    EXPECT_EQ(countOps(g, OpKind::kFusedConvNhwc), 3u);
+    EXPECT_EQ(countOps(g, OpKind::kTranspose), 1u);
+    EXPECT_EQ(countOps(g, OpKind::kCast), 2u);  // the input down, the logits up
+    for (const auto& n : g.nodes()) {
+        const OpKind op = n->op();
+        if (op == OpKind::kTranspose || op == OpKind::kFusedConvNhwc || op == OpKind::kMaxPoolNhwc ||
+            op == OpKind::kGlobalAveragePoolNhwc) {
+            EXPECT_EQ(n->output(0)->dtype(), DataType::kFloat16) << n->describe();
+        }
+    }
+    const std::vector<Tensor> inputs{randomTensor({2, 3, 16, 16}, 9)};
+    const auto got = runGraph(g, inputs);
+    const auto want = runGraph(reference, inputs);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].dtype(), DataType::kFloat32);
+    EXPECT_LE(maxRelError(got[0], want[0]), 1e-2);
+}
+
 TEST(PassNhwc, WeightsArePermutedToKrsc) {
     ir::Graph g;
     GraphBuilder b(g);

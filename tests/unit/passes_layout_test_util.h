@@ -3,6 +3,7 @@
 #pragma once
 
 #include "passes/backend_hooks.h"
+#include "passes/precision_lowering.h"
 #include "passes_test_util.h"
 
 namespace kiln::testing {
@@ -13,6 +14,20 @@ public:
     std::string name() const override { return "nhwc-test"; }
     Result<int64_t> assignLayouts(ir::Graph& graph, passes::PassContext& ctx) const override {
         return passes::convertToNhwc(graph, ctx);
+    }
+};
+
+//! The CUDA backend's hooks as builder.cpp's GpuHooks sets them up for an FP16 engine: channels-last layout, then
+//! FP16 lowering (here run on the CPU reference, which has FP16 kernels for every lowered op).
+class HalfNhwcHooks final : public passes::BackendHooks {
+public:
+    std::string name() const override { return "nhwc-fp16-test"; }
+    Result<int64_t> assignLayouts(ir::Graph& graph, passes::PassContext& ctx) const override {
+        return passes::convertToNhwc(graph, ctx);
+    }
+    Result<int64_t> assignPrecisions(ir::Graph& graph, const passes::PrecisionPolicy&,
+                                     passes::PassContext&) const override {
+        return passes::lowerPrecision(graph, DataType::kFloat16, passes::defaultLowerableInputs);
     }
 };
 
