@@ -27,24 +27,12 @@ cudnnDataType_t cudnnType(DataType t) {
     }
 }
 
-//! A packed tensor of `dims` (NCHW order), stored NCHW or channels-last.
+//! A packed tensor of `dims` (NCHW order), stored NCHW or channels-last. Channels-last is named by its format, not
+//! by strides: with one channel the strides of the two layouts coincide.
 Status setPackedTensor(cudnnTensorDescriptor_t d, cudnnDataType_t type, int nbDims, const std::array<int, 5>& dims,
                        bool channelsLast) {
-    std::array<int, 5> strides{};
-    if (channelsLast) {
-        int stride = 1;
-        strides[1] = stride;
-        stride *= dims[1];
-        for (int i = nbDims - 1; i >= 2; --i) {
-            strides[i] = stride;
-            stride *= dims[i];
-        }
-        strides[0] = stride;
-    } else {
-        strides[nbDims - 1] = 1;
-        for (int i = nbDims - 2; i >= 0; --i) strides[i] = strides[i + 1] * dims[i + 1];
-    }
-    KILN_CUDNN_CHECK(cudnnSetTensorNdDescriptor(d, type, nbDims, dims.data(), strides.data()));
+    const cudnnTensorFormat_t format = channelsLast ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+    KILN_CUDNN_CHECK(cudnnSetTensorNdDescriptorEx(d, format, type, nbDims, dims.data()));
     return Status::ok();
 }
 
