@@ -79,8 +79,15 @@ PushKind pushKind(const ir::Node& n) {
         case OpKind::kGlobalAveragePool: return PushKind::kPool;
         default: break;
     }
-    // These families hold elementwise ops only (Cast has its own family: its casts at the edges of a lowered
-    // region stay where precision lowering put them).
+    // A Cast that does not widen moves no more bytes after the Transpose than before it. Widening ones stay: the
+    // Casts precision lowering puts at the edges of an FP16 region keep their Transposes in 16 bits.
+    if (n.op() == OpKind::kCast) {
+        const ir::Value* in = n.input(0);
+        const ir::Value* out = n.output(0);
+        const bool narrowing = in && out && dataTypeSize(out->dtype()) <= dataTypeSize(in->dtype());
+        return narrowing ? PushKind::kElementwise : PushKind::kNone;
+    }
+    // These families hold elementwise ops only.
     const std::string_view family = ir::opInfo(n.op()).family;
     const bool elementwise = family == "ElementwiseUnary" || family == "ElementwiseBinary" || family == "Activation";
     return elementwise ? PushKind::kElementwise : PushKind::kNone;
@@ -353,13 +360,19 @@ private:
         return nchwAxis;
     }
 
-    //! Resize's roi (8 values), scales and sizes (4 each) are absent, empty or constant: they can be permuted.
+    //! Resize's roi (8 values), scales and sizes (4 each) are absent, empty or constant, or (scales, sizes) computed
+    //! at run time with 4 values: they can be permuted.
     static bool resizeVectorsPermutable(const ir::Node& r) {
         for (size_t i = 1; i < 4 && i < r.inputs().size(); ++i) {
             const ir::Value* v = r.input(i);
             if (v == nullptr || (v->isConstant() && v->constant().numel() == 0)) continue;
-            if (!v->isConstant() || v->constant().rank() != 1) return false;
-            if (v->constant().numel() != (i == 1 ? 8 : 4)) return false;
+            const int64_t count = i == 1 ? 8 : 4;
+            if (!v->isConstant()) {
+                const auto shape = v->staticShape();
+                if (i == 1 || !shape || *shape != Shape{count}) return false;
+                continue;
+            }
+            if (v->constant().rank() != 1 || v->constant().numel() != count) return false;
         }
         return true;
     }
@@ -367,7 +380,21 @@ private:
     Status permuteResizeVectors(ir::Node* r) {
         for (size_t i = 1; i < 4 && i < r->inputs().size(); ++i) {
             ir::Value* v = r->input(i);
-            if (v == nullptr || v->constant().numel() == 0) continue;
+            if (v == nullptr || (v->isConstant() && v->constant().numel() == 0)) continue;
+            if (!v->isConstant()) {
+                // Shape arithmetic (sizes from Shape → Slice → Concat): a Gather of 4 values, on the host.
+                KILN_ASSIGN_OR_RETURN(ir::Value * idx, ir::addConstant(mGraph, v->name() + "_perm",
+                                                                       Tensor::fromVector<int64_t>(kToNhwc, {4})));
+                ir::Node* g = mGraph.insertNode(static_cast<size_t>(mGraph.indexOf(r)), OpKind::kGather,
+                                                ir::uniqueValueName(mGraph, v->name() + "_nhwc"), kOnnxOpset);
+                g->attrs().set("axis", int64_t{0});
+                g->addInput(v);
+                g->addInput(idx);
+                KILN_ASSIGN_OR_RETURN(ir::Value * out, newValue(v->name() + "_nhwc", v->dtype(), v->shape()));
+                g->addOutput(out);
+                r->setInput(i, out);
+                continue;
+            }
             const Tensor& src = v->constant();
             Tensor dst(src.dtype(), src.shape());
             // roi is [starts..., ends...]: each half is permuted like the dims.

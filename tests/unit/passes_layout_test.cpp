@@ -190,6 +190,44 @@ TEST(PassNhwc, ConcatResizeAndBroadcastConstantsStayChannelsLast) {
     }
 }
 
+// ISNet's upsampling: Resize to sizes computed at run time (Shape → Slice → Concat), after an exporter's Cast.
+TEST(PassNhwc, RuntimeResizeSizesAndNarrowingCasts) {
+    ir::Graph g;
+    auto build = [](GraphBuilder& b) {
+        b.input("x", kF32, {1, 3, 5, 5});
+        b.input("sizes", DataType::kInt64, {4});
+        conv(b, "x", "c", 3, 4, {1, 4, 5, 5}, 160);
+        b.node(OpKind::kCast, {"c"}, {"cast"}, kF32, Shape{1, 4, 5, 5})->attrs().set("to", int64_t{1});
+        ir::Node* up = b.node(OpKind::kResize, {"cast", "", "", "sizes"}, {"up"}, kF32);
+        up->output(0)->setShape(
+            std::vector<ir::Dim>{ir::Dim::known(1), ir::Dim::known(4), ir::Dim::symbolic("h"), ir::Dim::symbolic("w")});
+        up->attrs().set("mode", std::string("linear"));
+        conv(b, "up", "y", 4, 2, {1, 2, 10, 10}, 170, 1)
+            ->output(0)
+            ->setShape(std::vector<ir::Dim>{ir::Dim::known(1), ir::Dim::known(2), ir::Dim::symbolic("h"),
+                                            ir::Dim::symbolic("w")});
+        b.node(OpKind::kCast, {"c"}, {"wide"}, DataType::kFloat64, Shape{1, 4, 5, 5})
+            ->attrs()
+            .set("to", static_cast<int64_t>(DataType::kFloat64));
+        b.output("y");
+        b.output("wide");
+    };
+    expectEquivalentNhwc(build, {randomTensor({1, 3, 5, 5}, 10), Tensor::fromVector<int64_t>({1, 4, 10, 10}, {4})}, g);
+    EXPECT_EQ(countOps(g, OpKind::kFusedConvNhwc), 2u);
+    EXPECT_EQ(countOps(g, OpKind::kGather), 1u);  // the run-time sizes, permuted to (N, H, W, C)
+    // x in, y out, and the widening Cast to float64 reads NCHW (a Transpose in 32 bits rather than 64).
+    EXPECT_EQ(countOps(g, OpKind::kTranspose), 3u);
+    for (const auto& n : g.nodes()) {
+        if (n->op() == OpKind::kResize) {
+            EXPECT_EQ(n->input(3)->producer()->op(), OpKind::kGather);
+            EXPECT_EQ(n->input(0)->producer()->op(), OpKind::kCast);
+        }
+        if (n->op() == OpKind::kCast && n->output(0)->dtype() == DataType::kFloat64) {
+            EXPECT_EQ(n->input(0)->producer()->op(), OpKind::kTranspose);
+        }
+    }
+}
+
 TEST(PassNhwc, NchwReadersAndOutputsKeepTheirLayout) {
     ir::Graph g;
     auto build = [](GraphBuilder& b) {
