@@ -236,14 +236,24 @@ bool hasQuantizeNodes(const ir::Graph& g) {
     return false;
 }
 
-//! The CUDA backend's choices in the pass pipeline: FP16/BF16 lowering where the flags allow it or a layer is pinned.
+//! The CUDA backend's choices in the pass pipeline: FP16/BF16 lowering where the flags allow it or a layer is pinned,
+//! and with the flags the channels-last layout that cuDNN's tensor-core convolutions read and write (FP32 engines
+//! keep NCHW: the layout pass is checked against the FP32 reference in the tests instead).
 class GpuHooks final : public passes::BackendHooks {
 public:
+    explicit GpuHooks(const passes::PrecisionPolicy& policy) : mPolicy(policy) {}
     std::string name() const override { return "cuda"; }
+    Result<int64_t> assignLayouts(ir::Graph& graph, passes::PassContext& ctx) const override {
+        if (!mPolicy.fp16 && !mPolicy.bf16) return int64_t{0};
+        return passes::convertToNhwc(graph, ctx);
+    }
     Result<int64_t> assignPrecisions(ir::Graph& graph, const passes::PrecisionPolicy& policy,
                                      passes::PassContext& ctx) const override {
         return passes::assignGpuPrecisions(graph, policy, ctx);
     }
+
+private:
+    passes::PrecisionPolicy mPolicy;
 };
 
 //! The backend a config builds for: kAuto is CUDA when this build has it and a GPU is present, else CPU.
@@ -400,7 +410,7 @@ Result<std::unique_ptr<ir::Graph>> optimize(NetworkDefinition& network, const Bu
     precision.bf16 = cfg->getFlag(BuilderFlag::kBF16);
     precision.tf32 = cfg->getFlag(BuilderFlag::kTF32);
     precision.int8 = cfg->getFlag(BuilderFlag::kINT8);
-    static const GpuHooks kGpuHooks;
+    const GpuHooks gpuHooks(precision);
     static const passes::BackendHooks kCpuHooks;
     passes::PassManager pm(
         passes::defaultPipeline(precision),
@@ -410,7 +420,7 @@ Result<std::unique_ptr<ir::Graph>> optimize(NetworkDefinition& network, const Bu
                                                                    : Severity::kVerbose;
             logLine(logger, s, std::string(line));
         },
-        *backendOut == Backend::kCuda ? &kGpuHooks : &kCpuHooks);
+        *backendOut == Backend::kCuda ? static_cast<const passes::BackendHooks*>(&gpuHooks) : &kCpuHooks);
     KILN_ASSIGN_OR_RETURN(passes::PipelineReport report, pm.run(*copy.graph));
     logLine(logger, Severity::kInfo,
             "optimized: " + std::to_string(report.nodesBefore) + " -> " + std::to_string(report.nodesAfter) +

@@ -32,6 +32,10 @@ std::unique_ptr<Pass> createBiasActivationFusion();
 //! "elementwise-claim": asks the backend which elementwise chains it fuses (BackendHooks::claimElementwiseChains)
 //! and records them as the node attribute `kiln_fusion_group` (chain index).
 std::unique_ptr<Pass> createElementwiseClaim();
+//! "nhwc-layout" (src/passes/nhwc_layout.cpp): 2-D convolutions and the layout-agnostic ops between them become
+//! channels-last (kiln FusedConvNhwc, MaxPoolNhwc, ...), with Transposes only where an NCHW reader or a graph
+//! input/output needs them. The CUDA backend's layout hook runs it for FP16/BF16 engines. Returns the rewrites made.
+Result<int64_t> convertToNhwc(ir::Graph& graph, PassContext& ctx);
 //! "layout-assignment" / "precision-assignment": the backend's hooks (no-ops by default).
 std::unique_ptr<Pass> createLayoutAssignment();
 std::unique_ptr<Pass> createPrecisionAssignment(PrecisionPolicy policy = {});

@@ -124,6 +124,8 @@ uint32_t defaultLowerableInputs(const ir::Node& node) {
         case OpKind::kGemm:
         case OpKind::kFusedGemm:
         case OpKind::kFusedMatMul:
+        case OpKind::kFusedConvNhwc:
+        case OpKind::kConvTransposeNhwc:
         // Elementwise arithmetic and activations between them (so the low precision flows through).
         case OpKind::kAdd:
         case OpKind::kSub:
@@ -149,6 +151,9 @@ uint32_t defaultLowerableInputs(const ir::Node& node) {
         case OpKind::kAveragePool:
         case OpKind::kGlobalAveragePool:
         case OpKind::kGlobalMaxPool:
+        case OpKind::kMaxPoolNhwc:
+        case OpKind::kAveragePoolNhwc:
+        case OpKind::kGlobalAveragePoolNhwc:
         case OpKind::kBatchNormalization:
         case OpKind::kInstanceNormalization:
         case OpKind::kLayerNormalization:

@@ -31,7 +31,7 @@ std::vector<std::string> fusedOps(const ir::Node& node) {
     const std::string op(node.opType());
     if (op.rfind("Fused", 0) != 0) return {};
     std::vector<std::string> ops{op.substr(5)};
-    if (node.input(2) != nullptr) ops.emplace_back(op == "FusedConv" ? "bias" : "Add (bias)");
+    if (node.input(2) != nullptr) ops.emplace_back(op.rfind("FusedConv", 0) == 0 ? "bias" : "Add (bias)");
     if (node.input(3) != nullptr) ops.emplace_back("Add (residual)");
     const std::string act = node.attrs().getString("activation");
     if (!act.empty()) ops.push_back(act);

@@ -116,6 +116,22 @@ DimOffsets transposeOffsets(const Shape& srcShape, const std::vector<int64_t>& p
     return offsets;
 }
 
+Result<Tensor> transposed(const Tensor& t, const std::vector<int64_t>& perm) {
+    std::vector<bool> seen(perm.size(), false);
+    bool valid = perm.size() == static_cast<size_t>(t.rank());
+    for (int64_t p : perm) {
+        valid = valid && p >= 0 && p < t.rank() && !seen[static_cast<size_t>(p)];
+        if (valid) seen[static_cast<size_t>(p)] = true;
+    }
+    if (!valid) return invalidArgument("perm " + shapeToString(perm) + " does not permute the dims of " + t.describe());
+    KILN_RETURN_IF_ERROR(requireCopyable(t, "input"));
+    Shape shape;
+    for (int64_t p : perm) shape.push_back(t.dim(p));
+    KILN_ASSIGN_OR_RETURN(Tensor out, Tensor::allocate(t.dtype(), std::move(shape)));
+    gatherByDimOffsets(t, 0, transposeOffsets(t.shape(), perm), out);
+    return out;
+}
+
 Status checkIndexVector(const Tensor& t, const char* what) {
     if (t.dtype() != DataType::kInt64 && t.dtype() != DataType::kInt32) {
         return invalidArgument(std::string("input '") + what + "' must be int32 or int64, got " + t.describe());

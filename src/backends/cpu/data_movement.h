@@ -32,6 +32,9 @@ void gatherByDimOffsets(const Tensor& src, int64_t base, const DimOffsets& offse
 //! Offsets that read `src` (of `srcShape`) permuted: output dim d walks source dim perm[d].
 DimOffsets transposeOffsets(const Shape& srcShape, const std::vector<int64_t>& perm);
 
+//! `t` permuted (a new tensor): output dim d is t's dim perm[d]. `perm` must be a permutation of t's dims.
+Result<Tensor> transposed(const Tensor& t, const std::vector<int64_t>& perm);
+
 //! Fails unless `t` is a 1-D (or scalar) int32/int64 tensor, naming `what`; reads only its dtype and shape.
 Status checkIndexVector(const Tensor& t, const char* what);
 //! Reads a 1-D (or scalar) int32/int64 tensor as int64 values; fails naming `what`.

@@ -29,6 +29,8 @@ bool usesCudnn(ir::OpKind op) {
         case ir::OpKind::kConv:
         case ir::OpKind::kConvTranspose:
         case ir::OpKind::kFusedConv:
+        case ir::OpKind::kFusedConvNhwc:
+        case ir::OpKind::kConvTransposeNhwc:
         case ir::OpKind::kMaxPool:
         case ir::OpKind::kAveragePool:
         case ir::OpKind::kLpPool:

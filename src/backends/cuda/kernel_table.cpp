@@ -23,6 +23,8 @@ KernelRegistry buildTable() {
     registerConvKernels(r);
     registerMatMulKernels(r);
     registerPoolingKernels(r);
+    registerNhwcConvKernels(r);
+    registerNhwcPoolKernels(r);
     registerResizeKernels(r);
     return r;
 }

@@ -27,11 +27,12 @@ cudnnDataType_t cudnnType(DataType t) {
     }
 }
 
-Status setPackedTensor(cudnnTensorDescriptor_t d, cudnnDataType_t type, int nbDims, const std::array<int, 5>& dims) {
-    std::array<int, 5> strides{};
-    strides[nbDims - 1] = 1;
-    for (int i = nbDims - 2; i >= 0; --i) strides[i] = strides[i + 1] * dims[i + 1];
-    KILN_CUDNN_CHECK(cudnnSetTensorNdDescriptor(d, type, nbDims, dims.data(), strides.data()));
+//! A packed tensor of `dims` (NCHW order), stored NCHW or channels-last. Channels-last is named by its format, not
+//! by strides: with one channel the strides of the two layouts coincide.
+Status setPackedTensor(cudnnTensorDescriptor_t d, cudnnDataType_t type, int nbDims, const std::array<int, 5>& dims,
+                       bool channelsLast) {
+    const cudnnTensorFormat_t format = channelsLast ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+    KILN_CUDNN_CHECK(cudnnSetTensorNdDescriptorEx(d, format, type, nbDims, dims.data()));
     return Status::ok();
 }
 
@@ -43,9 +44,10 @@ Status makeDescriptors(const CudnnConvProblem& p, Descriptors& d) {
     KILN_CUDNN_CHECK(cudnnCreateTensorDescriptor(d.out.put()));
     KILN_CUDNN_CHECK(cudnnCreateFilterDescriptor(d.filter.put()));
     KILN_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(d.conv.put()));
-    KILN_RETURN_IF_ERROR(setPackedTensor(d.in.get(), type, p.nbDims, p.in));
-    KILN_RETURN_IF_ERROR(setPackedTensor(d.out.get(), type, p.nbDims, p.out));
-    KILN_CUDNN_CHECK(cudnnSetFilterNdDescriptor(d.filter.get(), type, CUDNN_TENSOR_NCHW, p.nbDims, p.filter.data()));
+    KILN_RETURN_IF_ERROR(setPackedTensor(d.in.get(), type, p.nbDims, p.in, p.channelsLast));
+    KILN_RETURN_IF_ERROR(setPackedTensor(d.out.get(), type, p.nbDims, p.out, p.channelsLast));
+    const cudnnTensorFormat_t filterFormat = p.channelsLast ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+    KILN_CUDNN_CHECK(cudnnSetFilterNdDescriptor(d.filter.get(), type, filterFormat, p.nbDims, p.filter.data()));
     KILN_CUDNN_CHECK(cudnnSetConvolutionNdDescriptor(d.conv.get(), p.nbDims - 2, p.pad.data(), p.stride.data(),
                                                      p.dilation.data(), CUDNN_CROSS_CORRELATION, compute));
     KILN_CUDNN_CHECK(cudnnSetConvolutionGroupCount(d.conv.get(), p.group));
@@ -65,6 +67,11 @@ struct AlgoChoice {
 };
 
 std::atomic<uint64_t> gRefusals{0};
+std::atomic<uint64_t> gFusedRefusals{0};
+
+// Cache keys of the fused call: its own refusals must not move the plain forward's first candidate.
+constexpr int kFusedReluDirection = 2;
+constexpr int kFusedIdentityDirection = 3;
 
 AlgoCache<AlgoChoice>& algoCache() {
     static AlgoCache<AlgoChoice> cache;
@@ -128,6 +135,7 @@ struct BackwardData {
 CacheKey problemKey(const CudnnConvProblem& p, int direction, bool strict, size_t budget) {
     CacheKey key;
     key.add(direction).add(currentDevice()).add(static_cast<int64_t>(p.dtype)).add(strict ? 1 : 0);
+    key.add(p.channelsLast ? 1 : 0);
     key.add(static_cast<int64_t>(budget)).add(p.nbDims).add(p.group);
     for (int i = 0; i < p.nbDims; ++i) key.add(p.in[i]).add(p.filter[i]).add(p.out[i]);
     for (int i = 0; i < p.nbDims - 2; ++i) key.add(p.pad[i]).add(p.stride[i]).add(p.dilation[i]);
@@ -164,50 +172,101 @@ Result<std::shared_ptr<AlgoChoice>> chooseAlgorithms(cudnnHandle_t h, const Desc
     return choice;
 }
 
+//! Tries the candidates cuDNN ranked for the problem (computed on first use and cached under `direction`) that
+//! `accept` takes, in order, through `call(algo, workspace, bytes)`; remembers the first one cuDNN runs. kUnsupported
+//! when cuDNN refuses them all.
+template <typename Dir, typename Accept, typename Call>
+Status runCandidates(CudaKernelContext& ctx, const CudnnConvProblem& p, const Descriptors& d, int direction,
+                     size_t budget, const char* name, Accept accept, Call call) {
+    const bool strict = strictFloat32(ctx, p);
+    const CacheKey key = problemKey(p, direction, strict, budget);
+    std::shared_ptr<AlgoChoice> choice = algoCache().find(key);
+    if (!choice) {
+        KILN_ASSIGN_OR_RETURN(choice, chooseAlgorithms<Dir>(ctx.run.cudnn, d, strict, budget));
+        choice = algoCache().insert(key, std::move(choice));
+    }
+    for (size_t i = choice->first.load(); i < choice->candidates.size(); ++i) {
+        const Candidate& c = choice->candidates[i];
+        if (!accept(c.algo)) {
+            choice->first.store(i + 1);  // the same for every call of this key
+            continue;
+        }
+        KILN_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), mathFor(strict, c.math)));
+        KILN_ASSIGN_OR_RETURN(void* ws, ctx.workspace(c.workspace));
+        const cudnnStatus_t st = call(c.algo, ws, c.workspace);
+        if (st == CUDNN_STATUS_SUCCESS) {
+            choice->first.store(i);
+            return Status::ok();
+        }
+        if (!notSupported(st)) return cudnnFailure(st, name);
+        choice->first.store(i + 1);  // refused: later calls start after it
+    }
+    return unsupported(std::string(name) + ": no algorithm for this problem within " + std::to_string(budget) +
+                       " bytes of workspace");
+}
+
 template <typename Dir>
 Status runConvolution(CudaKernelContext& ctx, const CudnnConvProblem& p, const void* src, const void* filter, void* dst,
                       size_t budget) {
     Descriptors d;
     KILN_RETURN_IF_ERROR(makeDescriptors(p, d));
-    cudnnHandle_t h = ctx.run.cudnn;
-    const bool strict = strictFloat32(ctx, p);
-    const CacheKey key = problemKey(p, Dir::kDirection, strict, budget);
-    std::shared_ptr<AlgoChoice> choice = algoCache().find(key);
-    if (!choice) {
-        KILN_ASSIGN_OR_RETURN(choice, chooseAlgorithms<Dir>(h, d, strict, budget));
-        choice = algoCache().insert(key, std::move(choice));
-    }
     // Scaling factors are double for double data, float otherwise.
     const float one32 = 1.0f, zero32 = 0.0f;
     const double one64 = 1.0, zero64 = 0.0;
     const bool f64 = p.dtype == DataType::kFloat64;
     const void* one = f64 ? static_cast<const void*>(&one64) : &one32;
     const void* zero = f64 ? static_cast<const void*>(&zero64) : &zero32;
-    for (size_t i = choice->first.load(); i < choice->candidates.size(); ++i) {
-        const Candidate& c = choice->candidates[i];
-        KILN_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), mathFor(strict, c.math)));
-        KILN_ASSIGN_OR_RETURN(void* ws, ctx.workspace(c.workspace));
-        const cudnnStatus_t st =
-            Dir::run(h, d, static_cast<typename Dir::Algo>(c.algo), ws, c.workspace, one, zero, src, filter, dst);
-        if (st == CUDNN_STATUS_SUCCESS) {
-            choice->first.store(i);
-            return Status::ok();
-        }
-        if (!notSupported(st)) return cudnnFailure(st, Dir::kName);
-        choice->first.store(i + 1);  // refused: later calls start after it
-    }
-    gRefusals.fetch_add(1, std::memory_order_relaxed);
-    return unsupported(std::string(Dir::kName) + ": no algorithm for this problem within " + std::to_string(budget) +
-                       " bytes of workspace");
+    Status st = runCandidates<Dir>(
+        ctx, p, d, Dir::kDirection, budget, Dir::kName, [](int) { return true; },
+        [&](int algo, void* ws, size_t bytes) {
+            return Dir::run(ctx.run.cudnn, d, static_cast<typename Dir::Algo>(algo), ws, bytes, one, zero, src, filter,
+                            dst);
+        });
+    if (st.code() == ErrorCode::kUnsupported) gRefusals.fetch_add(1, std::memory_order_relaxed);
+    return st;
 }
 
 }  // namespace
 
 uint64_t cudnnConvRefusals() { return gRefusals.load(std::memory_order_relaxed); }
+uint64_t cudnnFusedConvRefusals() { return gFusedRefusals.load(std::memory_order_relaxed); }
 
 Status cudnnConvForward(CudaKernelContext& ctx, const CudnnConvProblem& p, const void* in, const void* filter,
                         void* out, size_t workspaceBudget) {
     return runConvolution<Forward>(ctx, p, in, filter, out, workspaceBudget);
+}
+
+Status cudnnConvBiasActivationForward(CudaKernelContext& ctx, const CudnnConvProblem& p, const void* in,
+                                      const void* filter, const void* bias, const void* z, bool relu, void* out,
+                                      size_t workspaceBudget) {
+    if (p.dtype == DataType::kFloat64) return unsupported("cudnnConvolutionBiasActivationForward: float64");
+    Descriptors d;
+    KILN_RETURN_IF_ERROR(makeDescriptors(p, d));
+    LibraryObject<cudnnTensorDescriptor_t, cudnnDestroyTensorDescriptor> biasDesc;
+    KILN_CUDNN_CHECK(cudnnCreateTensorDescriptor(biasDesc.put()));
+    std::array<int, 5> biasDims{1, p.out[1], 1, 1, 1};
+    KILN_RETURN_IF_ERROR(setPackedTensor(biasDesc.get(), cudnnType(p.dtype), p.nbDims, biasDims, false));
+    LibraryObject<cudnnActivationDescriptor_t, cudnnDestroyActivationDescriptor> act;
+    KILN_CUDNN_CHECK(cudnnCreateActivationDescriptor(act.put()));
+    // NaN propagates, as through the reference's Relu (x < 0 ? 0 : x).
+    KILN_CUDNN_CHECK(cudnnSetActivationDescriptor(act.get(), relu ? CUDNN_ACTIVATION_RELU : CUDNN_ACTIVATION_IDENTITY,
+                                                  CUDNN_PROPAGATE_NAN, 0.0));
+    const float one = 1.0f;
+    const float zScale = z ? 1.0f : 0.0f;
+    // Without a residual, z names the output with a zero scale: cuDNN does not read it then (PyTorch's
+    // cudnn_convolution_relu does the same).
+    const void* zData = z ? z : out;
+    auto accept = [relu](int algo) { return relu || algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM; };
+    Status st =
+        runCandidates<Forward>(ctx, p, d, relu ? kFusedReluDirection : kFusedIdentityDirection, workspaceBudget,
+                               "cudnnConvolutionBiasActivationForward", accept, [&](int algo, void* ws, size_t bytes) {
+                                   return cudnnConvolutionBiasActivationForward(
+                                       ctx.run.cudnn, &one, d.in.get(), in, d.filter.get(), filter, d.conv.get(),
+                                       static_cast<cudnnConvolutionFwdAlgo_t>(algo), ws, bytes, &zScale, d.out.get(),
+                                       zData, biasDesc.get(), bias, act.get(), d.out.get(), out);
+                               });
+    if (st.code() == ErrorCode::kUnsupported) gFusedRefusals.fetch_add(1, std::memory_order_relaxed);
+    return st;
 }
 
 Status cudnnConvBackwardData(CudaKernelContext& ctx, const CudnnConvProblem& p, const void* out, const void* filter,

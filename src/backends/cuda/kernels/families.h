@@ -13,6 +13,8 @@ void registerNormalizationKernels(KernelRegistry& r);  // BatchNorm, LayerNorm, 
 void registerConvKernels(KernelRegistry& r);           // Conv, ConvTranspose, FusedConv (cuDNN)
 void registerMatMulKernels(KernelRegistry& r);         // MatMul, Gemm, FusedGemm, FusedMatMul (cuBLASLt)
 void registerPoolingKernels(KernelRegistry& r);        // MaxPool, AveragePool, GlobalPools, LpPool
+void registerNhwcConvKernels(KernelRegistry& r);       // FusedConvNhwc, ConvTransposeNhwc (cuDNN, channels-last)
+void registerNhwcPoolKernels(KernelRegistry& r);       // MaxPoolNhwc, AveragePoolNhwc, GlobalAveragePoolNhwc
 void registerResizeKernels(KernelRegistry& r);         // Resize, Upsample, DepthToSpace, SpaceToDepth, GridSample
 
 }  // namespace kiln::cuda

@@ -12,21 +12,14 @@
 #include "backends/cuda/check.h"
 #include "backends/cuda/kernels/common.h"
 #include "backends/cuda/kernels/families.h"
+#include "backends/cuda/kernels/pooling_window.h"
 
 namespace kiln::cuda {
 
-namespace {
-
-//! A data-less host view, for the CPU helpers that check shapes and the messages that describe tensors.
-Tensor shapeView(const DeviceTensor& t) { return Tensor::wrap(t.dtype, t.shape, nullptr); }
-
-//! Resolves a pooling op's window from kernel_shape and the common attributes (the CPU's poolWindow).
-Result<PoolWindow> poolWindow(const CudaKernelContext& ctx, const DeviceTensor& x, Shape& outShape) {
-    KILN_RETURN_IF_ERROR(cpu::nn::checkSpatialInput(shapeView(x), "X"));
-    const Shape spatial(x.shape.begin() + 2, x.shape.end());
-    KILN_ASSIGN_OR_RETURN(auto kernel, cpu::nn::kernelShapeAttr(ctx.attrs(), spatial.size()));
-    KILN_ASSIGN_OR_RETURN(cpu::nn::Window win, cpu::nn::resolveWindow(ctx.attrs(), spatial, kernel,
-                                                                      ctx.attrs().getInt("ceil_mode", 0) != 0));
+Result<PoolWindow> resolvePoolWindow(const ir::Attributes& attrs, const Shape& spatial, Shape& outSpatial) {
+    KILN_ASSIGN_OR_RETURN(auto kernel, cpu::nn::kernelShapeAttr(attrs, spatial.size()));
+    KILN_ASSIGN_OR_RETURN(cpu::nn::Window win,
+                          cpu::nn::resolveWindow(attrs, spatial, kernel, attrs.getInt("ceil_mode", 0) != 0));
     PoolWindow w{};
     for (int d = 0; d < 3; ++d) {
         w.in[d] = win.in[d];
@@ -37,8 +30,23 @@ Result<PoolWindow> poolWindow(const CudaKernelContext& ctx, const DeviceTensor& 
         w.padEnd[d] = win.padEnd[d];
         w.out[d] = win.out[d];
     }
+    outSpatial = win.outShape();
+    return w;
+}
+
+namespace {
+
+//! A data-less host view, for the CPU helpers that check shapes and the messages that describe tensors.
+Tensor shapeView(const DeviceTensor& t) { return Tensor::wrap(t.dtype, t.shape, nullptr); }
+
+//! Resolves a pooling op's window from kernel_shape and the common attributes (the CPU's poolWindow).
+Result<PoolWindow> poolWindow(const CudaKernelContext& ctx, const DeviceTensor& x, Shape& outShape) {
+    KILN_RETURN_IF_ERROR(cpu::nn::checkSpatialInput(shapeView(x), "X"));
+    const Shape spatial(x.shape.begin() + 2, x.shape.end());
+    Shape outSpatial;
+    KILN_ASSIGN_OR_RETURN(PoolWindow w, resolvePoolWindow(ctx.attrs(), spatial, outSpatial));
     outShape = {x.shape[0], x.shape[1]};
-    for (int64_t d : win.outShape()) outShape.push_back(d);
+    outShape.insert(outShape.end(), outSpatial.begin(), outSpatial.end());
     return w;
 }
 

@@ -33,11 +33,24 @@ enum class PoolOp {
 cudaError_t launchPool(PoolOp op, DataType type, const void* x, void* y, int64_t* indices, int64_t planes,
                        const PoolWindow& window, bool columnMajor, int64_t p, cudaStream_t stream);
 
+//! The same over channels-last data: x [batch, spatial..., channels] → y [batch, out..., channels] (no indices).
+cudaError_t launchPoolChannelsLast(PoolOp op, DataType type, const void* x, void* y, int64_t batch, int64_t channels,
+                                   const PoolWindow& window, cudaStream_t stream);
+
 enum class GlobalPoolOp { kAverage, kMax, kLp };
 
 //! y[plane] = the op over the `size` contiguous elements of each plane (float types).
 cudaError_t launchGlobalPool(GlobalPoolOp op, DataType type, const void* x, void* y, int64_t planes, int64_t size,
                              int64_t p, cudaStream_t stream);
+
+//! How many blocks share the `size` positions of each image in launchGlobalAverageChannelsLast (1: no partial sums).
+int64_t globalAverageSplits(int64_t batch, int64_t size, int64_t channels);
+
+//! y [batch, channels] = the mean over the `size` positions of x [batch, size, channels] (channels-last; float
+//! types, float accumulation). With splits > 1, `partial` holds batch * splits * channels accumulators (float, or
+//! double for float64) of workspace.
+cudaError_t launchGlobalAverageChannelsLast(DataType type, const void* x, void* y, int64_t batch, int64_t size,
+                                            int64_t channels, int64_t splits, void* partial, cudaStream_t stream);
 
 //! y[dst[i]] = x[src[i]] for i < count (MaxUnpool's scatter; y was zero-filled and dst has no repeats).
 cudaError_t launchScatter(DataType type, const void* x, void* y, const int64_t* src, const int64_t* dst, int64_t count,

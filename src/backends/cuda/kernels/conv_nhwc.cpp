@@ -1,0 +1,218 @@
+// Kiln's channels-last convolutions on the GPU: FusedConvNhwc and ConvTransposeNhwc (made by the nhwc-layout pass
+// for FP16/BF16 engines; data [N, H, W, C], weights [M, kH, kW, C/group] and [C, kH, kW, M/group]).
+//
+// The path is cuDNN with NHWC descriptors and KRSC filters, 16-bit data accumulated in float32: the layout its
+// tensor-core kernels read without the transposes it adds around NCHW data.
+//   - FusedConvNhwc with ReLU or no activation is one cudnnConvolutionBiasActivationForward call: convolution, bias,
+//     residual Z and ReLU in one launch (a missing bias is a zeroed workspace vector; the identity runs only with
+//     cuDNN's IMPLICIT_PRECOMP_GEMM algorithm, which cuDNN's ranking normally puts first for NHWC FP16). This covers
+//     every convolution of ResNet-50 and UNet.
+//   - Other activations (Clip, HardSwish, HardSigmoid, Sigmoid, Tanh, LeakyRelu: PP-OCR's) and problems the fused
+//     call refuses: cudnnConvolutionForward, then Kiln's epilogue over the output (bias, residual and activation in
+//     one pass; channels are innermost, so the bias index is i % C). cuDNN's backend graph API could fuse those
+//     activations too, but through runtime-compiled engines (NVRTC at plan build, seconds per distinct layer) that
+//     belong with build-time tactic timing (issue 7, item 1), where each plan is built and timed once and cached.
+//   - Asymmetric pads: the input is first copied into workspace with the extra zero border (one strided gather).
+//     ConvTranspose whose output is not exactly cuDNN's adjoint is computed whole and then cropped / zero-extended.
+//   - float64, and any problem cuDNN refuses: the operands are permuted to NCHW in workspace, Kiln's direct kernel
+//     runs, and the result is permuted back: correct everywhere, fast nowhere.
+#include <algorithm>
+
+#include "backends/cpu/nn_common.h"
+#include "backends/cuda/check.h"
+#include "backends/cuda/kernels/conv_gemm_common.h"
+#include "backends/cuda/kernels/conv_shape.h"
+#include "backends/cuda/kernels/data_movement.h"
+#include "backends/cuda/kernels/families.h"
+
+namespace kiln::cuda {
+
+namespace {
+
+namespace nn = cpu::nn;
+
+//! The NCHW view of a channels-last tensor (dims [a, b, c, d] seen as [a, d, b, c]), data-less: the CPU reference's
+//! geometry runs on it, so both backends agree on shapes and messages.
+Tensor channelsFirstView(const DeviceTensor& t) {
+    return Tensor::wrap(t.dtype, {t.shape[0], t.shape[3], t.shape[1], t.shape[2]}, nullptr);
+}
+
+Shape channelsLastShape(const Shape& nchw) { return {nchw[0], nchw[2], nchw[3], nchw[1]}; }
+
+Status requireChannelsLast(const DeviceTensor& t, size_t index, const char* name) {
+    if (t.rank() == 4) return Status::ok();
+    return invalidArgument("input " + std::to_string(index) + " '" + name + "' must be 4-D channels-last, got " +
+                           shapeView(t).describe());
+}
+
+//! dst = the 4-D `src` (dims `shape`) with its dims permuted: dst dim j is src dim perm[j].
+Status permute4(CudaKernelContext& ctx, DataType dtype, const void* src, const Shape& shape,
+                const std::array<int, 4>& perm, void* dst) {
+    const int64_t strides[4] = {shape[1] * shape[2] * shape[3], shape[2] * shape[3], shape[3], 1};
+    std::vector<GatherDim> dims;
+    for (int p : perm) dims.push_back(GatherDim{shape[static_cast<size_t>(p)], strides[p]});
+    KILN_CUDA_CHECK(launchStridedGather(src, dst, dataTypeSize(dtype), 0, std::move(dims), nullptr, ctx.stream()));
+    return Status::ok();
+}
+
+constexpr std::array<int, 4> kToChannelsFirst{0, 3, 1, 2};
+constexpr std::array<int, 4> kToChannelsLast{0, 2, 3, 1};
+
+//! dst [N, dstH, dstW, C] = src [N, srcH, srcW, C] at (h - offsetH, w - offsetW), zeros outside src: pads (offsets
+//! > 0) or crops (< 0) the spatial dims of channels-last data. spatial dims are padded to 3 (index 0 unused).
+Status shiftChannelsLast(CudaKernelContext& ctx, DataType dtype, const void* src, int64_t batch, int64_t channels,
+                         const int64_t (&srcDims)[kConvSpatial], const int64_t (&offset)[kConvSpatial],
+                         const int64_t (&dstDims)[kConvSpatial], void* dst) {
+    const int64_t rowStride = srcDims[2] * channels;
+    std::vector<GatherDim> dims{
+        GatherDim{batch, srcDims[1] * rowStride},
+        GatherDim{dstDims[1], rowStride, DimMap::kPadConstant, srcDims[1], offset[1]},
+        GatherDim{dstDims[2], channels, DimMap::kPadConstant, srcDims[2], offset[2]},
+        GatherDim{channels, 1},
+    };
+    KILN_CUDA_CHECK(launchStridedGather(src, dst, dataTypeSize(dtype), 0, std::move(dims), nullptr, ctx.stream()));
+    return Status::ok();
+}
+
+//! Kiln's direct convolution on NCHW copies of the operands in workspace, the result permuted back into `y`.
+Status directChannelsLast(CudaKernelContext& ctx, const ConvShape& s, bool transposed, const DeviceTensor& x,
+                          const DeviceTensor& w, DeviceTensor& y) {
+    KILN_ASSIGN_OR_RETURN(void* xn, scratchBuffer(ctx, s.dtype, x.numel()));
+    KILN_ASSIGN_OR_RETURN(void* wn, scratchBuffer(ctx, s.dtype, w.numel()));
+    KILN_ASSIGN_OR_RETURN(void* yn, scratchBuffer(ctx, s.dtype, y.numel()));
+    KILN_RETURN_IF_ERROR(permute4(ctx, s.dtype, x.data, x.shape, kToChannelsFirst, xn));
+    KILN_RETURN_IF_ERROR(permute4(ctx, s.dtype, w.data, w.shape, kToChannelsFirst, wn));
+    KILN_CUDA_CHECK(
+        launchDirectConv(s.dtype, transposed, xn, wn, yn, s.batch, s.inC, s.outC, s.group, s.win, ctx.stream()));
+    return permute4(ctx, s.dtype, yn, s.outShape, kToChannelsLast, y.data);
+}
+
+//! y = act(conv(x, w) + bias + z) through cuDNN (one fused call where it can); kUnsupported when cuDNN has no
+//! algorithm for the problem.
+Status forwardCudnn(CudaKernelContext& ctx, const ConvShape& s, const DeviceTensor& x, const DeviceTensor& w,
+                    const DeviceTensor* bias, const DeviceTensor* z, EpilogueActivation act, DeviceTensor& y) {
+    if (s.dtype == DataType::kFloat64) return unsupported("cuDNN's channels-last convolutions have no float64");
+    const SymmetricPads pads = planSymmetricPads(s);
+    KILN_ASSIGN_OR_RETURN(CudnnConvProblem p, cudnnProblem(s, s.inC, s.outC, pads.padded, s.win.out, pads.sym, true));
+    const void* src = x.data;
+    size_t used = 0;
+    if (pads.explicitBorder) {
+        KILN_ASSIGN_OR_RETURN(void* buf, borderedInputBuffer(ctx, s, pads, used));
+        KILN_RETURN_IF_ERROR(
+            shiftChannelsLast(ctx, s.dtype, x.data, s.batch, s.inC, s.win.in, pads.border, pads.padded, buf));
+        src = buf;
+    }
+    const bool relu = act.kind == EpilogueAct::kRelu;
+    if ((relu || act.kind == EpilogueAct::kNone) && (relu || bias || z)) {
+        const void* b = bias ? bias->data : nullptr;
+        Status st = Status::ok();
+        if (b == nullptr) {
+            // cuDNN's fused call always adds a bias.
+            auto zeros = scratchBuffer(ctx, s.dtype, s.outC);
+            if (zeros) {
+                KILN_CUDA_CHECK(
+                    cudaMemsetAsync(*zeros, 0, static_cast<size_t>(s.outC) * dataTypeSize(s.dtype), ctx.stream()));
+                used += static_cast<size_t>(s.outC) * dataTypeSize(s.dtype);
+            }
+            b = zeros ? *zeros : nullptr;
+            st = zeros.status();
+        }
+        if (st.isOk()) {
+            st = cudnnConvBiasActivationForward(ctx, p, src, w.data, b, z ? z->data : nullptr, relu, y.data,
+                                                workspaceBudget(ctx, used, SIZE_MAX));
+        }
+        if (st.code() != ErrorCode::kUnsupported) return st;
+    }
+    KILN_RETURN_IF_ERROR(cudnnConvForward(ctx, p, src, w.data, y.data, workspaceBudget(ctx, used, SIZE_MAX)));
+    return runEpilogue(ctx, y, bias, 1, z, act);
+}
+
+//! X and W present and 4-D, at most `maxInputs` inputs.
+Status checkOperands(const CudaKernelContext& ctx, size_t maxInputs) {
+    KILN_RETURN_IF_ERROR(ctx.requireInputs(2, maxInputs));
+    KILN_RETURN_IF_ERROR(requireChannelsLast(ctx.input(0), 0, "X"));
+    return requireChannelsLast(ctx.input(1), 1, "W");
+}
+
+Status fusedConvNhwc(CudaKernelContext& ctx) {
+    KILN_RETURN_IF_ERROR(checkOperands(ctx, 4));
+    const DeviceTensor& x = ctx.input(0);
+    const DeviceTensor& w = ctx.input(1);
+    if (w.dtype != x.dtype) {
+        return invalidArgument("input 'W' " + shapeView(w).describe() + " must have the dtype of input 'X' " +
+                               shapeView(x).describe());
+    }
+    KILN_ASSIGN_OR_RETURN(nn::ConvGeometry geo,
+                          nn::convGeometry(ctx.attrs(), channelsFirstView(x), channelsFirstView(w)));
+    const ConvShape s = convShapeFrom(x.dtype, geo);
+    const DeviceTensor* bias = optionalInput(ctx, 2);
+    KILN_RETURN_IF_ERROR(checkConvBias(bias, s.outC, s.dtype));
+    KILN_RETURN_IF_ERROR(checkConvFloat(s.dtype, "FusedConvNhwc"));
+    KILN_ASSIGN_OR_RETURN(EpilogueActivation act, parseFusedActivation(ctx.attrs()));
+    const Shape outShape = channelsLastShape(s.outShape);
+    const DeviceTensor* z = optionalInput(ctx, 3);
+    if (z) {
+        KILN_RETURN_IF_ERROR(requireChannelsLast(*z, 3, "Z"));
+        if (z->dtype != s.dtype || z->shape != outShape) {
+            return invalidArgument("residual input 'Z' " + shapeView(*z).describe() + " must match the output " +
+                                   shapeView(DeviceTensor{s.dtype, outShape, nullptr, nullptr}).describe());
+        }
+    }
+    KILN_ASSIGN_OR_RETURN(DeviceTensor * y, ctx.allocateOutput(0, s.dtype, outShape));
+    if (y->numel() == 0) return Status::ok();
+    if (x.numel() > 0 && w.numel() > 0) {
+        Status st = forwardCudnn(ctx, s, x, w, bias, z, act, *y);
+        if (st.code() != ErrorCode::kUnsupported) return st;
+    }
+    KILN_RETURN_IF_ERROR(directChannelsLast(ctx, s, false, x, w, *y));
+    return runEpilogue(ctx, *y, bias, 1, z, act);
+}
+
+//! y = ConvTranspose(x, w) without bias through cuDNN's backward data; kUnsupported when cuDNN refuses.
+Status transposedCudnn(CudaKernelContext& ctx, const ConvShape& s, const DeviceTensor& x, const DeviceTensor& w,
+                       DeviceTensor& y) {
+    if (s.dtype == DataType::kFloat64) return unsupported("cuDNN's channels-last convolutions have no float64");
+    const TransposedConvPlan plan = planTransposedConv(s);
+    if (plan.exact) {
+        KILN_ASSIGN_OR_RETURN(CudnnConvProblem p,
+                              cudnnProblem(s, s.outC, s.inC, s.win.out, s.win.in, s.win.padBegin, true));
+        return cudnnConvBackwardData(ctx, p, x.data, w.data, y.data, workspaceBudget(ctx, 0, SIZE_MAX));
+    }
+    KILN_ASSIGN_OR_RETURN(CudnnConvProblem p, cudnnProblem(s, s.outC, s.inC, plan.full, s.win.in, plan.pad, true));
+    const int64_t count = s.batch * s.outC * convSpatialProduct(plan.full);
+    KILN_ASSIGN_OR_RETURN(void* buf, scratchBuffer(ctx, s.dtype, count));
+    const size_t used = static_cast<size_t>(count) * dataTypeSize(s.dtype);
+    KILN_RETURN_IF_ERROR(cudnnConvBackwardData(ctx, p, x.data, w.data, buf, workspaceBudget(ctx, used, SIZE_MAX)));
+    return shiftChannelsLast(ctx, s.dtype, buf, s.batch, s.outC, plan.full, plan.shift, s.win.out, y.data);
+}
+
+Status convTransposeNhwc(CudaKernelContext& ctx) {
+    KILN_RETURN_IF_ERROR(checkOperands(ctx, 3));
+    const DeviceTensor& x = ctx.input(0);
+    const DeviceTensor& w = ctx.input(1);
+    KILN_ASSIGN_OR_RETURN(nn::ConvTransposeGeometry geo,
+                          nn::convTransposeGeometry(ctx.attrs(), channelsFirstView(x), channelsFirstView(w)));
+    const ConvShape s = convShapeFrom(x.dtype, geo);
+    const DeviceTensor* bias = optionalInput(ctx, 2);
+    KILN_RETURN_IF_ERROR(checkConvBias(bias, s.outC, s.dtype));
+    KILN_RETURN_IF_ERROR(checkConvFloat(s.dtype, "ConvTransposeNhwc"));
+    KILN_ASSIGN_OR_RETURN(DeviceTensor * y, ctx.allocateOutput(0, s.dtype, channelsLastShape(s.outShape)));
+    if (y->numel() == 0) return Status::ok();
+    Status st = unsupported("empty operand");
+    if (x.numel() > 0 && w.numel() > 0) st = transposedCudnn(ctx, s, x, w, *y);
+    if (st.code() == ErrorCode::kUnsupported) {
+        KILN_RETURN_IF_ERROR(directChannelsLast(ctx, s, true, x, w, *y));
+    } else {
+        KILN_RETURN_IF_ERROR(st);
+    }
+    return runEpilogue(ctx, *y, bias, 1, nullptr, EpilogueActivation{});
+}
+
+}  // namespace
+
+void registerNhwcConvKernels(KernelRegistry& r) {
+    r.add(ir::OpKind::kFusedConvNhwc, fusedConvNhwc);
+    r.add(ir::OpKind::kConvTransposeNhwc, convTransposeNhwc);
+}
+
+}  // namespace kiln::cuda

@@ -1,0 +1,167 @@
+// The channels-last layout end to end: a small ResNet-style network built for CUDA with kFP16 (and kBF16) runs
+// NHWC between one Transpose at the input and its output, and matches the FP32 CPU engine; an FP32 CUDA engine
+// keeps NCHW.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <random>
+
+#include "builder/builder_internal.h"
+#include "cuda/cuda_op_tester.h"
+#include "kiln/kiln.h"
+#include "unit/model_builder.h"
+
+namespace kiln::testing {
+namespace {
+
+class RecordingLogger : public ILogger {
+public:
+    void log(Severity, const char* msg) noexcept override { lines.emplace_back(msg); }
+    bool saw(const std::string& text) const {
+        for (const auto& l : lines) {
+            if (l.find(text) != std::string::npos) return true;
+        }
+        return false;
+    }
+    std::vector<std::string> lines;
+};
+
+std::vector<float> randomValues(size_t n, float scale, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> dist(-scale, scale);
+    std::vector<float> v(n);
+    for (float& x : v) x = dist(rng);
+    return v;
+}
+
+void addConv(onnx::GraphProto& g, const std::string& in, const std::string& out, int64_t cin, int64_t cout,
+             uint32_t seed) {
+    const float scale = 1.0f / std::sqrt(static_cast<float>(cin * 9));
+    addInitializer(g, floatTensor(out + "_W", {cout, cin, 3, 3}, randomValues(size_t(cout * cin * 9), scale, seed)));
+    addInitializer(g, floatTensor(out + "_B", {cout}, randomValues(size_t(cout), 0.1f, seed + 1)));
+    auto& n = addNode(g, "Conv", {in, out + "_W", out + "_B"}, {out}, out);
+    addIntsAttr(n, "pads", {1, 1, 1, 1});
+}
+
+//! x [2, 3, 32, 32] → conv+relu → maxpool → (conv+BN+relu → conv) + skip → relu → global pool → flatten → gemm.
+std::string writeResNetBlock(TempDir& dir) {
+    onnx::ModelProto m = makeModel();
+    auto& g = *m.mutable_graph();
+    addInput(g, "x", onnx::TensorProto::FLOAT, {2, 3, 32, 32});
+    addConv(g, "x", "stem", 3, 16, 1);
+    addNode(g, "Relu", {"stem"}, {"stem_r"}, "stem_relu");
+    auto& pool = addNode(g, "MaxPool", {"stem_r"}, {"pool"}, "pool");
+    addIntsAttr(pool, "kernel_shape", {3, 3});
+    addIntsAttr(pool, "strides", {2, 2});
+    addIntsAttr(pool, "pads", {1, 1, 1, 1});
+    addConv(g, "pool", "c1", 16, 16, 10);
+    addInitializer(g, floatTensor("bn_scale", {16}, randomValues(16, 1.0f, 20)));
+    addInitializer(g, floatTensor("bn_bias", {16}, randomValues(16, 0.1f, 21)));
+    addInitializer(g, floatTensor("bn_mean", {16}, randomValues(16, 0.1f, 22)));
+    std::vector<float> var = randomValues(16, 0.5f, 23);
+    for (float& v : var) v = 1.0f + v;
+    addInitializer(g, floatTensor("bn_var", {16}, var));
+    addNode(g, "BatchNormalization", {"c1", "bn_scale", "bn_bias", "bn_mean", "bn_var"}, {"bn"}, "bn");
+    addNode(g, "Relu", {"bn"}, {"r1"}, "relu1");
+    addConv(g, "r1", "c2", 16, 16, 30);
+    addNode(g, "Add", {"c2", "pool"}, {"sum"}, "residual");
+    addNode(g, "Relu", {"sum"}, {"r2"}, "relu2");
+    addNode(g, "GlobalAveragePool", {"r2"}, {"gap"}, "gap");
+    addNode(g, "Flatten", {"gap"}, {"flat"}, "flatten");
+    addInitializer(g, floatTensor("fc_W", {16, 10}, randomValues(160, 0.25f, 40)));
+    addInitializer(g, floatTensor("fc_B", {10}, randomValues(10, 0.1f, 41)));
+    addNode(g, "Gemm", {"flat", "fc_W", "fc_B"}, {"logits"}, "fc");
+    addOutput(g, "logits", onnx::TensorProto::FLOAT, {2, 10});
+    return dir.write("resnet_block.onnx", m);
+}
+
+size_t count(const ir::Graph& g, ir::OpKind op) {
+    return static_cast<size_t>(
+        std::count_if(g.nodes().begin(), g.nodes().end(), [&](const auto& n) { return n->op() == op; }));
+}
+
+struct Built {
+    RecordingLogger logger;  // first: the engine may log until it is destroyed
+    builder::BuiltNetwork net;
+};
+
+//! Builds the model for `backend` with the precision flag (or none), TF32 off.
+void build(const std::string& path, Backend backend, std::optional<BuilderFlag> precision, Built& out) {
+    Builder builder(out.logger);
+    auto network = builder.createNetwork();
+    OnnxParser parser(*network, out.logger);
+    ASSERT_TRUE(parser.parseFromFile(path).isOk());
+    auto config = builder.createBuilderConfig();
+    config->setBackend(backend);
+    config->clearFlag(BuilderFlag::kTF32);
+    if (precision) config->setFlag(*precision);
+    auto built = builder::buildNetwork(*network, *config, out.logger);
+    ASSERT_TRUE(built.isOk()) << built.status().message();
+    out.net = std::move(built).value();
+}
+
+Tensor run(Engine& engine, const Tensor& x) {
+    auto ctx = engine.createExecutionContext();
+    EXPECT_TRUE(ctx.isOk()) << ctx.status().message();
+    if (!ctx.isOk()) return {};
+    auto out = (*ctx)->infer({{"x", x}});
+    EXPECT_TRUE(out.isOk()) << out.status().message();
+    return out.isOk() ? out->at("logits") : Tensor();
+}
+
+double relativeError(const Tensor& got, const Tensor& want) {
+    double diff = 0, ref = 0;
+    for (int64_t i = 0; i < want.numel(); ++i) {
+        diff = std::max(diff, std::fabs(got.getDouble(i) - want.getDouble(i)));
+        ref = std::max(ref, std::fabs(want.getDouble(i)));
+    }
+    return diff / ref;
+}
+
+TEST(CudaNhwcEngine, HalfPrecisionResNetBlockRunsChannelsLast) {
+    KILN_REQUIRE_GPU();
+    TempDir dir;
+    const std::string path = writeResNetBlock(dir);
+    Built reference;
+    build(path, Backend::kCpu, std::nullopt, reference);
+    const Tensor x = randomTensor(DataType::kFloat32, {2, 3, 32, 32}, seed());
+    const Tensor want = run(*reference.net.engine, x);
+
+    for (auto [flag, tol] : {std::pair{BuilderFlag::kFP16, 1e-2}, std::pair{BuilderFlag::kBF16, 5e-2}}) {
+        SCOPED_TRACE(flag == BuilderFlag::kFP16 ? "FP16" : "BF16");
+        Built cuda;
+        build(path, Backend::kCuda, flag, cuda);
+        const ir::Graph& g = *cuda.net.graph;
+        EXPECT_TRUE(cuda.logger.saw("layout-assignment: changed the layout of"));
+        EXPECT_TRUE(cuda.logger.saw("nhwc-layout: 3 convolutions channels-last"));
+        EXPECT_EQ(count(g, ir::OpKind::kFusedConvNhwc), 3u);
+        EXPECT_EQ(count(g, ir::OpKind::kMaxPoolNhwc), 1u);
+        EXPECT_EQ(count(g, ir::OpKind::kGlobalAveragePoolNhwc), 1u);
+        EXPECT_EQ(count(g, ir::OpKind::kFusedConv) + count(g, ir::OpKind::kConv), 0u);
+        EXPECT_EQ(count(g, ir::OpKind::kTranspose), 1u) << "one Transpose at the input, none inside";
+        for (const auto& n : g.nodes()) {
+            if (n->op() == ir::OpKind::kFusedConvNhwc) {
+                EXPECT_NE(n->output(0)->dtype(), DataType::kFloat32) << n->describe() << " was not lowered";
+            }
+        }
+        const Tensor got = run(*cuda.net.engine, x);
+        ASSERT_EQ(got.shape(), want.shape());
+        const double err = relativeError(got, want);
+        std::cout << "  max |cuda - cpu fp32| / max |cpu fp32| = " << err << "\n";
+        EXPECT_LE(err, tol);
+    }
+}
+
+TEST(CudaNhwcEngine, Float32KeepsNchw) {
+    KILN_REQUIRE_GPU();
+    TempDir dir;
+    Built cuda;
+    build(writeResNetBlock(dir), Backend::kCuda, std::nullopt, cuda);
+    EXPECT_EQ(count(*cuda.net.graph, ir::OpKind::kFusedConvNhwc), 0u);
+    EXPECT_EQ(count(*cuda.net.graph, ir::OpKind::kTranspose), 0u);
+}
+
+}  // namespace
+}  // namespace kiln::testing
