@@ -1,8 +1,9 @@
 // Device helpers shared by Kiln's own CUDA kernels (C++17; include from .cu files only):
 //   - dtype traits: kiln::DataType ↔ device element type, accumulate type (float for half/bfloat16), and the
 //     load/store conversions of the CPU reference (ew::load / ew::store in backends/cpu/elementwise_ops.h);
-//   - dispatchDtype<kSet>(dtype, fn): calls fn(TypeTag<T>{}) for the dtypes of a compile-time set (common.h's
-//     dtypes::), kUnsupported for the others (only the set's types are instantiated);
+//   - dispatchDtype<kSet>(dtype, fn) / dispatchDevice<kSet>(dtype, fn): call fn(TypeTag<T>{}) for the dtypes of a
+//     compile-time set (common.h's dtypes::), kUnsupported / cudaErrorInvalidValue for the others (only the set's
+//     types are instantiated);
 //   - grid-stride launch configuration for int64 element counts;
 //   - BroadcastMap<N>: output flat index → N input offsets (numpy broadcasting, up to kMaxDims dims after merging).
 //
@@ -181,10 +182,10 @@ __host__ __device__ __forceinline__ bool isNan(C v) {
 // dtype dispatch
 // ============================================================================================================
 
-//! Calls fn(TypeTag<T>{}) with T = DeviceT<t> when `t` is in kSet; else unsupportedDtype(t, kSet, what) (the CPU
-//! dispatchers' message). fn returns Status.
-template <uint32_t kSet, typename Fn>
-Status dispatchDtype(DataType t, Fn&& fn, const char* what = "this op") {
+//! Calls fn(TypeTag<T>{}) with T = DeviceT<t> when `t` is in kSet and returns its result; else returns otherwise().
+//! Only the set's types are instantiated.
+template <uint32_t kSet, typename Fn, typename Otherwise>
+auto visitDtype(DataType t, Fn&& fn, Otherwise&& otherwise) -> decltype(otherwise()) {
 #define KILN_DISPATCH_DEVICE_CASE(ENUM)                                                                         \
     case DataType::ENUM:                                                                                        \
         if constexpr ((kSet & dtypes::bit(DataType::ENUM)) != 0) return fn(TypeTag<DeviceT<DataType::ENUM>>{}); \
@@ -206,7 +207,21 @@ Status dispatchDtype(DataType t, Fn&& fn, const char* what = "this op") {
         default: break;
     }
 #undef KILN_DISPATCH_DEVICE_CASE
-    return unsupportedDtype(t, kSet, what);
+    return otherwise();
+}
+
+//! visitDtype for host code: fn returns Status; a dtype outside kSet is unsupportedDtype(t, kSet, what) (the CPU
+//! dispatchers' message).
+template <uint32_t kSet, typename Fn>
+Status dispatchDtype(DataType t, Fn&& fn, const char* what = "this op") {
+    return visitDtype<kSet>(t, fn, [&] { return unsupportedDtype(t, kSet, what); });
+}
+
+//! visitDtype for launchers: fn returns cudaError_t; a dtype outside kSet is cudaErrorInvalidValue (the host side
+//! validated the dtype, so that is a Kiln bug).
+template <uint32_t kSet, typename Fn>
+cudaError_t dispatchDevice(DataType t, Fn&& fn) {
+    return visitDtype<kSet>(t, fn, [] { return cudaErrorInvalidValue; });
 }
 
 // ============================================================================================================

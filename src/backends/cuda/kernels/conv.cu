@@ -101,7 +101,7 @@ cudaError_t launchShiftCopy(DataType dtype, const void* x, int64_t planes, const
                             const int64_t out[3], void* y, cudaStream_t stream) {
     const int64_t total = planes * out[0] * out[1] * out[2];
     if (total == 0) return cudaSuccess;
-    return cg::dispatchFloat(dtype, [&](auto tag) {
+    return dispatchDevice<dtypes::kFloat>(dtype, [&](auto tag) {
         using T = typename decltype(tag)::type;
         shiftCopyKernel<T><<<cg::gridFor(total), cg::kBlock, 0, stream>>>(
             static_cast<const T*>(x), planes, dims3(in), dims3(offset), dims3(out), static_cast<T*>(y));
@@ -113,7 +113,7 @@ cudaError_t launchDirectConv(DataType dtype, bool transposed, const void* x, con
                              int64_t inC, int64_t outC, int64_t group, const ConvWindow3& win, cudaStream_t stream) {
     const int64_t total = batch * outC * win.out[0] * win.out[1] * win.out[2];
     if (total == 0) return cudaSuccess;
-    return cg::dispatchFloat(dtype, [&](auto tag) {
+    return dispatchDevice<dtypes::kFloat>(dtype, [&](auto tag) {
         using T = typename decltype(tag)::type;
         auto kernel = transposed ? directConvKernel<T, true> : directConvKernel<T, false>;
         kernel<<<cg::gridFor(total), cg::kBlock, 0, stream>>>(static_cast<const T*>(x), static_cast<const T*>(w),

@@ -1,6 +1,5 @@
 // Device helpers shared by the Conv and MatMul families' own kernels (conv.cu, mat_mul.cu, conv_gemm_epilogue.cu):
-// the storage → device type mapping, float/double accumulation, grid-stride launch shapes and a C++17 dtype
-// dispatcher. The elementwise family's common.cuh may absorb these once it lands; they are kept apart until then.
+// float/double accumulation and grid-stride launch shapes. dtype dispatch is common.cuh's dispatchDevice.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -10,6 +9,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "backends/cuda/kernels/common.cuh"
 #include "kiln/dtype.h"
 
 namespace kiln::cuda::cg {
@@ -42,38 +42,5 @@ __device__ __forceinline__ int64_t globalThread() {
     return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
 }
 __device__ __forceinline__ int64_t gridThreads() { return static_cast<int64_t>(gridDim.x) * blockDim.x; }
-
-template <typename T>
-struct TypeTag {
-    using type = T;
-};
-
-//! Calls fn(TypeTag<device type>{}) for the floating-point dtypes; cudaErrorInvalidValue for the others.
-template <typename Fn>
-cudaError_t dispatchFloat(DataType t, Fn&& fn) {
-    switch (t) {
-        case DataType::kFloat32: return fn(TypeTag<float>{});
-        case DataType::kFloat64: return fn(TypeTag<double>{});
-        case DataType::kFloat16: return fn(TypeTag<__half>{});
-        case DataType::kBFloat16: return fn(TypeTag<__nv_bfloat16>{});
-        default: return cudaErrorInvalidValue;
-    }
-}
-
-//! Calls fn(TypeTag<T>{}) for the integer dtypes; cudaErrorInvalidValue for the others.
-template <typename Fn>
-cudaError_t dispatchInteger(DataType t, Fn&& fn) {
-    switch (t) {
-        case DataType::kInt8: return fn(TypeTag<int8_t>{});
-        case DataType::kInt16: return fn(TypeTag<int16_t>{});
-        case DataType::kInt32: return fn(TypeTag<int32_t>{});
-        case DataType::kInt64: return fn(TypeTag<int64_t>{});
-        case DataType::kUInt8: return fn(TypeTag<uint8_t>{});
-        case DataType::kUInt16: return fn(TypeTag<uint16_t>{});
-        case DataType::kUInt32: return fn(TypeTag<uint32_t>{});
-        case DataType::kUInt64: return fn(TypeTag<uint64_t>{});
-        default: return cudaErrorInvalidValue;
-    }
-}
 
 }  // namespace kiln::cuda::cg

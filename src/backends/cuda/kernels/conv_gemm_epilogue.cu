@@ -48,7 +48,7 @@ __global__ void epilogueKernel(T* y, int64_t count, const T* bias, int64_t inner
 
 cudaError_t launchEpilogue(DataType dtype, const EpilogueArgs& e, cudaStream_t stream) {
     if (e.count == 0) return cudaSuccess;
-    return cg::dispatchFloat(dtype, [&](auto tag) {
+    return dispatchDevice<dtypes::kFloat>(dtype, [&](auto tag) {
         using T = typename decltype(tag)::type;
         epilogueKernel<T><<<cg::gridFor(e.count), cg::kBlock, 0, stream>>>(
             static_cast<T*>(e.y), e.count, static_cast<const T*>(e.bias), e.biasInner < 1 ? 1 : e.biasInner,

@@ -12,9 +12,6 @@ namespace {
 
 using dm::blocksFor;
 using dm::kThreads;
-using dm::TypeTag;
-
-constexpr int kMaxDims = 8;
 
 struct GatherParams {
     int32_t rank;

@@ -1,7 +1,7 @@
 // Device helpers shared by the data-movement, indexing and resize kernels (.cu files only, C++17): launch sizes,
-// element words of 1 to 16 bytes for dtype-agnostic copies, the DataType → device type mapping for the few ops that
-// compute, and float arithmetic that nvcc may not contract into FMAs (so coordinates match the CPU reference
-// bit for bit; its x86-64 build has no FMA).
+// element words of 1 to 16 bytes for dtype-agnostic copies, and float arithmetic that nvcc may not contract into
+// FMAs (so coordinates match the CPU reference bit for bit; its x86-64 build has no FMA). dtype traits, conversions
+// and dispatch are common.cuh's.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "backends/cuda/kernels/common.cuh"
 #include "kiln/dtype.h"
 
 namespace kiln::cuda::dm {
@@ -54,11 +55,6 @@ template <typename I>
 __device__ GridStride<I> gridStride(I n) {
     return GridStride<I>(n);
 }
-
-template <typename T>
-struct TypeTag {
-    using type = T;
-};
 
 //! An element of `N` bytes moved as one word.
 template <size_t N>
@@ -107,61 +103,10 @@ W replicate(const void* value, size_t elemBytes) {
     return w;
 }
 
-//! Calls fn(TypeTag<T>{}) with the device type of a numeric or bool DataType; cudaErrorInvalidValue otherwise.
-template <typename Fn>
-cudaError_t dispatchDeviceType(DataType t, Fn&& fn) {
-    switch (t) {
-        case DataType::kFloat32: return fn(TypeTag<float>{});
-        case DataType::kFloat64: return fn(TypeTag<double>{});
-        case DataType::kFloat16: return fn(TypeTag<__half>{});
-        case DataType::kBFloat16: return fn(TypeTag<__nv_bfloat16>{});
-        case DataType::kInt8: return fn(TypeTag<int8_t>{});
-        case DataType::kInt16: return fn(TypeTag<int16_t>{});
-        case DataType::kInt32: return fn(TypeTag<int32_t>{});
-        case DataType::kInt64: return fn(TypeTag<int64_t>{});
-        case DataType::kUInt8: return fn(TypeTag<uint8_t>{});
-        case DataType::kUInt16: return fn(TypeTag<uint16_t>{});
-        case DataType::kUInt32: return fn(TypeTag<uint32_t>{});
-        case DataType::kUInt64: return fn(TypeTag<uint64_t>{});
-        case DataType::kBool: return fn(TypeTag<bool>{});
-        default: return cudaErrorInvalidValue;
-    }
-}
-
-//! float16/bfloat16 compute in float; every other type in itself.
-template <typename T>
-struct ComputeOf {
-    using type = T;
-};
-template <>
-struct ComputeOf<__half> {
-    using type = float;
-};
-template <>
-struct ComputeOf<__nv_bfloat16> {
-    using type = float;
-};
-
+//! An element read as compute type C (common.cuh's exact loadAcc, then a cast).
 template <typename C, typename T>
 __device__ __forceinline__ C toCompute(T v) {
-    if constexpr (std::is_same_v<T, __half>) {
-        return static_cast<C>(__half2float(v));
-    } else if constexpr (std::is_same_v<T, __nv_bfloat16>) {
-        return static_cast<C>(__bfloat162float(v));
-    } else {
-        return static_cast<C>(v);
-    }
-}
-
-template <typename T, typename C>
-__device__ __forceinline__ T fromCompute(C v) {
-    if constexpr (std::is_same_v<T, __half>) {
-        return __float2half_rn(static_cast<float>(v));
-    } else if constexpr (std::is_same_v<T, __nv_bfloat16>) {
-        return __float2bfloat16_rn(static_cast<float>(v));
-    } else {
-        return static_cast<T>(v);
-    }
+    return static_cast<C>(loadAcc(v));
 }
 
 // Rounded float/double operations that are never fused into FMAs.
@@ -191,7 +136,7 @@ __device__ __forceinline__ T toOutput(F v) {
         if (r >= static_cast<F>(Limits::max())) return Limits::max();
         return static_cast<T>(r);
     } else {
-        return fromCompute<T>(v);
+        return storeAs<T>(v);
     }
 }
 

@@ -12,7 +12,6 @@ namespace {
 
 using dm::blocksFor;
 using dm::kThreads;
-using dm::TypeTag;
 
 bool aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 bool fits32(int64_t n) { return n < (int64_t{1} << 31); }
@@ -100,7 +99,7 @@ __global__ void __launch_bounds__(kThreads)
 
 template <typename T>
 __device__ __forceinline__ T combine(T current, T update, ScatterOp op) {
-    using C = typename dm::ComputeOf<T>::type;
+    using C = AccT<T>;
     const C a = dm::toCompute<C>(current);
     const C b = dm::toCompute<C>(update);
     C r;
@@ -110,7 +109,7 @@ __device__ __forceinline__ T combine(T current, T update, ScatterOp op) {
         case ScatterOp::kMax: r = a < b ? b : a; break;
         default: r = b < a ? b : a; break;
     }
-    return dm::fromCompute<T>(r);
+    return storeAs<T>(r);
 }
 
 //! *addr = combine(*addr, update) atomically: a compare-and-swap loop on the aligned 4- or 8-byte word holding it.
@@ -226,7 +225,7 @@ cudaError_t dispatchScatterType(DataType type, ScatterOp op, Fn&& fn) {
             }
         });
     }
-    return dm::dispatchDeviceType(type, fn);
+    return dispatchDevice<dtypes::kAll>(type, fn);
 }
 
 }  // namespace

@@ -163,7 +163,7 @@ cudaError_t launchGridSample(const void* x, DataType xType, const void* grid, Da
     const int64_t positions = n * hOut * wOut;
     if (positions * c == 0) return cudaSuccess;
     if (xType == DataType::kBool) return cudaErrorInvalidValue;
-    return dm::dispatchDeviceType(xType, [&](auto tag) {
+    return dispatchDevice<dtypes::kAll>(xType, [&](auto tag) {
         using T = typename decltype(tag)::type;
         if constexpr (std::is_same_v<T, bool>) {
             return cudaErrorInvalidValue;
@@ -174,13 +174,7 @@ cudaError_t launchGridSample(const void* x, DataType xType, const void* grid, Da
                     static_cast<const T*>(x), static_cast<const G*>(grid), static_cast<T*>(y), s);
                 return cudaGetLastError();
             };
-            switch (gridType) {
-                case DataType::kFloat32: return run(dm::TypeTag<float>{});
-                case DataType::kFloat64: return run(dm::TypeTag<double>{});
-                case DataType::kFloat16: return run(dm::TypeTag<__half>{});
-                case DataType::kBFloat16: return run(dm::TypeTag<__nv_bfloat16>{});
-                default: return cudaErrorInvalidValue;
-            }
+            return dispatchDevice<dtypes::kFloat>(gridType, run);
         }
     });
 }

@@ -62,7 +62,7 @@ cudaError_t launchIntegerMatMul(DataType dtype, const void* a, const void* b, vo
                                 int64_t n, int64_t k, int64_t strideA, int64_t strideB, cudaStream_t stream) {
     const int64_t total = batch * m * n;
     if (total == 0) return cudaSuccess;
-    return cg::dispatchInteger(dtype, [&](auto tag) {
+    return dispatchDevice<dtypes::kInteger>(dtype, [&](auto tag) {
         using T = typename decltype(tag)::type;
         integerMatMulKernel<T><<<cg::gridFor(total), cg::kBlock, 0, stream>>>(
             static_cast<const T*>(a), static_cast<const T*>(b), static_cast<T*>(y), batch, m, n, k, strideA, strideB);
@@ -74,7 +74,7 @@ cudaError_t launchIntegerGemm(DataType dtype, const void* a, const void* b, cons
                               int64_t n, int64_t k, bool transA, bool transB, double alpha, double beta,
                               int64_t cStrideM, int64_t cStrideN, cudaStream_t stream) {
     if (m * n == 0) return cudaSuccess;
-    return cg::dispatchInteger(dtype, [&](auto tag) {
+    return dispatchDevice<dtypes::kInteger>(dtype, [&](auto tag) {
         using T = typename decltype(tag)::type;
         integerGemmKernel<T><<<cg::gridFor(m * n), cg::kBlock, 0, stream>>>(
             static_cast<const T*>(a), static_cast<const T*>(b), static_cast<const T*>(c), static_cast<T*>(y), m, n, k,
@@ -86,7 +86,7 @@ cudaError_t launchIntegerGemm(DataType dtype, const void* a, const void* b, cons
 cudaError_t launchBroadcastMatrix(DataType dtype, const void* c, void* y, int64_t m, int64_t n, int64_t cStrideM,
                                   int64_t cStrideN, double scale, cudaStream_t stream) {
     if (m * n == 0) return cudaSuccess;
-    return cg::dispatchFloat(dtype, [&](auto tag) {
+    return dispatchDevice<dtypes::kFloat>(dtype, [&](auto tag) {
         using T = typename decltype(tag)::type;
         broadcastMatrixKernel<T><<<cg::gridFor(m * n), cg::kBlock, 0, stream>>>(
             static_cast<const T*>(c), static_cast<T*>(y), m, n, cStrideM, cStrideN, static_cast<cg::Acc<T>>(scale));

@@ -152,7 +152,7 @@ cudaError_t normalizeAs(const void* x, void* y, const NormArgs& args, cudaStream
 cudaError_t launchToAcc(DataType srcType, const void* src, bool accDouble, void* dst, int64_t count,
                         const DimIndexer& index, cudaStream_t stream) {
     if (count == 0) return cudaSuccess;
-    return dispatchFloat(srcType, [&](auto srcTag) {
+    return dispatchDevice<dtypes::kFloat>(srcType, [&](auto srcTag) {
         using S = typename decltype(srcTag)::type;
         return dispatchAcc(accDouble, [&](auto accTag) {
             using A = typename decltype(accTag)::type;
@@ -166,7 +166,7 @@ cudaError_t launchToAcc(DataType srcType, const void* src, bool accDouble, void*
 cudaError_t launchFromAcc(bool accDouble, const void* src, DataType dstType, void* dst, int64_t count,
                           cudaStream_t stream) {
     if (count == 0) return cudaSuccess;
-    return dispatchFloat(dstType, [&](auto dstTag) {
+    return dispatchDevice<dtypes::kFloat>(dstType, [&](auto dstTag) {
         using D = typename decltype(dstTag)::type;
         return dispatchAcc(accDouble, [&](auto accTag) {
             using A = typename decltype(accTag)::type;
@@ -191,7 +191,7 @@ cudaError_t launchBlend(bool accDouble, const void* a, const void* b, void* out,
 cudaError_t launchNormalize(NormKind kind, DataType type, bool accDouble, const void* x, void* y, const NormArgs& args,
                             cudaStream_t stream) {
     if (args.g.outCount == 0) return cudaSuccess;
-    return dispatchFloat(type, [&](auto tag) {
+    return dispatchDevice<dtypes::kFloat>(type, [&](auto tag) {
         using T = typename decltype(tag)::type;
         return dispatchAcc(accDouble, [&](auto accTag) {
             using A = typename decltype(accTag)::type;
@@ -211,7 +211,7 @@ cudaError_t launchNormalize(NormKind kind, DataType type, bool accDouble, const 
 cudaError_t launchBatchNorm(DataType type, bool accDouble, const void* x, void* y, const BatchNormArgs& args,
                             cudaStream_t stream) {
     if (args.numel == 0) return cudaSuccess;
-    return dispatchFloat(type, [&](auto tag) {
+    return dispatchDevice<dtypes::kFloat>(type, [&](auto tag) {
         using T = typename decltype(tag)::type;
         return dispatchAcc(accDouble, [&](auto accTag) {
             using A = typename decltype(accTag)::type;
@@ -226,7 +226,7 @@ cudaError_t launchLrn(DataType type, const void* x, void* y, int64_t batch, int6
                       int64_t size, double alpha, double beta, double bias, cudaStream_t stream) {
     const int64_t numel = batch * channels * spatial;
     if (numel == 0) return cudaSuccess;
-    return dispatchFloat(type, [&](auto tag) {
+    return dispatchDevice<dtypes::kFloat>(type, [&](auto tag) {
         using T = typename decltype(tag)::type;
         using A = FloatMath<T>;
         lrnKernel<T><<<gridFor(numel, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y), numel,

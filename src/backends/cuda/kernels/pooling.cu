@@ -214,12 +214,12 @@ cudaError_t launchPoolLayout(PoolOp op, DataType type, const void* x, void* y, i
                              cudaStream_t stream) {
     if (planes * inner * window.out[0] * window.out[1] * window.out[2] == 0) return cudaSuccess;
     if (op == PoolOp::kMax && (type == DataType::kInt8 || type == DataType::kUInt8)) {
-        return dispatchInteger(type, [&](auto tag) {
+        return dispatchDevice<dtypes::kInteger>(type, [&](auto tag) {
             using T = typename decltype(tag)::type;
             return poolAs<T, PoolOp::kMax>(x, y, indices, planes, inner, window, columnMajor, p, stream);
         });
     }
-    return dispatchFloat(type, [&](auto tag) {
+    return dispatchDevice<dtypes::kFloat>(type, [&](auto tag) {
         using T = typename decltype(tag)::type;
         switch (op) {
             case PoolOp::kMax:
@@ -259,7 +259,7 @@ cudaError_t launchPoolChannelsLast(PoolOp op, DataType type, const void* x, void
 cudaError_t launchGlobalPool(GlobalPoolOp op, DataType type, const void* x, void* y, int64_t planes, int64_t size,
                              int64_t p, cudaStream_t stream) {
     if (planes == 0) return cudaSuccess;
-    return dispatchFloat(type, [&](auto tag) {
+    return dispatchDevice<dtypes::kFloat>(type, [&](auto tag) {
         using T = typename decltype(tag)::type;
         switch (op) {
             case GlobalPoolOp::kAverage: return globalPoolAs<T, GlobalPoolOp::kAverage>(x, y, planes, size, p, stream);
@@ -284,7 +284,7 @@ int64_t globalAverageSplits(int64_t batch, int64_t size, int64_t channels) {
 cudaError_t launchGlobalAverageChannelsLast(DataType type, const void* x, void* y, int64_t batch, int64_t size,
                                             int64_t channels, int64_t splits, void* partial, cudaStream_t stream) {
     if (batch * channels == 0) return cudaSuccess;
-    return dispatchFloat(type, [&](auto tag) {
+    return dispatchDevice<dtypes::kFloat>(type, [&](auto tag) {
         using T = typename decltype(tag)::type;
         const int64_t chunk = (size + splits - 1) / splits;
         const dim3 grid(static_cast<unsigned>((channels + kChannelLanes - 1) / kChannelLanes),
@@ -303,7 +303,7 @@ cudaError_t launchGlobalAverageChannelsLast(DataType type, const void* x, void* 
 cudaError_t launchScatter(DataType type, const void* x, void* y, const int64_t* src, const int64_t* dst, int64_t count,
                           cudaStream_t stream) {
     if (count == 0) return cudaSuccess;
-    return dispatchNumeric(type, [&](auto tag) {
+    return dispatchDevice<dtypes::kNumeric>(type, [&](auto tag) {
         using T = typename decltype(tag)::type;
         scatterKernel<T><<<gridFor(count, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y),
                                                                         src, dst, count);

@@ -197,7 +197,7 @@ size_t reduceWorkspaceBytes(ReduceOp op, DataType type, const ReduceGeometry& g)
 
 cudaError_t launchReduce(ReduceOp op, DataType type, const void* x, void* y, const ReduceGeometry& g, void* workspace,
                          cudaStream_t stream) {
-    return dispatchNumeric(type, [&](auto tag) {
+    return dispatchDevice<dtypes::kNumeric>(type, [&](auto tag) {
         using T = typename decltype(tag)::type;
         switch (op) {
             case ReduceOp::kSum: return reduceAs<T, ReduceOp::kSum>(x, y, g, workspace, stream);
@@ -217,7 +217,7 @@ cudaError_t launchReduce(ReduceOp op, DataType type, const void* x, void* y, con
 
 cudaError_t launchArgReduce(bool isMax, bool selectLast, DataType type, const void* x, int64_t* y,
                             const ReduceGeometry& g, cudaStream_t stream) {
-    return dispatchNumeric(type, [&](auto tag) {
+    return dispatchDevice<dtypes::kNumeric>(type, [&](auto tag) {
         using T = typename decltype(tag)::type;
         ArgFn<T> fn;
         fn.isMax = isMax;

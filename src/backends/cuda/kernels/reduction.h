@@ -1,5 +1,5 @@
 // Launchers of the reduction family (C++17 declarations; kernels in reduction*.cu). Each enqueues its work on
-// `stream` and returns the launch status; dtypes are validated by the caller (cudaErrorNotSupported otherwise).
+// `stream` and returns the launch status; dtypes are validated by the caller (cudaErrorInvalidValue otherwise).
 // Pointers are device pointers; empty problems launch nothing.
 #pragma once
 

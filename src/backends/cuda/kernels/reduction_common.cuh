@@ -1,6 +1,6 @@
 // Device helpers of the reduction, normalization and pooling kernels (C++17, nvcc only), on top of common.cuh's
 // dtype traits and CPU-exact conversions (AccT, loadAcc, storeAs, isNan): accumulation types, limits usable in
-// device code, dispatch for launchers that return cudaError_t, and warp/block all-reduces.
+// device code, and warp/block all-reduces (launchers dispatch dtypes with common.cuh's dispatchDevice).
 //
 // Accumulation follows the CPU reference where it can be exact and FP32 where it cannot: float16/bfloat16/float32
 // accumulate in float, float64 in double, integers in 64-bit two's complement (wrapping, as the CPU does).
@@ -125,40 +125,6 @@ __device__ __forceinline__ A maxIgnoringNaN(A a, A b) {
     if (isNan(a)) return b;
     if (isNan(b)) return a;
     return a > b ? a : b;
-}
-
-// ---- dispatch: calls fn(TypeTag<T>{}) with the device storage type of a DataType -------------------------------
-
-template <typename Fn>
-cudaError_t dispatchFloat(DataType t, Fn&& fn) {
-    switch (t) {
-        case DataType::kFloat32: return fn(TypeTag<float>{});
-        case DataType::kFloat64: return fn(TypeTag<double>{});
-        case DataType::kFloat16: return fn(TypeTag<__half>{});
-        case DataType::kBFloat16: return fn(TypeTag<__nv_bfloat16>{});
-        default: return cudaErrorNotSupported;  // the host code validated the dtype: a Kiln bug
-    }
-}
-
-template <typename Fn>
-cudaError_t dispatchInteger(DataType t, Fn&& fn) {
-    switch (t) {
-        case DataType::kInt8: return fn(TypeTag<int8_t>{});
-        case DataType::kInt16: return fn(TypeTag<int16_t>{});
-        case DataType::kInt32: return fn(TypeTag<int32_t>{});
-        case DataType::kInt64: return fn(TypeTag<int64_t>{});
-        case DataType::kUInt8: return fn(TypeTag<uint8_t>{});
-        case DataType::kUInt16: return fn(TypeTag<uint16_t>{});
-        case DataType::kUInt32: return fn(TypeTag<uint32_t>{});
-        case DataType::kUInt64: return fn(TypeTag<uint64_t>{});
-        default: return cudaErrorNotSupported;
-    }
-}
-
-template <typename Fn>
-cudaError_t dispatchNumeric(DataType t, Fn&& fn) {
-    const cudaError_t e = dispatchFloat(t, fn);
-    return e == cudaErrorNotSupported ? dispatchInteger(t, fn) : e;
 }
 
 // ---- warp and block all-reduces ----------------------------------------------------------------------------

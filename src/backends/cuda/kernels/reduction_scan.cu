@@ -35,7 +35,7 @@ cudaError_t launchCumSum(DataType type, const void* x, void* y, int64_t outer, i
                          bool reverse, cudaStream_t stream) {
     const int64_t lines = outer * inner;
     if (lines == 0 || n == 0) return cudaSuccess;
-    return dispatchNumeric(type, [&](auto tag) {
+    return dispatchDevice<dtypes::kNumeric>(type, [&](auto tag) {
         using T = typename decltype(tag)::type;
         constexpr int kBlock = 256;
         cumSumKernel<T><<<gridFor(lines, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y),

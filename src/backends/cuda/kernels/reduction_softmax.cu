@@ -117,7 +117,7 @@ cudaError_t softmaxAs(const void* x, void* y, int64_t outer, int64_t n, int64_t 
 cudaError_t launchSoftmax(SoftmaxOp op, DataType type, const void* x, void* y, int64_t outer, int64_t n, int64_t inner,
                           cudaStream_t stream) {
     if (outer == 0 || n == 0 || inner == 0) return cudaSuccess;
-    return dispatchFloat(type, [&](auto tag) {
+    return dispatchDevice<dtypes::kFloat>(type, [&](auto tag) {
         using T = typename decltype(tag)::type;
         switch (op) {
             case SoftmaxOp::kSoftmax: return softmaxAs<T, SoftmaxOp::kSoftmax>(x, y, outer, n, inner, stream);

@@ -214,7 +214,7 @@ cudaError_t launchTopK(DataType type, const void* x, void* values, int64_t* indi
     const int64_t rows = outer * inner;
     if (rows == 0 || k == 0) return cudaSuccess;
     if (n > INT32_MAX / 2) return cudaErrorInvalidValue;  // positions are int32 in the sort; the host checks first
-    return dispatchNumeric(type, [&](auto tag) {
+    return dispatchDevice<dtypes::kNumeric>(type, [&](auto tag) {
         using T = typename decltype(tag)::type;
         const T* in = static_cast<const T*>(x);
         T* out = static_cast<T*>(values);

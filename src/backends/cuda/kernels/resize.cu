@@ -266,7 +266,7 @@ cudaError_t launchResize(const void* x, void* y, DataType type, const ResizeDesc
         });
     }
     if (type == DataType::kBool) return cudaErrorInvalidValue;
-    return dm::dispatchDeviceType(type, [&](auto tag) {
+    return dispatchDevice<dtypes::kAll>(type, [&](auto tag) {
         using T = typename decltype(tag)::type;
         if constexpr (std::is_same_v<T, bool>) {
             return cudaErrorInvalidValue;

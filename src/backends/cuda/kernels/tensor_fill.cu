@@ -124,7 +124,7 @@ cudaError_t launchOneHot(const void* indices, DataType indexType, void* dst, int
                          int64_t inner, const void* off, const void* on, size_t elemBytes, cudaStream_t stream) {
     const int64_t total = outer * depth * inner;
     if (total == 0) return cudaSuccess;
-    return dm::dispatchDeviceType(indexType, [&](auto indexTag) {
+    return dispatchDevice<dtypes::kAll>(indexType, [&](auto indexTag) {
         using Index = typename decltype(indexTag)::type;
         return dm::dispatchWord(elemBytes, [&](auto tag) {
             using W = typename decltype(tag)::type;
