@@ -12,6 +12,34 @@
 
 namespace kiln::cpu::nn {
 
+Status checkDropoutIsNoOp(const Tensor* ratioInput, const Tensor* trainingMode) {
+    double ratio = 0.5;
+    if (ratioInput != nullptr) {
+        const Tensor& r = *ratioInput;
+        if (!isFloatingPoint(r.dtype()) || r.numel() != 1) {
+            return invalidArgument("input 1 'ratio' must be a float scalar, got " + r.describe());
+        }
+        ratio = r.getDouble(0);
+    }
+    if (!(ratio >= 0.0 && ratio < 1.0)) {
+        return invalidArgument("input 1 'ratio' must be in [0, 1), got " + std::to_string(ratio));
+    }
+    bool training = false;
+    if (trainingMode != nullptr) {
+        const Tensor& t = *trainingMode;
+        if (t.dtype() != DataType::kBool || t.numel() != 1) {
+            return invalidArgument("input 2 'training_mode' must be a bool scalar, got " + t.describe());
+        }
+        training = t.data<bool>()[0];
+    }
+    // Before opset 12 there is no training input; like other runtimes, treat those Dropouts (is_test included)
+    // as the inference no-op.
+    if (training && ratio > 0.0) {
+        return unsupported("Dropout with training_mode=true and ratio > 0 has random outputs; not supported");
+    }
+    return Status::ok();
+}
+
 namespace {
 
 // Bound on im2col buffers (elements): large images (ISNet at 1024x1024) would otherwise need GiBs of columns.

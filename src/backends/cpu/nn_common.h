@@ -17,6 +17,10 @@
 
 namespace kiln::cpu::nn {
 
+//! Checks Dropout's optional ratio (input 1) and training_mode (input 2) scalars, either may be null, and that the
+//! node is the inference no-op: training with ratio > 0 is random and refused. Shared with the CUDA kernel.
+Status checkDropoutIsNoOp(const Tensor* ratio, const Tensor* trainingMode);
+
 constexpr int kMaxSpatial = 3;
 
 enum class AutoPad { kNotSet, kSameUpper, kSameLower, kValid };

@@ -43,6 +43,19 @@ int64_t dimProduct(const Shape& shape, int64_t begin, int64_t end) {
     return p;
 }
 
+Result<std::vector<int64_t>> reduceAxes(const Tensor* axesInput, const ir::Attributes& attrs) {
+    if (axesInput != nullptr) {
+        const Tensor& axes = *axesInput;
+        if (axes.dtype() != DataType::kInt64 && axes.dtype() != DataType::kInt32) {
+            return invalidArgument(std::string("input 1 'axes' must be int64, got ") + dataTypeName(axes.dtype()));
+        }
+        if (axes.rank() > 1)
+            return invalidArgument("input 1 'axes' must be 1-D, got shape " + shapeToString(axes.shape()));
+        return axes.toInt64Vector();
+    }
+    return attrs.getInts("axes").value_or(std::vector<int64_t>{});
+}
+
 Result<std::vector<bool>> axesToFlags(const std::vector<int64_t>& axes, int64_t rank, const char* what) {
     std::vector<bool> flags(static_cast<size_t>(rank), false);
     for (int64_t a : axes) {

@@ -28,6 +28,10 @@ Result<ReducePlan> makeReducePlan(const Shape& shape, const std::vector<bool>& r
 //! Normalizes `axes` against `rank` into per-axis flags; rejects out-of-range and repeated axes.
 Result<std::vector<bool>> axesToFlags(const std::vector<int64_t>& axes, int64_t rank, const char* what = "axes");
 
+//! The axes a reduction reduces: `axesInput` when given (ReduceSum-13+, the importer's rewrite of older ReduceSum),
+//! else the `axes` attribute. Empty means "all axes" unless noop_with_empty_axes. Shared with the CUDA kernels.
+Result<std::vector<int64_t>> reduceAxes(const Tensor* axesInput, const ir::Attributes& attrs);
+
 //! Row-major strides of a shape.
 std::vector<int64_t> rowMajorStrides(const Shape& shape);
 

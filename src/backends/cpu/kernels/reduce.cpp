@@ -14,19 +14,9 @@ namespace {
 
 enum class ReduceKind { kSum, kMean, kMax, kMin, kProd, kL1, kL2, kLogSum, kLogSumExp, kSumSquare };
 
-//! The axes to reduce: input 1 when present (ReduceSum-13 and the importer's rewrite of older ReduceSum), else
-//! the `axes` attribute (the other reductions up to opset 17). Empty means "all axes" unless noop is requested.
+//! The axes to reduce: input 1 when present, else the `axes` attribute (reduceAxes in reduce_plan.h).
 Result<std::vector<int64_t>> reduceAxes(const KernelContext& ctx) {
-    if (ctx.hasInput(1)) {
-        const Tensor& axes = ctx.input(1);
-        if (axes.dtype() != DataType::kInt64 && axes.dtype() != DataType::kInt32) {
-            return invalidArgument(std::string("input 1 'axes' must be int64, got ") + dataTypeName(axes.dtype()));
-        }
-        if (axes.rank() > 1)
-            return invalidArgument("input 1 'axes' must be 1-D, got shape " + shapeToString(axes.shape()));
-        return axes.toInt64Vector();
-    }
-    return ctx.attrs().getInts("axes").value_or(std::vector<int64_t>{});
+    return cpu::reduceAxes(ctx.hasInput(1) ? &ctx.input(1) : nullptr, ctx.attrs());
 }
 
 //! Wrapping integer arithmetic (signed overflow through uint64 is defined); plain arithmetic for double.

@@ -8,6 +8,7 @@
 
 #include "backends/cpu/data_movement.h"
 #include "backends/cpu/kernel.h"
+#include "backends/cpu/nn_common.h"
 #include "backends/cpu/op_plans.h"
 #include "common/dispatch.h"
 
@@ -180,30 +181,8 @@ Status kernelSize(KernelContext& ctx) {
 Status kernelDropout(KernelContext& ctx) {
     KILN_RETURN_IF_ERROR(ctx.requireInputs(1, 3));
     const Tensor& x = ctx.input(0);
-    double ratio = 0.5;
-    if (ctx.hasInput(1)) {
-        const Tensor& r = ctx.input(1);
-        if (!isFloatingPoint(r.dtype()) || r.numel() != 1) {
-            return invalidArgument("input 1 'ratio' must be a float scalar, got " + r.describe());
-        }
-        ratio = r.getDouble(0);
-    }
-    if (!(ratio >= 0.0 && ratio < 1.0)) {
-        return invalidArgument("input 1 'ratio' must be in [0, 1), got " + std::to_string(ratio));
-    }
-    bool training = false;
-    if (ctx.hasInput(2)) {
-        const Tensor& t = ctx.input(2);
-        if (t.dtype() != DataType::kBool || t.numel() != 1) {
-            return invalidArgument("input 2 'training_mode' must be a bool scalar, got " + t.describe());
-        }
-        training = t.data<bool>()[0];
-    }
-    // Before opset 12 there is no training input; like other runtimes, treat those Dropouts (is_test included)
-    // as the inference no-op.
-    if (training && ratio > 0.0) {
-        return unsupported("Dropout with training_mode=true and ratio > 0 has random outputs; not supported");
-    }
+    KILN_RETURN_IF_ERROR(
+        nn::checkDropoutIsNoOp(ctx.hasInput(1) ? &ctx.input(1) : nullptr, ctx.hasInput(2) ? &ctx.input(2) : nullptr));
     ctx.outputs[0] = x;
     if (ctx.wantsOutput(1)) {
         // The mask is bool since opset 10; before that it had the input's dtype.

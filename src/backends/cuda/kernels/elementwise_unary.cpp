@@ -3,6 +3,7 @@
 // activation.cpp, tensor.cpp's Dropout); the kernels are in elementwise_unary.cu and elementwise_activation.cu.
 #include <string>
 
+#include "backends/cpu/nn_common.h"
 #include "backends/cuda/kernels/elementwise.h"
 #include "backends/cuda/kernels/elementwise_registry.h"
 
@@ -92,28 +93,8 @@ Status clipKernel(CudaKernelContext& ctx) {
 Status dropoutKernel(CudaKernelContext& ctx) {
     KILN_RETURN_IF_ERROR(ctx.requireInputs(1, 3));
     const DeviceTensor& x = ctx.input(0);
-    double ratio = 0.5;
-    if (ctx.hasInput(1)) {
-        const Tensor& r = ctx.hostInput(1);
-        if (!isFloatingPoint(r.dtype()) || r.numel() != 1) {
-            return invalidArgument("input 1 'ratio' must be a float scalar, got " + r.describe());
-        }
-        ratio = r.getDouble(0);
-    }
-    if (!(ratio >= 0.0 && ratio < 1.0)) {
-        return invalidArgument("input 1 'ratio' must be in [0, 1), got " + std::to_string(ratio));
-    }
-    bool training = false;
-    if (ctx.hasInput(2)) {
-        const Tensor& t = ctx.hostInput(2);
-        if (t.dtype() != DataType::kBool || t.numel() != 1) {
-            return invalidArgument("input 2 'training_mode' must be a bool scalar, got " + t.describe());
-        }
-        training = t.data<bool>()[0];
-    }
-    if (training && ratio > 0.0) {
-        return unsupported("Dropout with training_mode=true and ratio > 0 has random outputs; not supported");
-    }
+    KILN_RETURN_IF_ERROR(cpu::nn::checkDropoutIsNoOp(ctx.hasInput(1) ? &ctx.hostInput(1) : nullptr,
+                                                     ctx.hasInput(2) ? &ctx.hostInput(2) : nullptr));
     KILN_RETURN_IF_ERROR(ctx.aliasOutput(0, x, x.shape));
     if (!ctx.wantsOutput(1)) return Status::ok();
     // The mask is bool since opset 10; before that it had the input's dtype.

@@ -20,19 +20,9 @@ namespace kiln::cuda {
 
 namespace {
 
-//! The CPU's reduceAxes: input 1 when present (ReduceSum-13+, opset-18 reductions, the importer's rewrite of
-//! older ReduceSum), else the `axes` attribute. Empty means "all axes" unless noop_with_empty_axes.
+//! The CPU's reduceAxes, with input 1 read on the host.
 Result<std::vector<int64_t>> reduceAxes(const CudaKernelContext& ctx) {
-    if (ctx.hasInput(1)) {
-        const Tensor& axes = ctx.hostInput(1);
-        if (axes.dtype() != DataType::kInt64 && axes.dtype() != DataType::kInt32) {
-            return invalidArgument(std::string("input 1 'axes' must be int64, got ") + dataTypeName(axes.dtype()));
-        }
-        if (axes.rank() > 1)
-            return invalidArgument("input 1 'axes' must be 1-D, got shape " + shapeToString(axes.shape()));
-        return axes.toInt64Vector();
-    }
-    return ctx.attrs().getInts("axes").value_or(std::vector<int64_t>{});
+    return cpu::reduceAxes(ctx.hasInput(1) ? &ctx.hostInput(1) : nullptr, ctx.attrs());
 }
 
 Status reduceKernel(CudaKernelContext& ctx, ReduceOp op) {
