@@ -45,11 +45,6 @@ std::string optionsDiff(const std::map<std::string, std::string>& recorded,
     return diff;
 }
 
-std::string optionOr(const std::map<std::string, std::string>& options, const std::string& key) {
-    auto it = options.find(key);
-    return it == options.end() ? std::string("(none)") : it->second;
-}
-
 //! Why a well-formed engine built by or for something else does not fit, naming both sides.
 std::string mismatchReason(const plan::EngineLoadFailure& why) {
     switch (why.fault) {
@@ -92,10 +87,10 @@ public:
         KILN_ASSIGN_OR_RETURN(expect.backend, builder::backendNameOf(mConfig));
 #if KILN_HAVE_CUDA
         if (expect.backend == "cuda") {
-            KILN_ASSIGN_OR_RETURN(mHere, runtime::cudaEngineMetadata(mConfig.getDevice()));
-            expect.deviceName = mHere.deviceName;
-            expect.computeMajor = mHere.computeMajor;
-            expect.computeMinor = mHere.computeMinor;
+            KILN_ASSIGN_OR_RETURN(plan::EngineMetadata here, runtime::cudaEngineMetadata(mConfig.getDevice()));
+            expect.deviceName = here.deviceName;
+            expect.computeMajor = here.computeMajor;
+            expect.computeMinor = here.computeMinor;
         }
 #endif
         plan::EngineLoadFailure why;
@@ -144,15 +139,11 @@ private:
                     "engine file '" + mEnginePath + "': its source model '" + meta.modelPath +
                         "' is not reachable, so the model is not checked");
         }
+#if KILN_HAVE_CUDA
         if (meta.backend == "cuda") {
-            // cuDNN picks other algorithms across minor versions: an engine is tied to major.minor, as TensorRT's.
-            const std::string built = optionOr(meta.buildOptions, "cuda.cudnn_version");
-            const std::string here = optionOr(mHere.buildOptions, "cuda.cudnn_version");
-            if (built.size() < 3 || here.size() < 3 ||
-                built.substr(0, built.size() - 2) != here.substr(0, here.size() - 2)) {
-                return stale("built with cuDNN " + built + ", this is cuDNN " + here, meta.modelPath);
-            }
+            if (const std::string why = runtime::cudnnMismatch(meta); !why.empty()) return stale(why, meta.modelPath);
         }
+#endif
         const std::string diff = optionsDiff(meta.buildOptions, mWantedOptions);
         if (!diff.empty()) return stale("build options changed: " + diff, meta.modelPath);
 
@@ -216,7 +207,6 @@ private:
     const std::string& mEnginePath;
     const EngineFileOptions& mOptions;
     std::map<std::string, std::string> mWantedOptions;
-    plan::EngineMetadata mHere;  // for a CUDA build: this GPU and its libraries
 };
 
 }  // namespace

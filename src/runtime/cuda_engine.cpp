@@ -237,12 +237,18 @@ Status checkCudaDevice(const plan::EngineMetadata& meta, const std::string& engi
                                here.deviceName + " (sm_" + std::to_string(here.computeMajor) +
                                std::to_string(here.computeMinor) + "); " + rebuild);
     }
-    const int cudnnBuilt = optionInt(meta.buildOptions, "cuda.cudnn_version", 0);
-    if (cudnnBuilt / 100 != static_cast<int>(cudnnGetVersion()) / 100) {
-        return invalidArgument(engineName + ": built with cuDNN " + std::to_string(cudnnBuilt) + ", this is cuDNN " +
-                               std::to_string(cudnnGetVersion()) + "; " + rebuild);
+    if (const std::string why = cudnnMismatch(meta); !why.empty()) {
+        return invalidArgument(engineName + ": " + why + "; " + rebuild);
     }
     return Status::ok();
+}
+
+std::string cudnnMismatch(const plan::EngineMetadata& meta) {
+    // cuDNN picks other algorithms across minor versions: an engine is tied to major.minor, as TensorRT's.
+    const int built = optionInt(meta.buildOptions, "cuda.cudnn_version", 0);
+    const int here = static_cast<int>(cudnnGetVersion());
+    if (built / 100 == here / 100) return {};
+    return "built with cuDNN " + std::to_string(built) + ", this is cuDNN " + std::to_string(here);
 }
 
 Result<std::unique_ptr<Engine>> makeCudaEngine(std::shared_ptr<const ir::Graph> graph,

@@ -53,6 +53,9 @@ Result<std::unique_ptr<Engine>> makeCudaEngine(std::shared_ptr<const ir::Graph> 
                                                std::vector<ProfileShapes> profiles,
                                                const std::map<std::string, std::string>& buildOptions, ILogger& logger);
 
+//! Empty when a CUDA engine's recorded cuDNN has this machine's major.minor; else one line naming both versions.
+std::string cudnnMismatch(const plan::EngineMetadata& meta);
+
 //! Checks that a loaded CUDA engine's recorded device matches the GPU it would run on here; the error names
 //! both and the command that rebuilds the engine.
 Status checkCudaDevice(const plan::EngineMetadata& meta, const std::string& engineName);
