@@ -465,16 +465,7 @@ TEST(EngineFile, MutatedFilesNeverCrash) {
     std::map<EngineFault, int> faults;
     for (int i = 0; i < 1000; ++i) {
         std::string bytes = original;
-        const int edits = 1 + static_cast<int>(rng() % 4);
-        for (int e = 0; e < edits && !bytes.empty(); ++e) {
-            const size_t at = rng() % bytes.size();
-            switch (rng() % 4) {
-                case 0:
-                case 1: bytes[at] = static_cast<char>(bytes[at] ^ (1 << (rng() % 8))); break;
-                case 2: bytes.resize(at); break;
-                default: bytes.insert(at, std::string(1 + rng() % 16, static_cast<char>(rng()))); break;
-            }
-        }
+        testing::mutateBytes(bytes, rng, 4);
         // Half of the copies skip the body checksum so the graph reader itself sees damaged bytes.
         EngineExpectation expect;
         expect.verifyBodyChecksum = (i % 2) == 0;

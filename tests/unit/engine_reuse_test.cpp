@@ -14,6 +14,7 @@
 #include "kiln/kiln.h"
 #include "model_builder.h"
 #include "plan/engine_file.h"
+#include "unit/plan_test_util.h"
 
 namespace kiln::testing {
 namespace {
@@ -338,16 +339,7 @@ TEST_F(EngineReuse, MutatedEngineFilesAreRebuiltOrRefusedNeverCrash) {
     int refused = 0;
     for (int i = 0; i < 1000; ++i) {
         std::string bytes = original;
-        const int edits = 1 + static_cast<int>(rng() % 3);
-        for (int e = 0; e < edits && !bytes.empty(); ++e) {
-            const size_t at = rng() % bytes.size();
-            switch (rng() % 4) {
-                case 0:
-                case 1: bytes[at] = static_cast<char>(bytes[at] ^ (1 << (rng() % 8))); break;
-                case 2: bytes.resize(at); break;
-                default: bytes.append(1 + rng() % 64, static_cast<char>(rng())); break;
-            }
-        }
+        mutateBytes(bytes, rng, 3);
         mDir.writeBytes("model.engine", bytes);
         auto r = buildFile();
         if (!r) {

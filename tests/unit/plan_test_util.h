@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,21 @@
 #include "kiln/tensor.h"
 
 namespace kiln::testing {
+
+//! Damages `bytes` the way the mutation tests do: 1 to `maxEdits` edits, each a flipped bit (half of them), a
+//! truncation, or a run of 1 to 16 random bytes inserted.
+inline void mutateBytes(std::string& bytes, std::mt19937_64& rng, int maxEdits) {
+    const int edits = 1 + static_cast<int>(rng() % static_cast<uint64_t>(maxEdits));
+    for (int e = 0; e < edits && !bytes.empty(); ++e) {
+        const size_t at = rng() % bytes.size();
+        switch (rng() % 4) {
+            case 0:
+            case 1: bytes[at] = static_cast<char>(bytes[at] ^ (1 << (rng() % 8))); break;
+            case 2: bytes.resize(at); break;
+            default: bytes.insert(at, std::string(1 + rng() % 16, static_cast<char>(rng()))); break;
+        }
+    }
+}
 
 //! input_0.pb, input_1.pb, ... of an ONNX test-data folder, in order.
 inline Result<std::vector<Tensor>> readTestInputs(const std::filesystem::path& dataSet) {
