@@ -247,6 +247,21 @@ protected:
     Engine() = default;
 };
 
+//! Receives per-layer times from a context (TensorRT's IProfiler); set with ExecutionContext::setProfiler.
+class Profiler {
+public:
+    virtual ~Profiler() = default;
+    //! Called once per layer for each enqueue/infer, in execution order, from the thread that called it, after
+    //! the run's work finished. `layerName` is the node's name in the optimized graph (as `kiln inspect` lists
+    //! the layers); `ms` is its time: on the CPU the kernel's wall time; on CUDA the time between two CUDA events
+    //! recorded on the stream before and after the layer's launches, so a layer that the GPU waits on the host for
+    //! (shape arithmetic, host-only ops and their copies) shows that wait.
+    virtual void reportLayerTime(const char* layerName, float ms) noexcept = 0;
+
+protected:
+    Profiler() = default;
+};
+
 //! Per-inference state on an Engine: input shapes, tensor addresses, output shapes. Use from one thread at a time.
 class ExecutionContext {
 public:
@@ -280,6 +295,11 @@ public:
     //! Convenience for host tensors: runs on `inputs` (by name; shapes checked as by setInputShape) and returns
     //! every output by name, in tensors it allocates. Does not use the bound addresses.
     virtual Result<std::map<std::string, Tensor>> infer(const std::map<std::string, Tensor>& inputs) = 0;
+    //! Reports every layer's time to `profiler` (not owned; nullptr: none, the default) on each later enqueue or
+    //! infer. While one is set, a CUDA context's enqueue records an event pair per layer and synchronizes the stream
+    //! before it returns (to read them), so profiled runs are slower than unprofiled ones.
+    virtual void setProfiler(Profiler* profiler) noexcept = 0;
+    virtual Profiler* getProfiler() const noexcept = 0;
 
 protected:
     ExecutionContext() = default;

@@ -76,9 +76,30 @@ public:
     Result<std::map<std::string, Tensor>> infer(const std::map<std::string, Tensor>& inputs) override;
 
 private:
+    //! The node timer for a new run while a profiler is set (created on first use), else nullptr.
+    cuda::NodeTimer* timer();
+    //! After a synchronized run: each timed layer's time to the profiler.
+    Status reportLayers();
+
     const CudaEngine& mCuda;
     std::unique_ptr<cuda::ContextResources> mResources;
+    std::unique_ptr<cuda::NodeTimer> mTimer;
 };
+
+cuda::NodeTimer* CudaContext::timer() {
+    if (mProfiler == nullptr) return nullptr;
+    if (!mTimer) mTimer = std::make_unique<cuda::NodeTimer>();
+    mTimer->reset();
+    return mTimer.get();
+}
+
+Status CudaContext::reportLayers() {
+    if (mProfiler == nullptr || !mTimer) return Status::ok();
+    KILN_ASSIGN_OR_RETURN(auto times, mTimer->collect());
+    const auto& nodes = mEngine.graph().nodes();
+    for (const auto& [index, ms] : times) mProfiler->reportLayerTime(nodes[index]->name().c_str(), ms);
+    return Status::ok();
+}
 
 Result<std::unique_ptr<ExecutionContext>> CudaEngine::createExecutionContext() const {
     KILN_ASSIGN_OR_RETURN(auto resources, cuda::ContextResources::create(mDevice, mArenaBytes));
@@ -118,6 +139,7 @@ Status CudaContext::enqueue(void* streamHandle) {
     }
     KILN_RETURN_IF_ERROR(mResources->arena().growToPeak());
     KILN_ASSIGN_OR_RETURN(cuda::RunState st, mResources->runState(mCuda.plan(), stream, mCuda.options()));
+    st.timer = timer();
     KILN_ASSIGN_OR_RETURN(std::vector<cuda::RunValue> outputs, cuda::Executor(mCuda.plan()).run(st, inputs));
     for (size_t i = 0; i < outputs.size(); ++i) {
         const ir::Value* out = mEngine.graph().outputs()[i];
@@ -140,6 +162,10 @@ Status CudaContext::enqueue(void* streamHandle) {
             KILN_CUDA_CHECK(cudaMemcpyAsync(b.data, r.device.data, bytes, cudaMemcpyDeviceToDevice, stream));
         }
     }
+    if (st.timer) {
+        KILN_CUDA_CHECK(cudaStreamSynchronize(stream));
+        KILN_RETURN_IF_ERROR(reportLayers());
+    }
     return Status::ok();
 }
 
@@ -156,7 +182,8 @@ Result<std::map<std::string, Tensor>> CudaContext::infer(const std::map<std::str
         ordered.push_back(it->second);
     }
     KILN_ASSIGN_OR_RETURN(std::vector<Tensor> outs,
-                          cuda::runOnHostTensors(mCuda.plan(), *mResources, ordered, mCuda.options()));
+                          cuda::runOnHostTensors(mCuda.plan(), *mResources, ordered, mCuda.options(), timer()));
+    KILN_RETURN_IF_ERROR(reportLayers());
     std::map<std::string, Tensor> result;
     for (size_t i = 0; i < outs.size(); ++i) {
         const std::string& name = mEngine.graph().outputs()[i]->name();

@@ -60,6 +60,8 @@ public:
         return bind(name, data, capacityBytes);
     }
     Result<Shape> getTensorShape(const std::string& name) const override;
+    void setProfiler(Profiler* profiler) noexcept override { mProfiler = profiler; }
+    Profiler* getProfiler() const noexcept override { return mProfiler; }
 
 protected:
     struct Binding {
@@ -75,6 +77,7 @@ protected:
     void recordShape(const std::string& name, Shape shape) { mShapes[name] = std::move(shape); }
 
     const EngineBase& mEngine;
+    Profiler* mProfiler = nullptr;
 
 private:
     Status bind(const std::string& name, void* data, size_t capacity);

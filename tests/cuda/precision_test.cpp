@@ -131,8 +131,8 @@ TEST(CudaPrecision, A16BitPinLowersOneLayerWithoutTheFlag) {
     const ValidationReport report = b.validate(bf16);
     EXPECT_TRUE(report.passed());
     for (const OutputComparison& o : report.outputs) {
-        EXPECT_TRUE(o.passed) << o.name << " (" << dataTypeName(o.engineDtype) << "): max rel " << o.maxRelError
-                              << " " << o.problem;
+        EXPECT_TRUE(o.passed) << o.name << " (" << dataTypeName(o.engineDtype) << "): max rel " << o.maxRelError << " "
+                              << o.problem;
     }
     EXPECT_GT(report.outputs.at(0).maxAbsError, 0.0);
 }

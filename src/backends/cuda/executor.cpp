@@ -352,12 +352,16 @@ Result<std::vector<RunValue>> Executor::run(RunState& state, const std::vector<R
     for (size_t i = 0; i < nodes.size(); ++i) {
         const ir::Node& node = *nodes[i];
         Status s;
+        if (state.timer) s = state.timer->begin(i, state.stream);
         try {
-            switch (mPlan.placement(i)) {
-                case Placement::kMeta: s = runMeta(node, values); break;
-                case Placement::kHost: s = runOnHost(node, values); break;
-                case Placement::kDevice: s = runOnDevice(node, values, state); break;
+            if (s.isOk()) {
+                switch (mPlan.placement(i)) {
+                    case Placement::kMeta: s = runMeta(node, values); break;
+                    case Placement::kHost: s = runOnHost(node, values); break;
+                    case Placement::kDevice: s = runOnDevice(node, values, state); break;
+                }
             }
+            if (s.isOk() && state.timer) s = state.timer->end(i, state.stream);
         } catch (const std::bad_alloc&) {
             s = outOfRange("out of host memory");
         } catch (const std::exception& e) {
