@@ -11,8 +11,9 @@
 // stops earlier and the remaining Transposes stay as nodes. A Transpose of Y back to [B, S, H, D] ([S, N, D])
 // folds into out_layout.
 //
-// Refused: ranks other than 3 and 4, a Softmax over another axis, a mask that would broadcast the scores to a
-// larger shape, batch/head dims that differ between Q, K and V (MatMul would broadcast them), any intermediate
+// Refused: ranks other than 3 and 4 (the rank comes from the shapes, or from a Transpose's perm when the model
+// computes its head shapes at run time), a Softmax over another axis, a mask that would broadcast the scores to a
+// larger shape, static batch/head dims of Q, K and V that neither match nor are 1, any intermediate
 // value that is a graph output (marked too) or has another reader, nodes pinned to another precision than the
 // first MatMul (passes/layer_precision.h), non-float dtypes, head sizes that are unknown or above
 // cpu::kAttentionMaxHeadSize (the GPU kernels' limit). The fusion runs before bias-activation-fusion (so
@@ -223,6 +224,25 @@ bool reachesMatMul(const ir::Value* v) {
     return false;
 }
 
+//! Two static batch/head dims that neither match nor broadcast (1).
+bool conflicting(const ir::Dim& a, const ir::Dim& b) {
+    return a.isStatic() && b.isStatic() && a.size != b.size && a.size != 1 && b.size != 1;
+}
+
+//! The rank of the attention chain ending at `mm2`: its output's, else the perm length of the V or K Transpose
+//! (models that compute their head shapes at run time carry no static shapes); 0 when unknown.
+size_t chainRank(const ir::Node& mm2) {
+    if (mm2.output(0)->shape()) return mm2.output(0)->shape()->size();
+    for (const ir::Value* v : {mm2.input(1), mm2.output(0)}) {
+        const ir::Node* t =
+            v->producer() == &mm2 ? (v->consumers().size() == 1 ? v->consumers().front() : nullptr) : v->producer();
+        if (t && t->op() == OpKind::kTranspose) {
+            if (auto perm = t->attrs().getInts("perm")) return perm->size();
+        }
+    }
+    return 0;
+}
+
 bool broadcastsInto(const std::vector<ir::Dim>& mask, const std::vector<ir::Dim>& scores) {
     if (mask.size() > scores.size()) return false;
     const size_t offset = scores.size() - mask.size();
@@ -235,8 +255,8 @@ bool broadcastsInto(const std::vector<ir::Dim>& mask, const std::vector<ir::Dim>
 std::optional<Match> AttentionFusion::analyze(ir::Node& mm2) const {
     Match m;
     ir::Value* y = mm2.output(0);
-    if (!y || !mm2.input(1) || !isFloatingPoint(y->dtype()) || !y->shape()) return std::nullopt;
-    const size_t rank = y->shape()->size();
+    if (!y || !mm2.input(1) || !isFloatingPoint(y->dtype())) return std::nullopt;
+    const size_t rank = chainRank(mm2);
     if (rank != 3 && rank != 4) return std::nullopt;
     // Softmax, with the Cast pair of a float32 island around it.
     ir::Node* castDown = nullptr;
@@ -296,9 +316,11 @@ std::optional<Match> AttentionFusion::analyze(ir::Node& mm2) const {
         if (!pinsAllowMerge(*mm1, *n)) return std::nullopt;
     }
     const ir::Value* scores = mm1->output(0);
-    if (!scores->shape() || scores->shape()->size() != rank || !mm1->input(0) || !mm1->input(1)) return std::nullopt;
+    if ((scores->shape() && scores->shape()->size() != rank) || !mm1->input(0) || !mm1->input(1)) return std::nullopt;
     if (m.mask) {
-        if (!m.mask->shape() || !broadcastsInto(*m.mask->shape(), *scores->shape())) return std::nullopt;
+        // The mask must not grow the scores: its rank is needed; its dims are checked where both are known.
+        if (!m.mask->shape() || m.mask->shape()->size() > rank) return std::nullopt;
+        if (scores->shape() && !broadcastsInto(*m.mask->shape(), *scores->shape())) return std::nullopt;
         if (m.mask->dtype() != y->dtype() && m.mask->dtype() != DataType::kFloat32) return std::nullopt;
     }
     // The operands.
@@ -307,22 +329,29 @@ std::optional<Match> AttentionFusion::analyze(ir::Node& mm2) const {
     auto v = trace(mm2.input(1), rank, false, false, *mm1);
     if (!q || !k || !v) return std::nullopt;
     for (const Operand* o : {&*q, &*k, &*v}) {
-        if (o->source->dtype() != y->dtype() || !o->source->shape() || o->source->shape()->size() != rank) {
+        if (o->source->dtype() != y->dtype() || (o->source->shape() && o->source->shape()->size() != rank)) {
             return std::nullopt;
         }
         chain.insert(chain.end(), o->absorbed.begin(), o->absorbed.end());
     }
-    // Logical dims must agree where MatMul would broadcast (B, H) and where the contraction needs them (D, Sk).
-    const auto lq = logicalDims(*q->source->shape(), q->layout);
-    const auto lk = logicalDims(*k->source->shape(), k->layout);
-    const auto lv = logicalDims(*v->source->shape(), v->layout);
-    for (size_t i = 0; i + 2 < rank; ++i) {
-        if (!sameDim(lq[i], lk[i]) || !sameDim(lq[i], lv[i])) return std::nullopt;
-    }
-    if (!sameDim(lq[rank - 1], lk[rank - 1]) || !sameDim(lk[rank - 2], lv[rank - 2])) return std::nullopt;
-    // Head sizes the GPU kernels take (static: the Reshape into heads makes them so in every exporter's graph).
-    for (const ir::Dim& d : {lq[rank - 1], lv[rank - 1]}) {
-        if (!d.isStatic() || d.size > cpu::kAttentionMaxHeadSize) return std::nullopt;
+    // Where the shapes are known: batch/head dims equal or 1 (the op broadcasts them as MatMul does), D and Sk
+    // equal, head sizes the GPU kernels take. Unknown dims (shapes computed at run time) are checked by the op.
+    if (q->source->shape() && k->source->shape() && v->source->shape()) {
+        const auto lq = logicalDims(*q->source->shape(), q->layout);
+        const auto lk = logicalDims(*k->source->shape(), k->layout);
+        const auto lv = logicalDims(*v->source->shape(), v->layout);
+        for (size_t i = 0; i + 2 < rank; ++i) {
+            if (conflicting(lq[i], lk[i]) || conflicting(lq[i], lv[i]) || conflicting(lk[i], lv[i])) {
+                return std::nullopt;
+            }
+        }
+        auto differ = [](const ir::Dim& a, const ir::Dim& b) {
+            return a.isStatic() && b.isStatic() && a.size != b.size;
+        };
+        if (differ(lq[rank - 1], lk[rank - 1]) || differ(lk[rank - 2], lv[rank - 2])) return std::nullopt;
+        for (const ir::Dim& d : {lq[rank - 1], lv[rank - 1]}) {
+            if (d.isStatic() && d.size > cpu::kAttentionMaxHeadSize) return std::nullopt;
+        }
     }
     // Y back to [B, S, H, Dv] folds into out_layout.
     m.output = y;

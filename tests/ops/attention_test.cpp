@@ -55,6 +55,25 @@ TEST(AttentionOp, SeqMajorLayoutsAreTheTransposedHeadMajorOnes) {
     expectTensorNear((*seq)[0], toSeqMajor((*plain)[0]), 0.0, 0.0);
 }
 
+TEST(AttentionOp, OneKeyValueHeadBroadcastsOverTheQueryHeads) {
+    // Multi-query attention: K and V with H = 1 read by every head of Q, as MatMul broadcasts.
+    const Tensor q = randomTensor(DataType::kFloat32, {2, 3, 5, 4}, 13);
+    const Tensor k = randomTensor(DataType::kFloat32, {2, 1, 6, 4}, 14);
+    const Tensor v = randomTensor(DataType::kFloat32, {2, 1, 6, 4}, 15);
+    Tensor k3(DataType::kFloat32, {2, 3, 6, 4}), v3(DataType::kFloat32, {2, 3, 6, 4});
+    for (int64_t b = 0; b < 2; ++b)
+        for (int64_t h = 0; h < 3; ++h)
+            for (int64_t i = 0; i < 24; ++i) {
+                k3.data<float>()[(b * 3 + h) * 24 + i] = k.data<float>()[b * 24 + i];
+                v3.data<float>()[(b * 3 + h) * 24 + i] = v.data<float>()[b * 24 + i];
+            }
+    auto shared = attention(q, k, v).run();
+    auto expanded = attention(q, k3, v3).run();
+    ASSERT_TRUE(shared.isOk()) << shared.status().message();
+    ASSERT_TRUE(expanded.isOk());
+    expectTensorNear((*shared)[0], (*expanded)[0], 0.0, 0.0);
+}
+
 TEST(AttentionOp, CausalIsAnUpperTriangleOfMinusInfinity) {
     const Tensor q = randomTensor(DataType::kFloat32, {1, 2, 6, 4}, 4);
     const Tensor k = randomTensor(DataType::kFloat32, {1, 2, 9, 4}, 5);

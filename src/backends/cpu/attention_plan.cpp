@@ -1,5 +1,6 @@
 #include "backends/cpu/attention_plan.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -34,6 +35,14 @@ Logical logical(const Shape& s, int64_t layout) {
     l.strides.head = layout == kAttentionHeadMajor ? l.s * l.d : l.d;
     l.strides.seq = layout == kAttentionHeadMajor ? l.d : l.h * l.d;
     return l;
+}
+
+//! The strides of `l` with 0 along the batch/head dims it broadcasts over.
+AttentionStrides broadcastStrides(const Logical& l, int64_t batch, int64_t heads) {
+    AttentionStrides s = l.strides;
+    if (l.b != batch) s.batch = 0;
+    if (l.h != heads) s.head = 0;
+    return s;
 }
 
 Status maskStrides(const Shape& m, const Shape& scores, AttentionMaskStrides& out) {
@@ -94,24 +103,35 @@ Result<AttentionPlan> planAttention(const Shape& q, const Shape& k, const Shape&
     KILN_ASSIGN_OR_RETURN(int64_t vl, layoutAttr(attrs, "v_layout"));
     KILN_ASSIGN_OR_RETURN(int64_t ol, layoutAttr(attrs, "out_layout"));
     const Logical lq = logical(q, ql), lk = logical(k, kl), lv = logical(v, vl);
-    if (lk.b != lq.b || lk.h != lq.h || lk.d != lq.d) {
-        return invalidArgument("input 1 'K' " + shapeToString(k) + " must match Q " + shapeToString(q) +
-                               " in batch, heads and head size");
+    // Batch and head dims broadcast as MatMul's batch dims do (size 1 against any size); D and Sk must agree.
+    auto joint = [](int64_t a, int64_t b, int64_t c) -> int64_t {
+        const int64_t n = std::max({a, b, c});
+        return (a == n || a == 1) && (b == n || b == 1) && (c == n || c == 1) ? n : -1;
+    };
+    const int64_t batch = joint(lq.b, lk.b, lv.b);
+    const int64_t heads = joint(lq.h, lk.h, lv.h);
+    if (batch < 0 || heads < 0) {
+        return invalidArgument("inputs 'Q' " + shapeToString(q) + ", 'K' " + shapeToString(k) + " and 'V' " +
+                               shapeToString(v) + " do not broadcast in batch and heads");
     }
-    if (lv.b != lq.b || lv.h != lq.h || lv.s != lk.s) {
+    if (lk.d != lq.d) {
+        return invalidArgument("input 1 'K' " + shapeToString(k) + " must match Q " + shapeToString(q) +
+                               " in head size");
+    }
+    if (lv.s != lk.s) {
         return invalidArgument("input 2 'V' " + shapeToString(v) + " must match K " + shapeToString(k) +
-                               " in batch, heads and sequence length");
+                               " in sequence length");
     }
     AttentionPlan p;
-    p.batch = lq.b;
-    p.heads = lq.h;
+    p.batch = batch;
+    p.heads = heads;
     p.sq = lq.s;
     p.sk = lk.s;
     p.d = lq.d;
     p.dv = lv.d;
-    p.q = lq.strides;
-    p.k = lk.strides;
-    p.v = lv.strides;
+    p.q = broadcastStrides(lq, batch, heads);
+    p.k = broadcastStrides(lk, batch, heads);
+    p.v = broadcastStrides(lv, batch, heads);
     p.scale = attrs.getFloat("scale", p.d > 0 ? 1.0f / std::sqrt(static_cast<float>(p.d)) : 1.0f);
     p.causal = attrs.getInt("causal", 0) != 0;
     const bool rank4 = q.size() == 4;
