@@ -29,6 +29,13 @@ std::unique_ptr<Pass> createConvBatchNormFold();
 //! "bias-activation-fusion": Conv/Gemm/MatMul + bias Add + residual Add + activation → kiln FusedConv/FusedGemm/
 //! FusedMatMul.
 std::unique_ptr<Pass> createBiasActivationFusion();
+//! "gelu-fusion": the exporters' Erf and Tanh spellings of GELU → one Gelu node (approximate "none" / "tanh").
+std::unique_ptr<Pass> createGeluFusion();
+//! "add-layer-norm-fusion": LayerNormalization(Add(a, b)) of two same-shape runtime values → kiln FusedAddLayerNorm.
+std::unique_ptr<Pass> createAddLayerNormFusion();
+//! "matmul-merge": MatMul/FusedMatMul siblings over one input with constant [K, N] weights (q/k/v projections) →
+//! one FusedMatMul over stacked weights + Split (views on the GPU) + Squeeze.
+std::unique_ptr<Pass> createMatMulMerge();
 //! "elementwise-claim": asks the backend which elementwise chains it fuses (BackendHooks::claimElementwiseChains)
 //! and records them as the node attribute `kiln_fusion_group` (chain index).
 std::unique_ptr<Pass> createElementwiseClaim();

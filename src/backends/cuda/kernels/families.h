@@ -16,5 +16,6 @@ void registerPoolingKernels(KernelRegistry& r);        // MaxPool, AveragePool, 
 void registerNhwcConvKernels(KernelRegistry& r);       // FusedConvNhwc, ConvTransposeNhwc (cuDNN, channels-last)
 void registerNhwcPoolKernels(KernelRegistry& r);       // MaxPoolNhwc, AveragePoolNhwc, GlobalAveragePoolNhwc
 void registerResizeKernels(KernelRegistry& r);         // Resize, Upsample, DepthToSpace, SpaceToDepth, GridSample
+void registerGeluKernels(KernelRegistry& r);           // Gelu (the fused-epilogue kernel)
 
 }  // namespace kiln::cuda
