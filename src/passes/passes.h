@@ -31,6 +31,9 @@ std::unique_ptr<Pass> createConvBatchNormFold();
 std::unique_ptr<Pass> createBiasActivationFusion();
 //! "gelu-fusion": the exporters' Erf and Tanh spellings of GELU → one Gelu node (approximate "none" / "tanh").
 std::unique_ptr<Pass> createGeluFusion();
+//! "layer-norm-fusion": the spelled-out LayerNormalization of exports before opset 17 (ReduceMean, Sub, Pow,
+//! ReduceMean, Add, Sqrt, Div [, Mul, Add]) → one LayerNormalization.
+std::unique_ptr<Pass> createLayerNormFusion();
 //! "add-layer-norm-fusion": LayerNormalization(Add(a, b)) of two same-shape runtime values → kiln FusedAddLayerNorm.
 std::unique_ptr<Pass> createAddLayerNormFusion();
 //! "matmul-merge": MatMul/FusedMatMul siblings over one input with constant [K, N] weights (q/k/v projections) →

@@ -15,6 +15,7 @@ std::vector<std::unique_ptr<Pass>> defaultPipeline(PrecisionPolicy precision) {
     // to the LayerNormalization before bias-activation-fusion would put it into the MatMul; the q/k/v MatMuls merge
     // once each has its bias.
     p.push_back(createGeluFusion());
+    p.push_back(createLayerNormFusion());
     p.push_back(createAddLayerNormFusion());
     p.push_back(createBiasActivationFusion());
     p.push_back(createMatMulMerge());

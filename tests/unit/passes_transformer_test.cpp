@@ -168,6 +168,83 @@ TEST(PassGelu, DoesNotMatch) {
     });
 }
 
+// ---- layer-norm-fusion
+
+//! The opset-13 spelling of LayerNorm over the last `axes` dims of x [2, 3, 8].
+void spelledNorm(GraphBuilder& b, bool pow, bool affine, std::vector<int64_t> axes = {-1}) {
+    b.input("x", DataType::kFloat32, kX);
+    b.constant("two", Tensor::scalar<float>(2.0f));
+    b.constant("eps", Tensor::scalar<float>(1e-5f));
+    b.node(OpKind::kReduceMean, {"x"}, {"mean"}, DataType::kFloat32)->attrs().set("axes", axes);
+    b.node(OpKind::kSub, {"x", "mean"}, {"d"}, DataType::kFloat32, kX);
+    if (pow) {
+        b.node(OpKind::kPow, {"d", "two"}, {"sq"}, DataType::kFloat32, kX);
+    } else {
+        b.node(OpKind::kMul, {"d", "d"}, {"sq"}, DataType::kFloat32, kX);
+    }
+    b.node(OpKind::kReduceMean, {"sq"}, {"var"}, DataType::kFloat32)->attrs().set("axes", axes);
+    b.node(OpKind::kAdd, {"var", "eps"}, {"ve"}, DataType::kFloat32);
+    b.node(OpKind::kSqrt, {"ve"}, {"s"}, DataType::kFloat32);
+    b.node(OpKind::kDiv, {"d", "s"}, {affine ? "n" : "y"}, DataType::kFloat32, kX);
+    if (affine) {
+        b.constant("gamma", randomTensor({8}, 111, 0.5f, 1.5f));
+        b.constant("beta", randomTensor({1, 8}, 112));
+        b.node(OpKind::kMul, {"gamma", "n"}, {"m"}, DataType::kFloat32, kX);
+        b.node(OpKind::kAdd, {"m", "beta"}, {"y"}, DataType::kFloat32, kX);
+    }
+    b.output("y");
+}
+
+TEST(PassLayerNorm, SpelledOutFormsBecomeOneNode) {
+    for (bool pow : {true, false}) {
+        for (bool affine : {true, false}) {
+            SCOPED_TRACE(std::to_string(pow) + " " + std::to_string(affine));
+            ir::Graph g;
+            expectEquivalent([&](GraphBuilder& b) { spelledNorm(b, pow, affine); }, {randomTensor(kX, 113, -2, 3)},
+                             one(passes::createLayerNormFusion()), g, 1e-5);
+            ASSERT_EQ(g.nodes().size(), 1u);
+            const ir::Node& ln = *g.nodes()[0];
+            EXPECT_EQ(ln.op(), OpKind::kLayerNormalization);
+            EXPECT_EQ(ln.attrs().getInt("axis", 0), 2);
+            EXPECT_FLOAT_EQ(ln.attrs().getFloat("epsilon", 0), 1e-5f);
+            EXPECT_EQ(ln.inputs().size(), affine ? 3u : 2u);
+            EXPECT_EQ(ln.output(0)->name(), "y");
+        }
+    }
+    ir::Graph g;  // two trailing axes
+    expectEquivalent(
+        [](GraphBuilder& b) {
+            spelledNorm(b, true, false, {2, -2});
+        },
+        {randomTensor(kX, 114)}, one(passes::createLayerNormFusion()), g, 1e-5);
+    ASSERT_EQ(countOps(g, OpKind::kLayerNormalization), 1u);
+    EXPECT_EQ(g.nodes()[0]->attrs().getInt("axis", 0), 1);
+}
+
+TEST(PassLayerNorm, DoesNotMatch) {
+    auto unchanged = [](const std::function<void(GraphBuilder&)>& build) {
+        ir::Graph g;
+        GraphBuilder b(g);
+        build(b);
+        runPasses(g, one(passes::createLayerNormFusion()));
+        EXPECT_EQ(countOps(g, OpKind::kLayerNormalization), 0u);
+    };
+    unchanged([](GraphBuilder& b) { spelledNorm(b, true, true, {1}); });  // not the trailing axes
+    unchanged([](GraphBuilder& b) {                                       // the variance is a graph output
+        spelledNorm(b, true, true);
+        b.output("var");
+    });
+    unchanged([](GraphBuilder& b) {  // the centered value has a third reader
+        spelledNorm(b, false, false);
+        b.node(OpKind::kRelu, {"d"}, {"r"}, DataType::kFloat32, kX);
+        b.output("r");
+    });
+    unchanged([](GraphBuilder& b) {  // pinned apart
+        spelledNorm(b, true, false);
+        b.value("s")->producer()->attrs().set(passes::kPrecisionAttr, std::string("fp16"));
+    });
+}
+
 // ---- add-layer-norm-fusion
 
 //! BERT's post-norm residual: LayerNorm(x + (MatMul(x, W) + b)).
