@@ -3,10 +3,12 @@
 // once and writes Y once, where the Add alone wrote and re-read the sum.
 //
 // It runs before bias-activation-fusion so that the residual Add goes to the normalization and the MatMul keeps
-// just its bias (+ activation) epilogue; what the fusion leaves (Adds of a constant, broadcasting Adds) stays as it
-// was. Matches only when: a and b are runtime values of the Add's output shape and dtype (no broadcasting); the
-// sum is read by the LayerNormalization alone and is not a graph output or captured by a subgraph; the
-// LayerNormalization's Mean and InvStdDev outputs are unused; neither node is pinned to another precision.
+// just its bias (+ activation) epilogue. The fused op keeps Add's broadcasting, so shapes need not be known (dynamic
+// exports leave most of them unknown); the kernels take the one-pass path when a and b have one shape at run time.
+// Matches only when: a and b are runtime values (Adds of a constant, the embeddings' position table say, stay) of
+// the sum's float dtype; the sum is read by the LayerNormalization alone and is not a graph output or captured by a
+// subgraph; the LayerNormalization's Mean and InvStdDev outputs are unused; neither node is pinned to another
+// precision.
 #include "passes/layer_precision.h"
 #include "passes/passes.h"
 #include "passes/pattern_util.h"
@@ -43,10 +45,7 @@ public:
         const ir::Node* add = producerOf(sum, OpKind::kAdd);
         if (!add || add->inputs().size() != 2 || !onlyReadOnce(sum, mRefs) || !statsUnused(ln)) return false;
         for (const ir::Value* operand : add->inputs()) {
-            if (!operand || operand->isConstant() || operand->dtype() != sum->dtype() ||
-                !sameShape(operand->shape(), sum->shape())) {
-                return false;
-            }
+            if (!operand || operand->isConstant() || operand->dtype() != sum->dtype()) return false;
         }
         return isFloatingPoint(sum->dtype()) && pinsAllowMerge(ln, *add);
     }

@@ -3,8 +3,8 @@
 // Starting from a Conv, Gemm or MatMul (or a fused node from an earlier iteration) whose output has one reader,
 // the rule absorbs that reader while it is:
 //   - an Add of a constant bias (Conv: [M,1,1]-like per channel, when the Conv has no bias yet; Gemm: anything
-//     broadcastable to [M, N] when Gemm has no C; MatMul: [.., N] along the last dim), before any residual or
-//     activation;
+//     broadcastable to [M, N] when Gemm has no C; MatMul: [.., N] along the last dim; a 1-D one also when the output's
+//     shape is unknown, N then read from a constant weight), before any residual or activation;
 //   - an Add of a runtime value with the same shape (the residual of ResNet blocks), before any activation;
 //   - one of Relu, LeakyRelu, Clip (constant bounds), Sigmoid, HardSigmoid, Tanh, HardSwish, Gelu (activation
 //     "Gelu", or "GeluTanh" for approximate="tanh").
@@ -156,6 +156,13 @@ private:
                 const int64_t d = (*out)[out->size() - s.size() + i];
                 if (s[i] != 1 && s[i] != d) return {};
             }
+            return {Step::kBias, c, s};
+        }
+        // MatMul by a constant [.., K, N] weight: a 1-D bias of N values runs along the last dim whatever the (often
+        // unknown: dynamic exports) shape of the output.
+        const ir::Value* w = node.input(1);
+        if (base == OpKind::kFusedMatMul && !out && s.size() == 1 && w && w->isConstant() &&
+            w->constant().rank() >= 2 && w->constant().dim(-1) == s[0]) {
             return {Step::kBias, c, s};
         }
         // Conv: per output channel, [M, 1, ..., 1] aligned at dim 1 of the output. MatMul: [1, ..., N].

@@ -53,7 +53,8 @@ public:
         for (const ir::Node* n : m.nodes) {
             if (!pinsAllowMerge(*first, *n)) return false;
         }
-        const auto rank = static_cast<int64_t>(m.x->shape()->size());
+        if (!m.x->shape() && !m.gamma) return false;  // ones of an unknown size
+        const int64_t rank = m.x->shape() ? static_cast<int64_t>(m.x->shape()->size()) : 1;
         if (!m.gamma) {
             Shape norm;
             for (int64_t d = m.axis; d < rank; ++d) {
@@ -72,6 +73,13 @@ public:
                 }
             }
             KILN_ASSIGN_OR_RETURN(m.gamma, ir::addConstant(graph, m.x->name() + "_ln_scale", std::move(ones)));
+        }
+        // LayerNormalization's Scale and B broadcast to the normalized shape: drop the leading 1s beyond its rank.
+        for (ir::Value** p : {&m.gamma, &m.beta}) {
+            if (!*p || !m.x->shape() || static_cast<int64_t>((*p)->constant().rank()) <= rank - m.axis) continue;
+            const Shape& s = (*p)->constant().shape();
+            KILN_ASSIGN_OR_RETURN(Tensor t, (*p)->constant().reshaped(Shape(s.end() - (rank - m.axis), s.end())));
+            KILN_ASSIGN_OR_RETURN(*p, ir::addConstant(graph, (*p)->name() + "_ln", std::move(t)));
         }
         ir::Node* last = m.nodes.back();
         ir::Node* ln = ir::insertNodeAfter(graph, last, OpKind::kLayerNormalization, last->name(), 17);
@@ -92,17 +100,19 @@ public:
     }
 
 private:
-    //! The trailing-axes ReduceMean (keepdims 1) of a float value of known rank; the first normalized axis or -1.
-    static int64_t reducedTail(const ir::Node& mean) {
+    //! The trailing-axes ReduceMean (keepdims 1): the first normalized axis (negative, from the end, when x's rank is
+    //! unknown: then only axes = [-1] qualifies), or nullopt.
+    static std::optional<int64_t> reducedTail(const ir::Node& mean) {
         const ir::Value* x = mean.input(0);
-        if (mean.inputs().size() != 1 || mean.attrs().getInt("keepdims", 1) != 1 || !x->shape()) return -1;
-        const auto rank = static_cast<int64_t>(x->shape()->size());
+        if (mean.inputs().size() != 1 || mean.attrs().getInt("keepdims", 1) != 1) return std::nullopt;
         std::vector<int64_t> axes = mean.attrs().getInts("axes").value_or(std::vector<int64_t>{});
-        if (axes.empty() || rank == 0) return -1;
+        if (!x->shape()) return axes == std::vector<int64_t>{-1} ? std::optional<int64_t>(-1) : std::nullopt;
+        const auto rank = static_cast<int64_t>(x->shape()->size());
+        if (axes.empty() || rank == 0) return std::nullopt;
         for (int64_t& a : axes) a = a < 0 ? a + rank : a;
         std::sort(axes.begin(), axes.end());
         for (size_t i = 0; i < axes.size(); ++i) {
-            if (axes[i] != rank - static_cast<int64_t>(axes.size()) + static_cast<int64_t>(i)) return -1;
+            if (axes[i] != rank - static_cast<int64_t>(axes.size()) + static_cast<int64_t>(i)) return std::nullopt;
         }
         return axes.front();
     }
@@ -135,20 +145,23 @@ private:
         if (!mean || mean->input(0) != m.x || !onlyReadOnce(sub->input(1), mRefs) || !isFloatingPoint(m.x->dtype())) {
             return false;
         }
-        m.axis = reducedTail(*mean);
-        if (m.axis < 0 || reducedTail(*varMean) != m.axis ||
+        const std::optional<int64_t> axis = reducedTail(*mean);
+        if (!axis || reducedTail(*varMean) != axis ||
             mean->attrs().getInts("axes")->size() != varMean->attrs().getInts("axes")->size()) {
             return false;
         }
+        m.axis = *axis;
         m.epsilon = static_cast<float>(*eps);
         m.nodes = {mean, sub, square, varMean, addEps, sqrt, &div};
         return true;
     }
 
-    //! A constant that broadcasts over the normalized dims only (leading 1s allowed).
+    //! A constant that broadcasts over the normalized dims only (leading 1s allowed); 1-D when x's rank is unknown
+    //! (a last dim other than its size then fails at run time, in LayerNormalization's check).
     bool normParam(const ir::Value* p, const NormMatch& m) const {
         if (!p || !p->isConstant() || p->constant().dtype() != m.x->dtype()) return false;
         const Shape& s = p->constant().shape();
+        if (!m.x->shape()) return s.size() == 1;
         const auto rank = static_cast<int64_t>(m.x->shape()->size());
         if (static_cast<int64_t>(s.size()) > rank) return false;
         for (size_t i = 0; i < s.size(); ++i) {

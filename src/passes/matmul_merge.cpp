@@ -45,30 +45,33 @@ public:
         int64_t merged = 0;
         for (ir::Node* node : nodes) {
             if (node->removed() || !isProduct(node->op()) || !seen.insert(node->input(0)).second) continue;
-            std::vector<ir::Node*> group = siblings(graph, *node);
-            if (group.size() < 2) continue;
-            KILN_RETURN_IF_ERROR(merge(graph, group, ctx));
-            ++result.changes;
-            merged += static_cast<int64_t>(group.size());
+            std::vector<ir::Node*> pending = candidates(graph, node->input(0));
+            while (!pending.empty()) {
+                // The earliest candidate and those compatible with it form a group; the rest try again.
+                std::vector<ir::Node*> group, rest;
+                for (ir::Node* n : pending) (compatible(*pending.front(), *n) ? group : rest).push_back(n);
+                pending = std::move(rest);
+                if (group.size() < 2) continue;
+                KILN_RETURN_IF_ERROR(merge(graph, group, ctx));
+                ++result.changes;
+                merged += static_cast<int64_t>(group.size());
+            }
         }
         result.summary = "merged " + std::to_string(merged) + " MatMul into " + std::to_string(result.changes);
         return result;
     }
 
 private:
-    //! The node's input readers that can merge with it (the node first), in graph order.
-    static std::vector<ir::Node*> siblings(const ir::Graph& graph, ir::Node& first) {
-        ir::Value* x = first.input(0);
+    //! x's readers that could merge with one another, in graph order.
+    static std::vector<ir::Node*> candidates(const ir::Graph& graph, ir::Value* x) {
         if (!x || x->isConstant() || !isFloatingPoint(x->dtype()) || !x->shape() || x->shape()->size() < 2) return {};
-        if (!candidate(graph, first, x)) return {};
-        std::vector<ir::Node*> group;
+        std::vector<ir::Node*> found;
         for (ir::Node* n : x->consumers()) {
-            if (std::find(group.begin(), group.end(), n) != group.end()) continue;
-            if (candidate(graph, *n, x) && compatible(first, *n)) group.push_back(n);
+            if (std::find(found.begin(), found.end(), n) == found.end() && candidate(graph, *n, x)) found.push_back(n);
         }
-        std::sort(group.begin(), group.end(),
+        std::sort(found.begin(), found.end(),
                   [&](const ir::Node* a, const ir::Node* b) { return graph.indexOf(a) < graph.indexOf(b); });
-        return group;
+        return found;
     }
 
     static bool candidate(const ir::Graph& graph, const ir::Node& n, const ir::Value* x) {

@@ -115,10 +115,18 @@ TEST(CudaFusedAddLayerNorm, GeneralKernelAndErrors) {
     expectCudaMatchesCpu(addLayerNorm(DataType::kFloat64, {4, 33}, -1, true, DataType::kFloat64));
     // float16 data with float32 parameters: the sum in scratch, then the general kernel.
     expectCudaMatchesCpu(addLayerNorm(DataType::kFloat16, {4, 48}, -1, true, DataType::kFloat32));
+    for (DataType t : kFloats) {  // R broadcast against X: the sum in scratch, then the row kernel
+        OpTester broadcast("FusedAddLayerNorm", 1, "kiln");
+        broadcast.input(random(t, {2, 5, 64})).input(random(t, {1, 64})).constInput(random(t, {64}));
+        expectCudaMatchesCpu(broadcast);
+        OpTester wider("FusedAddLayerNorm", 1, "kiln");  // R the larger one
+        wider.input(random(t, {5, 1})).input(random(t, {3, 5, 8})).constInput(random(t, {8}));
+        expectCudaMatchesCpu(wider);
+    }
     OpTester mismatch("FusedAddLayerNorm", 1, "kiln");
-    mismatch.input(random(DataType::kFloat32, {2, 8})).input(random(DataType::kFloat32, {1, 8}));
+    mismatch.input(random(DataType::kFloat32, {2, 8})).input(random(DataType::kFloat32, {3, 8}));
     mismatch.constInput(random(DataType::kFloat32, {8}));
-    expectCudaMatchesCpu(mismatch);  // R must have X's shape: both fail
+    expectCudaMatchesCpu(mismatch);  // does not broadcast: both fail
 }
 
 TEST(CudaLayerNormalization, RowKernelAndGeneralKernel) {

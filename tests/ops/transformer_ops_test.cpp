@@ -108,13 +108,26 @@ TEST(FusedAddLayerNormOp, MatchesNaiveLoop) {
     }
 }
 
+TEST(FusedAddLayerNormOp, BroadcastingResidual) {
+    // R [4] broadcast over X [2, 3, 4], as Add does: the sum is [2, 3, 4].
+    Tensor x = randomTensor(DataType::kFloat32, {2, 3, 4}, 5);
+    Tensor r = randomTensor(DataType::kFloat32, {4}, 6);
+    Tensor scale = randomTensor(DataType::kFloat32, {4}, 7, 0.5, 1.5);
+    auto out = OpTester("FusedAddLayerNorm", 1, "kiln").input(x).input(r).constInput(scale).run();
+    ASSERT_TRUE(out.isOk()) << out.status().message();
+    Tensor rFull(DataType::kFloat32, {2, 3, 4});
+    for (int64_t i = 0; i < rFull.numel(); ++i) rFull.data<float>()[i] = r.data<float>()[i % 4];
+    const std::vector<double> want = naiveAddLayerNorm(x, rFull, scale, nullptr, 4, 1e-5);
+    for (int64_t i = 0; i < x.numel(); ++i) EXPECT_NEAR((*out)[0].getDouble(i), want[static_cast<size_t>(i)], 1e-5);
+}
+
 TEST(FusedAddLayerNormOp, Errors) {
     OpTester mismatch("FusedAddLayerNorm", 1, "kiln");
-    mismatch.input(randomTensor(DataType::kFloat32, {2, 4}, 1)).input(randomTensor(DataType::kFloat32, {4}, 2));
+    mismatch.input(randomTensor(DataType::kFloat32, {2, 4}, 1)).input(randomTensor(DataType::kFloat32, {3}, 2));
     mismatch.constInput(randomTensor(DataType::kFloat32, {4}, 3));
     auto out = mismatch.run();
     ASSERT_FALSE(out.isOk());
-    EXPECT_NE(out.status().message().find("'R'"), std::string::npos) << out.status().message();
+    EXPECT_NE(out.status().message().find("X + R"), std::string::npos) << out.status().message();
     OpTester scale("FusedAddLayerNorm", 1, "kiln");
     scale.input(randomTensor(DataType::kFloat32, {2, 4}, 1)).input(randomTensor(DataType::kFloat32, {2, 4}, 2));
     scale.constInput(randomTensor(DataType::kFloat32, {3}, 3));

@@ -117,6 +117,31 @@ TEST(PassGelu, TanhFormsBecomeGeluTanh) {
     }
 }
 
+TEST(PassGelu, FusesWithoutKnownShapes) {
+    // Dynamic exports leave shapes unknown: the bias's N comes from the constant weight.
+    ir::Graph g;
+    expectEquivalent(
+        [](GraphBuilder& b) {
+            b.input("x", DataType::kFloat32, kX);
+            b.constant("W", randomTensor({8, 16}, 16));
+            b.constant("b", randomTensor({16}, 17));
+            b.constant("sqrt2", Tensor::scalar<float>(1.4142135f));
+            b.constant("one", Tensor::scalar<float>(1.0f));
+            b.constant("half", Tensor::scalar<float>(0.5f));
+            b.node(OpKind::kMatMul, {"x", "W"}, {"mm"});
+            b.node(OpKind::kAdd, {"b", "mm"}, {"h"});
+            b.node(OpKind::kDiv, {"h", "sqrt2"}, {"s"});
+            b.node(OpKind::kErf, {"s"}, {"e"});
+            b.node(OpKind::kAdd, {"e", "one"}, {"p"});
+            b.node(OpKind::kMul, {"h", "p"}, {"m"});
+            b.node(OpKind::kMul, {"m", "half"}, {"y"});
+            b.output("y");
+        },
+        {randomTensor(kX, 18, -3, 3)}, geluThenBias(), g, 1e-6);
+    expectOneFusedMatMul(g, "Gelu");
+    EXPECT_EQ(g.nodes()[0]->input(2)->constant().shape(), (Shape{16}));
+}
+
 TEST(PassGelu, AloneMakesAGeluNode) {
     ir::Graph g;
     expectEquivalent([](GraphBuilder& b) { erfGelu(b, true, Tail::kMulXThenHalf); }, {randomTensor(kX, 15)},
@@ -171,8 +196,13 @@ TEST(PassGelu, DoesNotMatch) {
 // ---- layer-norm-fusion
 
 //! The opset-13 spelling of LayerNorm over the last `axes` dims of x [2, 3, 8].
-void spelledNorm(GraphBuilder& b, bool pow, bool affine, std::vector<int64_t> axes = {-1}) {
-    b.input("x", DataType::kFloat32, kX);
+void spelledNorm(GraphBuilder& b, bool pow, bool affine, std::vector<int64_t> axes = {-1}, bool unknownX = false) {
+    if (unknownX) {  // x behind a Relu without a shape annotation, as past a dynamic Reshape
+        b.input("x0", DataType::kFloat32, kX);
+        b.node(OpKind::kRelu, {"x0"}, {"x"});
+    } else {
+        b.input("x", DataType::kFloat32, kX);
+    }
     b.constant("two", Tensor::scalar<float>(2.0f));
     b.constant("eps", Tensor::scalar<float>(1e-5f));
     b.node(OpKind::kReduceMean, {"x"}, {"mean"}, DataType::kFloat32)->attrs().set("axes", axes);
@@ -188,7 +218,7 @@ void spelledNorm(GraphBuilder& b, bool pow, bool affine, std::vector<int64_t> ax
     b.node(OpKind::kDiv, {"d", "s"}, {affine ? "n" : "y"}, DataType::kFloat32, kX);
     if (affine) {
         b.constant("gamma", randomTensor({8}, 111, 0.5f, 1.5f));
-        b.constant("beta", randomTensor({1, 8}, 112));
+        b.constant("beta", randomTensor(unknownX ? Shape{8} : Shape{1, 8}, 112));
         b.node(OpKind::kMul, {"gamma", "n"}, {"m"}, DataType::kFloat32, kX);
         b.node(OpKind::kAdd, {"m", "beta"}, {"y"}, DataType::kFloat32, kX);
     }
@@ -219,6 +249,20 @@ TEST(PassLayerNorm, SpelledOutFormsBecomeOneNode) {
         {randomTensor(kX, 114)}, one(passes::createLayerNormFusion()), g, 1e-5);
     ASSERT_EQ(countOps(g, OpKind::kLayerNormalization), 1u);
     EXPECT_EQ(g.nodes()[0]->attrs().getInt("axis", 0), 1);
+}
+
+TEST(PassLayerNorm, UnknownRankWithLastAxis) {
+    // x's shape unknown (behind a Relu without annotations): axes [-1] and 1-D gamma/beta still fuse, with axis -1.
+    ir::Graph g;
+    expectEquivalent([](GraphBuilder& b) { spelledNorm(b, true, true, {-1}, true); }, {randomTensor(kX, 116)},
+                     one(passes::createLayerNormFusion()), g, 1e-5);
+    ASSERT_EQ(countOps(g, OpKind::kLayerNormalization), 1u);
+    EXPECT_EQ(g.nodes().size(), 2u);  // the Relu and the LayerNormalization
+    for (const auto& n : g.nodes()) {
+        if (n->op() == OpKind::kLayerNormalization) {
+            EXPECT_EQ(n->attrs().getInt("axis", 0), -1);
+        }
+    }
 }
 
 TEST(PassLayerNorm, DoesNotMatch) {
@@ -281,6 +325,23 @@ TEST(PassAddLayerNorm, ResidualGoesToTheNormalizationAndTheBiasToTheMatMul) {
     EXPECT_EQ(ln.output(0)->name(), "y");
 }
 
+TEST(PassAddLayerNorm, UnknownOrBroadcastShapesFuseToo) {
+    // The fused op broadcasts as Add does, so neither known nor equal shapes are needed.
+    ir::Graph g;
+    expectEquivalent(
+        [](GraphBuilder& b) {
+            b.input("a", DataType::kFloat32, kX);
+            b.input("c", DataType::kFloat32, {8});
+            b.constant("gamma", randomTensor({8}, 26));
+            b.node(OpKind::kAdd, {"a", "c"}, {"sum"});
+            b.node(OpKind::kLayerNormalization, {"sum", "gamma"}, {"y"});
+            b.output("y");
+        },
+        {randomTensor(kX, 27), randomTensor({8}, 28)}, one(passes::createAddLayerNormFusion()), g, 1e-6);
+    EXPECT_EQ(countOps(g, OpKind::kFusedAddLayerNorm), 1u);
+    EXPECT_EQ(g.nodes().size(), 1u);
+}
+
 TEST(PassAddLayerNorm, DoesNotMatch) {
     auto unchanged = [](const std::function<void(GraphBuilder&)>& build) {
         ir::Graph g;
@@ -299,9 +360,8 @@ TEST(PassAddLayerNorm, DoesNotMatch) {
         b.node(OpKind::kLayerNormalization, {"sum", "gamma"}, {"y", "mean"}, DataType::kFloat32, kX);
         b.output("y");
     };
-    unchanged([&](GraphBuilder& b) { norm(b, "a", "k", kX); });   // a constant operand
-    unchanged([&](GraphBuilder& b) { norm(b, "a", "c", {8}); });  // broadcasting
-    unchanged([&](GraphBuilder& b) {                              // the sum is a graph output
+    unchanged([&](GraphBuilder& b) { norm(b, "a", "k", kX); });  // a constant operand
+    unchanged([&](GraphBuilder& b) {                             // the sum is a graph output
         norm(b, "a", "c", kX);
         b.output("sum");
     });
@@ -317,13 +377,14 @@ TEST(PassAddLayerNorm, DoesNotMatch) {
 
 // ---- matmul-merge
 
-//! q, k, v = x W_i + b_i, each read by its own Relu (graph outputs qr, kr, vr; and v itself).
-void projections(GraphBuilder& b, bool constantV = true) {
+//! q, k, v = x W_i + b_i, each read by its own Transpose (graph outputs qt, kt, vt; and v itself); W_q a graph input
+//! unless `constantQ`.
+void projections(GraphBuilder& b, bool constantQ = true) {
     b.input("x", DataType::kFloat32, {2, 5, 8});
     const char* names[] = {"q", "k", "v"};
     for (int i = 0; i < 3; ++i) {
         const std::string n = names[i];
-        if (i == 2 && !constantV) {
+        if (i == 0 && !constantQ) {
             b.input("W" + n, DataType::kFloat32, {8, 6});
         } else {
             b.constant("W" + n, randomTensor({8, 6}, 40 + i));
@@ -331,8 +392,10 @@ void projections(GraphBuilder& b, bool constantV = true) {
         b.constant("b" + n, randomTensor({6}, 50 + i));
         b.node(OpKind::kMatMul, {"x", "W" + n}, {n + "_mm"}, DataType::kFloat32, Shape{2, 5, 6});
         b.node(OpKind::kAdd, {n + "_mm", "b" + n}, {n}, DataType::kFloat32, Shape{2, 5, 6});
-        b.node(OpKind::kRelu, {n}, {n + "r"}, DataType::kFloat32, Shape{2, 5, 6});
-        b.output(n + "r");
+        b.node(OpKind::kTranspose, {n}, {n + "t"}, DataType::kFloat32, Shape{2, 6, 5})
+            ->attrs()
+            .set("perm", std::vector<int64_t>{0, 2, 1});
+        b.output(n + "t");
     }
     b.output("v");
 }
@@ -387,7 +450,7 @@ TEST(PassMatMulMerge, PlainMatMulsWithoutBias) {
 }
 
 TEST(PassMatMulMerge, OnlyCompatibleSiblingsMerge) {
-    // A runtime weight stays apart; the two constant ones merge.
+    // A runtime weight (the first reader of x) stays apart; the two constant ones after it merge.
     {
         ir::Graph g;
         expectEquivalent([](GraphBuilder& b) { projections(b, false); },

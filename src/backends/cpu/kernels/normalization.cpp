@@ -201,25 +201,13 @@ Status kernelLayerNormalization(KernelContext& ctx) {
 }
 
 Status kernelFusedAddLayerNorm(KernelContext& ctx) {
-    // LayerNormalization(X + R): the sum is rounded to X's dtype first, as the Add of the unfused graph does.
+    // LayerNormalization(Add(X, R)): the Add's reference kernel (numpy broadcasting, the sum rounded to the dtype as
+    // in the unfused graph), then LayerNormalization's.
     KILN_RETURN_IF_ERROR(ctx.requireInputs(3, 4));
-    const Tensor& x = ctx.input(0);
-    const Tensor& r = ctx.input(1);
-    if (r.dtype() != x.dtype() || r.shape() != x.shape()) {
-        return invalidArgument("input 1 'R' " + r.describe() + " must match input 0 'X' " + x.describe());
-    }
-    if (!isFloatingPoint(x.dtype())) {
-        return invalidArgument(std::string("input 0 'X' must be a float tensor, got ") + dataTypeName(x.dtype()));
-    }
-    KILN_ASSIGN_OR_RETURN(Tensor sum, Tensor::allocate(x.dtype(), x.shape()));
-    dispatchFloat(x.dtype(), [&]<typename T>() {
-        for (int64_t i = 0; i < x.numel(); ++i) {
-            sum.data<T>()[i] =
-                fromCompute<T>(static_cast<ComputeT<T>>(x.data<T>()[i]) + static_cast<ComputeT<T>>(r.data<T>()[i]));
-        }
-        return Status::ok();
-    }).ignore();
-    KernelContext sub{ctx.node, {&sum, ctx.inputs[2]}, {}, ctx.runSubgraph, ctx.allocator};
+    KernelContext add{ctx.node, {ctx.inputs[0], ctx.inputs[1]}, {}, ctx.runSubgraph, nullptr};
+    add.outputs.resize(1);
+    KILN_RETURN_IF_ERROR(kernelAdd(add).withContext("X + R"));
+    KernelContext sub{ctx.node, {&add.outputs[0], ctx.inputs[2]}, {}, ctx.runSubgraph, ctx.allocator};
     if (ctx.hasInput(3)) sub.inputs.push_back(ctx.inputs[3]);
     sub.outputs.resize(1);
     KILN_RETURN_IF_ERROR(kernelLayerNormalization(sub));

@@ -15,6 +15,7 @@
 #include "backends/cpu/reduce_plan.h"
 #include "backends/cuda/check.h"
 #include "backends/cuda/kernels/conv_gemm_epilogue.h"
+#include "backends/cuda/kernels/elementwise.h"
 #include "backends/cuda/kernels/families.h"
 #include "backends/cuda/kernels/layer_norm_rows.h"
 #include "backends/cuda/kernels/reduction_plan.h"
@@ -197,24 +198,42 @@ Status instanceNormalization(CudaKernelContext& ctx) {
     return Status::ok();
 }
 
-//! The residual input R of FusedAddLayerNorm (input 1), checked against X; null for LayerNormalization.
-Result<const DeviceTensor*> residualInput(const CudaKernelContext& ctx, bool fused) {
-    if (!fused) return nullptr;
-    const DeviceTensor& x = ctx.input(0);
+//! FusedAddLayerNorm's R (input 1) against X: R itself when the shapes are equal (the kernels add it); else X + R
+//! with numpy broadcasting into scratch, which replaces `x`, and null.
+Result<const DeviceTensor*> addResidual(CudaKernelContext& ctx, DeviceTensor& x) {
     const DeviceTensor& r = ctx.input(1);
-    if (r.dtype != x.dtype || r.shape != x.shape) {
-        return invalidArgument("input 1 'R' " + describe(r) + " must match input 0 'X' " + describe(x));
+    if (r.dtype != x.dtype) {
+        return invalidArgument("inputs 'X' and 'R' must have the same dtype, got " + describe(x) + " and " +
+                               describe(r));
     }
-    return &r;
+    if (r.shape == x.shape) return &r;
+    auto shape = cpu::broadcastShapes({x.shape, r.shape});
+    if (!shape.isOk()) {
+        return invalidArgument("input 1 'R' " + describe(r) + " does not broadcast with input 0 'X' " + describe(x));
+    }
+    DeviceTensor sum;
+    sum.dtype = x.dtype;
+    sum.shape = *shape;
+    KILN_ASSIGN_OR_RETURN(sum.data, ctx.workspace(sum.byteSize()));
+    if (sum.numel() > 0) {
+        KILN_RETURN_IF_ERROR(
+            launchBinary(BinaryOp::kAdd, x.dtype, x.data, x.shape, r.data, r.shape, sum.data, sum.shape, ctx.stream()));
+    }
+    x = std::move(sum);
+    return nullptr;
 }
 
 //! LayerNormalization, or (fused) kiln FusedAddLayerNorm: LayerNormalization(X + R) with Scale and B one input later.
 Status layerNormalization(CudaKernelContext& ctx, bool fused) {
     const size_t p0 = fused ? 2 : 1;  // index of Scale
     KILN_RETURN_IF_ERROR(ctx.requireInputs(p0 + 1, p0 + 2));
-    const DeviceTensor& x = ctx.input(0);
+    DeviceTensor x = ctx.input(0);
+    const DeviceTensor* residual = nullptr;
+    if (fused) {
+        KILN_RETURN_IF_ERROR(checkFloatInput(x, 0));
+        KILN_ASSIGN_OR_RETURN(residual, addResidual(ctx, x));
+    }
     KILN_RETURN_IF_ERROR(checkFloatInput(x, 1));
-    KILN_ASSIGN_OR_RETURN(const DeviceTensor* residual, residualInput(ctx, fused));
     KILN_ASSIGN_OR_RETURN(int64_t axis, cpu::normalizeAxis(ctx.attrs().getInt("axis", -1), x.rank()));
     const auto stashType = static_cast<DataType>(ctx.attrs().getInt("stash_type", 1));
     if (!isFloatingPoint(stashType)) {
