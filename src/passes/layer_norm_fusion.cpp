@@ -22,7 +22,7 @@ using ir::OpKind;
 
 struct NormMatch {
     ir::Value* x = nullptr;
-    int64_t axis = 0;
+    int64_t axis = 0;  //!< Negative: counted from the end.
     float epsilon = 0;
     ir::Value* gamma = nullptr;
     ir::Value* beta = nullptr;
@@ -57,7 +57,7 @@ public:
         const int64_t rank = m.x->shape() ? static_cast<int64_t>(m.x->shape()->size()) : 1;
         if (!m.gamma) {
             Shape norm;
-            for (int64_t d = m.axis; d < rank; ++d) {
+            for (int64_t d = rank + m.axis; d < rank; ++d) {
                 const ir::Dim& dim = (*m.x->shape())[static_cast<size_t>(d)];
                 if (!dim.isStatic()) return false;  // ones of an unknown size
                 norm.push_back(dim.size);
@@ -76,9 +76,9 @@ public:
         }
         // LayerNormalization's Scale and B broadcast to the normalized shape: drop the leading 1s beyond its rank.
         for (ir::Value** p : {&m.gamma, &m.beta}) {
-            if (!*p || !m.x->shape() || static_cast<int64_t>((*p)->constant().rank()) <= rank - m.axis) continue;
+            if (!*p || !m.x->shape() || static_cast<int64_t>((*p)->constant().rank()) <= -m.axis) continue;
             const Shape& s = (*p)->constant().shape();
-            KILN_ASSIGN_OR_RETURN(Tensor t, (*p)->constant().reshaped(Shape(s.end() - (rank - m.axis), s.end())));
+            KILN_ASSIGN_OR_RETURN(Tensor t, (*p)->constant().reshaped(Shape(s.end() + m.axis, s.end())));
             KILN_ASSIGN_OR_RETURN(*p, ir::addConstant(graph, (*p)->name() + "_ln", std::move(t)));
         }
         ir::Node* last = m.nodes.back();
@@ -100,8 +100,8 @@ public:
     }
 
 private:
-    //! The trailing-axes ReduceMean (keepdims 1): the first normalized axis (negative, from the end, when x's rank is
-    //! unknown: then only axes = [-1] qualifies), or nullopt.
+    //! The trailing-axes ReduceMean (keepdims 1): the first normalized axis counted from the end (-1: the last dim
+    //! alone), or nullopt. When x's rank is unknown only axes = [-1] qualifies.
     static std::optional<int64_t> reducedTail(const ir::Node& mean) {
         const ir::Value* x = mean.input(0);
         if (mean.inputs().size() != 1 || mean.attrs().getInt("keepdims", 1) != 1) return std::nullopt;
@@ -114,7 +114,7 @@ private:
         for (size_t i = 0; i < axes.size(); ++i) {
             if (axes[i] != rank - static_cast<int64_t>(axes.size()) + static_cast<int64_t>(i)) return std::nullopt;
         }
-        return axes.front();
+        return axes.front() - rank;
     }
 
     bool matchCore(ir::Node& div, NormMatch& m) const {
@@ -167,7 +167,7 @@ private:
         for (size_t i = 0; i < s.size(); ++i) {
             const int64_t dim = rank - static_cast<int64_t>(s.size()) + static_cast<int64_t>(i);
             const ir::Dim& xd = (*m.x->shape())[static_cast<size_t>(dim)];
-            if (dim < m.axis ? s[i] != 1 : (!xd.isStatic() || xd.size != s[i])) return false;
+            if (dim < rank + m.axis ? s[i] != 1 : (!xd.isStatic() || xd.size != s[i])) return false;
         }
         return true;
     }
