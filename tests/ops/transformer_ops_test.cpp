@@ -1,5 +1,5 @@
-// Reference kernels of the transformer ops: ONNX Gelu (opset 20, both `approximate` forms) and kiln
-// FusedAddLayerNorm (LayerNormalization of X + R), against hand-computed values and a naive loop.
+// Reference kernels of the transformer ops: ONNX Gelu (opset 20, both `approximate` forms), kiln FusedMatMul's
+// grouped bias and kiln FusedAddLayerNorm (LayerNormalization of X + R), against hand-computed values and naive loops.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -59,6 +59,33 @@ TEST(GeluOp, EmptyAndErrors) {
     auto integer = OpTester("Gelu", 20).input(Tensor::fromVector<int32_t>({1, 2})).run();
     ASSERT_FALSE(integer.isOk());
     EXPECT_NE(integer.status().message().find("int32"), std::string::npos) << integer.status().message();
+}
+
+TEST(FusedMatMulOp, GroupedBias) {
+    // matmul-merge's form: [1, M, K] x [G, K, N] + bias [G, 1, N]: bias row g added to output slice g.
+    Tensor a = randomTensor(DataType::kFloat32, {1, 3, 4}, 1);
+    Tensor w = randomTensor(DataType::kFloat32, {2, 4, 5}, 2);
+    Tensor bias = randomTensor(DataType::kFloat32, {2, 1, 5}, 3);
+    auto out = OpTester("FusedMatMul", 1, "kiln").input(a).constInput(w).constInput(bias).run();
+    ASSERT_TRUE(out.isOk()) << out.status().message();
+    ASSERT_EQ((*out)[0].shape(), (Shape{2, 3, 5}));
+    for (int64_t g = 0; g < 2; ++g) {
+        for (int64_t i = 0; i < 3; ++i) {
+            for (int64_t j = 0; j < 5; ++j) {
+                double want = bias.getDouble(g * 5 + j);
+                for (int64_t k = 0; k < 4; ++k) want += a.getDouble(i * 4 + k) * w.getDouble(g * 20 + k * 5 + j);
+                EXPECT_NEAR((*out)[0].getDouble(g * 15 + i * 5 + j), want, 1e-5);
+            }
+        }
+    }
+    // A bias whose leading dim is not the output's is refused.
+    auto bad = OpTester("FusedMatMul", 1, "kiln")
+                   .input(a)
+                   .constInput(w)
+                   .constInput(randomTensor(DataType::kFloat32, {3, 1, 5}, 4))
+                   .run();
+    ASSERT_FALSE(bad.isOk());
+    EXPECT_NE(bad.status().message().find("'bias'"), std::string::npos) << bad.status().message();
 }
 
 //! LayerNormalization of x + r over the last `cols` elements, naively in double.
