@@ -3,10 +3,11 @@
 // Starting from a Conv, Gemm or MatMul (or a fused node from an earlier iteration) whose output has one reader,
 // the rule absorbs that reader while it is:
 //   - an Add of a constant bias (Conv: [M,1,1]-like per channel, when the Conv has no bias yet; Gemm: anything
-//     broadcastable to [M, N] when Gemm has no C; MatMul: [.., N] along the last dim), before any residual or
-//     activation;
+//     broadcastable to [M, N] when Gemm has no C; MatMul: [.., N] along the last dim; a 1-D one also when the output's
+//     shape is unknown, N then read from a constant weight), before any residual or activation;
 //   - an Add of a runtime value with the same shape (the residual of ResNet blocks), before any activation;
-//   - one of Relu, LeakyRelu, Clip (constant bounds), Sigmoid, HardSigmoid, Tanh, HardSwish.
+//   - one of Relu, LeakyRelu, Clip (constant bounds), Sigmoid, HardSigmoid, Tanh, HardSwish, Gelu (activation
+//     "Gelu", or "GeluTanh" for approximate="tanh").
 // The fused node takes the last absorbed node's place in the order (a residual may be computed after the Conv)
 // and its output value, so output names survive. Only floating-point dtypes fuse. A value that is a graph output
 // (marked ones too: NetworkDefinition::markOutput) is never fused away, and a reader pinned to another precision
@@ -17,6 +18,7 @@
 #include "ir/graph_edit.h"
 #include "passes/layer_precision.h"
 #include "passes/passes.h"
+#include "passes/pattern_util.h"
 
 namespace kiln::passes {
 
@@ -33,19 +35,7 @@ OpKind fusedKind(OpKind op) {
 
 bool isActivation(OpKind op) {
     return op == OpKind::kRelu || op == OpKind::kLeakyRelu || op == OpKind::kClip || op == OpKind::kSigmoid ||
-           op == OpKind::kHardSigmoid || op == OpKind::kTanh || op == OpKind::kHardSwish;
-}
-
-bool sameShape(const ir::SymbolicShape& a, const ir::SymbolicShape& b) {
-    if (!a || !b || a->size() != b->size()) return false;
-    for (size_t i = 0; i < a->size(); ++i) {
-        const ir::Dim& x = (*a)[i];
-        const ir::Dim& y = (*b)[i];
-        const bool equal =
-            x.isStatic() ? (y.isStatic() && x.size == y.size) : (!x.symbol.empty() && x.symbol == y.symbol);
-        if (!equal) return false;
-    }
-    return true;
+           op == OpKind::kHardSigmoid || op == OpKind::kTanh || op == OpKind::kHardSwish || op == OpKind::kGelu;
 }
 
 enum class Step { kNone, kBias, kResidual, kActivation };
@@ -137,6 +127,8 @@ private:
                 scalarInput(reader, 1, ok);
                 scalarInput(reader, 2, ok);
             }
+            const std::string approximate = reader.attrs().getString("approximate", "none");
+            if (reader.op() == OpKind::kGelu && approximate != "none" && approximate != "tanh") return {};
             return ok && reader.output(0) && reader.output(0)->dtype() == y->dtype()
                        ? Plan{Step::kActivation, nullptr, {}}
                        : Plan{};
@@ -164,6 +156,13 @@ private:
                 const int64_t d = (*out)[out->size() - s.size() + i];
                 if (s[i] != 1 && s[i] != d) return {};
             }
+            return {Step::kBias, c, s};
+        }
+        // MatMul by a constant [.., K, N] weight: a 1-D bias of N values runs along the last dim whatever the (often
+        // unknown: dynamic exports) shape of the output.
+        const ir::Value* w = node.input(1);
+        if (base == OpKind::kFusedMatMul && !out && s.size() == 1 && w && w->isConstant() &&
+            w->constant().rank() >= 2 && w->constant().dim(-1) == s[0]) {
             return {Step::kBias, c, s};
         }
         // Conv: per output channel, [M, 1, ..., 1] aligned at dim 1 of the output. MatMul: [1, ..., N].
@@ -204,7 +203,8 @@ private:
             }
             default: break;
         }
-        fused.attrs().set("activation", std::string(act.opType()));
+        const bool geluTanh = act.op() == OpKind::kGelu && act.attrs().getString("approximate", "none") == "tanh";
+        fused.attrs().set("activation", geluTanh ? std::string("GeluTanh") : std::string(act.opType()));
         if (!params.empty()) fused.attrs().set("activation_params", params);
     }
 

@@ -32,6 +32,16 @@ std::unique_ptr<Pass> createBiasActivationFusion();
 //! "attention-fusion" (src/passes/attention_fusion.cpp): MatMul(q·scale, kᵀ) [+ mask] → Softmax → MatMul(·, v), with
 //! the head Transposes around it, → one kiln Attention node.
 std::unique_ptr<Pass> createAttentionFusion();
+//! "gelu-fusion": the exporters' Erf and Tanh spellings of GELU → one Gelu node (approximate "none" / "tanh").
+std::unique_ptr<Pass> createGeluFusion();
+//! "layer-norm-fusion": the spelled-out LayerNormalization of exports before opset 17 (ReduceMean, Sub, Pow,
+//! ReduceMean, Add, Sqrt, Div [, Mul, Add]) → one LayerNormalization.
+std::unique_ptr<Pass> createLayerNormFusion();
+//! "add-layer-norm-fusion": LayerNormalization(Add(a, b)) of two same-shape runtime values → kiln FusedAddLayerNorm.
+std::unique_ptr<Pass> createAddLayerNormFusion();
+//! "matmul-merge": MatMul/FusedMatMul siblings over one input with constant [K, N] weights (q/k/v projections) →
+//! one FusedMatMul over stacked weights + Split (views on the GPU) + Squeeze.
+std::unique_ptr<Pass> createMatMulMerge();
 //! "elementwise-claim": asks the backend which elementwise chains it fuses (BackendHooks::claimElementwiseChains)
 //! and records them as the node attribute `kiln_fusion_group` (chain index).
 std::unique_ptr<Pass> createElementwiseClaim();

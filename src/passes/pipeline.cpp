@@ -13,7 +13,14 @@ std::vector<std::unique_ptr<Pass>> defaultPipeline(PrecisionPolicy precision) {
     p.push_back(createConvBatchNormFold());
     // Attention first: its mask Add would otherwise become a FusedMatMul bias of the scores MatMul.
     p.push_back(createAttentionFusion());
+    // GELU becomes one node first, so that bias-activation-fusion takes it as an activation; the residual Add goes
+    // to the LayerNormalization before bias-activation-fusion would put it into the MatMul; the q/k/v MatMuls merge
+    // once each has its bias.
+    p.push_back(createGeluFusion());
+    p.push_back(createLayerNormFusion());
+    p.push_back(createAddLayerNormFusion());
     p.push_back(createBiasActivationFusion());
+    p.push_back(createMatMulMerge());
     p.push_back(createElementwiseClaim());
     p.push_back(createLayoutAssignment());
     p.push_back(createPrecisionAssignment(precision));

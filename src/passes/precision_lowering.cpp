@@ -141,6 +141,7 @@ uint32_t defaultLowerableInputs(const ir::Node& node) {
         case OpKind::kHardSigmoid:
         case OpKind::kHardSwish:
         case OpKind::kErf:
+        case OpKind::kGelu:
         case OpKind::kNeg:
         case OpKind::kAbs:
         case OpKind::kPRelu:
@@ -159,6 +160,7 @@ uint32_t defaultLowerableInputs(const ir::Node& node) {
         case OpKind::kBatchNormalization:
         case OpKind::kInstanceNormalization:
         case OpKind::kLayerNormalization:
+        case OpKind::kFusedAddLayerNorm:
         case OpKind::kSoftmax:
         // Data movement: exact in any precision.
         case OpKind::kConcat:

@@ -62,6 +62,9 @@ struct CudaKernelContext {
     Result<DeviceTensor*> allocateOutput(size_t i, DataType type, Shape shape);
     //! Output i as a view of `source`'s memory with another shape of the same element count (Reshape & co).
     Status aliasOutput(size_t i, const DeviceTensor& source, Shape shape);
+    //! Output i as a view of the `shape`-sized part of `source`'s memory starting `elementOffset` elements in (a
+    //! Split along a leading axis); it keeps `source`'s memory alive.
+    Status viewOutput(size_t i, const DeviceTensor& source, int64_t elementOffset, Shape shape);
     //! Device scratch memory valid until this kernel returns (its work is stream-ordered before any reuse).
     //! kOutOfRange when `bytes` exceeds the workspace limit: choose an algorithm that needs less.
     Result<void*> workspace(size_t bytes);

@@ -27,6 +27,7 @@ KernelRegistry buildTable() {
     registerNhwcPoolKernels(r);
     registerResizeKernels(r);
     registerAttentionKernels(r);
+    registerGeluKernels(r);
     return r;
 }
 }  // namespace
@@ -65,6 +66,23 @@ Status CudaKernelContext::aliasOutput(size_t i, const DeviceTensor& source, Shap
     }
     DeviceTensor t = source;
     t.shape = std::move(shape);
+    outputs[i] = std::move(t);
+    return Status::ok();
+}
+
+Status CudaKernelContext::viewOutput(size_t i, const DeviceTensor& source, int64_t elementOffset, Shape shape) {
+    if (i >= outputs.size()) return internalError("output index " + std::to_string(i) + " out of range");
+    if (elementOffset < 0 || shapeNumel(shape) > source.numel() - elementOffset) {
+        return invalidArgument("cannot view " + shapeToString(shape) + " at element " + std::to_string(elementOffset) +
+                               " of " + shapeToString(source.shape));
+    }
+    DeviceTensor t = source;
+    t.shape = std::move(shape);
+    if (t.numel() == 0) {
+        t.data = nullptr;
+    } else {
+        t.data = static_cast<char*>(source.data) + elementOffset * static_cast<int64_t>(dataTypeSize(source.dtype));
+    }
     outputs[i] = std::move(t);
     return Status::ok();
 }

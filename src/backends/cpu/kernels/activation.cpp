@@ -1,4 +1,4 @@
-// Activations: Relu Sigmoid Tanh HardSigmoid HardSwish LeakyRelu Elu Selu Celu Softplus Softsign ThresholdedRelu
+// Activations: Relu Sigmoid Tanh HardSigmoid HardSwish LeakyRelu Elu Gelu Selu Celu Softplus Softsign ThresholdedRelu
 // Shrink PRelu Clip. Pointwise ones are lambdas over the compute type handed to ew::unaryMap.
 #include <algorithm>
 #include <cmath>
@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "backends/cpu/elementwise_ops.h"
+#include "backends/cpu/gelu.h"
 
 namespace kiln::cpu {
 
@@ -59,6 +60,16 @@ Status kernelLeakyRelu(KernelContext& ctx) {
 Status kernelElu(KernelContext& ctx) {
     const float alpha = ctx.attrs().getFloat("alpha", 1.0f);
     return floatActivation(ctx, [=]<typename C>(C v) { return v >= C(0) ? v : static_cast<C>(alpha) * std::expm1(v); });
+}
+
+Status kernelGelu(KernelContext& ctx) {
+    // Gelu-20: approximate "none" (erf) or "tanh".
+    const std::string approximate = ctx.attrs().getString("approximate", "none");
+    if (approximate == "tanh") return floatActivation(ctx, []<typename C>(C v) { return geluTanh(v); });
+    if (approximate != "none") {
+        return invalidArgument("attribute 'approximate' must be \"none\" or \"tanh\", got \"" + approximate + "\"");
+    }
+    return floatActivation(ctx, []<typename C>(C v) { return geluErf(v); });
 }
 
 Status kernelSelu(KernelContext& ctx) {

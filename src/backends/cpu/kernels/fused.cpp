@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "backends/cpu/gelu.h"
 #include "backends/cpu/kernel.h"
 #include "common/dispatch.h"
 
@@ -12,7 +13,7 @@ namespace kiln::cpu {
 
 namespace {
 
-enum class Act { kNone, kRelu, kLeakyRelu, kClip, kSigmoid, kHardSigmoid, kTanh, kHardSwish };
+enum class Act { kNone, kRelu, kLeakyRelu, kClip, kSigmoid, kHardSigmoid, kTanh, kHardSwish, kGelu, kGeluTanh };
 
 struct Activation {
     Act kind = Act::kNone;
@@ -40,6 +41,10 @@ Result<Activation> parseActivation(const ir::Attributes& attrs) {
         act.kind = Act::kTanh;
     } else if (name == "HardSwish") {
         act = {Act::kHardSwish, 1.0f / 6.0f, 0.5f};
+    } else if (name == "Gelu") {
+        act.kind = Act::kGelu;
+    } else if (name == "GeluTanh") {
+        act.kind = Act::kGeluTanh;
     } else {
         return invalidArgument("attribute 'activation' '" + name + "' is not supported");
     }
@@ -59,6 +64,8 @@ C activate(const Activation& act, C x) {
         case Act::kTanh: return std::tanh(x);
         case Act::kHardSwish:
             return x * std::max(C(0), std::min(C(1), static_cast<C>(act.a) * x + static_cast<C>(act.b)));
+        case Act::kGelu: return geluErf(x);
+        case Act::kGeluTanh: return geluTanh(x);
     }
     return x;
 }
@@ -73,17 +80,30 @@ Status runBase(KernelFn base, KernelContext& ctx, size_t baseInputs, Tensor& y) 
     return Status::ok();
 }
 
-//! y = act(y + bias (along the last dim) + z), in place.
+//! Whether `bias` is FusedMatMul's grouped form [G, 1, ..., 1, n] of y's rank (G = y's dim 0): one bias row per
+//! leading slice, as src/passes/matmul_merge.cpp makes it.
+bool groupedBias(const Tensor& bias, const Tensor& y, int64_t n) {
+    if (bias.rank() < 2 || bias.rank() != y.rank() || bias.dim(0) != y.dim(0) || bias.dim(-1) != n) return false;
+    for (int64_t d = 1; d + 1 < bias.rank(); ++d) {
+        if (bias.dim(d) != 1) return false;
+    }
+    return true;
+}
+
+//! y = act(y + bias (along the last dim, per leading slice when grouped) + z), in place.
 Status epilogue(const ir::Attributes& attrs, const Tensor* bias, const Tensor* z, Tensor& y) {
     KILN_ASSIGN_OR_RETURN(Activation act, parseActivation(attrs));
     if (z && (z->dtype() != y.dtype() || z->shape() != y.shape())) {
         return invalidArgument("residual input 'Z' " + z->describe() + " must match the output " + y.describe());
     }
     const int64_t n = y.rank() > 0 ? y.dim(-1) : 1;
-    if (bias && (bias->dtype() != y.dtype() || bias->rank() != 1 || bias->dim(0) != n)) {
+    const bool grouped = bias && groupedBias(*bias, y, n);
+    if (bias && (bias->dtype() != y.dtype() || ((bias->rank() != 1 || bias->dim(0) != n) && !grouped))) {
         return invalidArgument("input 'bias' " + bias->describe() + " must be 1-D of size " + std::to_string(n) +
-                               " and dtype " + dataTypeName(y.dtype()));
+                               " (or [dim 0, 1, ..., " + std::to_string(n) + "]) and dtype " + dataTypeName(y.dtype()));
     }
+    // Elements of y per bias row: all of y, or one leading slice when grouped.
+    const int64_t perRow = grouped && y.dim(0) > 0 ? y.numel() / y.dim(0) : std::max<int64_t>(y.numel(), 1);
     if (act.kind == Act::kNone && !bias && !z) return Status::ok();
     return dispatchFloat(
         y.dtype(),
@@ -95,7 +115,7 @@ Status epilogue(const ir::Attributes& attrs, const Tensor* bias, const Tensor* z
             const int64_t count = y.numel();
             for (int64_t i = 0; i < count; ++i) {
                 C v = static_cast<C>(py[i]);
-                if (pb) v = v + static_cast<C>(pb[i % n]);
+                if (pb) v = v + static_cast<C>(pb[(i / perRow) * n + i % n]);
                 if (pz) v = v + static_cast<C>(pz[i]);
                 py[i] = fromCompute<T>(activate(act, v));
             }

@@ -200,6 +200,21 @@ Status kernelLayerNormalization(KernelContext& ctx) {
     return Status::ok();
 }
 
+Status kernelFusedAddLayerNorm(KernelContext& ctx) {
+    // LayerNormalization(Add(X, R)): the Add's reference kernel (numpy broadcasting, the sum rounded to the dtype as
+    // in the unfused graph), then LayerNormalization's.
+    KILN_RETURN_IF_ERROR(ctx.requireInputs(3, 4));
+    KernelContext add{ctx.node, {ctx.inputs[0], ctx.inputs[1]}, {}, ctx.runSubgraph, nullptr};
+    add.outputs.resize(1);
+    KILN_RETURN_IF_ERROR(kernelAdd(add).withContext("X + R"));
+    KernelContext sub{ctx.node, {&add.outputs[0], ctx.inputs[2]}, {}, ctx.runSubgraph, ctx.allocator};
+    if (ctx.hasInput(3)) sub.inputs.push_back(ctx.inputs[3]);
+    sub.outputs.resize(1);
+    KILN_RETURN_IF_ERROR(kernelLayerNormalization(sub));
+    ctx.outputs[0] = std::move(sub.outputs[0]);
+    return Status::ok();
+}
+
 Status kernelLpNormalization(KernelContext& ctx) {
     KILN_RETURN_IF_ERROR(ctx.requireInputs(1, 1));
     const Tensor& x = ctx.input(0);

@@ -25,7 +25,7 @@ Result<EpilogueActivation> parseFusedActivation(const ir::Attributes& attrs) {
         int settable;  // how many of a, b activation_params may override
     };
     constexpr float kInf = std::numeric_limits<float>::infinity();
-    static constexpr std::array<Known, 7> kKnown{{
+    static constexpr std::array<Known, 9> kKnown{{
         {"Relu", EpilogueAct::kRelu, 0.0f, 0.0f, 0},
         {"LeakyRelu", EpilogueAct::kLeakyRelu, 0.01f, 0.0f, 1},
         {"Clip", EpilogueAct::kClip, -kInf, kInf, 2},
@@ -33,6 +33,8 @@ Result<EpilogueActivation> parseFusedActivation(const ir::Attributes& attrs) {
         {"HardSigmoid", EpilogueAct::kHardSigmoid, 0.2f, 0.5f, 2},
         {"Tanh", EpilogueAct::kTanh, 0.0f, 0.0f, 0},
         {"HardSwish", EpilogueAct::kHardSwish, 1.0f / 6.0f, 0.5f, 0},
+        {"Gelu", EpilogueAct::kGelu, 0.0f, 0.0f, 0},
+        {"GeluTanh", EpilogueAct::kGeluTanh, 0.0f, 0.0f, 0},
     }};
     const std::string name = attrs.getString("activation");
     if (name.empty()) return EpilogueActivation{};

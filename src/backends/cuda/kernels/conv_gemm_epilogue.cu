@@ -28,17 +28,20 @@ __device__ __forceinline__ A activate(const EpilogueActivation& act, A x) {
         case EpilogueAct::kHardSigmoid: return stdMax(A(0), stdMin(A(1), a * x + b));
         case EpilogueAct::kTanh: return tanh(x);
         case EpilogueAct::kHardSwish: return x * stdMax(A(0), stdMin(A(1), a * x + b));
+        case EpilogueAct::kGelu: return A(0.5) * x * (A(1) + erf(x * A(0.70710678118654752440)));
+        case EpilogueAct::kGeluTanh:
+            return A(0.5) * x * (A(1) + tanh(A(0.79788456080286535588) * (x + A(0.044715) * x * x * x)));
     }
     return x;
 }
 
 template <typename T>
-__global__ void epilogueKernel(T* y, int64_t count, const T* bias, int64_t inner, int64_t channels, const T* z,
-                               EpilogueActivation act) {
+__global__ void epilogueKernel(const T* x, T* y, int64_t count, const T* bias, int64_t inner, int64_t channels,
+                               int64_t group, const T* z, EpilogueActivation act) {
     using A = cg::Acc<T>;
     for (int64_t i = cg::globalThread(); i < count; i += cg::gridThreads()) {
-        A v = cg::toAcc<A>(y[i]);
-        if (bias) v += cg::toAcc<A>(bias[(i / inner) % channels]);
+        A v = cg::toAcc<A>(x[i]);
+        if (bias) v += cg::toAcc<A>(bias[(group > 0 ? (i / group) * channels : 0) + (i / inner) % channels]);
         if (z) v += cg::toAcc<A>(z[i]);
         y[i] = cg::fromAcc<T>(activate(act, v));
     }
@@ -51,8 +54,9 @@ cudaError_t launchEpilogue(DataType dtype, const EpilogueArgs& e, cudaStream_t s
     return dispatchDevice<dtypes::kFloat>(dtype, [&](auto tag) {
         using T = typename decltype(tag)::type;
         epilogueKernel<T><<<cg::gridFor(e.count), cg::kBlock, 0, stream>>>(
-            static_cast<T*>(e.y), e.count, static_cast<const T*>(e.bias), e.biasInner < 1 ? 1 : e.biasInner,
-            e.biasCount < 1 ? 1 : e.biasCount, static_cast<const T*>(e.z), e.act);
+            static_cast<const T*>(e.x ? e.x : e.y), static_cast<T*>(e.y), e.count, static_cast<const T*>(e.bias),
+            e.biasInner < 1 ? 1 : e.biasInner, e.biasCount < 1 ? 1 : e.biasCount, e.biasGroup,
+            static_cast<const T*>(e.z), e.act);
         return cudaGetLastError();
     });
 }

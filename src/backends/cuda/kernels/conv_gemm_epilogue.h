@@ -12,7 +12,19 @@
 namespace kiln::cuda {
 
 //! The activations the bias-activation fusion pass absorbs (src/passes/bias_activation_fusion.cpp).
-enum class EpilogueAct : int32_t { kNone, kRelu, kLeakyRelu, kClip, kSigmoid, kHardSigmoid, kTanh, kHardSwish };
+//! kGelu: 0.5 x (1 + erf(x / sqrt(2))); kGeluTanh: GELU's tanh approximation (ONNX Gelu's two `approximate` forms).
+enum class EpilogueAct : int32_t {
+    kNone,
+    kRelu,
+    kLeakyRelu,
+    kClip,
+    kSigmoid,
+    kHardSigmoid,
+    kTanh,
+    kHardSwish,
+    kGelu,
+    kGeluTanh
+};
 
 //! An activation and its parameters (LeakyRelu: a = alpha; Clip: [a, b]; HardSigmoid/HardSwish: a * x + b).
 struct EpilogueActivation {
@@ -22,11 +34,15 @@ struct EpilogueActivation {
 };
 
 struct EpilogueArgs {
-    void* y = nullptr;  //!< `count` elements of the output dtype, updated in place.
+    void* y = nullptr;        //!< `count` elements of the output dtype, updated in place (or written from `x`).
+    const void* x = nullptr;  //!< Optional: read instead of y (y = act(x + ...)), for the standalone Gelu op.
     int64_t count = 0;
     const void* bias = nullptr;  //!< Optional: element i adds bias[(i / biasInner) % biasCount].
     int64_t biasInner = 1;  //!< Conv: the spatial size (bias per channel); MatMul/Gemm: 1 (bias along the last dim).
     int64_t biasCount = 1;
+    //! Grouped bias (FusedMatMul's [G, 1, ..., N] form): every biasGroup elements of y use the next biasCount
+    //! values, i.e. bias[(i / biasGroup) * biasCount + (i / biasInner) % biasCount]; 0: one group.
+    int64_t biasGroup = 0;
     const void* z = nullptr;  //!< Optional residual of y's shape, added before the activation.
     EpilogueActivation act;
 };

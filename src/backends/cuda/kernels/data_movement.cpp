@@ -81,6 +81,16 @@ Status splitKernel(CudaKernelContext& ctx) {
     const int64_t outer = dimProduct(x.shape, 0, ax);
     const int64_t inner = dimProduct(x.shape, ax + 1, x.shape.size());
     const int64_t row = x.shape[ax] * inner;
+    if (outer == 1) {  // each output is one contiguous run of x: a view, no copy (matmul-merge's [G, ...] outputs)
+        int64_t start = 0;
+        for (size_t i = 0; i < plan.sizes.size(); ++i) {
+            Shape shape = x.shape;
+            shape[ax] = plan.sizes[i];
+            if (ctx.wantsOutput(i)) KILN_RETURN_IF_ERROR(ctx.viewOutput(i, x, start, shape));
+            start += plan.sizes[i] * inner;
+        }
+        return Status::ok();
+    }
     std::vector<CopyPart> parts;
     int64_t column = 0;
     for (size_t i = 0; i < plan.sizes.size(); ++i) {

@@ -17,5 +17,6 @@ void registerNhwcConvKernels(KernelRegistry& r);       // FusedConvNhwc, ConvTra
 void registerNhwcPoolKernels(KernelRegistry& r);       // MaxPoolNhwc, AveragePoolNhwc, GlobalAveragePoolNhwc
 void registerResizeKernels(KernelRegistry& r);         // Resize, Upsample, DepthToSpace, SpaceToDepth, GridSample
 void registerAttentionKernels(KernelRegistry& r);      // kiln Attention (flash-style, tensor cores for FP16/BF16)
+void registerGeluKernels(KernelRegistry& r);           // Gelu (the fused-epilogue kernel)
 
 }  // namespace kiln::cuda

@@ -5,8 +5,12 @@
 // broadcast whole), one call per run of the trailing batch dims otherwise, and one plain GEMM over batch * M rows
 // when B is a single matrix. Epilogues fold into cuBLASLt where they match: a bias along the last dim (FusedMatMul's
 // bias, Gemm's C of shape [N] or [1, N] with beta 1) is CUBLASLT_EPILOGUE_BIAS, a residual Z of the output's shape
-// is cuBLASLt's C with beta 1, and Relu is CUBLASLT_EPILOGUE_RELU(_BIAS). Everything else (other activations, a
-// broadcast C, an epilogue cuBLASLt refuses at a dtype) is Kiln's epilogue pass after the product.
+// is cuBLASLt's C with beta 1, Relu is CUBLASLT_EPILOGUE_RELU(_BIAS) and GELU CUBLASLT_EPILOGUE_GELU(_BIAS) (see
+// ltActivation for which GELU). Everything else (other activations, a broadcast C, an epilogue cuBLASLt refuses at a
+// dtype) is Kiln's epilogue pass after the product.
+// Trailing batches over which B is one matrix fold into the GEMM's rows (foldBatches): [1, B, S, K] x [G, 1, K, N]
+// is G batches of M = B * S. FusedMatMul's grouped bias [G, 1, ..., N] (matmul-merge) is cuBLASLt's per-batch bias
+// (CUBLASLT_MATMUL_DESC_BIAS_BATCH_STRIDE) when those G batches are one call, else Kiln's epilogue.
 // Integer MatMul / Gemm use Kiln's kernels (mat_mul.cu) with 64-bit accumulation, as the CPU reference does.
 #include "backends/cuda/kernels/mat_mul.h"
 #include <type_traits>
@@ -39,6 +43,18 @@ Status checkResidual(const DeviceTensor* z, DataType dtype, const Shape& outShap
 Status noIntegerEpilogue(DataType dtype, const DeviceTensor* bias, const DeviceTensor* z, EpilogueActivation act) {
     if (!bias && !z && act.kind == EpilogueAct::kNone) return Status::ok();
     return unsupported(std::string("dtype ") + dataTypeName(dtype) + " is not supported by fused epilogue");
+}
+
+enum class LtAct { kNone, kRelu, kGelu };
+
+//! The activation cuBLASLt's epilogue applies for `act`: Relu, and GELU's tanh form, exactly; GELU's erf form only
+//! for float16/bfloat16, where cuBLASLt's tanh form is within half an ulp of the result at the forms' largest gap
+//! (4.7e-4 at |x| = 2.7; docs/cuda.md). float32/float64 erf-GELU stays exact in Kiln's epilogue.
+LtAct ltActivation(EpilogueAct act, DataType dtype) {
+    if (act == EpilogueAct::kRelu) return LtAct::kRelu;
+    if (act == EpilogueAct::kGeluTanh) return LtAct::kGelu;
+    const bool halfWidth = dtype == DataType::kFloat16 || dtype == DataType::kBFloat16;
+    return act == EpilogueAct::kGelu && halfWidth ? LtAct::kGelu : LtAct::kNone;
 }
 
 Status fillZero(CudaKernelContext& ctx, DeviceTensor& y) {
@@ -161,18 +177,21 @@ Status gemm(CudaKernelContext& ctx, bool fused) {
         kilnZ = nullptr;
     }
     if (biasVector) g.bias = c->data;
-    if (!kilnZ && act.kind == EpilogueAct::kRelu) {
-        g.relu = true;
+    const LtAct ltAct = kilnZ ? LtAct::kNone : ltActivation(act.kind, a.dtype);
+    if (ltAct != LtAct::kNone) {
+        g.relu = ltAct == LtAct::kRelu;
+        g.gelu = ltAct == LtAct::kGelu;
         kilnAct = EpilogueActivation{};
     }
     Status st = runLtGemm(ctx, g);
     const DeviceTensor* kilnBias = nullptr;
-    if (st.code() == ErrorCode::kUnsupported && (g.bias || g.relu)) {
+    if (st.code() == ErrorCode::kUnsupported && (g.bias || g.relu || g.gelu)) {
         // cuBLASLt cannot fuse this epilogue here: the plain product, then Kiln's epilogue.
         kilnBias = g.bias ? c : nullptr;
         kilnAct = act;
         g.bias = nullptr;
         g.relu = false;
+        g.gelu = false;
         st = runLtGemm(ctx, g);
     }
     KILN_RETURN_IF_ERROR(st);
@@ -211,6 +230,65 @@ std::vector<BatchRun> batchRuns(const nn::MatMulPlan& plan, const Shape& batchSh
     return {};
 }
 
+//! The plan with its trailing batches folded into the rows: the largest trailing block of batch dims over which B
+//! stays one matrix and A's matrices are consecutive becomes [fold * m, k] x [k, n], one GEMM (MatMul of
+//! [1, B, S, K] by [G, 1, K, N], as matmul-merge writes it: M = B * S, and G batches left). Returns fold; `folded`
+//! keeps one offset pair per remaining batch and `foldedShape` the remaining batch dims.
+int64_t foldBatches(const nn::MatMulPlan& plan, const Shape& batchShape, nn::MatMulPlan& folded, Shape& foldedShape) {
+    const int64_t total = static_cast<int64_t>(plan.aOffsets.size());
+    for (size_t lead = 0; lead < batchShape.size(); ++lead) {
+        int64_t inner = 1;
+        for (size_t d = lead; d < batchShape.size(); ++d) inner *= batchShape[d];
+        if (inner < 2) break;
+        bool consecutive = true;
+        for (int64_t i = 0; i < total && consecutive; ++i) {
+            const int64_t base = i - i % inner;
+            consecutive = plan.bOffsets[i] == plan.bOffsets[base] &&
+                          plan.aOffsets[i] == plan.aOffsets[base] + (i - base) * plan.m * plan.k;
+        }
+        if (!consecutive) continue;
+        folded = plan;
+        folded.aOffsets.clear();
+        folded.bOffsets.clear();
+        for (int64_t i = 0; i < total; i += inner) {
+            folded.aOffsets.push_back(plan.aOffsets[i]);
+            folded.bOffsets.push_back(plan.bOffsets[i]);
+        }
+        foldedShape.assign(batchShape.begin(), batchShape.begin() + static_cast<std::ptrdiff_t>(lead));
+        return inner;
+    }
+    folded = plan;
+    foldedShape = batchShape;
+    return 1;
+}
+
+//! FusedMatMul's bias: 1-D along the last dim, or grouped [G, 1, ..., 1, N] (one bias row per leading slice).
+bool isGroupedBias(const DeviceTensor& bias, const Shape& out) {
+    if (bias.rank() < 2 || bias.shape.size() != out.size() || bias.shape[0] != out[0] ||
+        bias.shape.back() != out.back())
+        return false;
+    for (size_t d = 1; d + 1 < out.size(); ++d) {
+        if (bias.shape[d] != 1) return false;
+    }
+    return true;
+}
+
+//! Kiln's epilogue for a MatMul output, with a 1-D or grouped bias.
+Status matMulEpilogue(CudaKernelContext& ctx, const DeviceTensor& y, const DeviceTensor* bias, const DeviceTensor* z,
+                      EpilogueActivation act) {
+    if (!bias || bias->rank() < 2 || y.numel() == 0) return runEpilogue(ctx, y, bias, 1, z, act);
+    EpilogueArgs e;
+    e.y = y.data;
+    e.count = y.numel();
+    e.bias = bias->data;
+    e.biasCount = bias->shape.back();
+    e.biasGroup = y.numel() / y.shape[0];
+    e.z = z ? z->data : nullptr;
+    e.act = act;
+    KILN_CUDA_CHECK(launchEpilogue(y.dtype, e, ctx.stream()));
+    return Status::ok();
+}
+
 Status matMul(CudaKernelContext& ctx, bool fused) {
     KILN_RETURN_IF_ERROR(ctx.requireInputs(2, fused ? 4 : 2));
     const DeviceTensor& a = ctx.input(0);
@@ -227,9 +305,11 @@ Status matMul(CudaKernelContext& ctx, bool fused) {
         bias = optionalInput(ctx, 2);
         // Along the output's last dim, which is N unless B is 1-D.
         const int64_t last = plan.outShape.empty() ? 1 : plan.outShape.back();
-        if (bias && (bias->dtype != a.dtype || bias->rank() != 1 || bias->shape[0] != last)) {
+        if (bias && (bias->dtype != a.dtype ||
+                     ((bias->rank() != 1 || bias->shape[0] != last) && !isGroupedBias(*bias, plan.outShape)))) {
             return invalidArgument("input 'bias' " + shapeView(*bias).describe() + " must be 1-D of size " +
-                                   std::to_string(last) + " and dtype " + dataTypeName(a.dtype));
+                                   std::to_string(last) + " (or [dim 0, 1, ..., " + std::to_string(last) +
+                                   "]) and dtype " + dataTypeName(a.dtype));
         }
     }
     KILN_ASSIGN_OR_RETURN(DeviceTensor * y, ctx.allocateOutput(0, a.dtype, plan.outShape));
@@ -253,42 +333,54 @@ Status matMul(CudaKernelContext& ctx, bool fused) {
     }
     if (k == 0) {
         KILN_RETURN_IF_ERROR(fillZero(ctx, *y));
-        return runEpilogue(ctx, *y, bias, 1, z, act);
+        return matMulEpilogue(ctx, *y, bias, z, act);
     }
 
+    nn::MatMulPlan folded;
+    Shape foldedShape;
+    const int64_t fold = plan.bShared ? 1 : foldBatches(plan, batchShape, folded, foldedShape);
+    if (!plan.bShared) runs = batchRuns(folded, foldedShape);
+    const nn::MatMulPlan& p = plan.bShared ? plan : folded;
+    const int64_t rows = plan.bShared ? static_cast<int64_t>(plan.aOffsets.size()) * m : fold * m;
+    const bool grouped = bias && bias->rank() > 1;
+    // A grouped bias goes to cuBLASLt (a bias per batch) when one batched call's batches are the leading slices.
+    const bool groupsAreBatches = grouped && !plan.bShared && runs.size() == 1 && runs[0].count == plan.outShape[0] &&
+                                  runs[0].count * rows * n == y->numel();
     // cuBLASLt's bias runs along N, which is the output's last dim only when B is a matrix.
-    const bool ltBias = bias && b.rank() > 1;
-    // Relu after a bias cuBLASLt does not add would come too early.
-    const bool ltRelu = act.kind == EpilogueAct::kRelu && (!bias || ltBias);
+    const bool ltBias = bias && b.rank() > 1 && (!grouped || groupsAreBatches);
+    // An activation after a bias cuBLASLt does not add would come too early.
+    const LtAct ltAct = !bias || ltBias ? ltActivation(act.kind, a.dtype) : LtAct::kNone;
     auto products = [&](bool epilogue) -> Status {
-        auto call = [&](int64_t rows, const BatchRun& r) {
-            LtGemm g = ltProduct(a.dtype, rows, n, k, offsetBytes(a.data, plan.aOffsets[r.first], a.dtype),
-                                 offsetBytes(b.data, plan.bOffsets[r.first], a.dtype),
-                                 offsetBytes(y->data, r.first * m * n, a.dtype));
+        auto call = [&](const BatchRun& r) {
+            LtGemm g = ltProduct(a.dtype, rows, n, k, offsetBytes(a.data, p.aOffsets[r.first], a.dtype),
+                                 offsetBytes(b.data, p.bOffsets[r.first], a.dtype),
+                                 offsetBytes(y->data, r.first * rows * n, a.dtype));
             g.batch = r.count;
             g.strideA = r.strideA;
             g.strideB = r.strideB;
             if (z) {
-                g.c = offsetBytes(z->data, r.first * m * n, a.dtype);
+                g.c = offsetBytes(z->data, r.first * rows * n, a.dtype);
                 g.beta = 1.0;
             }
             g.bias = epilogue && ltBias ? bias->data : nullptr;
-            g.relu = epilogue && ltRelu;
+            g.biasBatchStride = grouped ? n : 0;
+            g.relu = epilogue && ltAct == LtAct::kRelu;
+            g.gelu = epilogue && ltAct == LtAct::kGelu;
             return runLtGemm(ctx, g);
         };
-        if (plan.bShared) return call(static_cast<int64_t>(plan.aOffsets.size()) * m, BatchRun{});
-        for (const BatchRun& r : runs) KILN_RETURN_IF_ERROR(call(m, r));
+        if (plan.bShared) return call(BatchRun{});
+        for (const BatchRun& r : runs) KILN_RETURN_IF_ERROR(call(r));
         return Status::ok();
     };
-    bool fusedInLt = ltBias || ltRelu;
+    bool fusedInLt = ltBias || ltAct != LtAct::kNone;
     Status st = products(fusedInLt);
     if (st.code() == ErrorCode::kUnsupported && fusedInLt) {
         fusedInLt = false;  // cuBLASLt cannot fuse the epilogue here: the plain products, then Kiln's epilogue
         st = products(false);
     }
     KILN_RETURN_IF_ERROR(st);
-    return runEpilogue(ctx, *y, fusedInLt && ltBias ? nullptr : bias, 1, nullptr,
-                       fusedInLt && ltRelu ? EpilogueActivation{} : act);
+    return matMulEpilogue(ctx, *y, fusedInLt && ltBias ? nullptr : bias, nullptr,
+                          fusedInLt && ltAct != LtAct::kNone ? EpilogueActivation{} : act);
 }
 
 Status matMulKernel(CudaKernelContext& ctx) { return matMul(ctx, false); }

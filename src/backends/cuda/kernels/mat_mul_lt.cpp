@@ -84,8 +84,13 @@ Status runLtGemm(CudaKernelContext& ctx, const LtGemm& g) {
                                             ? CUBLAS_COMPUTE_32F_FAST_TF32
                                             : CUBLAS_COMPUTE_32F;
     const cudaDataType_t scaleType = f64 ? CUDA_R_64F : CUDA_R_32F;
-    const cublasLtEpilogue_t epilogue = g.bias ? (g.relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
-                                               : (g.relu ? CUBLASLT_EPILOGUE_RELU : CUBLASLT_EPILOGUE_DEFAULT);
+    if (g.relu && g.gelu) return invalidArgument("a cuBLASLt epilogue applies Relu or GELU, not both");
+    const cublasLtEpilogue_t epilogue = g.bias ? (g.relu   ? CUBLASLT_EPILOGUE_RELU_BIAS
+                                                  : g.gelu ? CUBLASLT_EPILOGUE_GELU_BIAS
+                                                           : CUBLASLT_EPILOGUE_BIAS)
+                                               : (g.relu   ? CUBLASLT_EPILOGUE_RELU
+                                                  : g.gelu ? CUBLASLT_EPILOGUE_GELU
+                                                           : CUBLASLT_EPILOGUE_DEFAULT);
 
     // Row-major D = op(A) op(B) is column-major Dᵀ = op(B)ᵀ op(A)ᵀ: cuBLASLt's "A" is our B and its "B" our A,
     // each read as the transpose of what is stored, which is the stored bytes themselves.
@@ -95,6 +100,8 @@ Status runLtGemm(CudaKernelContext& ctx, const LtGemm& g) {
     KILN_RETURN_IF_ERROR(setDesc(desc, CUBLASLT_MATMUL_DESC_TRANSB, g.transA ? CUBLAS_OP_T : CUBLAS_OP_N));
     KILN_RETURN_IF_ERROR(setDesc(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, epilogue));
     if (g.bias) KILN_RETURN_IF_ERROR(setDesc(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, g.bias));
+    const int64_t biasStride = g.bias && g.batch > 1 ? g.biasBatchStride : 0;
+    if (biasStride != 0) KILN_RETURN_IF_ERROR(setDesc(desc, CUBLASLT_MATMUL_DESC_BIAS_BATCH_STRIDE, biasStride));
     Layout la, lb, lc;
     KILN_RETURN_IF_ERROR(makeLayout(la, type, g.transB ? g.k : g.n, g.transB ? g.n : g.k, g.ldb, g.batch, g.strideB));
     KILN_RETURN_IF_ERROR(makeLayout(lb, type, g.transA ? g.m : g.k, g.transA ? g.k : g.m, g.lda, g.batch, g.strideA));
@@ -112,7 +119,7 @@ Status runLtGemm(CudaKernelContext& ctx, const LtGemm& g) {
     CacheKey key;
     key.add(currentDevice()).add(static_cast<int64_t>(g.dtype)).add(compute).add(epilogue);
     key.add(g.transA).add(g.transB).add(g.m).add(g.n).add(g.k).add(g.lda).add(g.ldb);
-    key.add(g.batch).add(g.strideA).add(g.strideB).add(g.c != nullptr);
+    key.add(g.batch).add(g.strideA).add(g.strideB).add(g.c != nullptr).add(biasStride);
     key.add(alignA).add(alignB).add(alignC).add(alignD).add(static_cast<int64_t>(budget));
     std::shared_ptr<LtAlgo> algo = algoCache().find(key);
     if (!algo) {

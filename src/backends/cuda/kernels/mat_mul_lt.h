@@ -1,5 +1,7 @@
 // Floating-point GEMMs through cuBLASLt: row-major problems (Kiln's tensors) mapped onto cuBLASLt's column-major
-// API by computing Dᵀ = op(B)ᵀ op(A)ᵀ, strided batches, and the BIAS / RELU / RELU_BIAS epilogues.
+// API by computing Dᵀ = op(B)ᵀ op(A)ᵀ, strided batches, and the BIAS / RELU(_BIAS) / GELU(_BIAS) epilogues.
+// cuBLASLt's GELU is the tanh approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), which differs from
+// the erf form by at most 4.7e-4 (at |x| = 2.7, under half an FP16 ulp of the result there).
 //
 // Precision: float32 computes in CUBLAS_COMPUTE_32F, or CUBLAS_COMPUTE_32F_FAST_TF32 when the run allows TF32;
 // float16 / bfloat16 in CUBLAS_COMPUTE_32F (FP32 accumulation); float64 in CUBLAS_COMPUTE_64F.
@@ -11,7 +13,8 @@
 
 namespace kiln::cuda {
 
-//! D[b] = relu?(alpha * op(A[b]) op(B[b]) + beta * C[b] + bias) for b < batch, every matrix row-major.
+//! D[b] = act(alpha * op(A[b]) op(B[b]) + beta * C[b] + bias) for b < batch, every matrix row-major; act is Relu,
+//! GELU (tanh form) or none.
 struct LtGemm {
     DataType dtype = DataType::kFloat32;
     bool transA = false;  //!< A is stored k x m (lda >= m) instead of m x k (lda >= k).
@@ -23,10 +26,12 @@ struct LtGemm {
     double alpha = 1.0, beta = 0.0;
     const void* a = nullptr;
     const void* b = nullptr;
-    const void* c = nullptr;     //!< m x n per batch (packed, batch stride m * n) or null for no C term.
-    void* d = nullptr;           //!< m x n per batch, packed; may equal c.
-    const void* bias = nullptr;  //!< n values added to every row, or null.
+    const void* c = nullptr;      //!< m x n per batch (packed, batch stride m * n) or null for no C term.
+    void* d = nullptr;            //!< m x n per batch, packed; may equal c.
+    const void* bias = nullptr;   //!< n values added to every row, or null.
+    int64_t biasBatchStride = 0;  //!< Elements between the bias vectors of consecutive batches (0: one shared).
     bool relu = false;
+    bool gelu = false;  //!< CUBLASLT_EPILOGUE_GELU(_BIAS); not together with relu.
 };
 
 //! Runs the GEMM on ctx's stream. kUnsupported when cuBLASLt has no algorithm for it (for instance an epilogue at

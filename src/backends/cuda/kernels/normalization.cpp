@@ -1,6 +1,7 @@
 // The normalization family on the GPU: BatchNormalization (inference and training mode), InstanceNormalization,
-// LayerNormalization, MeanVarianceNormalization, LpNormalization, LRN. (GroupNormalization is opset 18: not in
-// Kiln's op table.)
+// LayerNormalization (and kiln FusedAddLayerNorm), MeanVarianceNormalization, LpNormalization, LRN.
+// (GroupNormalization is opset 18: not in Kiln's op table.) LayerNormalization over float32/16/bf16 rows with
+// Scale and B of the data's dtype takes one warp per row (layer_norm_rows.h).
 //
 // Host side: the CPU reference's checks and messages, then parameters converted (and, for LayerNorm, broadcast)
 // into float or double scratch so that one kernel serves any mix of parameter dtypes; statistics accumulate in
@@ -13,7 +14,10 @@
 #include "backends/cpu/kernel.h"
 #include "backends/cpu/reduce_plan.h"
 #include "backends/cuda/check.h"
+#include "backends/cuda/kernels/conv_gemm_epilogue.h"
+#include "backends/cuda/kernels/elementwise.h"
 #include "backends/cuda/kernels/families.h"
+#include "backends/cuda/kernels/layer_norm_rows.h"
 #include "backends/cuda/kernels/reduction_plan.h"
 
 namespace kiln::cuda {
@@ -194,9 +198,41 @@ Status instanceNormalization(CudaKernelContext& ctx) {
     return Status::ok();
 }
 
-Status layerNormalization(CudaKernelContext& ctx) {
-    KILN_RETURN_IF_ERROR(ctx.requireInputs(2, 3));
-    const DeviceTensor& x = ctx.input(0);
+//! FusedAddLayerNorm's R (input 1) against X: R itself when the shapes are equal (the kernels add it); else X + R
+//! with numpy broadcasting into scratch, which replaces `x`, and null.
+Result<const DeviceTensor*> addResidual(CudaKernelContext& ctx, DeviceTensor& x) {
+    const DeviceTensor& r = ctx.input(1);
+    if (r.dtype != x.dtype) {
+        return invalidArgument("inputs 'X' and 'R' must have the same dtype, got " + describe(x) + " and " +
+                               describe(r));
+    }
+    if (r.shape == x.shape) return &r;
+    auto shape = cpu::broadcastShapes({x.shape, r.shape});
+    if (!shape.isOk()) {
+        return invalidArgument("input 1 'R' " + describe(r) + " does not broadcast with input 0 'X' " + describe(x));
+    }
+    DeviceTensor sum;
+    sum.dtype = x.dtype;
+    sum.shape = *shape;
+    KILN_ASSIGN_OR_RETURN(sum.data, ctx.workspace(sum.byteSize()));
+    if (sum.numel() > 0) {
+        KILN_RETURN_IF_ERROR(
+            launchBinary(BinaryOp::kAdd, x.dtype, x.data, x.shape, r.data, r.shape, sum.data, sum.shape, ctx.stream()));
+    }
+    x = std::move(sum);
+    return nullptr;
+}
+
+//! LayerNormalization, or (fused) kiln FusedAddLayerNorm: LayerNormalization(X + R) with Scale and B one input later.
+Status layerNormalization(CudaKernelContext& ctx, bool fused) {
+    const size_t p0 = fused ? 2 : 1;  // index of Scale
+    KILN_RETURN_IF_ERROR(ctx.requireInputs(p0 + 1, p0 + 2));
+    DeviceTensor x = ctx.input(0);
+    const DeviceTensor* residual = nullptr;
+    if (fused) {
+        KILN_RETURN_IF_ERROR(checkFloatInput(x, 0));
+        KILN_ASSIGN_OR_RETURN(residual, addResidual(ctx, x));
+    }
     KILN_RETURN_IF_ERROR(checkFloatInput(x, 1));
     KILN_ASSIGN_OR_RETURN(int64_t axis, cpu::normalizeAxis(ctx.attrs().getInt("axis", -1), x.rank()));
     const auto stashType = static_cast<DataType>(ctx.attrs().getInt("stash_type", 1));
@@ -208,27 +244,56 @@ Status layerNormalization(CudaKernelContext& ctx) {
     const int64_t cols = shapeNumel(normShape);
     bool accDouble = x.dtype == DataType::kFloat64 || stashType == DataType::kFloat64;
     // Scale and B broadcast (unidirectionally) to the normalized shape x.shape[axis:].
-    DimIndexer paramIndex[3];
-    for (size_t i = 1; i < 3; ++i) {
+    DimIndexer paramIndex[2];
+    bool rowParams = true;  // Scale and B hold X's dtype, one value per normalized position: the row kernel's case
+    for (size_t j = 0; j < 2; ++j) {
+        const size_t i = p0 + j;
         if (!ctx.hasInput(i)) continue;
         const DeviceTensor& p = ctx.input(i);
         auto shape = cpu::broadcastShapes({p.shape, normShape});
         if (!isFloatingPoint(p.dtype) || !shape.isOk() || *shape != normShape) {
-            return invalidArgument("input " + std::to_string(i) + " '" + (i == 1 ? "Scale" : "B") + "' (" +
+            return invalidArgument("input " + std::to_string(i) + " '" + (j == 0 ? "Scale" : "B") + "' (" +
                                    describe(p) + ") must be a float tensor broadcastable to the normalized shape " +
                                    shapeToString(normShape));
         }
-        KILN_ASSIGN_OR_RETURN(paramIndex[i], broadcastIndexer(p.shape, normShape));
+        KILN_ASSIGN_OR_RETURN(paramIndex[j], broadcastIndexer(p.shape, normShape));
         accDouble = accDouble || p.dtype == DataType::kFloat64;
+        rowParams = rowParams && p.dtype == x.dtype && p.numel() == cols;
+    }
+    const float epsilon = ctx.attrs().getFloat("epsilon", 1e-5f);
+    if (rowParams && rowLayerNormSupports(x.dtype) && !ctx.wantsOutput(1) && !ctx.wantsOutput(2)) {
+        KILN_ASSIGN_OR_RETURN(DeviceTensor * y, ctx.allocateOutput(0, x.dtype, x.shape));
+        RowLayerNormArgs rows;
+        rows.x = x.data;
+        rows.residual = residual ? residual->data : nullptr;
+        rows.scale = ctx.input(p0).data;
+        rows.bias = ctx.hasInput(p0 + 1) ? ctx.input(p0 + 1).data : nullptr;
+        rows.y = y->data;
+        rows.cols = cols;
+        rows.rows = cols > 0 ? x.numel() / cols : 0;
+        rows.epsilon = epsilon;
+        KILN_CUDA_CHECK(launchRowLayerNorm(x.dtype, rows, ctx.stream()));
+        return Status::ok();
+    }
+    const void* xData = x.data;
+    if (residual) {  // float64 or mixed parameter dtypes: X + R into scratch first, then the general kernel
+        KILN_ASSIGN_OR_RETURN(void* sum, ctx.workspace(x.byteSize()));
+        EpilogueArgs add;
+        add.x = x.data;
+        add.y = sum;
+        add.count = x.numel();
+        add.z = residual->data;
+        KILN_CUDA_CHECK(launchEpilogue(x.dtype, add, ctx.stream()));
+        xData = sum;
     }
     NormArgs args;
-    args.epsilon = ctx.attrs().getFloat("epsilon", 1e-5f);
+    args.epsilon = epsilon;
     std::vector<bool> flags(static_cast<size_t>(x.rank()), false);
     for (int64_t d = axis; d < x.rank(); ++d) flags[static_cast<size_t>(d)] = true;
     KILN_ASSIGN_OR_RETURN(args.g, planReduction(x.shape, flags));
-    KILN_ASSIGN_OR_RETURN(args.scale, toAcc(ctx, ctx.input(1), accDouble, cols, paramIndex[1]));
-    if (ctx.hasInput(2)) {
-        KILN_ASSIGN_OR_RETURN(args.bias, toAcc(ctx, ctx.input(2), accDouble, cols, paramIndex[2]));
+    KILN_ASSIGN_OR_RETURN(args.scale, toAcc(ctx, ctx.input(p0), accDouble, cols, paramIndex[0]));
+    if (ctx.hasInput(p0 + 1)) {
+        KILN_ASSIGN_OR_RETURN(args.bias, toAcc(ctx, ctx.input(p0 + 1), accDouble, cols, paramIndex[1]));
     } else {
         KILN_ASSIGN_OR_RETURN(void* zeros, ctx.workspace(accBytes(accDouble, cols)));
         if (cols > 0) KILN_CUDA_CHECK(cudaMemsetAsync(zeros, 0, accBytes(accDouble, cols), ctx.stream()));
@@ -242,13 +307,16 @@ Status layerNormalization(CudaKernelContext& ctx) {
         KILN_ASSIGN_OR_RETURN(args.spread, ctx.workspace(accBytes(accDouble, rows)));
     }
     KILN_ASSIGN_OR_RETURN(DeviceTensor * y, ctx.allocateOutput(0, x.dtype, x.shape));
-    KILN_CUDA_CHECK(launchNormalize(NormKind::kLayer, x.dtype, accDouble, x.data, y->data, args, ctx.stream()));
+    KILN_CUDA_CHECK(launchNormalize(NormKind::kLayer, x.dtype, accDouble, xData, y->data, args, ctx.stream()));
     Shape statShape(x.shape.begin(), x.shape.begin() + axis);
     statShape.resize(static_cast<size_t>(x.rank()), 1);
     if (ctx.wantsOutput(1)) KILN_RETURN_IF_ERROR(writeFromAcc(ctx, 1, stashType, statShape, accDouble, args.mean));
     if (ctx.wantsOutput(2)) KILN_RETURN_IF_ERROR(writeFromAcc(ctx, 2, stashType, statShape, accDouble, args.spread));
     return Status::ok();
 }
+
+Status layerNormalizationKernel(CudaKernelContext& ctx) { return layerNormalization(ctx, false); }
+Status fusedAddLayerNormKernel(CudaKernelContext& ctx) { return layerNormalization(ctx, true); }
 
 Status lpNormalization(CudaKernelContext& ctx) {
     KILN_RETURN_IF_ERROR(ctx.requireInputs(1, 1));
@@ -301,7 +369,8 @@ Status lrn(CudaKernelContext& ctx) {
 void registerNormalizationKernels(KernelRegistry& r) {
     r.add(ir::OpKind::kBatchNormalization, batchNormalization);
     r.add(ir::OpKind::kInstanceNormalization, instanceNormalization);
-    r.add(ir::OpKind::kLayerNormalization, layerNormalization);
+    r.add(ir::OpKind::kLayerNormalization, layerNormalizationKernel);
+    r.add(ir::OpKind::kFusedAddLayerNorm, fusedAddLayerNormKernel);
     r.add(ir::OpKind::kLpNormalization, lpNormalization);
     r.add(ir::OpKind::kMeanVarianceNormalization, meanVarianceNormalization);
     r.add(ir::OpKind::kLRN, lrn);

@@ -1,0 +1,68 @@
+// Small matching helpers for the pattern-rewriting passes (gelu_fusion.cpp, add_layer_norm_fusion.cpp,
+// matmul_merge.cpp): constant scalars, operands of binary nodes, and "only read here" checks.
+#pragma once
+
+#include <cmath>
+#include <optional>
+#include <unordered_set>
+
+#include "ir/graph.h"
+#include "ir/graph_edit.h"
+
+namespace kiln::passes {
+
+//! The value of a one-element floating-point constant; nullopt for anything else.
+inline std::optional<double> scalarConstant(const ir::Value* v) {
+    if (!v || !v->isConstant() || v->constant().numel() != 1 || !isFloatingPoint(v->constant().dtype())) {
+        return std::nullopt;
+    }
+    return v->constant().getDouble(0);
+}
+
+//! `v` is a scalar constant within a relative 1e-4 of `want` (exporters write these constants in float32).
+inline bool isScalarNear(const ir::Value* v, double want) {
+    const std::optional<double> c = scalarConstant(v);
+    return c && std::fabs(*c - want) <= 1e-4 * std::fabs(want);
+}
+
+//! For a two-input node with one operand a scalar constant near `want`, the other operand; else null.
+inline ir::Value* operandBesideScalar(const ir::Node& n, double want) {
+    if (n.inputs().size() != 2) return nullptr;
+    if (isScalarNear(n.input(1), want)) return n.input(0);
+    if (isScalarNear(n.input(0), want)) return n.input(1);
+    return nullptr;
+}
+
+//! The node producing `v` when it is of `op`; else null.
+inline ir::Node* producerOf(const ir::Value* v, ir::OpKind op) {
+    ir::Node* p = v ? v->producer() : nullptr;
+    return p && p->op() == op ? p : nullptr;
+}
+
+//! `v` is an intermediate a fusion may swallow: read by exactly one node, not a graph output, not captured by a
+//! subgraph (`subgraphRefs`: ir::subgraphOutputRefs of the graph).
+inline bool onlyReadOnce(const ir::Value* v, const std::unordered_set<const ir::Value*>& subgraphRefs) {
+    return v && v->consumers().size() == 1 && !ir::isGraphOutput(v) && !subgraphRefs.count(v);
+}
+
+//! The one node reading `v` when it is of `op` and `v` may be swallowed; else null.
+inline ir::Node* soleReader(const ir::Value* v, ir::OpKind op, const std::unordered_set<const ir::Value*>& refs) {
+    if (!onlyReadOnce(v, refs)) return nullptr;
+    ir::Node* r = v->consumers().front();
+    return r->op() == op ? r : nullptr;
+}
+
+//! Both shapes known and equal: static dims by size, symbolic ones by (non-empty) symbol.
+inline bool sameShape(const ir::SymbolicShape& a, const ir::SymbolicShape& b) {
+    if (!a || !b || a->size() != b->size()) return false;
+    for (size_t i = 0; i < a->size(); ++i) {
+        const ir::Dim& x = (*a)[i];
+        const ir::Dim& y = (*b)[i];
+        const bool equal =
+            x.isStatic() ? (y.isStatic() && x.size == y.size) : (!x.symbol.empty() && x.symbol == y.symbol);
+        if (!equal) return false;
+    }
+    return true;
+}
+
+}  // namespace kiln::passes
