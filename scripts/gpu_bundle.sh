@@ -50,6 +50,12 @@ if [[ $check == 1 ]]; then
   [[ -f "$cache/models.tar.xz" || ${#models[@]} -eq 0 ]] ||
     tar -C "$ROOT/.cache/models" -cf - "${models[@]}" | xz -T2 >"$cache/models.tar.xz"
   cp "$cache"/*.tar.xz "$OUT/"
+  # The accuracy guard's calibration sets (tests/models/prepare_calibration.py): small, packed fresh each time.
+  calib=()
+  for m in "${models[@]}"; do
+    [[ -d "$ROOT/.cache/models/$m/calib_set_0" ]] && calib+=("$m/calib_set_0")
+  done
+  [[ ${#calib[@]} -eq 0 ]] || tar -C "$ROOT/.cache/models" -cf - "${calib[@]}" | xz -T2 >"$OUT/calib.tar.xz"
   cp "$ROOT/tests/conformance/"expectations*.txt "$OUT/"
 fi
 echo "gpu_bundle: $(du -sh "$OUT" | cut -f1) in $OUT"

@@ -2,6 +2,8 @@
 // engine (in memory) or engine file bytes.
 #include <algorithm>
 #include <array>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <set>
 
@@ -197,6 +199,23 @@ public:
         return out;
     }
     void clearLayerPrecisions() noexcept override { layerPrecisions.clear(); }
+    Status setAccuracyTarget(double maxRelativeError, bool strict) override {
+        if (!(maxRelativeError >= 0) || !std::isfinite(maxRelativeError)) {
+            return invalidArgument("accuracy target " + std::to_string(maxRelativeError) +
+                                   " is not a finite relative error >= 0 (0 turns the guard off)");
+        }
+        accuracyTarget = maxRelativeError;
+        accuracyStrict = strict;
+        return Status::ok();
+    }
+    double getAccuracyTarget() const noexcept override { return accuracyTarget; }
+    bool getAccuracyStrict() const noexcept override { return accuracyStrict; }
+    void setCalibrationInputs(std::vector<std::map<std::string, Tensor>> samples) override {
+        calibration = std::move(samples);
+    }
+    const std::vector<std::map<std::string, Tensor>>& getCalibrationInputs() const noexcept override {
+        return calibration;
+    }
     //! "prefer" only when asked and obey is not also set (TensorRT: obey wins).
     bool preferPins() const {
         return getFlag(BuilderFlag::kPREFER_PRECISION_CONSTRAINTS) &&
@@ -211,6 +230,9 @@ public:
     Backend backend = Backend::kAuto;
     int32_t device = 0;
     std::vector<passes::LayerPrecision> layerPrecisions;
+    double accuracyTarget = 0;
+    bool accuracyStrict = false;
+    std::vector<std::map<std::string, Tensor>> calibration;
 };
 
 class HostMemoryImpl final : public HostMemory {
@@ -256,6 +278,16 @@ private:
     passes::PrecisionPolicy mPolicy;
 };
 
+//! The CPU backend under kEMULATE_REDUCED_PRECISION: the CUDA backend's precision assignment, run on the CPU's
+//! FP16/BF16 reference kernels (the layout stays NCHW: it changes no value).
+class CpuEmulationHooks final : public passes::BackendHooks {
+public:
+    Result<int64_t> assignPrecisions(ir::Graph& graph, const passes::PrecisionPolicy& policy,
+                                     passes::PassContext& ctx) const override {
+        return passes::assignGpuPrecisions(graph, policy, ctx);
+    }
+};
+
 //! The backend a config builds for: kAuto is CUDA when this build has it and a GPU is present, else CPU.
 Result<Backend> resolveBackend(const ConfigImpl& config) {
 #if KILN_HAVE_CUDA
@@ -283,14 +315,20 @@ Status validate(const NetworkImpl& net, const ConfigImpl& config, Backend backen
             "kINT8 is set but the network has no Q/DQ nodes and no calibration data was given; "
             "clear kINT8 or quantize the model");
     }
+    const bool emulate = backend == Backend::kCpu && config.getFlag(BuilderFlag::kEMULATE_REDUCED_PRECISION);
+    if (emulate) {
+        logLine(logger, Severity::kInfo,
+                "the CPU backend emulates FP16/BF16 lowering on its reference kernels (kEMULATE_REDUCED_PRECISION): "
+                "slow, for accuracy previews; TF32 is not emulated");
+    }
     for (BuilderFlag f : {BuilderFlag::kFP16, BuilderFlag::kBF16, BuilderFlag::kINT8}) {
-        if (backend == Backend::kCpu && config.getFlag(f)) {
+        if (backend == Backend::kCpu && !emulate && config.getFlag(f)) {
             logLine(logger, Severity::kInfo,
                     "the CPU backend computes in FP32: precision flags allow lower precisions, none is used");
             break;
         }
     }
-    if (backend == Backend::kCpu) {
+    if (backend == Backend::kCpu && !emulate) {
         for (const passes::LayerPrecision& o : config.layerPrecisions) {
             if (o.dtype == DataType::kFloat32) continue;
             logLine(logger, Severity::kInfo,
@@ -361,6 +399,13 @@ std::map<std::string, std::string> optionsOf(const ConfigImpl& config, Backend b
     passes::encodeLayerPrecisions(config.layerPrecisions, o);
     if (!config.layerPrecisions.empty()) o["precision_constraints"] = config.preferPins() ? "prefer" : "obey";
     if (backend == Backend::kCuda) o["device"] = std::to_string(config.device);
+    // Only when set, so that engines built before these options existed stay current.
+    if (backend == Backend::kCpu && config.getFlag(BuilderFlag::kEMULATE_REDUCED_PRECISION)) o["emulate_precision"] = "1";
+    if (config.accuracyTarget > 0) {
+        char target[32];
+        std::snprintf(target, sizeof target, "%g", config.accuracyTarget);
+        o["accuracy_target"] = std::string(target) + (config.accuracyStrict ? " strict" : "");
+    }
     return o;
 }
 
@@ -412,6 +457,8 @@ Result<std::unique_ptr<ir::Graph>> optimize(NetworkDefinition& network, const Bu
     precision.int8 = cfg->getFlag(BuilderFlag::kINT8);
     const GpuHooks gpuHooks(precision);
     static const passes::BackendHooks kCpuHooks;
+    static const CpuEmulationHooks kCpuEmulationHooks;
+    const bool emulate = cfg->getFlag(BuilderFlag::kEMULATE_REDUCED_PRECISION);
     passes::PassManager pm(
         passes::defaultPipeline(precision),
         [&logger](passes::LogLevel level, std::string_view line) {
@@ -420,7 +467,9 @@ Result<std::unique_ptr<ir::Graph>> optimize(NetworkDefinition& network, const Bu
                                                                    : Severity::kVerbose;
             logLine(logger, s, std::string(line));
         },
-        *backendOut == Backend::kCuda ? static_cast<const passes::BackendHooks*>(&gpuHooks) : &kCpuHooks);
+        *backendOut == Backend::kCuda ? static_cast<const passes::BackendHooks*>(&gpuHooks)
+        : emulate                     ? &kCpuEmulationHooks
+                                      : &kCpuHooks);
     KILN_ASSIGN_OR_RETURN(passes::PipelineReport report, pm.run(*copy.graph));
     logLine(logger, Severity::kInfo,
             "optimized: " + std::to_string(report.nodesBefore) + " -> " + std::to_string(report.nodesAfter) +
@@ -448,6 +497,11 @@ std::unique_ptr<OptimizationProfile> Builder::createOptimizationProfile() { retu
 namespace builder {
 
 Result<BuiltNetwork> buildNetwork(NetworkDefinition& network, const BuilderConfig& config, ILogger& logger) {
+    if (config.getAccuracyTarget() > 0) return buildGuarded(network, config, logger);
+    return buildUnguarded(network, config, logger);
+}
+
+Result<BuiltNetwork> buildUnguarded(NetworkDefinition& network, const BuilderConfig& config, ILogger& logger) {
     const NetworkImpl* net = nullptr;
     const ConfigImpl* cfg = nullptr;
     Backend backend = Backend::kCpu;
@@ -476,6 +530,44 @@ Result<std::map<std::string, std::string>> buildOptionsOf(const BuilderConfig& c
     if (cfg == nullptr) return invalidArgument("the config was not created by Builder::createBuilderConfig");
     KILN_ASSIGN_OR_RETURN(Backend backend, resolveBackend(*cfg));
     return optionsOf(*cfg, backend);
+}
+
+std::unique_ptr<NetworkDefinition> copyNetwork(const NetworkDefinition& network) {
+    auto copy = std::make_unique<NetworkImpl>();
+    const auto* net = dynamic_cast<const NetworkImpl*>(&network);
+    if (net == nullptr || !net->graph) return copy;
+    // The engine serializer is the graph copier (as in optimize); a graph it cannot copy leaves the copy empty,
+    // which the build then reports.
+    auto bytes = plan::serializeEngine(*net->graph, plan::EngineMetadata::current("cpu"));
+    if (!bytes) return copy;
+    auto file = plan::loadEngineFromMemory(bytes->data(), bytes->size(), nullptr, {}, nullptr, "<network>");
+    if (!file) return copy;
+    copy->graph = std::move(file->graph);
+    copy->marked = net->marked;
+    copy->path = net->path;
+    copy->sha256 = net->sha256;
+    copy->stamp = net->stamp;
+    return copy;
+}
+
+const ir::Graph* graphOf(const NetworkDefinition& network) {
+    const auto* net = dynamic_cast<const NetworkImpl*>(&network);
+    return net != nullptr ? net->graph.get() : nullptr;
+}
+
+std::unique_ptr<BuilderConfig> copyConfig(const BuilderConfig& config) {
+    auto copy = std::make_unique<ConfigImpl>();
+    if (const auto* cfg = dynamic_cast<const ConfigImpl*>(&config)) {
+        copy->flags = cfg->flags;
+        copy->workspace = cfg->workspace;
+        copy->profiles = cfg->profiles;
+        copy->optLevel = cfg->optLevel;
+        copy->timingCache = cfg->timingCache;
+        copy->backend = cfg->backend;
+        copy->device = cfg->device;
+        copy->layerPrecisions = cfg->layerPrecisions;
+    }
+    return copy;
 }
 
 Result<std::string> backendNameOf(const BuilderConfig& config) {
