@@ -237,16 +237,15 @@ Result<BuiltNetwork> buildGuarded(NetworkDefinition& network, const BuilderConfi
     options["accuracy.error"] = sci(result.error);
     options["accuracy.met"] = result.met ? "1" : "0";
     options["accuracy.calibration"] = config.getCalibrationInputs().empty() ? std::string("random")
-                                      : samples.size() == 1
-                                          ? std::string("1 given sample")
-                                          : std::to_string(samples.size()) + " given samples";
+                                      : samples.size() == 1                 ? std::string("1 given sample")
+                                                            : std::to_string(samples.size()) + " given samples";
     built.metadata.buildOptions = std::move(options);
 
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     char tail[64];
     std::snprintf(tail, sizeof tail, " (%d builds, %.1f s)", builds, seconds);
-    const std::string kept = "kept " + std::to_string(result.keptFp32.size()) + " of " +
-                             std::to_string(loweredCount) + " lowered layers in FP32";
+    const std::string kept = "kept " + std::to_string(result.keptFp32.size()) + " of " + std::to_string(loweredCount) +
+                             " lowered layers in FP32";
     if (result.met) {
         logLine(logger, Severity::kInfo,
                 "accuracy guard: " + kept + "; error " + sci(result.error) + " <= " + sci(target) + tail);

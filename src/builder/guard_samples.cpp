@@ -43,8 +43,8 @@ Status checkSamples(const Engine& engine, const std::vector<Sample>& samples) {
         const std::string where = "calibration sample " + std::to_string(s);
         for (const auto& [name, tensor] : samples[s]) {
             if (std::find(inputs.begin(), inputs.end(), name) == inputs.end()) {
-                return invalidArgument(where + " gives '" + name + "', which is not an input of the network (inputs: " +
-                                       list + ")");
+                return invalidArgument(where + " gives '" + name +
+                                       "', which is not an input of the network (inputs: " + list + ")");
             }
             KILN_ASSIGN_OR_RETURN(DataType want, engine.getTensorDataType(name));
             if (tensor.dtype() != want) {

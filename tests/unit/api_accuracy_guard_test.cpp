@@ -9,7 +9,7 @@
 #include "passes/layer_precision.h"
 #include "plan/engine_file.h"
 #include "unit/api_test_util.h"
-#include "unit/model_builder.h"
+#include "unit/guard_models.h"
 #include "unit/passes_test_util.h"
 
 namespace kiln::testing {
@@ -17,32 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Severity = ILogger::Severity;
-
-//! y = ((x + 1000) - 1000) * 0.5 + relu(x) * 0.25 over [1, 64]: the round trip through 1000 loses x's low bits in
-//! FP16 (ulp 0.5 there), an error of about 0.25 / max|y| ~ 20%; the relu branch is harmless in FP16. A Mul by 7e4
-//! and back ("grow", "shrink") overflows FP16 to Inf.
-onnx::ModelProto cancellingModel(bool overflow) {
-    onnx::ModelProto m = makeModel();
-    auto& g = *m.mutable_graph();
-    addInput(g, "x", onnx::TensorProto::FLOAT, {1, 64});
-    *g.add_initializer() = floatTensor("big", {1}, {1000.0F});
-    *g.add_initializer() = floatTensor("half", {1}, {0.5F});
-    *g.add_initializer() = floatTensor("quarter", {1}, {0.25F});
-    addNode(g, "Add", {"x", "big"}, {"s"}, "shift");
-    addNode(g, "Sub", {"s", "big"}, {"d"}, "unshift");
-    addNode(g, "Mul", {"d", "half"}, {"h"}, "scale");
-    addNode(g, "Relu", {"x"}, {"r"}, "relu");
-    addNode(g, "Mul", {"r", "quarter"}, {"q"}, "damp");
-    addNode(g, "Add", {"h", "q"}, {overflow ? "a" : "y"}, "mix");
-    if (overflow) {
-        *g.add_initializer() = floatTensor("huge", {1}, {7e4F});
-        *g.add_initializer() = floatTensor("tiny", {1}, {1.0F / 7e4F});
-        addNode(g, "Mul", {"a", "huge"}, {"b"}, "grow");
-        addNode(g, "Mul", {"b", "tiny"}, {"y"}, "shrink");
-    }
-    addOutput(g, "y", onnx::TensorProto::FLOAT, {1, 64});
-    return m;
-}
 
 std::map<std::string, Tensor> sampleOf(float phase) {
     Tensor x(DataType::kFloat32, {1, 64});
@@ -200,7 +174,8 @@ TEST(AccuracyGuard, NothingToGuardWithoutEmulationOnTheCpu) {
     ASSERT_TRUE(p.config->setAccuracyTarget(1e-2).isOk());
     auto built = p.build();
     ASSERT_TRUE(built.isOk()) << built.status().message();
-    EXPECT_TRUE(p.logger.contains(Severity::kInfo, "accuracy guard: nothing to guard: the CPU backend computes in FP32"));
+    EXPECT_TRUE(
+        p.logger.contains(Severity::kInfo, "accuracy guard: nothing to guard: the CPU backend computes in FP32"));
     EXPECT_FALSE(lowered(nodeNamed(*built->graph, "unshift")));
 }
 

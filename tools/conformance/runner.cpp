@@ -197,10 +197,11 @@ TestResult runTest(const std::string& dir, const std::string& name, const Tolera
                     std::vector<Tensor> sample;
                     for (const auto& f : numberedFiles(e.path(), "input_")) {
                         auto t = onnx_frontend::readTensorProtoFile(f.string());
-                        if (!t) return finish(Outcome::kFail, "calibration " + f.string() + ": " + t.status().message());
-                        const DataType declared =
-                            sample.size() < graph.inputs().size() ? graph.inputs()[sample.size()]->dtype()
-                                                                  : DataType::kUndefined;
+                        if (!t)
+                            return finish(Outcome::kFail, "calibration " + f.string() + ": " + t.status().message());
+                        const DataType declared = sample.size() < graph.inputs().size()
+                                                      ? graph.inputs()[sample.size()]->dtype()
+                                                      : DataType::kUndefined;
                         sample.push_back(asDeclared(std::move(t).value(), declared));
                     }
                     engineOptions.calibration.push_back(std::move(sample));

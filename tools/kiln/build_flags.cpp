@@ -11,8 +11,8 @@
 #include "cli.h"
 #include "engine_info.h"
 #include "frontend/onnx/tensor_proto.h"
-#include "tensor_io.h"
 #include "kiln/validate.h"
+#include "tensor_io.h"
 
 namespace kiln::cli {
 
