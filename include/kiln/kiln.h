@@ -80,8 +80,8 @@ public:
 //! Kiln's behaviour when neither is set) or the layer stays FP32 with a warning (prefer; obey wins when both are
 //! set). They do not change layers without an override.
 //! kEMULATE_REDUCED_PRECISION makes the CPU backend lower layers under kFP16/kBF16 (and fp16/bf16 pins) exactly as the
-//! CUDA backend does and run them on its FP16/BF16 reference kernels (FP32 accumulation, as on the GPU), instead of
-//! computing everything in FP32: a preview of an FP16/BF16 engine's accuracy without a GPU, and what lets the
+//! CUDA backend does (channels-last layout included) and run them on its FP16/BF16 reference kernels (FP32
+//! accumulation, as on the GPU), instead of computing everything in FP32: a preview of an FP16/BF16 engine's accuracy without a GPU, and what lets the
 //! accuracy guard (BuilderConfig::setAccuracyTarget) work on the CPU. It is slow and does not emulate TF32 (CPU
 //! matmuls stay IEEE FP32). The CUDA backend ignores it.
 enum class BuilderFlag {
@@ -222,7 +222,8 @@ public:
     //! use (kFP16/kBF16/kTF32 on the CUDA backend; kFP16/kBF16 on the CPU with kEMULATE_REDUCED_PRECISION), the
     //! build keeps the layers that amplify rounding in FP32 until the engine's outputs are within
     //! `maxRelativeError` of an FP32 engine (TF32 off) of the same backend on the calibration inputs: the error is
-    //! max over outputs and samples of max|engine - fp32| / max|fp32|, and a NaN or Inf fails. The build makes the
+    //! max over the floating-point outputs and the samples of max|engine - fp32| / max|fp32|, and a NaN or Inf
+    //! fails. The build makes the
     //! FP32 engine and a fully lowered one with every tensor marked as an output, ranks the lowered layers by the
     //! relative error each adds, then keeps the k most sensitive in FP32 (as setLayerPrecision(name, kFloat32)
     //! would; under TF32 a layer kept in FP32 runs IEEE FP32 math) for the smallest k its search finds that meets

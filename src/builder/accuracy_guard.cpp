@@ -10,6 +10,7 @@
 #include "builder/builder_internal.h"
 #include "builder/guard_samples.h"
 #include "builder/precision_guard.h"
+#include "ir/graph_edit.h"
 #include "passes/layer_precision.h"
 
 namespace kiln::builder {
@@ -100,11 +101,35 @@ std::map<std::string, double> valueErrors(const ir::Graph& lowered, const std::v
             err[name] = std::max(err[name], e);
         }
     }
-    // A lowered node writes "x_fp16" and a Cast writes "x" from it: the node's output is the value compared.
-    for (const auto& node : lowered.nodes()) {
-        if (node->op() != ir::OpKind::kCast || node->input(0) == nullptr || node->output(0) == nullptr) continue;
-        auto it = err.find(node->output(0)->name());
-        if (it != err.end()) err.emplace(node->input(0)->name(), it->second);
+    // The passes put values between a lowered node and the tensor marked: "x_fp16" -> Cast -> "x", and on the GPU
+    // "x_nhwc_fp16" -> Cast -> "x_nhwc" -> Transpose -> "x". Such ops move or convert values without changing
+    // max|a - b| / max|b|, so their values carry the marked tensor's error: backward from the marked outputs, then
+    // forward to the inputs of the lowered nodes.
+    auto carries = [](const ir::Node& n) {
+        switch (n.op()) {
+            case ir::OpKind::kCast:
+            case ir::OpKind::kTranspose:
+            case ir::OpKind::kReshape:
+            case ir::OpKind::kIdentity:
+            case ir::OpKind::kSqueeze:
+            case ir::OpKind::kUnsqueeze:
+            case ir::OpKind::kFlatten: return n.input(0) != nullptr && n.output(0) != nullptr;
+            default: return false;
+        }
+    };
+    const auto& nodes = lowered.nodes();
+    for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
+        if (!carries(**it)) continue;
+        auto known = err.find((*it)->output(0)->name());
+        // A network input is exact: what its readers round is theirs.
+        if (known != err.end() && !ir::isGraphInput((*it)->input(0))) {
+            err.emplace((*it)->input(0)->name(), known->second);
+        }
+    }
+    for (const auto& node : nodes) {
+        if (!carries(*node)) continue;
+        auto known = err.find(node->input(0)->name());
+        if (known != err.end()) err.emplace(node->output(0)->name(), known->second);
     }
     return err;
 }

@@ -157,16 +157,6 @@ private:
     passes::PrecisionPolicy mPolicy;
 };
 
-//! The CPU backend under kEMULATE_REDUCED_PRECISION: the CUDA backend's precision assignment, run on the CPU's
-//! FP16/BF16 reference kernels (the layout stays NCHW: it changes no value).
-class CpuEmulationHooks final : public passes::BackendHooks {
-public:
-    Result<int64_t> assignPrecisions(ir::Graph& graph, const passes::PrecisionPolicy& policy,
-                                     passes::PassContext& ctx) const override {
-        return passes::assignGpuPrecisions(graph, policy, ctx);
-    }
-};
-
 //! The backend a config builds for: kAuto is CUDA when this build has it and a GPU is present, else CPU.
 Result<Backend> resolveBackend(const ConfigImpl& config) {
 #if KILN_HAVE_CUDA
@@ -337,7 +327,6 @@ Result<std::unique_ptr<ir::Graph>> optimize(NetworkDefinition& network, const Bu
     precision.int8 = cfg->getFlag(BuilderFlag::kINT8);
     const GpuHooks gpuHooks(precision);
     static const passes::BackendHooks kCpuHooks;
-    static const CpuEmulationHooks kCpuEmulationHooks;
     const bool emulate = cfg->getFlag(BuilderFlag::kEMULATE_REDUCED_PRECISION);
     passes::PassManager pm(
         passes::defaultPipeline(precision),
@@ -347,9 +336,8 @@ Result<std::unique_ptr<ir::Graph>> optimize(NetworkDefinition& network, const Bu
                                                                    : Severity::kVerbose;
             logLine(logger, s, std::string(line));
         },
-        *backendOut == Backend::kCuda ? static_cast<const passes::BackendHooks*>(&gpuHooks)
-        : emulate                     ? &kCpuEmulationHooks
-                                      : &kCpuHooks);
+        // kEMULATE_REDUCED_PRECISION: the CPU reference kernels run the graph the CUDA backend would (lowered, NHWC).
+        *backendOut == Backend::kCuda || emulate ? static_cast<const passes::BackendHooks*>(&gpuHooks) : &kCpuHooks);
     KILN_ASSIGN_OR_RETURN(passes::PipelineReport report, pm.run(*copy.graph));
     logLine(logger, Severity::kInfo,
             "optimized: " + std::to_string(report.nodesBefore) + " -> " + std::to_string(report.nodesAfter) +

@@ -48,7 +48,8 @@ TEST(CliAccuracy, BuildKeepsLayersInFp32AndSaysSo) {
     const CliResult other = runKiln(dir, "build " + shq(model) + " -o " + shq(engine) +
                                              " --backend cpu --fp16 --emulate-precision --accuracy 2e-2");
     EXPECT_NE(other.out.find("rebuilt "), std::string::npos) << other.out << other.err;
-    EXPECT_NE(other.err.find("judging on random ones"), std::string::npos) << "random calibration is announced: " << other.err;
+    EXPECT_NE(other.err.find("judging on random ones"), std::string::npos)
+        << "random calibration is announced: " << other.err;
 }
 
 TEST(CliAccuracy, ErrorsAreOneLineAndNameTheThing) {
