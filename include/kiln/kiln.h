@@ -81,9 +81,9 @@ public:
 //! set). They do not change layers without an override.
 //! kEMULATE_REDUCED_PRECISION makes the CPU backend lower layers under kFP16/kBF16 (and fp16/bf16 pins) exactly as the
 //! CUDA backend does (channels-last layout included) and run them on its FP16/BF16 reference kernels (FP32
-//! accumulation, as on the GPU), instead of computing everything in FP32: a preview of an FP16/BF16 engine's accuracy without a GPU, and what lets the
-//! accuracy guard (BuilderConfig::setAccuracyTarget) work on the CPU. It is slow and does not emulate TF32 (CPU
-//! matmuls stay IEEE FP32). The CUDA backend ignores it.
+//! accumulation, as on the GPU), instead of computing everything in FP32: a preview of an FP16/BF16 engine's accuracy
+//! without a GPU, and what lets the accuracy guard (BuilderConfig::setAccuracyTarget) work on the CPU. It is slow and
+//! does not emulate TF32 (CPU matmuls stay IEEE FP32). The CUDA backend ignores it.
 enum class BuilderFlag {
     kFP16,
     kBF16,
