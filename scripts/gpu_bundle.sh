@@ -53,7 +53,9 @@ if [[ $check == 1 ]]; then
   # The accuracy guard's calibration sets (tests/models/prepare_calibration.py): small, packed fresh each time.
   calib=()
   for m in "${models[@]}"; do
-    [[ -d "$ROOT/.cache/models/$m/calib_set_0" ]] && calib+=("$m/calib_set_0")
+    for c in "$ROOT/.cache/models/$m"/calib_set_*; do
+      [[ -d $c ]] && calib+=("$m/$(basename "$c")")
+    done
   done
   [[ ${#calib[@]} -eq 0 ]] || tar -C "$ROOT/.cache/models" -cf - "${calib[@]}" | xz -T2 >"$OUT/calib.tar.xz"
   cp "$ROOT/tests/conformance/"expectations*.txt "$OUT/"

@@ -4,7 +4,7 @@
 #   2. the ONNX conformance suites on the CUDA backend (public API, FP32 with TF32 off), with the expectations;
 #   3. the real models against onnxruntime's outputs: FP32 (TF32 off) ≤ 1e-4, TF32 ≤ 2e-3, FP16 and BF16 ≤ 1e-2;
 #      then TF32/FP16/BF16 again with the accuracy guard at those tolerances (--accuracy), calibrated on each model's
-#      calib_set_0 (other real inputs than the ones judged), with the layers kept in FP32 per model;
+#      calib_set_* (other real inputs than the ones judged), with the layers kept in FP32 per model;
 #   4. compute-sanitizer memcheck over the op tests (and racecheck over Kiln's own kernels) unless --quick;
 #   5. the kiln command on a real model: `kiln bench --backend cuda` (transfers; CUDA graph + 2 streams) on the UNet
 #      and `kiln exec` with NVIDIA's benchmarking-guide flags on PP-OCRv4 det;
@@ -35,7 +35,7 @@ cd "$G" || { echo "gpu_check: no .gpu folder: run scripts/gpu_bundle.sh --check 
 for a in bundle onnx-testdata models; do
   [[ -f $a.tar.xz ]] && { mkdir -p "$a" && tar -C "$a" -xJf $a.tar.xz || exit 2; }
 done
-# The accuracy guard's calibration sets (models/<name>/calib_set_0), packed apart from the models.
+# The accuracy guard's calibration sets (models/<name>/calib_set_*), packed apart from the models.
 [[ -f calib.tar.xz ]] && { tar -C models -xJf calib.tar.xz || exit 2; }
 export LD_LIBRARY_PATH="$G/bundle/lib:${LD_LIBRARY_PATH:-}"
 BIN="$G/bundle/bin"

@@ -2,6 +2,7 @@
 // with every tensor marked, give each value's error; precision_guard.h ranks the lowered layers by the error they
 // add and searches how many of them to keep in FP32, each candidate a real build judged on the calibration inputs
 // against the FP32 engine's outputs.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>

@@ -2,14 +2,15 @@
 """Calibration inputs for the accuracy guard (kiln build --accuracy): a second input set per real model, from other
 real data than the model's test_data_set_0, so that a guarded engine is judged on inputs it was not tuned on.
 
-    OUT/<name>/calib_set_0/input_<i>.pb    onnx.TensorProto, the same name, dtype and shape as test_data_set_0's
+    OUT/<name>/calib_set_<k>/input_<i>.pb  onnx.TensorProto, the same name, dtype and shape as test_data_set_0's
 
     tests/models/prepare_calibration.py [--out .cache/models] [MODEL...]
 
 The shapes equal the test inputs' so that one profile (pinned at the test shapes, as kiln-conformance builds) holds
-both. Sources: PP-OCR det the skimage coffee photo (text-free: what the guard sees there is the image statistics),
-rec and cls other text lines of the same document than the test crops, UNet opencv baboon.jpg, BERT token ids from
-another seed. Other models (isnet, resnet50) are not packed for the GPU check and get none.
+both. Two sets per model (the guard judges on the worst of them): PP-OCR det the skimage coffee and chelsea photos
+(text-free: what the guard sees there is the image statistics), rec and cls other text lines of the same document
+than the test crops, UNet opencv baboon.jpg and skimage chelsea, BERT token ids from two other seeds. Other models
+(isnet, resnet50) are not packed for the GPU check and get none.
 """
 import argparse
 import sys
@@ -29,37 +30,44 @@ def _testInput(folder: Path, i: int) -> onnx.TensorProto:
     return t
 
 
+# Each source returns the sets: a list (one per set) of lists (one array per model input).
+
 def ppocrDet(shape):
     from skimage import data
     _, _, h, w = shape
-    bgr = images.resize(data.coffee(), w, h)[:, :, ::-1]
-    return [images.toChw(bgr, images.IMAGENET_MEAN, images.IMAGENET_STD)[None]]
+    return [[images.toChw(images.resize(photo, w, h)[:, :, ::-1], images.IMAGENET_MEAN, images.IMAGENET_STD)[None]]
+            for photo in (data.coffee(), data.chelsea())]
 
 
-def _lineCrops(width: int, ratio: float, count: int):
+def _lineCrops(width: int, ratio: float, count: int, offset: int):
     img = images.loadRgb(images.opencvSample("imageTextN.png"))
     lines = images.textLines(img)
-    # The test sets use lines 1 and 3: take the others.
-    picks = [k for k in range(len(lines)) if k not in (1, 3)][:count]
-    return [images.ppocrLineInput(images.textCrop(img, lines[k], ratio), 48, width) for k in picks]
+    # The test sets use lines 1 and 3: take others.
+    picks = [k for k in range(len(lines)) if k not in (1, 3)][offset:offset + count]
+    return np.stack([images.ppocrLineInput(images.textCrop(img, lines[k], ratio), 48, width) for k in picks])
 
 
 def ppocrRec(shape):
-    return [np.stack(_lineCrops(320, 6.6, shape[0]))]
+    return [[_lineCrops(320, 6.6, shape[0], k * shape[0])] for k in range(2)]
 
 
 def ppocrCls(shape):
-    return [np.stack(_lineCrops(192, 4.0, shape[0]))]
+    return [[_lineCrops(192, 4.0, shape[0], k * shape[0])] for k in range(2)]
 
 
 def unet(shape):
-    return [images.imagenetChw(images.loadRgb(images.opencvSample("baboon.jpg")), shape[2])[None]]
+    from skimage import data
+    baboon = images.loadRgb(images.opencvSample("baboon.jpg"))
+    return [[images.imagenetChw(photo, shape[2])[None]] for photo in (baboon, data.chelsea())]
 
 
 def bert(shape):
-    ids = np.random.default_rng(7).integers(0, 1000, size=tuple(shape), dtype=np.int64)
-    ids[:, 0] = 1  # the "CLS" token, as in the test set
-    return [ids]
+    sets = []
+    for seed in (7, 8):
+        ids = np.random.default_rng(seed).integers(0, 1000, size=tuple(shape), dtype=np.int64)
+        ids[:, 0] = 1  # the "CLS" token, as in the test set
+        sets.append([ids])
+    return sets
 
 
 SOURCES = {"ppocrv4_det": ppocrDet, "ppocrv4_rec": ppocrRec, "ppocr_cls": ppocrCls, "unet_small": unet,
@@ -77,16 +85,18 @@ def main() -> int:
             print(f"prepare_calibration: {name}: skipped (no source or no test_data_set_0)")
             continue
         first = _testInput(folder, 0)
-        arrays = SOURCES[name](list(first.dims))
-        out = folder / "calib_set_0"
-        out.mkdir(exist_ok=True)
-        for i, a in enumerate(arrays):
-            want = _testInput(folder, i)
-            a = np.ascontiguousarray(a.astype(numpy_helper.to_array(want).dtype))
-            if list(a.shape) != list(want.dims):
-                raise ValueError(f"{name}: calibration input {i} has shape {a.shape}, the test input {list(want.dims)}")
-            (out / f"input_{i}.pb").write_bytes(numpy_helper.from_array(a, want.name).SerializeToString())
-        print(f"prepare_calibration: {name}: {', '.join(str(list(a.shape)) for a in arrays)} -> {out}")
+        sets = SOURCES[name](list(first.dims))
+        for k, arrays in enumerate(sets):
+            out = folder / f"calib_set_{k}"
+            out.mkdir(exist_ok=True)
+            for i, a in enumerate(arrays):
+                want = _testInput(folder, i)
+                a = np.ascontiguousarray(a.astype(numpy_helper.to_array(want).dtype))
+                if list(a.shape) != list(want.dims):
+                    raise ValueError(f"{name}: calibration input {i} has shape {a.shape}, the test input "
+                                     f"{list(want.dims)}")
+                (out / f"input_{i}.pb").write_bytes(numpy_helper.from_array(a, want.name).SerializeToString())
+        print(f"prepare_calibration: {name}: {len(sets)} sets of {[list(a.shape) for a in sets[0]]} -> {folder}")
     return 0
 
 
