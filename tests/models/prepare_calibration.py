@@ -7,9 +7,9 @@ real data than the model's test_data_set_0, so that a guarded engine is judged o
     tests/models/prepare_calibration.py [--out .cache/models] [MODEL...]
 
 The shapes equal the test inputs' so that one profile (pinned at the test shapes, as kiln-conformance builds) holds
-both. Two sets per model (the guard judges on the worst of them): PP-OCR det the skimage coffee and chelsea photos
+both. Two sets per model, four for rec and cls (the guard judges on the worst of them): PP-OCR det the skimage coffee and chelsea photos
 (text-free: what the guard sees there is the image statistics), rec and cls other text lines of the same document
-than the test crops, UNet opencv baboon.jpg and skimage chelsea, BERT token ids from two other seeds. Other models
+than the test crops (four sets of them), UNet opencv baboon.jpg and skimage chelsea, BERT token ids from two other seeds. Other models
 (isnet, resnet50) are not packed for the GPU check and get none.
 """
 import argparse
@@ -48,11 +48,13 @@ def _lineCrops(width: int, ratio: float, count: int, offset: int):
 
 
 def ppocrRec(shape):
-    return [[_lineCrops(320, 6.6, shape[0], k * shape[0])] for k in range(2)]
+    # Four sets: a recognizer's output moves with each crop's characters, so the guard needs more lines than an
+    # image model needs photos to judge what it will see.
+    return [[_lineCrops(320, 6.6, shape[0], k * shape[0])] for k in range(4)]
 
 
 def ppocrCls(shape):
-    return [[_lineCrops(192, 4.0, shape[0], k * shape[0])] for k in range(2)]
+    return [[_lineCrops(192, 4.0, shape[0], k * shape[0])] for k in range(4)]
 
 
 def unet(shape):
