@@ -50,6 +50,14 @@ if [[ $check == 1 ]]; then
   [[ -f "$cache/models.tar.xz" || ${#models[@]} -eq 0 ]] ||
     tar -C "$ROOT/.cache/models" -cf - "${models[@]}" | xz -T2 >"$cache/models.tar.xz"
   cp "$cache"/*.tar.xz "$OUT/"
+  # The accuracy guard's calibration sets (tests/models/prepare_calibration.py): small, packed fresh each time.
+  calib=()
+  for m in "${models[@]}"; do
+    for c in "$ROOT/.cache/models/$m"/calib_set_*; do
+      [[ -d $c ]] && calib+=("$m/$(basename "$c")")
+    done
+  done
+  [[ ${#calib[@]} -eq 0 ]] || tar -C "$ROOT/.cache/models" -cf - "${calib[@]}" | xz -T2 >"$OUT/calib.tar.xz"
   cp "$ROOT/tests/conformance/"expectations*.txt "$OUT/"
 fi
 echo "gpu_bundle: $(du -sh "$OUT" | cut -f1) in $OUT"

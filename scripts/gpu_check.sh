@@ -3,6 +3,8 @@
 #   1. the CUDA op tests (every CUDA kernel against the CPU reference, outputs poisoned, fresh random inputs);
 #   2. the ONNX conformance suites on the CUDA backend (public API, FP32 with TF32 off), with the expectations;
 #   3. the real models against onnxruntime's outputs: FP32 (TF32 off) ≤ 1e-4, TF32 ≤ 2e-3, FP16 and BF16 ≤ 1e-2;
+#      then TF32/FP16/BF16 again with the accuracy guard at those tolerances (--accuracy), calibrated on each model's
+#      calib_set_* (other real inputs than the ones judged), with the layers kept in FP32 per model;
 #   4. compute-sanitizer memcheck over the op tests (and racecheck over Kiln's own kernels) unless --quick;
 #   5. the kiln command on a real model: `kiln bench --backend cuda` (transfers; CUDA graph + 2 streams) on the UNet
 #      and `kiln exec` with NVIDIA's benchmarking-guide flags on PP-OCRv4 det;
@@ -33,6 +35,8 @@ cd "$G" || { echo "gpu_check: no .gpu folder: run scripts/gpu_bundle.sh --check 
 for a in bundle onnx-testdata models; do
   [[ -f $a.tar.xz ]] && { mkdir -p "$a" && tar -C "$a" -xJf $a.tar.xz || exit 2; }
 done
+# The accuracy guard's calibration sets (models/<name>/calib_set_*), packed apart from the models.
+[[ -f calib.tar.xz ]] && { tar -C models -xJf calib.tar.xz || exit 2; }
 export LD_LIBRARY_PATH="$G/bundle/lib:${LD_LIBRARY_PATH:-}"
 BIN="$G/bundle/bin"
 # The CLI tests among the CUDA tests (tests/cuda/cli_bench_test.cpp) run the bundled kiln.
@@ -87,6 +91,26 @@ if [[ -d "$G/models" ]]; then
       echo "floor $1 (inputs rounded, FP32 math): $floors"
       row "  floor, inputs rounded to $1" "info" "$floors"
     fi
+  done
+fi
+
+# 3b. the same with the accuracy guard: kept layers and errors per model ("name kept/lowered error" in the row)
+if [[ -d "$G/models" ]]; then
+  for p in "tf32 2e-3" "fp16 1e-2" "bf16 1e-2"; do
+    set -- $p
+    "$BIN/kiln-conformance" --backend cuda --precision "$1" --accuracy "$2" --data "$G/models" --max-rel "$2" -v \
+      --timeout 1200 >"$LOGS/guard_$1.log" 2>&1
+    rc=$?
+    grep -E "^(PASS|FAIL|UNSUPP)" "$LOGS/guard_$1.log"
+    kept=""
+    while read -r line; do  # "rec 114/393 5.9e-03": layers kept in FP32 of those lowered, the guard's own error
+      name=$(grep -oE 'models/[a-z0-9_]+' <<<"$line" | head -n 1 | cut -d/ -f2)
+      k=$(grep -oE 'kept [0-9]+ of [0-9]+' <<<"$line" | awk '{print $2 "/" $4}')
+      e=$(grep -oE '(FP32; error|not met: error) [0-9.e+-]+|inf' <<<"$line" | awk '{print $NF}' | head -n 1)
+      kept+="$name ${k:-?} ${e:-?}; "
+    done < <(grep -E "^(PASS|FAIL)" "$LOGS/guard_$1.log")
+    row "real models + guard (cuda $1, ≤ $2)" "$([[ $rc == 0 ]] && echo PASS || echo FAIL)" \
+      "$(grep -E '^conformance:' "$LOGS/guard_$1.log" | cut -c1-60) | $kept"
   done
 fi
 

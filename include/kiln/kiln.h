@@ -79,7 +79,20 @@ public:
 //! (BuilderConfig::setLayerPrecision) asks for a precision the layer has no kernel for: the build fails (obey, also
 //! Kiln's behaviour when neither is set) or the layer stays FP32 with a warning (prefer; obey wins when both are
 //! set). They do not change layers without an override.
-enum class BuilderFlag { kFP16, kBF16, kINT8, kTF32, kOBEY_PRECISION_CONSTRAINTS, kPREFER_PRECISION_CONSTRAINTS };
+//! kEMULATE_REDUCED_PRECISION makes the CPU backend lower layers under kFP16/kBF16 (and fp16/bf16 pins) exactly as the
+//! CUDA backend does (channels-last layout included) and run them on its FP16/BF16 reference kernels (FP32
+//! accumulation, as on the GPU), instead of computing everything in FP32: a preview of an FP16/BF16 engine's accuracy
+//! without a GPU, and what lets the accuracy guard (BuilderConfig::setAccuracyTarget) work on the CPU. It is slow and
+//! does not emulate TF32 (CPU matmuls stay IEEE FP32). The CUDA backend ignores it.
+enum class BuilderFlag {
+    kFP16,
+    kBF16,
+    kINT8,
+    kTF32,
+    kOBEY_PRECISION_CONSTRAINTS,
+    kPREFER_PRECISION_CONSTRAINTS,
+    kEMULATE_REDUCED_PRECISION,
+};
 
 //! Which of an optimization profile's three shapes.
 enum class OptProfileSelector { kMIN = 0, kOPT = 1, kMAX = 2 };
@@ -205,6 +218,36 @@ public:
     //! The pins in the order set.
     virtual std::vector<std::pair<std::string, DataType>> getLayerPrecisions() const = 0;
     virtual void clearLayerPrecisions() noexcept = 0;
+    //! The accuracy guard (polygraphy debug precision, at build time). With a target > 0 and a reduced precision in
+    //! use (kFP16/kBF16/kTF32 on the CUDA backend; kFP16/kBF16 on the CPU with kEMULATE_REDUCED_PRECISION), the
+    //! build keeps the layers that amplify rounding in FP32 until the engine's outputs are within
+    //! `maxRelativeError` of an FP32 engine (TF32 off) of the same backend on the calibration inputs: the error is
+    //! max over the floating-point outputs and the samples of max|engine - fp32| / max|fp32|, and a NaN or Inf
+    //! fails. The build makes the
+    //! FP32 engine and a fully lowered one with every tensor marked as an output, ranks the lowered layers by the
+    //! relative error each adds, then keeps the k most sensitive in FP32 (as setLayerPrecision(name, kFloat32)
+    //! would; under TF32 a layer kept in FP32 runs IEEE FP32 math) for the smallest k its search finds that meets
+    //! the target (k = 0, 1, 2, 4, ... then bisection: about 2 log2(layers) builds and runs). Layers pinned by
+    //! setLayerPrecision are left as pinned. One kInfo line sums it up ("accuracy guard: kept 114 of 393 lowered
+    //! layers in FP32; error 5.9e-3 <= 1e-2 (12 builds, 3.1 s)"). When even every ranked layer in FP32 misses the
+    //! target (the error floor of the inputs' own rounding, say), the engine keeps them all in FP32 and a kWarning
+    //! gives the error reached; with `strict` the build fails instead (kUnsupported, with the error reached).
+    //! The engine's build options record the target (an engine file built for another target is stale) and the
+    //! result (keys "accuracy.*": layers kept, their names, the error, whether it was met). 0 (the default) turns
+    //! the guard off; with no reduced precision in use it has nothing to do and says so at kInfo. kInvalidArgument
+    //! for a negative, NaN or infinite target.
+    virtual Status setAccuracyTarget(double maxRelativeError, bool strict = false) = 0;
+    virtual double getAccuracyTarget() const noexcept = 0;
+    virtual bool getAccuracyStrict() const noexcept = 0;
+    //! Inputs the accuracy guard judges engines on: each sample maps every network input to a host tensor of its
+    //! dtype and a shape profile 0 (or the static shape) accepts; the error is the worst over the samples. Copied
+    //! into the config; checked by the build, which fails naming the sample and the input that is missing, unknown
+    //! or of another dtype or shape. Without samples (the default, or an empty vector) the guard uses one sample of
+    //! random inputs at profile 0's opt shapes (static shapes otherwise), fixed seed: floats uniform in [-1, 1],
+    //! integers 0 and bools false (always a valid index, but token ids of 0 exercise little of a model), and it
+    //! says so at kWarning: real samples judge what the engine will see in use.
+    virtual void setCalibrationInputs(std::vector<std::map<std::string, Tensor>> samples) = 0;
+    virtual const std::vector<std::map<std::string, Tensor>>& getCalibrationInputs() const noexcept = 0;
 
 protected:
     BuilderConfig() = default;

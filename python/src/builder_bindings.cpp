@@ -3,6 +3,7 @@
 #include <pybind11/stl.h>
 
 #include <array>
+#include <cstring>
 #include <vector>
 
 #include "arrays.h"
@@ -84,7 +85,10 @@ void bindEnums(py::module_& m) {
                "A layer pinned by set_layer_precision to a precision it has no kernel for fails the build (also "
                "the behaviour when neither constraint flag is set).")
         .value("PREFER_PRECISION_CONSTRAINTS", BuilderFlag::kPREFER_PRECISION_CONSTRAINTS,
-               "Such a layer stays FP32 with a warning instead (OBEY wins when both are set).");
+               "Such a layer stays FP32 with a warning instead (OBEY wins when both are set).")
+        .value("EMULATE_REDUCED_PRECISION", BuilderFlag::kEMULATE_REDUCED_PRECISION,
+               "CPU backend: lower FP16/BF16 layers as the CUDA backend does and run them on FP16/BF16 reference "
+               "kernels (slow; previews GPU accuracy, and lets the accuracy guard work on the CPU).");
     py::enum_<Backend>(m, "Backend", "The backend an engine is built for.")
         .value("AUTO", Backend::kAuto)
         .value("CPU", Backend::kCpu)
@@ -233,7 +237,45 @@ void bindConfig(py::module_& m) {
                 return pins;
             },
             "The pins in the order set, as (pattern, 'fp32' | 'fp16' | 'bf16') tuples.")
-        .def("clear_layer_precisions", &BuilderConfig::clearLayerPrecisions);
+        .def("clear_layer_precisions", &BuilderConfig::clearLayerPrecisions)
+        .def(
+            "set_accuracy_target",
+            [](BuilderConfig& c, double maxRelativeError, bool strict) {
+                check(c.setAccuracyTarget(maxRelativeError, strict));
+            },
+            py::arg("max_relative_error"), py::arg("strict") = false,
+            "Accuracy guard (0 = off): under FP16/BF16/TF32 keep the layers that amplify rounding in FP32 until the "
+            "engine is within max|engine - fp32| / max|fp32| <= max_relative_error of an FP32 engine on the "
+            "calibration inputs. A missed target warns, or with strict=True fails the build. InvalidArgumentError "
+            "for a negative or non-finite value.")
+        .def_property_readonly("accuracy_target", &BuilderConfig::getAccuracyTarget)
+        .def(
+            "set_calibration_inputs",
+            [](BuilderConfig& c, const py::list& samples) {
+                std::vector<std::map<std::string, Tensor>> copies;
+                for (const py::handle& sample : samples) {
+                    std::map<std::string, Tensor> tensors;
+                    for (const auto& [key, value] : sample.cast<py::dict>()) {
+                        const std::string name = key.cast<std::string>();
+                        // The config keeps its own copy: the arrays may be gone by the time the build runs.
+                        const py::array a = py::array::ensure(value, py::array::c_style);
+                        const DataType dtype = a ? kilnDtype(a.dtype()) : DataType::kUndefined;
+                        if (dtype == DataType::kUndefined) {
+                            throw StatusError(invalidArgument("calibration input '" + name +
+                                                              "' is not an array of a dtype Kiln has"));
+                        }
+                        Shape shape(a.shape(), a.shape() + a.ndim());
+                        Tensor t(dtype, std::move(shape));
+                        std::memcpy(t.raw(), a.data(), t.byteSize());
+                        tensors.emplace(name, std::move(t));
+                    }
+                    copies.push_back(std::move(tensors));
+                }
+                c.setCalibrationInputs(std::move(copies));
+            },
+            py::arg("samples"),
+            "Samples the accuracy guard judges on: a list of {input name: numpy array} dicts (copied). Without "
+            "them the guard uses random inputs and says so.");
 }
 
 void bindBuilderClass(py::module_& m) {

@@ -2,10 +2,12 @@
 // engine (in memory) or engine file bytes.
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <filesystem>
 #include <set>
 
 #include "builder/builder_internal.h"
+#include "builder/config_impl.h"
 #include "frontend/onnx/importer.h"
 #include "ir/graph_edit.h"
 #include "kiln/kiln.h"
@@ -19,6 +21,8 @@
 namespace kiln {
 namespace {
 
+using builder::ConfigImpl;
+using builder::ProfileImpl;
 using runtime::logLine;
 using runtime::ProfileShapes;
 using Severity = ILogger::Severity;
@@ -110,109 +114,6 @@ public:
     std::string stamp;  // plan::fileStamp of the model under which sha256 was taken
 };
 
-class ProfileImpl final : public OptimizationProfile {
-public:
-    Status setDimensions(const std::string& inputName, OptProfileSelector selector, const Shape& dims) override {
-        for (int64_t d : dims) {
-            KILN_CHECK_ARG(d >= 0,
-                           "profile shape " + shapeToString(dims) + " for '" + inputName + "' has a negative dim");
-        }
-        auto& entry = shapes[inputName];
-        for (size_t k = 0; k < 3; ++k) {
-            if (k != static_cast<size_t>(selector) && set[inputName][k] && entry[k].size() != dims.size()) {
-                return invalidArgument("profile shape " + shapeToString(dims) + " for '" + inputName +
-                                       "' has another rank than its shape " + shapeToString(entry[k]));
-            }
-        }
-        entry[static_cast<size_t>(selector)] = dims;
-        set[inputName][static_cast<size_t>(selector)] = true;
-        return Status::ok();
-    }
-    Result<Shape> getDimensions(const std::string& inputName, OptProfileSelector selector) const override {
-        auto it = set.find(inputName);
-        if (it == set.end() || !it->second[static_cast<size_t>(selector)]) {
-            return notFound("the profile sets no such shape for '" + inputName + "'");
-        }
-        return shapes.at(inputName)[static_cast<size_t>(selector)];
-    }
-    ProfileShapes shapes;
-    std::map<std::string, std::array<bool, 3>> set;
-};
-
-class ConfigImpl final : public BuilderConfig {
-public:
-    void setFlag(BuilderFlag flag) noexcept override { flags.insert(flag); }
-    void clearFlag(BuilderFlag flag) noexcept override { flags.erase(flag); }
-    bool getFlag(BuilderFlag flag) const noexcept override { return flags.count(flag) != 0; }
-    void setMemoryPoolLimit(size_t bytes) noexcept override { workspace = bytes; }
-    size_t getMemoryPoolLimit() const noexcept override { return workspace; }
-    Status addOptimizationProfile(const OptimizationProfile& profile) override {
-        const auto* p = dynamic_cast<const ProfileImpl*>(&profile);
-        if (p == nullptr) return invalidArgument("the profile was not created by Builder::createOptimizationProfile");
-        for (const auto& [name, s] : p->shapes) {
-            const auto& which = p->set.at(name);
-            if (!which[0] || !which[1] || !which[2]) {
-                return invalidArgument("profile input '" + name + "' needs all of kMIN, kOPT and kMAX");
-            }
-            for (size_t i = 0; i < s[0].size(); ++i) {
-                if (!(s[0][i] <= s[1][i] && s[1][i] <= s[2][i])) {
-                    return invalidArgument("profile input '" + name + "': min " + shapeToString(s[0]) + " <= opt " +
-                                           shapeToString(s[1]) + " <= max " + shapeToString(s[2]) +
-                                           " does not hold in dim " + std::to_string(i));
-                }
-            }
-        }
-        profiles.push_back(p->shapes);
-        return Status::ok();
-    }
-    int32_t getNbOptimizationProfiles() const noexcept override { return static_cast<int32_t>(profiles.size()); }
-    Status setOptimizationLevel(int32_t level) override {
-        if (level < 0 || level > 5)
-            return outOfRange("optimization level " + std::to_string(level) + " is not in 0..5");
-        optLevel = level;
-        return Status::ok();
-    }
-    int32_t getOptimizationLevel() const noexcept override { return optLevel; }
-    void setTimingCachePath(const std::string& path) override { timingCache = path; }
-    void setBackend(Backend b) noexcept override { backend = b; }
-    Backend getBackend() const noexcept override { return backend; }
-    Status setDevice(int32_t d) override {
-        if (d < 0) return outOfRange("device index " + std::to_string(d) + " is negative");
-        device = d;
-        return Status::ok();
-    }
-    int32_t getDevice() const noexcept override { return device; }
-    Status setLayerPrecision(const std::string& pattern, DataType precision) override {
-        if (pattern.empty()) return invalidArgument("a layer precision override needs a node name or pattern");
-        if (precision != DataType::kFloat32 && precision != DataType::kFloat16 && precision != DataType::kBFloat16) {
-            return invalidArgument("layer precision override '" + pattern + "': " + dataTypeName(precision) +
-                                   " is not a layer precision (float32, float16 or bfloat16)");
-        }
-        layerPrecisions.push_back({pattern, precision});
-        return Status::ok();
-    }
-    std::vector<std::pair<std::string, DataType>> getLayerPrecisions() const override {
-        std::vector<std::pair<std::string, DataType>> out;
-        for (const auto& o : layerPrecisions) out.emplace_back(o.pattern, o.dtype);
-        return out;
-    }
-    void clearLayerPrecisions() noexcept override { layerPrecisions.clear(); }
-    //! "prefer" only when asked and obey is not also set (TensorRT: obey wins).
-    bool preferPins() const {
-        return getFlag(BuilderFlag::kPREFER_PRECISION_CONSTRAINTS) &&
-               !getFlag(BuilderFlag::kOBEY_PRECISION_CONSTRAINTS);
-    }
-
-    std::set<BuilderFlag> flags{BuilderFlag::kTF32};  // TF32 on by default, as in TensorRT
-    size_t workspace = 0;
-    std::vector<ProfileShapes> profiles;
-    int32_t optLevel = 3;
-    std::string timingCache;
-    Backend backend = Backend::kAuto;
-    int32_t device = 0;
-    std::vector<passes::LayerPrecision> layerPrecisions;
-};
-
 class HostMemoryImpl final : public HostMemory {
 public:
     explicit HostMemoryImpl(std::string bytes) : mBytes(std::move(bytes)) {}
@@ -283,14 +184,20 @@ Status validate(const NetworkImpl& net, const ConfigImpl& config, Backend backen
             "kINT8 is set but the network has no Q/DQ nodes and no calibration data was given; "
             "clear kINT8 or quantize the model");
     }
+    const bool emulate = backend == Backend::kCpu && config.getFlag(BuilderFlag::kEMULATE_REDUCED_PRECISION);
+    if (emulate) {
+        logLine(logger, Severity::kInfo,
+                "the CPU backend emulates FP16/BF16 lowering on its reference kernels (kEMULATE_REDUCED_PRECISION): "
+                "slow, for accuracy previews; TF32 is not emulated");
+    }
     for (BuilderFlag f : {BuilderFlag::kFP16, BuilderFlag::kBF16, BuilderFlag::kINT8}) {
-        if (backend == Backend::kCpu && config.getFlag(f)) {
+        if (backend == Backend::kCpu && !emulate && config.getFlag(f)) {
             logLine(logger, Severity::kInfo,
                     "the CPU backend computes in FP32: precision flags allow lower precisions, none is used");
             break;
         }
     }
-    if (backend == Backend::kCpu) {
+    if (backend == Backend::kCpu && !emulate) {
         for (const passes::LayerPrecision& o : config.layerPrecisions) {
             if (o.dtype == DataType::kFloat32) continue;
             logLine(logger, Severity::kInfo,
@@ -361,6 +268,14 @@ std::map<std::string, std::string> optionsOf(const ConfigImpl& config, Backend b
     passes::encodeLayerPrecisions(config.layerPrecisions, o);
     if (!config.layerPrecisions.empty()) o["precision_constraints"] = config.preferPins() ? "prefer" : "obey";
     if (backend == Backend::kCuda) o["device"] = std::to_string(config.device);
+    // Only when set, so that engines built before these options existed stay current.
+    if (backend == Backend::kCpu && config.getFlag(BuilderFlag::kEMULATE_REDUCED_PRECISION))
+        o["emulate_precision"] = "1";
+    if (config.accuracyTarget > 0) {
+        char target[32];
+        std::snprintf(target, sizeof target, "%g", config.accuracyTarget);
+        o["accuracy_target"] = std::string(target) + (config.accuracyStrict ? " strict" : "");
+    }
     return o;
 }
 
@@ -412,6 +327,7 @@ Result<std::unique_ptr<ir::Graph>> optimize(NetworkDefinition& network, const Bu
     precision.int8 = cfg->getFlag(BuilderFlag::kINT8);
     const GpuHooks gpuHooks(precision);
     static const passes::BackendHooks kCpuHooks;
+    const bool emulate = cfg->getFlag(BuilderFlag::kEMULATE_REDUCED_PRECISION);
     passes::PassManager pm(
         passes::defaultPipeline(precision),
         [&logger](passes::LogLevel level, std::string_view line) {
@@ -420,7 +336,8 @@ Result<std::unique_ptr<ir::Graph>> optimize(NetworkDefinition& network, const Bu
                                                                    : Severity::kVerbose;
             logLine(logger, s, std::string(line));
         },
-        *backendOut == Backend::kCuda ? static_cast<const passes::BackendHooks*>(&gpuHooks) : &kCpuHooks);
+        // kEMULATE_REDUCED_PRECISION: the CPU reference kernels run the graph the CUDA backend would (lowered, NHWC).
+        *backendOut == Backend::kCuda || emulate ? static_cast<const passes::BackendHooks*>(&gpuHooks) : &kCpuHooks);
     KILN_ASSIGN_OR_RETURN(passes::PipelineReport report, pm.run(*copy.graph));
     logLine(logger, Severity::kInfo,
             "optimized: " + std::to_string(report.nodesBefore) + " -> " + std::to_string(report.nodesAfter) +
@@ -448,6 +365,11 @@ std::unique_ptr<OptimizationProfile> Builder::createOptimizationProfile() { retu
 namespace builder {
 
 Result<BuiltNetwork> buildNetwork(NetworkDefinition& network, const BuilderConfig& config, ILogger& logger) {
+    if (config.getAccuracyTarget() > 0) return buildGuarded(network, config, logger);
+    return buildUnguarded(network, config, logger);
+}
+
+Result<BuiltNetwork> buildUnguarded(NetworkDefinition& network, const BuilderConfig& config, ILogger& logger) {
     const NetworkImpl* net = nullptr;
     const ConfigImpl* cfg = nullptr;
     Backend backend = Backend::kCpu;
@@ -476,6 +398,34 @@ Result<std::map<std::string, std::string>> buildOptionsOf(const BuilderConfig& c
     if (cfg == nullptr) return invalidArgument("the config was not created by Builder::createBuilderConfig");
     KILN_ASSIGN_OR_RETURN(Backend backend, resolveBackend(*cfg));
     return optionsOf(*cfg, backend);
+}
+
+std::unique_ptr<NetworkDefinition> copyNetwork(const NetworkDefinition& network) {
+    auto copy = std::make_unique<NetworkImpl>();
+    const auto* net = dynamic_cast<const NetworkImpl*>(&network);
+    if (net == nullptr || !net->graph) return copy;
+    // The engine serializer is the graph copier (as in optimize); a graph it cannot copy leaves the copy empty,
+    // which the build then reports.
+    auto bytes = plan::serializeEngine(*net->graph, plan::EngineMetadata::current("cpu"));
+    if (!bytes) return copy;
+    auto file = plan::loadEngineFromMemory(bytes->data(), bytes->size(), nullptr, {}, nullptr, "<network>");
+    if (!file) return copy;
+    copy->graph = std::move(file->graph);
+    copy->marked = net->marked;
+    copy->path = net->path;
+    copy->sha256 = net->sha256;
+    copy->stamp = net->stamp;
+    return copy;
+}
+
+const ir::Graph* graphOf(const NetworkDefinition& network) {
+    const auto* net = dynamic_cast<const NetworkImpl*>(&network);
+    return net != nullptr ? net->graph.get() : nullptr;
+}
+
+std::unique_ptr<BuilderConfig> copyConfig(const BuilderConfig& config) {
+    const auto* cfg = dynamic_cast<const ConfigImpl*>(&config);
+    return cfg != nullptr ? cfg->copyWithoutGuard() : std::make_unique<ConfigImpl>();
 }
 
 Result<std::string> backendNameOf(const BuilderConfig& config) {

@@ -23,8 +23,25 @@ struct BuiltNetwork {
 };
 
 //! Validates `config` against `network`, optimizes a copy of the network's graph (the network is unchanged) and
-//! makes the engine. Fails, logging at kError, as Builder::buildEngine does.
+//! makes the engine. Fails, logging at kError, as Builder::buildEngine does. With an accuracy target set, this is
+//! buildGuarded (accuracy_guard.h); otherwise buildUnguarded.
 Result<BuiltNetwork> buildNetwork(NetworkDefinition& network, const BuilderConfig& config, ILogger& logger);
+
+//! buildNetwork without the accuracy guard (the config's target is ignored).
+Result<BuiltNetwork> buildUnguarded(NetworkDefinition& network, const BuilderConfig& config, ILogger& logger);
+
+//! Builds with the accuracy guard of `config` (BuilderConfig::setAccuracyTarget); defined in accuracy_guard.cpp.
+Result<BuiltNetwork> buildGuarded(NetworkDefinition& network, const BuilderConfig& config, ILogger& logger);
+
+//! A network with a copy of `network`'s graph, marks and model identity, to mark more tensors in without touching
+//! the caller's (empty when `network` is empty or not a Builder's).
+std::unique_ptr<NetworkDefinition> copyNetwork(const NetworkDefinition& network);
+
+//! The graph a network holds (nullptr when empty or not made by a Builder). Read-only.
+const ir::Graph* graphOf(const NetworkDefinition& network);
+
+//! A copy of `config` with everything but the accuracy guard (no target, no calibration inputs).
+std::unique_ptr<BuilderConfig> copyConfig(const BuilderConfig& config);
 
 //! The build options `config` records in an engine file (precision flags, workspace, optimization level, timing
 //! cache, profiles; the device for CUDA), as plan::EngineMetadata::buildOptions. Keys "cuda.*" (library versions,

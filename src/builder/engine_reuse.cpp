@@ -34,8 +34,9 @@ std::string optionsDiff(const std::map<std::string, std::string>& recorded,
     for (const auto& kv : wanted) keys.insert(kv.first);
     std::string diff;
     for (const std::string& k : keys) {
-        // "cuda.*": library versions and the arena the build measured, not options (the device check covers them).
-        if (k.rfind("cuda.", 0) == 0) continue;
+        // "cuda.*": library versions and the arena the build measured, not options (the device check covers them);
+        // "accuracy.*": what the accuracy guard found ("accuracy_target" is the option).
+        if (k.rfind("cuda.", 0) == 0 || k.rfind("accuracy.", 0) == 0) continue;
         auto r = recorded.find(k);
         auto w = wanted.find(k);
         const std::string from = r == recorded.end() ? "(unset)" : quoted(r->second);

@@ -112,6 +112,53 @@ Status unmetPin(ir::Node& node, DataType pin, const LoweringOptions& options) {
     return Status::ok();
 }
 
+//! Ops that only move or select data: exact in any precision, so lowering them pays only where the data already is,
+//! or is going, in low precision.
+bool movesDataOnly(const ir::Node& node) {
+    switch (node.op()) {
+        case OpKind::kTranspose:
+        case OpKind::kReshape:
+        case OpKind::kSqueeze:
+        case OpKind::kUnsqueeze:
+        case OpKind::kFlatten:
+        case OpKind::kIdentity:
+        case OpKind::kDepthToSpace:
+        case OpKind::kSpaceToDepth:
+        case OpKind::kSlice:
+        case OpKind::kGather:
+        case OpKind::kSplit:
+        case OpKind::kExpand:
+        case OpKind::kTile:
+        case OpKind::kConcat: return true;
+        default: return false;
+    }
+}
+
+//! A data-movement node not worth lowering: none of its float inputs is available in low precision already (written by
+//! a lowered node) and none of its readers will be lowered. Lowering it would round its input for nothing: e.g. the
+//! layout's Transpose after a network input when the layer reading it is kept in FP32.
+bool lowersForNothing(const ir::Node& node, DataType flagTarget, const LoweringOptions& options) {
+    if (!movesDataOnly(node)) return false;
+    for (const ir::Value* in : node.inputs()) {
+        const ir::Node* p = in ? in->producer() : nullptr;
+        if (p && p->op() == OpKind::kCast && p->input(0) &&
+            (p->input(0)->dtype() == DataType::kFloat16 || p->input(0)->dtype() == DataType::kBFloat16)) {
+            return false;
+        }
+    }
+    for (const ir::Value* out : node.outputs()) {
+        if (out == nullptr) continue;
+        if (ir::isGraphOutput(out)) continue;
+        for (const ir::Node* reader : out->consumers()) {
+            const DataType target = pinnedPrecision(*reader).value_or(flagTarget);
+            if (target != DataType::kFloat32 && !ir::hasSubgraphs(*reader) && options.lowerable(*reader) != 0) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 }  // namespace
 
 uint32_t defaultLowerableInputs(const ir::Node& node) {
@@ -199,6 +246,7 @@ Result<int64_t> lowerPrecision(ir::Graph& graph, const LoweringOptions& options)
         const std::optional<DataType> pin = pinnedPrecision(*node);
         const DataType target = pin.value_or(flagTarget);
         if (target == DataType::kFloat32 || node->attrs().has(kPrecisionUnmetAttr)) continue;
+        if (!pin && lowersForNothing(*node, flagTarget, options)) continue;
         const uint32_t mask = ir::hasSubgraphs(*node) ? 0 : options.lowerable(*node);
         if (mask == 0) {
             if (pin && writesFloat32(*node)) KILN_RETURN_IF_ERROR(unmetPin(*node, *pin, options));

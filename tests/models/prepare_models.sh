@@ -35,4 +35,7 @@ rc=$?
 set -e
 wait
 [[ $rc -eq 0 ]] || die "failed (exit $rc), see $LOG"
+# A second input set per model from other real data: calibration for the accuracy guard (kiln build --accuracy).
+PYTHONDONTWRITEBYTECODE=1 "$PYTHON" "$HERE/prepare_calibration.py" --out "$OUT_DIR" 2>>"$LOG" \
+  || die "calibration inputs failed, see $LOG"
 echo "prepare_models: done in $((SECONDS - start))s -> $OUT_DIR"

@@ -53,3 +53,37 @@ def test_set_layer_precision(classifier_onnx):
         builder.build_engine(network, config)
     config.clear_layer_precisions()
     assert config.get_layer_precisions() == []
+
+
+def test_accuracy_guard_keeps_a_cancelling_layer_in_fp32(tmp_path):
+    """FP16 emulated on the CPU: (x + 1000) - 1000 loses x's low bits in FP16; the guard keeps it in FP32."""
+    import onnx
+    from onnx import helper
+
+    big = helper.make_tensor("big", onnx.TensorProto.FLOAT, [1], [1000.0])
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "big"], ["s"], name="shift"),
+         helper.make_node("Sub", ["s", "big"], ["d"], name="unshift"),
+         helper.make_node("Relu", ["d"], ["y"], name="relu")],
+        "cancel", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 64])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 64])], [big])
+    path = tmp_path / "cancel.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    builder, network, config = parse_for_cpu(path, profile=None)
+    config.set_flag(kiln.BuilderFlag.FP16)
+    config.set_flag(kiln.BuilderFlag.EMULATE_REDUCED_PRECISION)
+    x = np.sin(0.37 * np.arange(64, dtype=np.float32) + 2.0).reshape(1, 64).astype(np.float32)
+
+    def error(engine):
+        y = engine.create_execution_context().infer({"x": x})["y"]
+        return np.abs(y - np.maximum(x, 0)).max() / np.abs(np.maximum(x, 0)).max()
+
+    assert error(builder.build_engine(network, config)) > 5e-2
+    config.set_accuracy_target(1e-2)
+    assert config.accuracy_target == 1e-2
+    calib = np.sin(0.37 * np.arange(64, dtype=np.float32)).reshape(1, 64).astype(np.float32)
+    config.set_calibration_inputs([{"x": calib}])
+    del calib  # the config holds its own copy
+    assert error(builder.build_engine(network, config)) <= 1e-2
+    with pytest.raises(kiln.InvalidArgumentError, match="accuracy target"):
+        config.set_accuracy_target(-1.0)

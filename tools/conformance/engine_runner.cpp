@@ -45,6 +45,20 @@ Result<std::unique_ptr<EngineRunner>> EngineRunner::create(const std::string& mo
         }
     }
     if (dynamic) KILN_RETURN_IF_ERROR(config->addOptimizationProfile(*profile));
+    if (options.emulate) config->setFlag(BuilderFlag::kEMULATE_REDUCED_PRECISION);
+    if (options.accuracy > 0) {
+        KILN_RETURN_IF_ERROR(config->setAccuracyTarget(options.accuracy));
+        std::vector<std::map<std::string, Tensor>> samples;
+        for (const std::vector<Tensor>& inputs : options.calibration) {
+            std::map<std::string, Tensor> sample;
+            for (int32_t i = 0; i < network->getNbInputs() && static_cast<size_t>(i) < inputs.size(); ++i) {
+                KILN_ASSIGN_OR_RETURN(std::string name, network->getInputName(i));
+                sample[name] = inputs[static_cast<size_t>(i)];
+            }
+            samples.push_back(std::move(sample));
+        }
+        config->setCalibrationInputs(std::move(samples));
+    }
     KILN_ASSIGN_OR_RETURN(r->mEngine, builder.buildEngine(*network, *config));
     KILN_ASSIGN_OR_RETURN(r->mContext, r->mEngine->createExecutionContext());
     return r;

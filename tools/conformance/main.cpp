@@ -115,6 +115,12 @@ int main(int argc, char** argv) {
                    "Round float32 inputs to tf32, fp16 or bf16 precision before running: with an FP32 run, measures "
                    "the model's own sensitivity to that precision (the floor a reduced-precision engine cannot beat)")
         ->check(CLI::IsMember({"tf32", "fp16", "bf16"}));
+    app.add_option("--accuracy", runOptions.accuracy,
+                   "With --backend cpu|cuda: build with the accuracy guard at this max relative error, calibrated on "
+                   "each test's calib_set_*/ inputs (random without them), e.g. --accuracy 1e-2")
+        ->check(CLI::PositiveNumber);
+    app.add_flag("--emulate-precision", runOptions.emulate,
+                 "With --backend cpu: lower FP16/BF16 as the CUDA backend does, on the CPU's FP16/BF16 kernels");
     CLI11_PARSE(app, argc, argv);
 
     std::map<std::string, kiln::conformance::Expectation> expectations;

@@ -190,8 +190,24 @@ TestResult runTest(const std::string& dir, const std::string& name, const Tolera
                                               std::to_string(graph.inputs().size()));
         }
         if (options.backend != "ref" && !engine) {
-            auto made = EngineRunner::create((fs::path(dir) / "model.onnx").string(),
-                                             EngineOptions{options.backend, options.precision}, inputs);
+            EngineOptions engineOptions{options.backend, options.precision, options.accuracy, options.emulate, {}};
+            if (options.accuracy > 0) {
+                for (const auto& e : fs::directory_iterator(dir)) {
+                    if (!e.is_directory() || e.path().filename().string().rfind("calib_set_", 0) != 0) continue;
+                    std::vector<Tensor> sample;
+                    for (const auto& f : numberedFiles(e.path(), "input_")) {
+                        auto t = onnx_frontend::readTensorProtoFile(f.string());
+                        if (!t)
+                            return finish(Outcome::kFail, "calibration " + f.string() + ": " + t.status().message());
+                        const DataType declared = sample.size() < graph.inputs().size()
+                                                      ? graph.inputs()[sample.size()]->dtype()
+                                                      : DataType::kUndefined;
+                        sample.push_back(asDeclared(std::move(t).value(), declared));
+                    }
+                    engineOptions.calibration.push_back(std::move(sample));
+                }
+            }
+            auto made = EngineRunner::create((fs::path(dir) / "model.onnx").string(), engineOptions, inputs);
             if (!made) {
                 const bool unsup = made.status().code() == ErrorCode::kUnsupported;
                 return finish(unsup ? Outcome::kUnsupported : Outcome::kFail, "build: " + made.status().message());
@@ -225,8 +241,10 @@ TestResult runTest(const std::string& dir, const std::string& name, const Tolera
         for (size_t i = 0; i < expected.size(); ++i) {
             std::string diff = compareTensors((*outs)[i], expected[i], tol, &worst);
             if (!diff.empty()) {
+                const std::string guard = engine ? engine->guardSummary() : std::string();
                 return finish(Outcome::kFail, set.filename().string() + " output " + std::to_string(i) + " '" +
-                                                  graph.outputs()[i]->name() + "': " + diff);
+                                                  graph.outputs()[i]->name() + "': " + diff +
+                                                  (guard.empty() ? "" : "; " + guard));
             }
         }
     }
@@ -236,6 +254,7 @@ TestResult runTest(const std::string& dir, const std::string& name, const Tolera
         os << "max rel error " << worst;
         detail = os.str();
     }
+    if (engine && !engine->guardSummary().empty()) detail += (detail.empty() ? "" : "; ") + engine->guardSummary();
     return finish(Outcome::kPass, detail);
 }
 

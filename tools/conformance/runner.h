@@ -46,6 +46,10 @@ struct RunOptions {
     //! run measures how much the model's outputs move when only its inputs lose that precision: the noise floor a
     //! reduced-precision engine cannot go below. Empty: inputs as stored.
     std::string roundInputs;
+    //! > 0 (backend cpu|cuda): build with the accuracy guard at this target, calibrated on the test folder's
+    //! calib_set_*/input_<i>.pb (inputs other than the ones judged) or, without them, on random inputs.
+    double accuracy = 0;
+    bool emulate = false;  //!< --emulate-precision: FP16/BF16 lowering emulated on the CPU backend.
 };
 
 //! Runs one test folder (model.onnx + test_data_set_*).

@@ -1,14 +1,18 @@
 #include "build_flags.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
 #include "bench_cuda.h"
 #include "cli.h"
 #include "engine_info.h"
+#include "frontend/onnx/tensor_proto.h"
 #include "kiln/validate.h"
+#include "tensor_io.h"
 
 namespace kiln::cli {
 
@@ -76,7 +80,50 @@ void addBuildFlags(CLI::App& cmd, BuildFlags& f, bool forRun) {
                    "fp32, with a warning)")
         ->check(CLI::IsMember({"obey", "prefer"}))
         ->capture_default_str();
+    cmd.add_flag("--emulate-precision", f.emulatePrecision,
+                 "CPU backend: run --fp16/--bf16 engines lowered as on a GPU, on FP16/BF16 reference kernels (slow; "
+                 "previews GPU accuracy, and lets --accuracy work on the CPU)");
+    cmd.add_option("--accuracy", f.accuracy,
+                   "Accuracy guard: keep the layers that amplify rounding in FP32 until the reduced-precision engine "
+                   "is within RTOL (max|kiln - fp32| / max|fp32|) of an FP32 engine, e.g. --accuracy 1e-2");
+    cmd.add_flag("--accuracy-strict", f.accuracyStrict,
+                 "Fail the build when --accuracy is not met with every sensitive layer in FP32 (default: warn)");
+    cmd.add_option("--calib-inputs", f.calibInputs,
+                   "One calibration sample for --accuracy per flag, NAME:FILE[,NAME:FILE...] (.npy or ONNX .pb), "
+                   "e.g. --calib-inputs x:photo1.npy --calib-inputs x:photo2.npy (default: random inputs)");
 }
+
+namespace {
+
+//! --accuracy's value: a finite relative error > 0.
+Result<double> parseAccuracy(const std::string& text) {
+    char* end = nullptr;
+    const double v = std::strtod(text.c_str(), &end);
+    if (text.empty() || end != text.c_str() + text.size() || !(v > 0) || !std::isfinite(v)) {
+        return invalidArgument("--accuracy '" + text + "': expected a relative error > 0, e.g. --accuracy 1e-2");
+    }
+    return v;
+}
+
+//! The samples of --calib-inputs, each file read (.npy or an ONNX TensorProto .pb).
+Result<std::vector<std::map<std::string, Tensor>>> readCalibration(const std::vector<std::string>& flags) {
+    std::vector<std::map<std::string, Tensor>> samples;
+    for (const std::string& flag : flags) {
+        std::map<std::string, Tensor> sample;
+        for (const std::string& item : splitList(flag)) {
+            KILN_ASSIGN_OR_RETURN(InputFile f, parseInputFlag(item, "--calib-inputs"));
+            KILN_RETURN_IF_ERROR(checkReadable(f.path, "calibration input"));
+            const bool pb = f.path.size() > 3 && f.path.compare(f.path.size() - 3, 3, ".pb") == 0;
+            Result<Tensor> t = pb ? onnx_frontend::readTensorProtoFile(f.path) : readNpy(f.path);
+            if (!t) return t.status().withContext("--calib-inputs " + item);
+            sample[f.name] = std::move(t).value();
+        }
+        samples.push_back(std::move(sample));
+    }
+    return samples;
+}
+
+}  // namespace
 
 Result<std::vector<std::map<std::string, ShapeRange>>> profilesFromFlags(const BuildFlags& f) {
     std::vector<std::map<std::string, ShapeRange>> profiles;
@@ -124,6 +171,16 @@ Status checkBuildFlagSyntax(const BuildFlags& f) {
         KILN_RETURN_IF_ERROR(parseLayerPrecisions(f.layerPrecisions, "--layer-precisions").status());
     if (!f.workspace.empty())
         KILN_RETURN_IF_ERROR(parseByteSize(f.workspace, "--workspace", f.workspacePlainUnit).status());
+    if (!f.accuracy.empty()) KILN_RETURN_IF_ERROR(parseAccuracy(f.accuracy).status());
+    if (f.accuracy.empty() && (f.accuracyStrict || !f.calibInputs.empty())) {
+        return invalidArgument(std::string(f.accuracyStrict ? "--accuracy-strict" : "--calib-inputs") +
+                               " needs --accuracy RTOL");
+    }
+    for (const std::string& flag : f.calibInputs) {
+        for (const std::string& item : splitList(flag)) {
+            KILN_RETURN_IF_ERROR(parseInputFlag(item, "--calib-inputs").status());
+        }
+    }
     return Status::ok();
 }
 
@@ -146,6 +203,13 @@ Result<std::unique_ptr<BuilderConfig>> makeConfig(Builder& builder, const BuildF
     if (f.precisionConstraints == "prefer") config->setFlag(BuilderFlag::kPREFER_PRECISION_CONSTRAINTS);
     if (f.precisionConstraints == "obey") config->setFlag(BuilderFlag::kOBEY_PRECISION_CONSTRAINTS);
     KILN_RETURN_IF_ERROR(config->setDevice(f.device));
+    if (f.emulatePrecision) config->setFlag(BuilderFlag::kEMULATE_REDUCED_PRECISION);
+    if (!f.accuracy.empty()) {
+        KILN_ASSIGN_OR_RETURN(double target, parseAccuracy(f.accuracy));
+        KILN_RETURN_IF_ERROR(config->setAccuracyTarget(target, f.accuracyStrict));
+        KILN_ASSIGN_OR_RETURN(auto samples, readCalibration(f.calibInputs));
+        config->setCalibrationInputs(std::move(samples));
+    }
     KILN_ASSIGN_OR_RETURN(auto profiles, profilesFromFlags(f));
     for (size_t i = 0; i < profiles.size(); ++i) {
         std::unique_ptr<OptimizationProfile> p = builder.createOptimizationProfile();

@@ -34,6 +34,10 @@ struct BuildFlags {
     int device = 0;
     std::string layerPrecisions;                //!< "*Softmax*:fp32,conv1:fp16": BuilderConfig::setLayerPrecision.
     std::string precisionConstraints = "obey";  //!< "obey" or "prefer" ("none" only from trtexec's command line).
+    bool emulatePrecision = false;              //!< --emulate-precision: kEMULATE_REDUCED_PRECISION.
+    std::string accuracy;                       //!< --accuracy RTOL: BuilderConfig::setAccuracyTarget ("" off).
+    bool accuracyStrict = false;                //!< --accuracy-strict: a missed target fails the build.
+    std::vector<std::string> calibInputs;       //!< One sample per --calib-inputs, "name:file.npy[,name:file]".
 
     //! The precisions these flags allow (the BuilderConfig flags).
     std::set<BuilderFlag> precisionFlags() const;

@@ -75,6 +75,13 @@ void printSummary(const BuildArgs& a, const EngineFileResult& r, const BuildProg
                     layerPrecisionsText(pins).c_str(),
                     constraints == options.end() ? "obey" : constraints->second.c_str());
     }
+    if (const auto& o = file->metadata.buildOptions; o.count("accuracy.met")) {
+        // The accuracy guard's result (src/builder/accuracy_guard.cpp records it).
+        std::printf("accuracy     kept %s of %s lowered layers in FP32; error %s %s %s (calibration: %s)\n",
+                    o.at("accuracy.kept_fp32").c_str(), o.at("accuracy.lowered").c_str(),
+                    o.at("accuracy.error").c_str(), o.at("accuracy.met") == "1" ? "<=" : "> (not met)",
+                    o.at("accuracy_target").c_str(), o.at("accuracy.calibration").c_str());
+    }
     const size_t activations = r.engine ? r.engine->getActivationMemorySize() : 0;
     std::printf("activations  %s\n", activations > 0 ? (formatBytes(activations) + " per context").c_str()
                                                      : "sized at run time (not every shape is static)");

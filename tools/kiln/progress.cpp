@@ -44,6 +44,11 @@ void BuildProgress::onLog(ILogger::Severity severity, const std::string& line) {
             mNodesAfter = after;
         }
         phase("write", "serialize, checksum and write the engine");
+    } else if (line.rfind("accuracy guard: ", 0) == 0 &&
+               line.find(" lowered layers in FP32: error") != std::string::npos) {
+        // src/builder/accuracy_guard.cpp: one line per candidate engine ("12 of 383 lowered layers in FP32: ...").
+        if (mPhase != "accuracy guard") phase("accuracy guard", "");
+        setStep("last candidate: " + line.substr(16));
     } else if (line.rfind("pipeline iteration ", 0) == 0) {
         setStep(line.substr(9));
     } else if (severity == ILogger::Severity::kVerbose || severity == ILogger::Severity::kInfo) {

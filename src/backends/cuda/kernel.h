@@ -24,6 +24,7 @@
 #include "ir/graph.h"
 #include "kiln/status.h"
 #include "kiln/tensor.h"
+#include "passes/layer_precision.h"
 
 namespace kiln::cuda {
 
@@ -57,6 +58,9 @@ struct CudaKernelContext {
     const ir::Attributes& attrs() const { return node.attrs(); }
     int64_t opset() const { return node.opset(); }
     cudaStream_t stream() const { return run.stream; }
+    //! TF32 math for this node's FP32 Conv/Gemm/MatMul: allowed by the build and the node not pinned to fp32. A layer
+    //! kept in FP32 (setLayerPrecision(..., kFloat32), or by the accuracy guard under kTF32) computes in IEEE FP32.
+    bool tf32Allowed() const { return run.allowTf32 && passes::pinnedPrecision(node) != DataType::kFloat32; }
 
     //! Output i from the arena (uninitialized; poisoned in tests).
     Result<DeviceTensor*> allocateOutput(size_t i, DataType type, Shape shape);

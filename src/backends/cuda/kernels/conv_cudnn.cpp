@@ -82,7 +82,7 @@ bool notSupported(cudnnStatus_t s) { return CUDNN_STATUS_CATEGORY(s) == CUDNN_ST
 
 //! float32 without TF32 runs FMA kernels only: tensor-op candidates are dropped and the descriptor says FMA.
 bool strictFloat32(const CudaKernelContext& ctx, const CudnnConvProblem& p) {
-    return p.dtype == DataType::kFloat32 && !ctx.run.allowTf32;
+    return p.dtype == DataType::kFloat32 && !ctx.tf32Allowed();
 }
 
 cudnnMathType_t mathFor(bool strict, cudnnMathType_t candidate) { return strict ? CUDNN_FMA_MATH : candidate; }

@@ -80,7 +80,7 @@ Status runLtGemm(CudaKernelContext& ctx, const LtGemm& g) {
     const cudaDataType_t type = cudaType(g.dtype);
     const bool f64 = g.dtype == DataType::kFloat64;
     const cublasComputeType_t compute = f64 ? CUBLAS_COMPUTE_64F
-                                        : (g.dtype == DataType::kFloat32 && ctx.run.allowTf32)
+                                        : (g.dtype == DataType::kFloat32 && ctx.tf32Allowed())
                                             ? CUBLAS_COMPUTE_32F_FAST_TF32
                                             : CUBLAS_COMPUTE_32F;
     const cudaDataType_t scaleType = f64 ? CUDA_R_64F : CUDA_R_32F;
