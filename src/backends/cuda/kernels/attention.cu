@@ -24,7 +24,12 @@ constexpr int kColumnsPerLane = static_cast<int>(kCudaAttentionMaxHeadSize / 32)
 
 template <typename A>
 __device__ __forceinline__ A warpMax(A v) {
-    for (int o = 16; o > 0; o /= 2) v = v > __shfl_xor_sync(0xffffffffu, v, o) ? v : __shfl_xor_sync(0xffffffffu, v, o);
+    // One shuffle per step, taken by every lane: a shuffle inside the conditional would leave lanes out of the
+    // full-warp mask (undefined; on the H100 it gave NaN and an illegal-instruction error).
+    for (int o = 16; o > 0; o /= 2) {
+        const A other = __shfl_xor_sync(0xffffffffu, v, o);
+        v = v > other ? v : other;
+    }
     return v;
 }
 
