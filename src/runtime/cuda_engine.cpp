@@ -217,8 +217,8 @@ Status CudaContext::enqueue(void* streamHandle) {
     if (sig.exec == nullptr || sig.addresses != addresses) {
         const size_t overflows = arena.overflowCount();
         bool updated = false;
-        const Status captured =
-            captureGraph(stream, [&] { return runPlain(stream, inputs, sig); }, sig.exec, updated);
+        const Status captured = captureGraph(
+            stream, [&] { return runPlain(stream, inputs, sig); }, sig.exec, updated);
         if (!captured) {
             sig.dropGraph();
             KILN_RETURN_IF_ERROR(runPlain(stream, inputs, sig));
@@ -237,7 +237,7 @@ Status CudaContext::enqueue(void* streamHandle) {
     for (size_t i = 0; i < sig.outputShapes.size(); ++i) {
         recordShape(mEngine.graph().outputs()[i]->name(), sig.outputShapes[i]);
     }
-    setLastEnqueue(path, path == EnqueuePath::kGraphReplayed ? "replayed the CUDA graph of these shapes and addresses"
+    setLastEnqueue(path, path == EnqueuePath::kGraphReplayed  ? "replayed the CUDA graph of these shapes and addresses"
                          : path == EnqueuePath::kGraphUpdated ? "new tensor addresses: recaptured, graph updated"
                                                               : "captured a CUDA graph of these shapes");
     return Status::ok();

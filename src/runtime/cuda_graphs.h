@@ -31,8 +31,8 @@ struct SignatureState {
     cuda::ShapeValues values;
     std::vector<Shape> outputShapes;  //!< Set by the first (recording) enqueue.
     cudaGraphExec_t exec = nullptr;
-    IoAddresses addresses;          //!< What `exec` was captured with.
-    std::string notCapturable;      //!< Why capture failed for good at these shapes (empty: try).
+    IoAddresses addresses;      //!< What `exec` was captured with.
+    std::string notCapturable;  //!< Why capture failed for good at these shapes (empty: try).
 };
 
 //! The signatures a context has seen. Bounded: past kMaxSignatures the oldest state is dropped (a model fed

@@ -68,7 +68,10 @@ Result<Tensor> downloadToHost(const DeviceTensor& dev, cudaStream_t stream) {
 //! The values of one run, each on the device, the host or both (copied lazily where a reader needs it).
 class RunValues {
 public:
-    RunValues(const ExecutionPlan& plan, RunState& st) : mPlan(plan), mState(st) {}
+    RunValues(const ExecutionPlan& plan, RunState& st) : mPlan(plan), mState(st) {
+        // Sized once per run, so that the hot loop does not rehash as values come and go.
+        mSlots.reserve(plan.graph().values().size());
+    }
 
     void setDevice(const ir::Value* v, DeviceTensor t) {
         Slot& s = mSlots[v];

@@ -31,9 +31,9 @@ NodePlacement placeNodes(const ir::Graph& graph);
 //! Unsqueeze → Concat → Reshape chains, Range/ConstantOfShape sizes). They give the same result for every run with
 //! the same input shapes, so an execution context computes them once per shape signature and caches them.
 struct ShapeOnly {
-    std::vector<bool> node;                           //!< Per node: computed once per shape signature.
-    std::unordered_set<const ir::Value*> values;      //!< Outputs of those nodes.
-    std::vector<const ir::Value*> kept;               //!< Those read by other nodes or graph outputs: cached.
+    std::vector<bool> node;                       //!< Per node: computed once per shape signature.
+    std::unordered_set<const ir::Value*> values;  //!< Outputs of those nodes.
+    std::vector<const ir::Value*> kept;           //!< Those read by other nodes or graph outputs: cached.
     bool any() const { return !kept.empty(); }
 };
 
