@@ -11,6 +11,7 @@
 
 #include "cuda/cuda_op_tester.h"
 #include "kiln/kiln.h"
+#include "unit/capture_test_models.h"
 #include "unit/model_builder.h"
 
 namespace kiln::testing {
@@ -256,14 +257,7 @@ TEST(CudaGraph, ThousandReplaysKeepDeviceMemoryFlat) {
 //! Reshape(Relu(x), shp) with `shp` a device input: enqueue downloads it every run, so no graph; never an error.
 TEST(CudaGraph, NotCapturableEngineRunsPlainWithTheReason) {
     KILN_REQUIRE_GPU();
-    onnx::ModelProto m = makeModel(13);
-    auto& g = *m.mutable_graph();
-    addInput(g, "x", onnx::TensorProto::FLOAT, {2, 6});
-    addInput(g, "shp", onnx::TensorProto::INT64, {2});
-    addNode(g, "Relu", {"x"}, {"r"}, "relu");
-    addNode(g, "Reshape", {"r", "shp"}, {"y"}, "reshape");
-    g.add_output()->set_name("y");  // a shape the model cannot declare: it comes from `shp`
-    g.mutable_output(0)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+    const onnx::ModelProto m = reshapeByInputModel();
     TempDir dir;
     QuietLogger logger;
     Builder builder(logger);

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "backends/cuda/placement.h"
+#include "capture_test_models.h"
 #include "frontend/onnx/importer.h"
 #include "model_builder.h"
 #include "passes/pass.h"
@@ -19,16 +20,6 @@ namespace {
 
 using namespace kiln::testing;
 
-onnx::TensorProto int64Tensor(const std::string& name, const std::vector<int64_t>& dims,
-                              const std::vector<int64_t>& values) {
-    onnx::TensorProto t;
-    t.set_name(name);
-    t.set_data_type(onnx::TensorProto::INT64);
-    for (int64_t d : dims) t.add_dims(d);
-    t.set_raw_data(values.data(), values.size() * sizeof(int64_t));
-    return t;
-}
-
 //! Marks dims of an input dynamic (dim_param) where `dims` has -1.
 void addDynamicInput(onnx::GraphProto& g, const std::string& name, int32_t type, const std::vector<int64_t>& dims) {
     auto& vi = addInput(g, name, type, dims);
@@ -36,13 +27,6 @@ void addDynamicInput(onnx::GraphProto& g, const std::string& name, int32_t type,
     for (size_t i = 0; i < dims.size(); ++i) {
         if (dims[i] < 0) shape->mutable_dim(static_cast<int>(i))->set_dim_param("d" + std::to_string(i));
     }
-}
-
-//! An output with a dtype and no shape (addOutput's empty dims would declare a scalar).
-void addTypedOutput(onnx::GraphProto& g, const std::string& name, int32_t type) {
-    auto* vi = g.add_output();
-    vi->set_name(name);
-    vi->mutable_type()->mutable_tensor_type()->set_elem_type(type);
 }
 
 std::unique_ptr<ir::Graph> import(const onnx::ModelProto& m) {
@@ -114,14 +98,7 @@ TEST(CaptureAnalysis, BertLikeShapeChainIsComputedOncePerSignature) {
 }
 
 TEST(CaptureAnalysis, ShapeReadFromDeviceDataIsNotCapturable) {
-    onnx::ModelProto m = makeModel(13);
-    auto& g = *m.mutable_graph();
-    addInput(g, "x", onnx::TensorProto::FLOAT, {2, 6});
-    addInput(g, "shp", onnx::TensorProto::INT64, {2});
-    addNode(g, "Relu", {"x"}, {"r"}, "relu");
-    addNode(g, "Reshape", {"r", "shp"}, {"y"}, "reshape");
-    addTypedOutput(g, "y", onnx::TensorProto::FLOAT);
-    auto graph = import(m);
+    auto graph = import(reshapeByInputModel());
     ASSERT_TRUE(graph);
     const cuda::CaptureVerdict v = cuda::analyzeCapture(*graph);
     EXPECT_FALSE(v.capturable);
