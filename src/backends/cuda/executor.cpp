@@ -210,6 +210,8 @@ Status runOnHost(const ir::Node& node, RunValues& values) {
 Status runOnDevice(const ir::Node& node, RunValues& values, RunState& st) {
     const CudaOpEntry& entry = cudaKernel(node.op());
     CudaKernelContext ctx{node, st, {}, {}, {}, {}};
+    ctx.inputs.reserve(node.inputs().size());
+    ctx.hostInputs.reserve(node.inputs().size());
     for (size_t i = 0; i < node.inputs().size(); ++i) {
         const ir::Value* in = node.input(i);
         const bool onHost = i < 32 && (entry.hostInputs >> i & 1u);
