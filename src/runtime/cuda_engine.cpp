@@ -393,6 +393,10 @@ Result<std::unique_ptr<Engine>> makeCudaEngine(std::shared_ptr<const ir::Graph> 
                 " nodes (" + std::to_string(hostNodes) + " on the host), weights " +
                 std::to_string(engine->plan().deviceConstantBytes()) + " bytes on the device, activation arena " +
                 std::to_string(engine->getActivationMemorySize()) + " bytes");
+    const cuda::CaptureVerdict& verdict = engine->plan().captureVerdict();
+    logLine(logger, ILogger::Severity::kInfo,
+            verdict.capturable ? "CUDA graph: capturable (enqueue replays a graph per input-shape signature)"
+                               : "CUDA graph: not capturable, enqueue launches every kernel: " + verdict.reason);
     return std::unique_ptr<Engine>(std::move(engine));
 }
 
