@@ -256,6 +256,21 @@ enum class EnqueuePath : int32_t {
     kGraphReplayed,  //!< One launch of the graph captured earlier for these shapes and addresses.
 };
 
+//! Receives per-layer times from a context (TensorRT's IProfiler); set with ExecutionContext::setProfiler.
+class Profiler {
+public:
+    virtual ~Profiler() = default;
+    //! Called once per layer for each enqueue/infer, in execution order, from the thread that called it, after
+    //! the run's work finished. `layerName` is the node's name in the optimized graph (as `kiln inspect` lists
+    //! the layers); `ms` is its time: on the CPU the kernel's wall time; on CUDA the time between two CUDA events
+    //! recorded on the stream before and after the layer's launches, so a layer that the GPU waits on the host for
+    //! (shape arithmetic, host-only ops and their copies) shows that wait.
+    virtual void reportLayerTime(const char* layerName, float ms) noexcept = 0;
+
+protected:
+    Profiler() = default;
+};
+
 //! Per-inference state on an Engine: input shapes, tensor addresses, output shapes. Use from one thread at a time.
 class ExecutionContext {
 public:
@@ -289,6 +304,11 @@ public:
     //! Convenience for host tensors: runs on `inputs` (by name; shapes checked as by setInputShape) and returns
     //! every output by name, in tensors it allocates. Does not use the bound addresses.
     virtual Result<std::map<std::string, Tensor>> infer(const std::map<std::string, Tensor>& inputs) = 0;
+    //! Reports every layer's time to `profiler` (not owned; nullptr: none, the default) on each later enqueue or
+    //! infer. While one is set, a CUDA context's enqueue records an event pair per layer and synchronizes the stream
+    //! before it returns (to read them), so profiled runs are slower than unprofiled ones.
+    virtual void setProfiler(Profiler* profiler) noexcept = 0;
+    virtual Profiler* getProfiler() const noexcept = 0;
 
     //! CUDA engines: whether enqueue captures itself into a CUDA graph and replays it (on by default; no effect on
     //! the CPU backend). With it on, the first enqueue at new input shapes runs plainly and caches the values that
@@ -296,11 +316,11 @@ public:
     //! shapes is captured on the caller's stream (thread-local capture mode) and launched; later ones with the same
     //! shapes and tensor addresses replay the graph (one cudaGraphLaunch); new addresses update it in place
     //! (cudaGraphExecUpdate). Enqueue falls back to plain launches, never to an error, when the engine is not
-    //! capturable (a host node reads device data: `kiln inspect` names it), on the legacy default stream (nullptr),
-    //! or when `stream` is already capturing (the caller's own graph then records the plain enqueue; run one
-    //! enqueue at those shapes before such a capture, as with TensorRT). getLastEnqueuePath() says which path ran.
-    //! The graphs refer to this context's activation memory and the bound addresses: keep the bound memory alive
-    //! while the context may replay. Not thread-safe, like the rest of the context.
+    //! capturable (a host node reads device data: `kiln inspect` names it), while a profiler is set, on the legacy
+    //! default stream (nullptr), or when `stream` is already capturing (the caller's own graph then records the plain
+    //! enqueue; run one enqueue at those shapes before such a capture, as with TensorRT). getLastEnqueuePath() says
+    //! which path ran. The graphs refer to this context's activation memory and the bound addresses: keep the bound
+    //! memory alive while the context may replay. Not thread-safe, like the rest of the context.
     virtual void setCudaGraphs(bool enabled) noexcept = 0;
     virtual bool getCudaGraphs() const noexcept = 0;
     //! How the last enqueue ran (kNone before the first one, and on the CPU backend).

@@ -29,6 +29,9 @@ std::unique_ptr<Pass> createConvBatchNormFold();
 //! "bias-activation-fusion": Conv/Gemm/MatMul + bias Add + residual Add + activation → kiln FusedConv/FusedGemm/
 //! FusedMatMul.
 std::unique_ptr<Pass> createBiasActivationFusion();
+//! "attention-fusion" (src/passes/attention_fusion.cpp): MatMul(q·scale, kᵀ) [+ mask] → Softmax → MatMul(·, v), with
+//! the head Transposes around it, → one kiln Attention node.
+std::unique_ptr<Pass> createAttentionFusion();
 //! "elementwise-claim": asks the backend which elementwise chains it fuses (BackendHooks::claimElementwiseChains)
 //! and records them as the node attribute `kiln_fusion_group` (chain index).
 std::unique_ptr<Pass> createElementwiseClaim();

@@ -11,6 +11,8 @@ std::vector<std::unique_ptr<Pass>> defaultPipeline(PrecisionPolicy precision) {
     p.push_back(createDeadCodeElimination());
     // BatchNormalization folds before the fusion turns Conv into FusedConv.
     p.push_back(createConvBatchNormFold());
+    // Attention first: its mask Add would otherwise become a FusedMatMul bias of the scores MatMul.
+    p.push_back(createAttentionFusion());
     p.push_back(createBiasActivationFusion());
     p.push_back(createElementwiseClaim());
     p.push_back(createLayoutAssignment());

@@ -125,7 +125,9 @@ uint32_t defaultLowerableInputs(const ir::Node& node) {
         case OpKind::kFusedGemm:
         case OpKind::kFusedMatMul:
         case OpKind::kFusedConvNhwc:
-        case OpKind::kConvTransposeNhwc:
+        case OpKind::kConvTransposeNhwc: return kAll;
+        // Q, K, V; the additive mask stays float32 (the op reads it so), so -1e9 style masks do not become -inf.
+        case OpKind::kAttention: return 7u;
         // Elementwise arithmetic and activations between them (so the low precision flows through).
         case OpKind::kAdd:
         case OpKind::kSub:

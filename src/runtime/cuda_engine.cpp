@@ -89,14 +89,34 @@ private:
     Status runPlain(cudaStream_t stream, const std::vector<cuda::RunValue>& inputs, SignatureState& sig);
     //! Why this enqueue cannot use a graph (empty: it can).
     std::string whyPlain(cudaStream_t stream, const SignatureState& sig) const;
+    //! The node timer for a new run while a profiler is set (created on first use), else nullptr.
+    cuda::NodeTimer* timer();
+    //! After a synchronized run: each timed layer's time to the profiler.
+    Status reportLayers();
 
     const CudaEngine& mCuda;
     std::unique_ptr<cuda::ContextResources> mResources;
+    std::unique_ptr<cuda::NodeTimer> mTimer;
     // After mResources: graphs and shape-value buffers go first.
     SignatureCache mSignatures;
     const void* mArenaBase = nullptr;
     size_t mArenaBytes = 0;
 };
+
+cuda::NodeTimer* CudaContext::timer() {
+    if (mProfiler == nullptr) return nullptr;
+    if (!mTimer) mTimer = std::make_unique<cuda::NodeTimer>();
+    mTimer->reset();
+    return mTimer.get();
+}
+
+Status CudaContext::reportLayers() {
+    if (mProfiler == nullptr || !mTimer) return Status::ok();
+    KILN_ASSIGN_OR_RETURN(auto times, mTimer->collect());
+    const auto& nodes = mEngine.graph().nodes();
+    for (const auto& [index, ms] : times) mProfiler->reportLayerTime(nodes[index]->name().c_str(), ms);
+    return Status::ok();
+}
 
 Result<std::unique_ptr<ExecutionContext>> CudaEngine::createExecutionContext() const {
     KILN_ASSIGN_OR_RETURN(auto resources, cuda::ContextResources::create(mDevice, mArenaBytes));
@@ -141,6 +161,7 @@ Status CudaContext::gatherInputs(std::vector<cuda::RunValue>& inputs, std::vecto
 
 Status CudaContext::runPlain(cudaStream_t stream, const std::vector<cuda::RunValue>& inputs, SignatureState& sig) {
     KILN_ASSIGN_OR_RETURN(cuda::RunState st, mResources->runState(mCuda.plan(), stream, mCuda.options()));
+    st.timer = timer();
     KILN_ASSIGN_OR_RETURN(std::vector<cuda::RunValue> outputs,
                           cuda::Executor(mCuda.plan()).run(st, inputs, &sig.values));
     sig.outputShapes.clear();
@@ -166,6 +187,10 @@ Status CudaContext::runPlain(cudaStream_t stream, const std::vector<cuda::RunVal
             KILN_CUDA_CHECK(cudaMemcpyAsync(b.data, r.device.data, bytes, cudaMemcpyDeviceToDevice, stream));
         }
     }
+    if (st.timer) {
+        KILN_CUDA_CHECK(cudaStreamSynchronize(stream));
+        KILN_RETURN_IF_ERROR(reportLayers());
+    }
     return Status::ok();
 }
 
@@ -173,6 +198,9 @@ std::string CudaContext::whyPlain(cudaStream_t stream, const SignatureState& sig
     if (!getCudaGraphs()) return "CUDA graphs are turned off (setCudaGraphs(false), --no-cuda-graph)";
     if (const cuda::CaptureVerdict& v = mCuda.plan().captureVerdict(); !v.capturable) {
         return "not capturable: " + v.reason;
+    }
+    if (getProfiler() != nullptr) {
+        return "a profiler is set: every layer is timed by its own events and enqueue synchronizes to read them";
     }
     if (stream == nullptr || stream == cudaStreamLegacy) {
         return "the legacy default stream cannot be captured: enqueue on a stream of your own";
@@ -256,7 +284,8 @@ Result<std::map<std::string, Tensor>> CudaContext::infer(const std::map<std::str
         ordered.push_back(it->second);
     }
     KILN_ASSIGN_OR_RETURN(std::vector<Tensor> outs,
-                          cuda::runOnHostTensors(mCuda.plan(), *mResources, ordered, mCuda.options()));
+                          cuda::runOnHostTensors(mCuda.plan(), *mResources, ordered, mCuda.options(), timer()));
+    KILN_RETURN_IF_ERROR(reportLayers());
     std::map<std::string, Tensor> result;
     for (size_t i = 0; i < outs.size(); ++i) {
         const std::string& name = mEngine.graph().outputs()[i]->name();

@@ -64,6 +64,8 @@ public:
     bool getCudaGraphs() const noexcept override { return mCudaGraphs; }
     EnqueuePath getLastEnqueuePath() const noexcept override { return mLastPath; }
     std::string getLastEnqueueReason() const override { return mLastReason; }
+    void setProfiler(Profiler* profiler) noexcept override { mProfiler = profiler; }
+    Profiler* getProfiler() const noexcept override { return mProfiler; }
 
 protected:
     void setLastEnqueue(EnqueuePath path, std::string reason) {
@@ -83,6 +85,7 @@ protected:
     void recordShape(const std::string& name, Shape shape) { mShapes[name] = std::move(shape); }
 
     const EngineBase& mEngine;
+    Profiler* mProfiler = nullptr;
 
 private:
     Status bind(const std::string& name, void* data, size_t capacity);

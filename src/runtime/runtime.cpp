@@ -3,6 +3,7 @@
 #include <limits>
 #include <sstream>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "backends/cpu/executor.h"
 #include "kiln/kiln.h"
@@ -87,8 +88,19 @@ Result<std::unordered_map<std::string, Tensor>> CpuContext::run(const std::unord
         shapes.push_back(it == inputs.end() ? Shape{} : it->second.shape());
     }
     mArena.beginRun(shapes);
-    KILN_ASSIGN_OR_RETURN(auto outputs, cpu::Executor(&mArena).runNamed(mEngine.graph(), inputs));
+    cpu::Executor executor(&mArena);
+    // Layers are the top-level nodes: the nodes of If/Loop/Scan bodies are timed within their parent.
+    std::vector<std::pair<const ir::Node*, double>> times;
+    std::unordered_set<const ir::Node*> layers;
+    if (mProfiler != nullptr) {
+        for (const auto& n : mEngine.graph().nodes()) layers.insert(n.get());
+        executor.setNodeObserver([&](const ir::Node& node, double seconds) {
+            if (layers.count(&node)) times.emplace_back(&node, seconds * 1000.0);
+        });
+    }
+    KILN_ASSIGN_OR_RETURN(auto outputs, executor.runNamed(mEngine.graph(), inputs));
     mArena.endRun(mEngine.graph());
+    for (const auto& [node, ms] : times) mProfiler->reportLayerTime(node->name().c_str(), static_cast<float>(ms));
     return outputs;
 }
 

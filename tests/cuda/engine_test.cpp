@@ -255,5 +255,62 @@ TEST(CudaEngine, NoGpuIsAClearBuildError) {
     EXPECT_TRUE(s.builder.buildEngine(*s.network, *s.config).isOk());
 }
 
+//! Records what a context reports, per run.
+class RecordingProfiler final : public Profiler {
+public:
+    void reportLayerTime(const char* layerName, float ms) noexcept override { layers.emplace_back(layerName, ms); }
+    std::vector<std::pair<std::string, float>> layers;
+};
+
+TEST(CudaEngine, ProfilerGetsEveryLayerOfEachEnqueueAndInfer) {
+    KILN_REQUIRE_GPU();
+    CudaBuild s;
+    auto engine = s.builder.buildEngine(*s.network, *s.config);
+    ASSERT_TRUE(engine.isOk()) << engine.status().message();
+    auto ctx = (*engine)->createExecutionContext();
+    ASSERT_TRUE(ctx.isOk()) << ctx.status().message();
+    RecordingProfiler profiler;
+    ASSERT_TRUE((*ctx)->infer({{"x", inputTensor(4)}}).isOk());
+    EXPECT_TRUE(profiler.layers.empty());
+    (*ctx)->setProfiler(&profiler);
+    EXPECT_EQ((*ctx)->getProfiler(), &profiler);
+    ASSERT_TRUE((*ctx)->infer({{"x", inputTensor(4)}}).isOk());
+    const auto first = profiler.layers;
+    ASSERT_FALSE(first.empty());
+    bool sawAdd = false;
+    for (const auto& [name, ms] : first) {
+        EXPECT_FALSE(name.empty());
+        EXPECT_GE(ms, 0.0f) << name;
+        EXPECT_LT(ms, 1000.0f) << name;
+        sawAdd = sawAdd || name == "add";
+    }
+    EXPECT_TRUE(sawAdd) << "the last layer ('add') was not reported";
+    // enqueue on a stream reports the same layers, in the same order, once the run is done.
+    profiler.layers.clear();
+    const Tensor x = inputTensor(4);
+    void* dx = nullptr;
+    void* dy = nullptr;
+    ASSERT_EQ(cudaMalloc(&dx, x.byteSize()), cudaSuccess);
+    ASSERT_EQ(cudaMalloc(&dy, 4 * 4 * sizeof(float)), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(dx, x.raw(), x.byteSize(), cudaMemcpyHostToDevice), cudaSuccess);
+    ASSERT_TRUE((*ctx)->setInputShape("x", {4, 3}).isOk());
+    ASSERT_TRUE((*ctx)->setTensorAddress("x", dx).isOk());
+    ASSERT_TRUE((*ctx)->setTensorAddress("y", dy).isOk());
+    cudaStream_t stream = nullptr;
+    ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+    ASSERT_TRUE((*ctx)->enqueue(stream).isOk());
+    ASSERT_EQ(profiler.layers.size(), first.size());
+    for (size_t i = 0; i < first.size(); ++i) EXPECT_EQ(profiler.layers[i].first, first[i].first) << i;
+    // Unset: no more reports.
+    (*ctx)->setProfiler(nullptr);
+    profiler.layers.clear();
+    ASSERT_TRUE((*ctx)->enqueue(stream).isOk());
+    ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+    EXPECT_TRUE(profiler.layers.empty());
+    cudaStreamDestroy(stream);
+    cudaFree(dx);
+    cudaFree(dy);
+}
+
 }  // namespace
 }  // namespace kiln::testing

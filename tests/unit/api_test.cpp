@@ -255,6 +255,44 @@ TEST(Api, ManyThreadsShareOneEngine) {
     for (int t = 0; t < kThreads; ++t) EXPECT_EQ(mismatches[static_cast<size_t>(t)], 0) << "thread " << t;
 }
 
+class RecordingProfiler final : public Profiler {
+public:
+    void reportLayerTime(const char* layerName, float ms) noexcept override { layers.emplace_back(layerName, ms); }
+    std::vector<std::pair<std::string, float>> layers;
+};
+
+TEST(Api, ProfilerGetsEveryLayerOfEachRun) {
+    TempDir dir;
+    Built b;
+    parse(b, writeDynamicModel(dir));
+    addProfile(b, {1, 3}, {2, 3}, {4, 3});
+    auto engine = b.builder.buildEngine(*b.network, *b.config);
+    ASSERT_TRUE(engine.isOk()) << engine.status().message();
+    auto ctx = (*engine)->createExecutionContext();
+    ASSERT_TRUE(ctx.isOk());
+    Tensor x(DataType::kFloat32, {2, 3});
+    for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = static_cast<float>(i) - 2.5f;
+    RecordingProfiler profiler;
+    (*ctx)->setProfiler(&profiler);
+    EXPECT_EQ((*ctx)->getProfiler(), &profiler);
+    ASSERT_TRUE((*ctx)->infer({{"x", x}}).isOk());
+    // MatMul + Relu fuse into one layer, which keeps the name of the node whose output it computes.
+    ASSERT_EQ(profiler.layers.size(), 1u);
+    EXPECT_FALSE(profiler.layers[0].first.empty());
+    EXPECT_GE(profiler.layers[0].second, 0.0f);
+    // enqueue reports the same layer; without a profiler, nothing.
+    std::vector<float> y(8);
+    ASSERT_TRUE((*ctx)->setInputShape("x", {2, 3}).isOk());
+    ASSERT_TRUE((*ctx)->setTensorAddress("x", x.raw()).isOk());
+    ASSERT_TRUE((*ctx)->setTensorAddress("y", y.data()).isOk());
+    ASSERT_TRUE((*ctx)->enqueue().isOk());
+    ASSERT_EQ(profiler.layers.size(), 2u);
+    EXPECT_EQ(profiler.layers[1].first, profiler.layers[0].first);
+    (*ctx)->setProfiler(nullptr);
+    ASSERT_TRUE((*ctx)->enqueue().isOk());
+    EXPECT_EQ(profiler.layers.size(), 2u);
+}
+
 class ApiOnModels : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ApiOnModels, MatchesReferenceAndRoundTripIsBitIdentical) {

@@ -101,7 +101,7 @@ Result<std::vector<LayerTiming>> profile(const InspectArgs& a, const plan::Engin
     KILN_ASSIGN_OR_RETURN(auto requested, parseShapeMap(a.shapes, "--shapes"));
     KILN_ASSIGN_OR_RETURN(InputPlan plan, planInputs(*engine, requested));
     KILN_ASSIGN_OR_RETURN(auto inputs, makeInputs(*engine, plan, {}, a.seed));
-    return profileLayers(*file.graph, inputs, a.iterations);
+    return profileLayers(*engine, *file.graph, inputs, a.iterations);
 }
 
 //! CUDA engines: whether enqueue can run as a CUDA graph (docs/cuda.md), and the first node in the way when not.

@@ -87,7 +87,7 @@ Status layers(const ExecArgs& a, const ExecEngine& e) {
     if (!a.dumpProfile && a.exportProfile.empty()) return Status::ok();
     KILN_ASSIGN_OR_RETURN(auto inputs, benchInputs(*e.source.engine, a.bench));
     const int runs = static_cast<int>(std::max<int64_t>(a.bench.iterations, 1));
-    KILN_ASSIGN_OR_RETURN(auto timings, profileLayers(*e.file.graph, inputs, runs));
+    KILN_ASSIGN_OR_RETURN(auto timings, profileLayers(*e.source.engine, *e.file.graph, inputs, runs));
     if (a.dumpProfile) printLayers(list, &timings, runs);
     if (!a.exportProfile.empty()) KILN_RETURN_IF_ERROR(exportProfile(a.exportProfile, list, timings, runs));
     return Status::ok();

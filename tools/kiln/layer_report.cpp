@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <unordered_map>
 
-#include "backends/cpu/executor.h"
 #include "shapes.h"
 #include "stats.h"
 
@@ -17,22 +16,50 @@ double LayerTiming::totalMs() const {
 
 double LayerTiming::medianMs() const { return Stats(perRunMs).median(); }
 
-Result<std::vector<LayerTiming>> profileLayers(const ir::Graph& graph, const std::map<std::string, Tensor>& inputs,
-                                               int iterations) {
-    std::unordered_map<const ir::Node*, size_t> index;
-    for (size_t i = 0; i < graph.nodes().size(); ++i) index[graph.nodes()[i].get()] = i;
+namespace {
+
+//! Collects one run's layer times into the slots of `graph`'s nodes. Layers come in execution order, which is the
+//! graph's order, so each name is looked up from where the previous one was found (names may repeat).
+class RunCollector final : public Profiler {
+public:
+    explicit RunCollector(const ir::Graph& graph) : mGraph(graph), mRun(graph.nodes().size(), 0.0) {}
+    void reportLayerTime(const char* layerName, float ms) noexcept override {
+        const auto& nodes = mGraph.nodes();
+        for (size_t k = 0; k < nodes.size(); ++k) {
+            const size_t i = (mCursor + k) % nodes.size();
+            if (nodes[i]->name() == layerName) {
+                mRun[i] += ms;
+                mCursor = i + 1;
+                return;
+            }
+        }
+    }
+    //! The run's times, and a fresh start for the next one.
+    std::vector<double> take() {
+        std::vector<double> run(mRun.size(), 0.0);
+        run.swap(mRun);
+        mCursor = 0;
+        return run;
+    }
+
+private:
+    const ir::Graph& mGraph;
+    std::vector<double> mRun;
+    size_t mCursor = 0;
+};
+
+}  // namespace
+
+Result<std::vector<LayerTiming>> profileLayers(const Engine& engine, const ir::Graph& graph,
+                                               const std::map<std::string, Tensor>& inputs, int iterations) {
+    KILN_ASSIGN_OR_RETURN(auto context, engine.createExecutionContext());
+    KILN_RETURN_IF_ERROR(context->infer(inputs).status());  // warm-up: caches, allocator, algorithm choice
+    RunCollector collector(graph);
+    context->setProfiler(&collector);
     std::vector<LayerTiming> timings(graph.nodes().size());
-    const std::unordered_map<std::string, Tensor> named(inputs.begin(), inputs.end());
-    cpu::Executor executor;
-    KILN_RETURN_IF_ERROR(executor.runNamed(graph, named).status());  // warm-up: caches, allocator, lazy packing
-    std::vector<double> run(graph.nodes().size());
-    // Nodes inside If/Loop/Scan bodies are not layers of the engine: their time is in their parent's.
-    executor.setNodeObserver([&](const ir::Node& node, double seconds) {
-        if (auto it = index.find(&node); it != index.end()) run[it->second] += seconds * 1000.0;
-    });
     for (int r = 0; r < iterations; ++r) {
-        std::fill(run.begin(), run.end(), 0.0);
-        KILN_RETURN_IF_ERROR(executor.runNamed(graph, named).status());
+        KILN_RETURN_IF_ERROR(context->infer(inputs).status());
+        const std::vector<double> run = collector.take();
         for (size_t i = 0; i < run.size(); ++i) timings[i].perRunMs.push_back(run[i]);
     }
     return timings;

@@ -1,6 +1,6 @@
 // Per-layer listing and profiling of an engine's optimized graph, for `kiln inspect` and `kiln exec
-// --dumpLayerInfo/--dumpProfile`. The profile runs the graph on the CPU executor with its node observer
-// (cpu::Executor::setNodeObserver): the same kernels the engine runs, each timed.
+// --dumpLayerInfo/--dumpProfile`. The profile runs the engine itself (CPU or CUDA) in a context with a
+// kiln::Profiler set: the engine's own kernels, each timed.
 #pragma once
 
 #include <map>
@@ -20,9 +20,10 @@ struct LayerTiming {
     double medianMs() const;
 };
 
-//! Per-layer times (indexed like describeLayers) over `iterations` runs, after one untimed warm-up run.
-Result<std::vector<LayerTiming>> profileLayers(const ir::Graph& graph, const std::map<std::string, Tensor>& inputs,
-                                               int iterations);
+//! Per-layer times of `engine` (whose optimized graph is `graph`; indexed like describeLayers) over `iterations`
+//! runs of infer(), after one untimed warm-up run.
+Result<std::vector<LayerTiming>> profileLayers(const Engine& engine, const ir::Graph& graph,
+                                               const std::map<std::string, Tensor>& inputs, int iterations);
 
 //! The layer table on stdout; with timings, mean ms per run and share of the total.
 void printLayers(const std::vector<LayerInfo>& layers, const std::vector<LayerTiming>* timings, int iterations);

@@ -361,22 +361,25 @@ Result<std::vector<RunValue>> Executor::run(RunState& state, const std::vector<R
     const auto& nodes = graph.nodes();
     for (size_t i = 0; i < nodes.size(); ++i) {
         const ir::Node& node = *nodes[i];
-        if (!(reuse && shapeOnly[i])) {
-            Status s;
-            try {
+        Status s;
+        // A skipped shape-only node still gets its (empty) timing, so that a profiler sees every layer.
+        if (state.timer) s = state.timer->begin(i, state.stream);
+        try {
+            if (s.isOk() && !(reuse && shapeOnly[i])) {
                 switch (mPlan.placement(i)) {
                     case Placement::kMeta: s = runMeta(node, values); break;
                     case Placement::kHost: s = runOnHost(node, values); break;
                     case Placement::kDevice: s = runOnDevice(node, values, state); break;
                 }
                 if (s.isOk() && record && shapeOnly[i]) recordShapeValues(mPlan, node, values, recorded);
-            } catch (const std::bad_alloc&) {
-                s = outOfRange("out of host memory");
-            } catch (const std::exception& e) {
-                s = internalError(std::string("unexpected exception: ") + e.what());
             }
-            if (!s.isOk()) return s.withContext(node.describe());
+            if (s.isOk() && state.timer) s = state.timer->end(i, state.stream);
+        } catch (const std::bad_alloc&) {
+            s = outOfRange("out of host memory");
+        } catch (const std::exception& e) {
+            s = internalError(std::string("unexpected exception: ") + e.what());
         }
+        if (!s.isOk()) return s.withContext(node.describe());
         for (const ir::Value* in : node.inputs()) {
             if (in && !in->isConstant() && mPlan.lastUse(in) == i) values.release(in);
         }

@@ -20,6 +20,7 @@
 
 #include "backends/cuda/device_memory.h"
 #include "backends/cuda/device_tensor.h"
+#include "backends/cuda/node_timer.h"
 #include "ir/graph.h"
 #include "kiln/status.h"
 #include "kiln/tensor.h"
@@ -35,6 +36,7 @@ struct RunState {
     size_t workspaceLimit = 0;   //!< 0: no limit (BuilderConfig's memory-pool limit otherwise).
     bool allowTf32 = true;       //!< TF32 tensor-core math for FP32 Conv/Gemm/MatMul.
     bool poisonOutputs = false;  //!< Tests: fill each new output with 0xFF bytes (NaN for floats) first.
+    NodeTimer* timer = nullptr;  //!< Profilers: events around each node (node_timer.h); null: none.
 };
 
 struct CudaKernelContext {

@@ -26,6 +26,7 @@ KernelRegistry buildTable() {
     registerNhwcConvKernels(r);
     registerNhwcPoolKernels(r);
     registerResizeKernels(r);
+    registerAttentionKernels(r);
     return r;
 }
 }  // namespace

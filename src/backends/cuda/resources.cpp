@@ -35,9 +35,11 @@ Result<RunState> ContextResources::runState(const ExecutionPlan& plan, cudaStrea
 }
 
 Result<std::vector<Tensor>> runOnHostTensors(const ExecutionPlan& plan, ContextResources& resources,
-                                             const std::vector<Tensor>& inputs, const RunOptions& options) {
+                                             const std::vector<Tensor>& inputs, const RunOptions& options,
+                                             NodeTimer* timer) {
     KILN_RETURN_IF_ERROR(resources.arena().growToPeak());
     KILN_ASSIGN_OR_RETURN(RunState st, resources.runState(plan, nullptr, options));
+    st.timer = timer;
     std::vector<DeviceBuffer> inputBuffers;
     std::vector<RunValue> runInputs;
     for (const Tensor& t : inputs) {

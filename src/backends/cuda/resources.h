@@ -39,8 +39,10 @@ private:
 };
 
 //! Runs `plan` on host tensors (uploaded, run, downloaded; synchronous). For tests and host-side conveniences.
+//! With `timer`, each node is timed (collect after this returns: the run is synchronized).
 Result<std::vector<Tensor>> runOnHostTensors(const ExecutionPlan& plan, ContextResources& resources,
-                                             const std::vector<Tensor>& inputs, const RunOptions& options);
+                                             const std::vector<Tensor>& inputs, const RunOptions& options,
+                                             NodeTimer* timer = nullptr);
 
 //! True when a CUDA device is usable by this process.
 bool gpuAvailable() noexcept;

@@ -16,5 +16,6 @@ void registerPoolingKernels(KernelRegistry& r);        // MaxPool, AveragePool, 
 void registerNhwcConvKernels(KernelRegistry& r);       // FusedConvNhwc, ConvTransposeNhwc (cuDNN, channels-last)
 void registerNhwcPoolKernels(KernelRegistry& r);       // MaxPoolNhwc, AveragePoolNhwc, GlobalAveragePoolNhwc
 void registerResizeKernels(KernelRegistry& r);         // Resize, Upsample, DepthToSpace, SpaceToDepth, GridSample
+void registerAttentionKernels(KernelRegistry& r);      // kiln Attention (flash-style, tensor cores for FP16/BF16)
 
 }  // namespace kiln::cuda

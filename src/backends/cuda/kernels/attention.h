@@ -1,0 +1,48 @@
+// Launchers of kiln Attention on the GPU (C++17 declarations; kernels in attention.cu and attention_flash.cu).
+// Pointers are device pointers; strides are in elements, the head dim (D, Dv) is contiguous.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "kiln/dtype.h"
+
+namespace kiln::cuda {
+
+struct AttentionParams {
+    const void* q = nullptr;
+    const void* k = nullptr;
+    const void* v = nullptr;
+    const void* mask = nullptr;  //!< Additive, Q's dtype or float32 (maskIsFloat32); null for none.
+    void* out = nullptr;
+    bool maskIsFloat32 = false;
+    bool causal = false;
+    float scale = 1.0f;
+    int64_t batch = 0, heads = 0, sq = 0, sk = 0, d = 0, dv = 0;
+    int64_t qStride[3] = {0, 0, 0};  //!< batch, head, sequence
+    int64_t kStride[3] = {0, 0, 0};
+    int64_t vStride[3] = {0, 0, 0};
+    int64_t outStride[3] = {0, 0, 0};
+    int64_t maskStride[4] = {0, 0, 0, 0};  //!< batch, head, query, key (0 where broadcast)
+};
+
+//! Largest D and Dv launchAttention takes (cpu::kAttentionMaxHeadSize).
+constexpr int64_t kCudaAttentionMaxHeadSize = 256;
+
+//! Which kernel launchAttention picks.
+enum class AttentionPath { kFlash, kSimple };
+
+//! kFlash (tensor cores, FP32 accumulation) for float16/bfloat16 with D == Dv in {32, 64, 128}, 16-byte aligned
+//! pointers; kSimple (a warp per query row, FP32 or FP64 math) for everything else.
+AttentionPath chooseAttentionPath(DataType type, const AttentionParams& p);
+
+//! out = softmax(scale · Q·Kᵀ + mask) · V for float32, float64, float16 and bfloat16 (else cudaErrorInvalidValue);
+//! requires sk > 0 and batch · heads · sq > 0 (the caller handles empty problems) and D, Dv <=
+//! kCudaAttentionMaxHeadSize.
+cudaError_t launchAttention(DataType type, const AttentionParams& p, cudaStream_t stream);
+
+//! The tensor-core kernel alone (attention_flash.cu): float16/bfloat16, D == Dv in {32, 64, 128}.
+cudaError_t launchAttentionFlash(DataType type, const AttentionParams& p, cudaStream_t stream);
+
+}  // namespace kiln::cuda
