@@ -290,6 +290,15 @@ protected:
     Engine() = default;
 };
 
+//! How an enqueue of a CUDA engine ran (ExecutionContext::getLastEnqueuePath).
+enum class EnqueuePath : int32_t {
+    kNone,           //!< No enqueue yet, or a CPU engine.
+    kPlain,          //!< Kernel launches from the host, one per node (the reason says why not a graph).
+    kGraphCaptured,  //!< Captured into a new CUDA graph, then launched.
+    kGraphUpdated,   //!< The bound addresses changed: recaptured and the existing graph updated in place.
+    kGraphReplayed,  //!< One launch of the graph captured earlier for these shapes and addresses.
+};
+
 //! Receives per-layer times from a context (TensorRT's IProfiler); set with ExecutionContext::setProfiler.
 class Profiler {
 public:
@@ -343,6 +352,24 @@ public:
     //! before it returns (to read them), so profiled runs are slower than unprofiled ones.
     virtual void setProfiler(Profiler* profiler) noexcept = 0;
     virtual Profiler* getProfiler() const noexcept = 0;
+
+    //! CUDA engines: whether enqueue captures itself into a CUDA graph and replays it (on by default; no effect on
+    //! the CPU backend). With it on, the first enqueue at new input shapes runs plainly and caches the values that
+    //! depend on the input shapes alone (Shape → Gather → Concat chains and the like); the next enqueue with those
+    //! shapes is captured on the caller's stream (thread-local capture mode) and launched; later ones with the same
+    //! shapes and tensor addresses replay the graph (one cudaGraphLaunch); new addresses update it in place
+    //! (cudaGraphExecUpdate). Enqueue falls back to plain launches, never to an error, when the engine is not
+    //! capturable (a host node reads device data: `kiln inspect` names it), while a profiler is set, on the legacy
+    //! default stream (nullptr), or when `stream` is already capturing (the caller's own graph then records the plain
+    //! enqueue; run one enqueue at those shapes before such a capture, as with TensorRT). getLastEnqueuePath() says
+    //! which path ran. The graphs refer to this context's activation memory and the bound addresses: keep the bound
+    //! memory alive while the context may replay. Not thread-safe, like the rest of the context.
+    virtual void setCudaGraphs(bool enabled) noexcept = 0;
+    virtual bool getCudaGraphs() const noexcept = 0;
+    //! How the last enqueue ran (kNone before the first one, and on the CPU backend).
+    virtual EnqueuePath getLastEnqueuePath() const noexcept = 0;
+    //! Why the last enqueue took its path, in one line (e.g. "the legacy default stream cannot be captured").
+    virtual std::string getLastEnqueueReason() const = 0;
 
 protected:
     ExecutionContext() = default;

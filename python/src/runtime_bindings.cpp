@@ -143,6 +143,22 @@ are serialized; create one context per thread to run concurrently.)doc")
         .def_property_readonly(
             "active_optimization_profile",
             [](PyContext& c) { return c.locked([](ExecutionContext& x) { return x.getOptimizationProfile(); }); })
+        .def_property(
+            "cuda_graphs", [](PyContext& c) { return c.locked([](ExecutionContext& x) { return x.getCudaGraphs(); }); },
+            [](PyContext& c, bool on) { c.locked([&](ExecutionContext& x) { x.setCudaGraphs(on); }); },
+            "CUDA engines: whether execute captures a CUDA graph and replays it (default True; kiln.h setCudaGraphs).")
+        .def_property_readonly(
+            "last_enqueue_path",
+            [](PyContext& c) {
+                return c.locked([](ExecutionContext& x) {
+                    static const char* const kNames[] = {"none", "plain", "graph_captured", "graph_updated",
+                                                         "graph_replayed"};
+                    return std::make_pair(std::string(kNames[static_cast<int>(x.getLastEnqueuePath())]),
+                                          x.getLastEnqueueReason());
+                });
+            },
+            "How the last execute ran and why: ('plain' | 'graph_captured' | 'graph_updated' | 'graph_replayed', "
+            "reason); ('none', '') before the first and on CPU engines.")
         .def(
             "set_input_shape",
             [](PyContext& c, const std::string& name, const Shape& shape) {

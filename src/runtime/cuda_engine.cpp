@@ -6,6 +6,7 @@
 
 #include "backends/cuda/check.h"
 #include "backends/cuda/resources.h"
+#include "runtime/cuda_graphs.h"
 #include "runtime/engine_base.h"
 #include "runtime/engine_impl.h"
 
@@ -44,6 +45,12 @@ bool isDevicePointer(const void* p) {
     return attrs.type == cudaMemoryTypeDevice || attrs.type == cudaMemoryTypeManaged;
 }
 
+std::string shapesText(const std::vector<Shape>& shapes) {
+    std::string s;
+    for (const Shape& shape : shapes) s += (s.empty() ? "" : ", ") + shapeToString(shape);
+    return s;
+}
+
 class CudaEngine final : public EngineBase {
 public:
     CudaEngine(std::shared_ptr<const ir::Graph> graph, std::vector<ProfileShapes> profiles,
@@ -76,6 +83,12 @@ public:
     Result<std::map<std::string, Tensor>> infer(const std::map<std::string, Tensor>& inputs) override;
 
 private:
+    //! The bound inputs as device tensors (shapes and bindings checked), and every I/O address.
+    Status gatherInputs(std::vector<cuda::RunValue>& inputs, std::vector<Shape>& shapes, IoAddresses& addresses);
+    //! One enqueue as kernel launches: the executor, then the copies into the output bindings.
+    Status runPlain(cudaStream_t stream, const std::vector<cuda::RunValue>& inputs, SignatureState& sig);
+    //! Why this enqueue cannot use a graph (empty: it can).
+    std::string whyPlain(cudaStream_t stream, const SignatureState& sig) const;
     //! The node timer for a new run while a profiler is set (created on first use), else nullptr.
     cuda::NodeTimer* timer();
     //! After a synchronized run: each timed layer's time to the profiler.
@@ -84,6 +97,10 @@ private:
     const CudaEngine& mCuda;
     std::unique_ptr<cuda::ContextResources> mResources;
     std::unique_ptr<cuda::NodeTimer> mTimer;
+    // After mResources: graphs and shape-value buffers go first.
+    SignatureCache mSignatures;
+    const void* mArenaBase = nullptr;
+    size_t mArenaBytes = 0;
 };
 
 cuda::NodeTimer* CudaContext::timer() {
@@ -106,9 +123,8 @@ Result<std::unique_ptr<ExecutionContext>> CudaEngine::createExecutionContext() c
     return std::unique_ptr<ExecutionContext>(std::make_unique<CudaContext>(*this, std::move(resources)));
 }
 
-Status CudaContext::enqueue(void* streamHandle) {
-    auto stream = static_cast<cudaStream_t>(streamHandle);
-    std::vector<cuda::RunValue> inputs;
+Status CudaContext::gatherInputs(std::vector<cuda::RunValue>& inputs, std::vector<Shape>& shapes,
+                                 IoAddresses& addresses) {
     for (const ir::Value* in : mEngine.graph().inputs()) {
         if (in->dtype() == DataType::kString) {
             return unsupported("input '" + in->name() + "' is a string tensor: string inputs go through infer()");
@@ -128,6 +144,8 @@ Status CudaContext::enqueue(void* streamHandle) {
         cuda::RunValue v;
         v.device = std::move(t);
         inputs.push_back(std::move(v));
+        shapes.push_back(std::move(shape));
+        addresses.emplace_back(b.data, b.capacity);
     }
     for (const ir::Value* out : mEngine.graph().outputs()) {
         KILN_ASSIGN_OR_RETURN(Binding b, bindingOf(out->name(), "output"));
@@ -136,11 +154,17 @@ Status CudaContext::enqueue(void* streamHandle) {
                                    "' is bound to host memory: a CUDA engine takes device pointers (cudaMalloc), "
                                    "or use infer() for host tensors");
         }
+        addresses.emplace_back(b.data, b.capacity);
     }
-    KILN_RETURN_IF_ERROR(mResources->arena().growToPeak());
+    return Status::ok();
+}
+
+Status CudaContext::runPlain(cudaStream_t stream, const std::vector<cuda::RunValue>& inputs, SignatureState& sig) {
     KILN_ASSIGN_OR_RETURN(cuda::RunState st, mResources->runState(mCuda.plan(), stream, mCuda.options()));
     st.timer = timer();
-    KILN_ASSIGN_OR_RETURN(std::vector<cuda::RunValue> outputs, cuda::Executor(mCuda.plan()).run(st, inputs));
+    KILN_ASSIGN_OR_RETURN(std::vector<cuda::RunValue> outputs,
+                          cuda::Executor(mCuda.plan()).run(st, inputs, &sig.values));
+    sig.outputShapes.clear();
     for (size_t i = 0; i < outputs.size(); ++i) {
         const ir::Value* out = mEngine.graph().outputs()[i];
         const cuda::RunValue& r = outputs[i];
@@ -149,6 +173,7 @@ Status CudaContext::enqueue(void* streamHandle) {
         }
         KILN_ASSIGN_OR_RETURN(Binding b, bindingOf(out->name(), "output"));
         recordShape(out->name(), r.shape());
+        sig.outputShapes.push_back(r.shape());
         const size_t bytes = static_cast<size_t>(shapeNumel(r.shape())) * dataTypeSize(r.dtype());
         if (bytes > b.capacity) {
             return outOfRange("output '" + out->name() + "' of shape " + shapeToString(r.shape()) + " needs " +
@@ -166,6 +191,83 @@ Status CudaContext::enqueue(void* streamHandle) {
         KILN_CUDA_CHECK(cudaStreamSynchronize(stream));
         KILN_RETURN_IF_ERROR(reportLayers());
     }
+    return Status::ok();
+}
+
+std::string CudaContext::whyPlain(cudaStream_t stream, const SignatureState& sig) const {
+    if (!getCudaGraphs()) return "CUDA graphs are turned off (setCudaGraphs(false), --no-cuda-graph)";
+    if (const cuda::CaptureVerdict& v = mCuda.plan().captureVerdict(); !v.capturable) {
+        return "not capturable: " + v.reason;
+    }
+    if (getProfiler() != nullptr) {
+        return "a profiler is set: every layer is timed by its own events and enqueue synchronizes to read them";
+    }
+    if (stream == nullptr || stream == cudaStreamLegacy) {
+        return "the legacy default stream cannot be captured: enqueue on a stream of your own";
+    }
+    if (streamIsCapturing(stream)) return "the stream is capturing already: the caller's graph records this enqueue";
+    if (!sig.notCapturable.empty()) return "capture failed at these shapes: " + sig.notCapturable;
+    return {};
+}
+
+Status CudaContext::enqueue(void* streamHandle) {
+    auto stream = static_cast<cudaStream_t>(streamHandle);
+    std::vector<cuda::RunValue> inputs;
+    std::vector<Shape> shapes;
+    IoAddresses addresses;
+    KILN_RETURN_IF_ERROR(gatherInputs(inputs, shapes, addresses));
+    cuda::DeviceArena& arena = mResources->arena();
+    KILN_RETURN_IF_ERROR(arena.growToPeak());
+    if (arena.base() != mArenaBase || arena.capacity() != mArenaBytes) {
+        // The arena moved: every graph refers to the old block.
+        mSignatures.dropGraphs();
+        mArenaBase = arena.base();
+        mArenaBytes = arena.capacity();
+    }
+    SignatureState& sig = mSignatures.at(shapes);
+    if (!sig.values.ready()) {
+        // The recording run uploads the shape values with pageable copies, which capture does not allow.
+        if (mCuda.plan().shapeOnly().any() && stream != nullptr && streamIsCapturing(stream)) {
+            return invalidArgument("the first enqueue at input shapes " + shapesText(shapes) +
+                                   " is being captured by the caller: run one enqueue at these shapes before "
+                                   "capturing (it computes the values that depend on the shapes)");
+        }
+        KILN_RETURN_IF_ERROR(runPlain(stream, inputs, sig));
+        setLastEnqueue(EnqueuePath::kPlain, "first enqueue at these input shapes: shape values computed and cached");
+        return Status::ok();
+    }
+    if (std::string why = whyPlain(stream, sig); !why.empty()) {
+        KILN_RETURN_IF_ERROR(runPlain(stream, inputs, sig));
+        setLastEnqueue(EnqueuePath::kPlain, std::move(why));
+        return Status::ok();
+    }
+    EnqueuePath path = EnqueuePath::kGraphReplayed;
+    if (sig.exec == nullptr || sig.addresses != addresses) {
+        const size_t overflows = arena.overflowCount();
+        bool updated = false;
+        const Status captured = captureGraph(
+            stream, [&] { return runPlain(stream, inputs, sig); }, sig.exec, updated);
+        if (!captured) {
+            sig.dropGraph();
+            KILN_RETURN_IF_ERROR(runPlain(stream, inputs, sig));
+            // Outgrowing the arena (a cudaMalloc, refused while capturing) is fixed by the next enqueue's growth;
+            // any other reason stays for these shapes.
+            if (arena.overflowCount() == overflows && arena.peak() <= arena.capacity()) {
+                sig.notCapturable = captured.message();
+            }
+            setLastEnqueue(EnqueuePath::kPlain, "capture failed: " + captured.message());
+            return Status::ok();
+        }
+        sig.addresses = addresses;
+        path = updated ? EnqueuePath::kGraphUpdated : EnqueuePath::kGraphCaptured;
+    }
+    KILN_CUDA_CHECK(cudaGraphLaunch(sig.exec, stream));
+    for (size_t i = 0; i < sig.outputShapes.size(); ++i) {
+        recordShape(mEngine.graph().outputs()[i]->name(), sig.outputShapes[i]);
+    }
+    setLastEnqueue(path, path == EnqueuePath::kGraphReplayed  ? "replayed the CUDA graph of these shapes and addresses"
+                         : path == EnqueuePath::kGraphUpdated ? "new tensor addresses: recaptured, graph updated"
+                                                              : "captured a CUDA graph of these shapes");
     return Status::ok();
 }
 
@@ -320,6 +422,10 @@ Result<std::unique_ptr<Engine>> makeCudaEngine(std::shared_ptr<const ir::Graph> 
                 " nodes (" + std::to_string(hostNodes) + " on the host), weights " +
                 std::to_string(engine->plan().deviceConstantBytes()) + " bytes on the device, activation arena " +
                 std::to_string(engine->getActivationMemorySize()) + " bytes");
+    const cuda::CaptureVerdict& verdict = engine->plan().captureVerdict();
+    logLine(logger, ILogger::Severity::kInfo,
+            verdict.capturable ? "CUDA graph: capturable (enqueue replays a graph per input-shape signature)"
+                               : "CUDA graph: not capturable, enqueue launches every kernel: " + verdict.reason);
     return std::unique_ptr<Engine>(std::move(engine));
 }
 

@@ -60,10 +60,18 @@ public:
         return bind(name, data, capacityBytes);
     }
     Result<Shape> getTensorShape(const std::string& name) const override;
+    void setCudaGraphs(bool enabled) noexcept override { mCudaGraphs = enabled; }
+    bool getCudaGraphs() const noexcept override { return mCudaGraphs; }
+    EnqueuePath getLastEnqueuePath() const noexcept override { return mLastPath; }
+    std::string getLastEnqueueReason() const override { return mLastReason; }
     void setProfiler(Profiler* profiler) noexcept override { mProfiler = profiler; }
     Profiler* getProfiler() const noexcept override { return mProfiler; }
 
 protected:
+    void setLastEnqueue(EnqueuePath path, std::string reason) {
+        mLastPath = path;
+        mLastReason = std::move(reason);
+    }
     struct Binding {
         void* data = nullptr;
         size_t capacity = 0;
@@ -82,6 +90,9 @@ protected:
 private:
     Status bind(const std::string& name, void* data, size_t capacity);
     int32_t mProfile = 0;
+    bool mCudaGraphs = true;
+    EnqueuePath mLastPath = EnqueuePath::kNone;
+    std::string mLastReason;
     std::unordered_map<std::string, Shape> mShapes;  // inputs set by setInputShape; outputs after a run
     std::unordered_map<std::string, Binding> mBindings;
 };

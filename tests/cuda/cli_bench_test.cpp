@@ -1,7 +1,7 @@
 // `kiln bench` and `kiln exec` on CUDA engines, through the executable: the H2D / GPU Compute / D2H summary with
-// sane numbers, --cuda-graph (and its fallback with one warning), --streams, --no-data-transfers, --spin-wait,
-// and NVIDIA's benchmarking-guide line through `kiln exec`, unchanged. On the GPU machine scripts/gpu_check.sh
-// points KILN_CLI_PATH at the bundled kiln.
+// sane numbers, CUDA graphs by default (--no-cuda-graph; --cuda-graph's fallback with one warning), --streams,
+// --no-data-transfers, --spin-wait, and NVIDIA's benchmarking-guide line through `kiln exec`, unchanged. On the GPU
+// machine scripts/gpu_check.sh points KILN_CLI_PATH at the bundled kiln.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -116,11 +116,29 @@ TEST_F(CliBenchCuda, CudaGraphFallsBackWithOneWarning) {
     const std::string model = dir.write("host.onnx", hostNodeModel());
     const CliResult r = runKiln(dir, "bench " + shq(model) + " --backend cuda --cuda-graph" + kRun);
     expectCudaSummary(r, true);
-    EXPECT_NE(r.out.find("Mode: enqueue per iteration (CUDA graph capture failed"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("Mode: enqueue per iteration (no CUDA graph: not capturable: "), std::string::npos) << r.out;
     ASSERT_FALSE(r.err.empty());
-    EXPECT_EQ(r.err.rfind("kiln: warning: CUDA graph capture failed, running without CUDA graphs: ", 0), 0u) << r.err;
+    EXPECT_EQ(r.err.rfind("kiln: warning: running without CUDA graphs: not capturable: ", 0), 0u) << r.err;
     EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "more than one line:\n" << r.err;
     EXPECT_NE(r.err.find("NonZero"), std::string::npos) << "the warning names the node: " << r.err;
+    // Without --cuda-graph (graphs are the default) the Mode line says why, and there is no warning.
+    const CliResult quiet = runKiln(dir, "bench " + shq(model) + " --backend cuda" + kRun);
+    expectCudaSummary(quiet, true);
+    EXPECT_NE(quiet.out.find("NonZero"), std::string::npos) << quiet.out;
+    EXPECT_EQ(quiet.err, "");
+}
+
+TEST_F(CliBenchCuda, CudaGraphsByDefaultAndNoCudaGraph) {
+    TempDir dir;
+    const std::string model = dir.write("conv.onnx", cli_models::convRelu());
+    const CliResult r = runKiln(dir, "bench " + shq(model) + " --backend cuda" + kRun);
+    expectCudaSummary(r, true);
+    EXPECT_NE(r.out.find("Mode: CUDA graph launch per iteration"), std::string::npos) << r.out;
+    const CliResult off = runKiln(dir, "bench " + shq(model) + " --backend cuda --no-cuda-graph" + kRun);
+    expectCudaSummary(off, true);
+    EXPECT_NE(off.out.find("Mode: enqueue per iteration (no CUDA graph: --no-cuda-graph)"), std::string::npos)
+        << off.out;
+    EXPECT_EQ(off.err, "");
 }
 
 TEST_F(CliBenchCuda, StreamsSpinWaitNoTransfers) {

@@ -154,6 +154,8 @@ def test_execute_async_v3_on_numpy_addresses(engine, batch):
     assert context.set_tensor_address(INPUT, batch.ctypes.data)
     assert context.set_tensor_address(LOGITS, logits.ctypes.data, logits.nbytes)
     context.set_tensor_address(FEATURES, features.ctypes.data, features.nbytes)
+    assert context.cuda_graphs is True  # the default; CPU engines ignore it
+    assert context.last_enqueue_path == ("none", "")
     assert context.execute_async_v3(0) is True
     assert context.get_tensor_shape(LOGITS) == (2, CLASSES)
     expected = reference(batch, engine)

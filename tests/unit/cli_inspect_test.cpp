@@ -3,6 +3,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "frontend/onnx/importer.h"
+#include "plan/engine_file.h"
+#include "unit/capture_test_models.h"
 #include "unit/cli_test_util.h"
 
 namespace kiln::testing {
@@ -86,6 +89,40 @@ TEST(CliInspectModels, RealModel) {
     }
     EXPECT_EQ(residual, 16) << "ResNet-50 has 16 residual blocks";
 }
+
+#if KILN_HAVE_CUDA
+//! A CUDA engine file, written directly (this machine need not have a GPU: inspect only reads the file).
+std::string writeCudaEngine(const TempDir& dir, const onnx::ModelProto& model, const std::string& name) {
+    auto imported = onnx_frontend::importModel(model, ".");
+    EXPECT_TRUE(imported.isOk()) << imported.status().message();
+    if (!imported) return {};
+    const std::string path = dir.file(name);
+    const Status saved =
+        plan::saveEngineFile(path, *imported->graph, plan::EngineMetadata::current("cuda", "NVIDIA H100", 9, 0));
+    EXPECT_TRUE(saved.isOk()) << saved.message();
+    return path;
+}
+
+TEST_F(CliInspect, CudaGraphVerdict) {
+    const std::string bad = writeCudaEngine(dir, reshapeByInputModel(), "reshape.engine");
+    const CliResult r = runKiln(dir, "inspect " + shq(bad));
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+    EXPECT_NE(r.out.find("cuda graph  not capturable: node 1 (Reshape 'reshape') reads input 1 'shp' on the host"),
+              std::string::npos)
+        << r.out;
+    const CliResult j = runKiln(dir, "inspect --json " + shq(bad));
+    ASSERT_EQ(j.exitCode, 0) << j.err;
+    EXPECT_EQ(nlohmann::json::parse(j.out)["cudaGraph"].get<std::string>().rfind("not capturable: node 1", 0), 0u);
+    onnx::ModelProto relu = makeModel(13);
+    addInput(*relu.mutable_graph(), "x", onnx::TensorProto::FLOAT, {2, 3});
+    addNode(*relu.mutable_graph(), "Relu", {"x"}, {"y"}, "relu");
+    addOutput(*relu.mutable_graph(), "y", onnx::TensorProto::FLOAT, {2, 3});
+    const CliResult good = runKiln(dir, "inspect " + shq(writeCudaEngine(dir, relu, "relu.engine")));
+    EXPECT_NE(good.out.find("cuda graph  capturable"), std::string::npos) << good.out;
+    // CPU engines have no such line.
+    EXPECT_EQ(runKiln(dir, "inspect " + shq(engine)).out.find("cuda graph"), std::string::npos);
+}
+#endif
 
 }  // namespace
 }  // namespace kiln::testing

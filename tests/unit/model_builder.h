@@ -91,6 +91,13 @@ inline onnx::ValueInfoProto& addOutput(onnx::GraphProto& g, const std::string& n
     return *vi;
 }
 
+//! An output with a dtype and no shape (addOutput's empty dims declare a scalar).
+inline void addTypedOutput(onnx::GraphProto& g, const std::string& name, int32_t elemType) {
+    auto* vi = g.add_output();
+    vi->set_name(name);
+    vi->mutable_type()->mutable_tensor_type()->set_elem_type(elemType);
+}
+
 //! An output declared with no type at all (as subgraph outputs often are).
 inline void addUntypedOutput(onnx::GraphProto& g, const std::string& name) { g.add_output()->set_name(name); }
 
@@ -129,15 +136,28 @@ inline onnx::GraphProto& addGraphAttr(onnx::NodeProto& n, const std::string& nam
     return *a.mutable_g();
 }
 
+//! A tensor of ONNX element type `type` whose raw_data holds `values`.
+template <typename T>
+onnx::TensorProto rawTensor(const std::string& name, int32_t type, const std::vector<int64_t>& dims,
+                            const std::vector<T>& values) {
+    onnx::TensorProto t;
+    t.set_name(name);
+    t.set_data_type(type);
+    for (int64_t d : dims) t.add_dims(d);
+    t.set_raw_data(values.data(), values.size() * sizeof(T));
+    return t;
+}
+
 //! A float32 tensor with raw_data.
 inline onnx::TensorProto floatTensor(const std::string& name, const std::vector<int64_t>& dims,
                                      const std::vector<float>& values) {
-    onnx::TensorProto t;
-    t.set_name(name);
-    t.set_data_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : dims) t.add_dims(d);
-    t.set_raw_data(values.data(), values.size() * sizeof(float));
-    return t;
+    return rawTensor(name, onnx::TensorProto::FLOAT, dims, values);
+}
+
+//! An int64 tensor with raw_data.
+inline onnx::TensorProto int64Tensor(const std::string& name, const std::vector<int64_t>& dims,
+                                     const std::vector<int64_t>& values) {
+    return rawTensor(name, onnx::TensorProto::INT64, dims, values);
 }
 
 inline onnx::TensorProto& addInitializer(onnx::GraphProto& g, const onnx::TensorProto& t) {

@@ -34,7 +34,8 @@ struct BenchOptions {
     std::vector<double> percentiles{90, 95, 99};
     int avgRuns = 10;  //!< Window of the "average on N runs" lines (--verbose).
     // The CUDA backend's options; on the CPU they have no effect (a warning says so).
-    bool cudaGraph = false;    //!< Capture one enqueue in a CUDA graph and launch that (falls back with a warning).
+    bool cudaGraph = false;  //!< --cuda-graph given: graphs are the default; this only asks for a warning on fallback.
+    bool noCudaGraph = false;  //!< --no-cuda-graph: the contexts launch every kernel from the host.
     bool noTransfers = false;  //!< No H2D/D2H copies per iteration: the inputs stay on the device.
     bool spinWait = false;     //!< Busy-poll for the end of an iteration instead of a blocking wait.
 };
@@ -66,7 +67,7 @@ struct BenchResult {
     double walltimeS = 0;                   //!< First start to last end of the measured phase.
     bool deviceTimed = false;               //!< An asynchronous backend: H2D, compute and D2H come from device events.
     bool dataTransfers = false;             //!< Each iteration copied the inputs in and the outputs out.
-    bool cudaGraph = false;                 //!< Iterations launched a CUDA graph of one enqueue.
+    bool cudaGraph = false;                 //!< Iterations replayed the contexts' CUDA graphs.
     std::string mode;  //!< How iterations ran, for the report ("CUDA graph, ..."); empty on the CPU.
 };
 

@@ -1,5 +1,6 @@
-// `kiln bench` on a CUDA engine: device and pinned buffers per context, one iteration = H2D, enqueue (or a CUDA
-// graph launch), D2H on the context's own stream, each phase between CUDA events, as trtexec measures it.
+// `kiln bench` on a CUDA engine: device and pinned buffers per context, one iteration = H2D, enqueue (a CUDA graph
+// replay by default: kiln.h setCudaGraphs), D2H on the context's own stream, each phase between CUDA events, as
+// trtexec measures it.
 #include "bench_cuda.h"
 
 #include <cuda_runtime.h>
@@ -52,8 +53,6 @@ private:
 
 using Stream = Owned<cudaStream_t, cudaStreamDestroy>;
 using Event = Owned<cudaEvent_t, cudaEventDestroy>;
-using Graph = Owned<cudaGraph_t, cudaGraphDestroy>;
-using GraphExec = Owned<cudaGraphExec_t, cudaGraphExecDestroy>;
 
 //! One I/O tensor of a context: its device buffer (bound to the context) and the pinned host buffer it is copied
 //! from (inputs) or to (outputs).
@@ -65,7 +64,7 @@ struct IoBuffer {
 };
 
 //! One stream of the benchmark. Members are destroyed in reverse order: the context (whose library handles are
-//! bound to the stream) and the graph (which holds the buffers' addresses) go before the buffers and the stream.
+//! bound to the stream, and whose CUDA graphs hold the buffers' addresses) goes before the buffers and the stream.
 struct CudaStream {
     Stream stream;
     Event start;         //!< Before the H2D copies.
@@ -74,7 +73,6 @@ struct CudaStream {
     Event end;           //!< After them; the host waits on this one.
     std::vector<IoBuffer> inputs;
     std::vector<IoBuffer> outputs;
-    GraphExec graph;  //!< Set when iterations launch a CUDA graph instead of enqueueing.
     std::unique_ptr<ExecutionContext> context;
 };
 
@@ -149,14 +147,8 @@ Result<std::unique_ptr<CudaStream>> makeCudaStream(const Engine& engine, const I
     return s;
 }
 
-//! The network once on the stream: the graph when there is one, else an enqueue.
-Status launch(CudaStream& s) {
-    if (s.graph.get() != nullptr) {
-        KILN_CUDA_CHECK(cudaGraphLaunch(s.graph.get(), s.stream.get()));
-        return Status::ok();
-    }
-    return s.context->enqueue(s.stream.get());
-}
+//! The network once on the stream: an enqueue, which replays the context's CUDA graph when it has one.
+Status launch(CudaStream& s) { return s.context->enqueue(s.stream.get()); }
 
 //! The pinned copies of every output after one launch (the D2H copies and a synchronization included).
 Result<std::vector<std::string>> outputsAfterLaunch(CudaStream& s) {
@@ -168,44 +160,30 @@ Result<std::vector<std::string>> outputsAfterLaunch(CudaStream& s) {
     return bytes;
 }
 
-//! Replays the graph once against a plain enqueue. A graph holds only what reached the stream during capture:
-//! host work inside enqueue that capture could not see would show here as an output that differs. The device
-//! outputs are filled with 0xFF before the replay, so one the graph does not write differs too.
-Status checkReplay(CudaStream& s, GraphExec& graph) {
+bool onGraph(const ExecutionContext& c) {
+    const EnqueuePath p = c.getLastEnqueuePath();
+    return p == EnqueuePath::kGraphCaptured || p == EnqueuePath::kGraphUpdated || p == EnqueuePath::kGraphReplayed;
+}
+
+//! Replays the context's graph once against a plain enqueue. A graph holds only what reached the stream during
+//! capture: host work inside enqueue that capture could not see would show here as an output that differs. The
+//! device outputs are filled with 0xFF before the replay, so one the graph does not write differs too.
+Status checkReplay(CudaStream& s) {
+    s.context->setCudaGraphs(false);
     KILN_ASSIGN_OR_RETURN(std::vector<std::string> expected, outputsAfterLaunch(s));
+    s.context->setCudaGraphs(true);
     for (const IoBuffer& b : s.outputs) {
         if (b.bytes > 0) KILN_CUDA_CHECK(cudaMemsetAsync(b.device.data(), 0xFF, b.bytes, s.stream.get()));
     }
-    s.graph = std::move(graph);
     KILN_ASSIGN_OR_RETURN(std::vector<std::string> replayed, outputsAfterLaunch(s));
+    if (!onGraph(*s.context)) return unsupported(s.context->getLastEnqueueReason());
     for (size_t i = 0; i < s.outputs.size(); ++i) {
         if (replayed[i] != expected[i]) {
-            s.graph.reset();
             return unsupported("replaying the graph gave another output '" + s.outputs[i].name +
-                               "' than enqueue (enqueue does work that stream capture does not record)");
+                               "' than a plain enqueue (enqueue does work that stream capture does not record)");
         }
     }
     return Status::ok();
-}
-
-//! Captures one enqueue of `s` into a CUDA graph, instantiates it and checks a replay. Fails with the reason when
-//! the enqueue cannot be captured: a node that runs on the host synchronizes the stream, an upload from pageable
-//! memory or an allocation is not allowed while the stream captures.
-Status captureGraph(CudaStream& s) {
-    cudaStream_t stream = s.stream.get();
-    KILN_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-    const Status enqueued = s.context->enqueue(stream);
-    cudaGraph_t raw = nullptr;
-    const cudaError_t ended = cudaStreamEndCapture(stream, &raw);
-    Graph graph(raw);
-    // A failed capture leaves its error as the last one; clear it so that later checks report their own.
-    (void)cudaGetLastError();
-    if (!enqueued) return enqueued;
-    if (ended != cudaSuccess) return cuda::cudaFailure(ended, "cudaStreamEndCapture");
-    cudaGraphExec_t exec = nullptr;
-    KILN_CUDA_CHECK(cudaGraphInstantiate(&exec, graph.get(), 0));
-    GraphExec instantiated(exec);
-    return checkReplay(s, instantiated);
 }
 
 Status waitFor(cudaEvent_t event, bool spin) {
@@ -259,10 +237,9 @@ Result<IterationTime> iterate(CudaStream& s, const BenchOptions& o, int id, Benc
     return t;
 }
 
-std::string modeText(const BenchResult& r, const BenchOptions& o) {
-    std::string mode = r.cudaGraph   ? "CUDA graph launch per iteration"
-                       : o.cudaGraph ? "enqueue per iteration (CUDA graph capture failed, see the warning)"
-                                     : "enqueue per iteration";
+std::string modeText(const BenchResult& r, const BenchOptions& o, const std::string& why) {
+    std::string mode =
+        r.cudaGraph ? "CUDA graph launch per iteration" : "enqueue per iteration (no CUDA graph: " + why + ")";
     mode += r.dataTransfers ? ", H2D/D2H copies through pinned host memory" : ", no data transfers";
     mode += o.spinWait ? ", spin-wait" : ", blocking wait";
     return mode;
@@ -283,29 +260,36 @@ Status runCudaBench(const Engine& engine, const BenchOptions& options, const std
     // Creating a context selected the engine's GPU on this thread; the other streams' threads select it too.
     int device = 0;
     KILN_CUDA_CHECK(cudaGetDevice(&device));
-    // Two enqueues per context before any capture: the first creates the library handles and may outgrow the
-    // activation arena, the second starts by growing it; after that an enqueue allocates nothing.
+    // Two enqueues per context before timing: the first creates the library handles, computes the shape values and
+    // may outgrow the activation arena; the second grows it and captures the context's CUDA graph.
+    const bool graphs = !options.noCudaGraph;
     for (auto& s : streams) {
+        s->context->setCudaGraphs(graphs);
         for (int i = 0; i < 2; ++i) {
             KILN_RETURN_IF_ERROR(s->context->enqueue(s->stream.get()));
             KILN_CUDA_CHECK(cudaStreamSynchronize(s->stream.get()));
         }
     }
-    if (options.cudaGraph) {
-        Status captured = Status::ok();
+    std::string why = graphs ? streams.front()->context->getLastEnqueueReason() : "--no-cuda-graph";
+    result.cudaGraph = graphs && onGraph(*streams.front()->context);
+    if (result.cudaGraph) {
         for (auto& s : streams) {
-            captured = captureGraph(*s);
-            if (!captured) break;
+            if (Status replay = checkReplay(*s); !replay) {
+                result.cudaGraph = false;
+                why = replay.message();
+                break;
+            }
         }
-        result.cudaGraph = captured.isOk();
-        if (!captured) {
-            for (auto& s : streams) s->graph.reset();
-            warn("CUDA graph capture failed, running without CUDA graphs: " + captured.message());
+        if (!result.cudaGraph) {
+            for (auto& s : streams) s->context->setCudaGraphs(false);
+            warn("CUDA graph replay failed, running without CUDA graphs: " + why);
         }
+    } else if (graphs && options.cudaGraph) {
+        warn("running without CUDA graphs: " + why);
     }
     result.deviceTimed = true;
     result.dataTransfers = !options.noTransfers;
-    result.mode = modeText(result, options);
+    result.mode = modeText(result, options, why);
 
     BenchLoop loop;
     loop.startThread = [device](int) -> Status {

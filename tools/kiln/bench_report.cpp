@@ -59,7 +59,8 @@ void deviceWarnings(const BenchResult& r, bool trt, std::vector<std::string>& ou
                              "GPU waits for the host; ",
                              enqueue.median(), compute.median()) +
                       (r.cudaGraph ? std::string("try more ") + flag(trt, "--streams N", "--streams=N")
-                                   : std::string("try ") + flag(trt, "--cuda-graph", "--useCudaGraph") + " or more " +
+                                   : std::string("no CUDA graph was used (the Mode line says why, ") +
+                                         flag(trt, "--cuda-graph", "--useCudaGraph") + " warns it); try more " +
                                          flag(trt, "--streams N", "--streams=N")));
     }
     if (!r.dataTransfers) return;

@@ -67,6 +67,7 @@ int runBenchOn(EngineSource& src, BenchOptions& options, const std::vector<Input
     if (src.backend == "cpu") {
         for (const auto& [on, flag] :
              {std::pair{options.cudaGraph, trtexecStyle ? "--useCudaGraph" : "--cuda-graph"},
+              std::pair{options.noCudaGraph, "--no-cuda-graph"},
               std::pair{options.noTransfers, trtexecStyle ? "--noDataTransfers" : "--no-data-transfers"},
               std::pair{options.spinWait, trtexecStyle ? "--useSpinWait" : "--spin-wait"}}) {
             if (on) warn(std::string(flag) + " has no effect on the cpu backend (no device, no transfers, no events)");
@@ -128,8 +129,9 @@ Handler addBenchCommand(CLI::App& app) {
                     "Write every iteration's times as JSON, e.g. --export-times t.json");
     cmd->add_option("--plot", a->plotPath, "Draw the latency histogram and timeline, e.g. --plot latency.png");
     cmd->add_flag("--cuda-graph", o.cudaGraph,
-                  "CUDA: capture one enqueue in a CUDA graph and launch that each iteration (when capture fails, "
-                  "a warning says why and the run enqueues)");
+                  "CUDA: replay a CUDA graph of the enqueue each iteration (the default; with this flag a fallback "
+                  "to plain enqueues also prints a warning saying why)");
+    cmd->add_flag("--no-cuda-graph", o.noCudaGraph, "CUDA: launch every kernel from the host, no CUDA graph");
     cmd->add_flag("--no-data-transfers,--no-transfers", o.noTransfers,
                   "CUDA: no H2D/D2H copies per iteration, the inputs stay on the device (copied once)");
     cmd->add_flag("--spin-wait", o.spinWait,

@@ -10,6 +10,10 @@
 #include "shapes.h"
 #include "tensor_io.h"
 
+#if KILN_HAVE_CUDA
+#include "backends/cuda/placement.h"
+#endif
+
 namespace kiln::cli {
 
 namespace {
@@ -100,6 +104,19 @@ Result<std::vector<LayerTiming>> profile(const InspectArgs& a, const plan::Engin
     return profileLayers(*engine, *file.graph, inputs, a.iterations);
 }
 
+//! CUDA engines: whether enqueue can run as a CUDA graph (docs/cuda.md), and the first node in the way when not.
+//! Empty for other backends, and in a build without the CUDA backend.
+std::string cudaGraphVerdict(const plan::EngineFile& file) {
+#if KILN_HAVE_CUDA
+    if (file.metadata.backend != "cuda") return {};
+    const cuda::CaptureVerdict v = cuda::analyzeCapture(*file.graph);
+    return v.capturable ? "capturable: enqueue replays a CUDA graph by default" : "not capturable: " + v.reason;
+#else
+    (void)file;
+    return {};
+#endif
+}
+
 int runInspect(const InspectArgs& a) {
     if (auto s = parseShapeMap(a.shapes, "--shapes"); !s) return usage(s.status().message());
     if (Status s = checkWritable(a.exportProfilePath, "profile"); !a.exportProfilePath.empty() && !s) return fail(s);
@@ -133,10 +150,12 @@ int runInspect(const InspectArgs& a) {
         }
         j["profiles"] = ps;
         j["layers"] = layersJson(layers, timed ? &timings : nullptr, a.iterations);
+        if (const std::string g = cudaGraphVerdict(*file); !g.empty()) j["cudaGraph"] = g;
         if (timed) j["profileRuns"] = a.iterations;
         std::printf("%s\n", j.dump(2).c_str());
     } else {
         printHeader(*file, a.engine);
+        if (const std::string g = cudaGraphVerdict(*file); !g.empty()) std::printf("  cuda graph  %s\n", g.c_str());
         printIo("inputs", file->graph->inputs());
         printIo("outputs", file->graph->outputs());
         std::printf("profiles%s\n", profiles->empty() ? " (none: every input is static)" : "");

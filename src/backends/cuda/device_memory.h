@@ -66,6 +66,8 @@ public:
     //! Reserves the peak a previous run needed when it exceeded the block; only while nothing is allocated.
     Status growToPeak();
     size_t capacity() const noexcept { return mBlock.size(); }
+    //! The block's address: a CUDA graph captured over this arena is valid while it (and capacity()) stay the same.
+    const void* base() const noexcept { return mBlock.data(); }
     //! Highest offset + size any run reached (what the arena needs for the shapes it has seen).
     size_t peak() const noexcept { return mPeak; }
     size_t overflowCount() const noexcept { return mOverflowCount; }

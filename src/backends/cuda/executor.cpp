@@ -11,18 +11,6 @@ namespace kiln::cuda {
 
 namespace {
 
-bool isIntegerLike(DataType t) { return isInteger(t) || t == DataType::kBool; }
-
-bool touchesStrings(const ir::Node& n) {
-    for (const ir::Value* v : n.inputs()) {
-        if (v && v->dtype() == DataType::kString) return true;
-    }
-    for (const ir::Value* v : n.outputs()) {
-        if (v && v->dtype() == DataType::kString) return true;
-    }
-    return false;
-}
-
 //! The ops whose CUDA kernels call cuDNN / cuBLASLt (kernel.h: RunState's handles are null otherwise).
 bool usesCudnn(ir::OpKind op) {
     switch (op) {
@@ -80,7 +68,10 @@ Result<Tensor> downloadToHost(const DeviceTensor& dev, cudaStream_t stream) {
 //! The values of one run, each on the device, the host or both (copied lazily where a reader needs it).
 class RunValues {
 public:
-    RunValues(const ExecutionPlan& plan, RunState& st) : mPlan(plan), mState(st) {}
+    RunValues(const ExecutionPlan& plan, RunState& st) : mPlan(plan), mState(st) {
+        // Sized once per run, so that the hot loop does not rehash as values come and go.
+        mSlots.reserve(plan.graph().values().size());
+    }
 
     void setDevice(const ir::Value* v, DeviceTensor t) {
         Slot& s = mSlots[v];
@@ -157,8 +148,9 @@ private:
     std::unordered_map<const ir::Value*, Slot> mSlots;
 };
 
-Status checkOutputs(const ir::Node& node, size_t count, const std::function<DataType(size_t)>& typeOf,
-                    const std::function<bool(size_t)>& defined) {
+//! Templated rather than std::function: it runs for every node of every enqueue.
+template <typename TypeOf, typename Defined>
+Status checkOutputs(const ir::Node& node, size_t count, const TypeOf& typeOf, const Defined& defined) {
     for (size_t o = 0; o < count; ++o) {
         const ir::Value* out = node.output(o);
         if (out == nullptr) continue;
@@ -218,6 +210,8 @@ Status runOnHost(const ir::Node& node, RunValues& values) {
 Status runOnDevice(const ir::Node& node, RunValues& values, RunState& st) {
     const CudaOpEntry& entry = cudaKernel(node.op());
     CudaKernelContext ctx{node, st, {}, {}, {}, {}};
+    ctx.inputs.reserve(node.inputs().size());
+    ctx.hostInputs.reserve(node.inputs().size());
     for (size_t i = 0; i < node.inputs().size(); ++i) {
         const ir::Value* in = node.input(i);
         const bool onHost = i < 32 && (entry.hostInputs >> i & 1u);
@@ -246,49 +240,15 @@ Status runOnDevice(const ir::Node& node, RunValues& values, RunState& st) {
 Result<std::shared_ptr<const ExecutionPlan>> ExecutionPlan::create(const ir::Graph& graph) {
     std::shared_ptr<ExecutionPlan> plan(new ExecutionPlan(graph));
     const auto& nodes = graph.nodes();
-    plan->mPlacement.resize(nodes.size(), Placement::kDevice);
-    plan->mHostReason.resize(nodes.size());
-    std::unordered_map<const ir::Value*, bool> hostProduced;
+    plan->mNodes = placeNodes(graph);
+    plan->mShapeOnly = analyzeShapeOnly(graph, plan->mNodes);
+    plan->mKept.insert(plan->mShapeOnly.kept.begin(), plan->mShapeOnly.kept.end());
+    plan->mVerdict = cuda::captureVerdict(graph, plan->mNodes, plan->mShapeOnly);
     for (size_t i = 0; i < nodes.size(); ++i) {
         const ir::Node& n = *nodes[i];
-        Placement p = Placement::kDevice;
-        std::string why;
-        if (n.op() == ir::OpKind::kShape || n.op() == ir::OpKind::kSize) {
-            p = Placement::kMeta;
-            why = "reads only a shape";
-        } else if (ir::hasSubgraphs(n)) {
-            p = Placement::kHost;
-            why = "control flow: its subgraphs run on the CPU reference executor";
-        } else if (touchesStrings(n)) {
-            p = Placement::kHost;
-            why = "string tensors live on the host";
-        } else if (cudaKernel(n.op()).fn == nullptr) {
-            p = Placement::kHost;
-            why = "no CUDA kernel";
-        } else {
-            bool hostInputs = true;
-            for (const ir::Value* in : n.inputs()) {
-                if (in && !in->isConstant() && !hostProduced[in]) hostInputs = false;
-            }
-            bool intOutputs = !n.outputs().empty();
-            for (const ir::Value* out : n.outputs()) {
-                if (out && !isIntegerLike(out->dtype())) intOutputs = false;
-            }
-            if (hostInputs && intOutputs) {
-                p = Placement::kHost;
-                why = "integer shape arithmetic on host values";
-            }
-        }
-        plan->mPlacement[i] = p;
-        if (p == Placement::kDevice) {
+        if (plan->placement(i) == Placement::kDevice) {
             plan->mNeedsCudnn |= usesCudnn(n.op());
             plan->mNeedsCublasLt |= usesCublasLt(n.op());
-        }
-        plan->mHostReason[i] = why;
-        if (p != Placement::kDevice) {
-            for (const ir::Value* out : n.outputs()) {
-                if (out) hostProduced[out] = true;
-            }
         }
         for (const ir::Value* in : n.inputs()) {
             if (in) plan->mLastUse[in] = i;
@@ -297,29 +257,33 @@ Result<std::shared_ptr<const ExecutionPlan>> ExecutionPlan::create(const ir::Gra
     }
     for (const ir::Value* out : graph.outputs()) plan->mLastUse[out] = SIZE_MAX;
 
-    // Constants that device kernels read on the device are uploaded once, for every context of the engine.
+    // Constants that device kernels read on the device, and constant graph outputs (copied to the output's
+    // binding from the device, so that an enqueue stays capturable), are uploaded once for every context.
+    std::vector<const ir::Value*> deviceConstants;
     for (size_t i = 0; i < nodes.size(); ++i) {
-        if (plan->mPlacement[i] != Placement::kDevice) continue;
+        if (plan->placement(i) != Placement::kDevice) continue;
         const ir::Node& n = *nodes[i];
         const uint32_t hostMaskBits = cudaKernel(n.op()).hostInputs;
         for (size_t k = 0; k < n.inputs().size(); ++k) {
-            const ir::Value* in = n.input(k);
-            if (!in || !in->isConstant() || (k < 32 && (hostMaskBits >> k & 1u)) || plan->mConstants.count(in))
-                continue;
-            const Tensor& c = in->constant();
-            if (c.dtype() == DataType::kString) continue;
-            DeviceTensor t;
-            t.dtype = c.dtype();
-            t.shape = c.shape();
-            if (c.byteSize() > 0) {
-                KILN_ASSIGN_OR_RETURN(DeviceBuffer buf, DeviceBuffer::allocate(c.byteSize()));
-                KILN_CUDA_CHECK(cudaMemcpy(buf.data(), c.raw(), c.byteSize(), cudaMemcpyHostToDevice));
-                t.data = buf.data();
-                plan->mConstantBytes += c.byteSize();
-                plan->mConstantStorage.push_back(std::move(buf));
-            }
-            plan->mConstants.emplace(in, std::move(t));
+            if (!(k < 32 && (hostMaskBits >> k & 1u))) deviceConstants.push_back(n.input(k));
         }
+    }
+    deviceConstants.insert(deviceConstants.end(), graph.outputs().begin(), graph.outputs().end());
+    for (const ir::Value* in : deviceConstants) {
+        if (!in || !in->isConstant() || plan->mConstants.count(in)) continue;
+        const Tensor& c = in->constant();
+        if (c.dtype() == DataType::kString) continue;
+        DeviceTensor t;
+        t.dtype = c.dtype();
+        t.shape = c.shape();
+        if (c.byteSize() > 0) {
+            KILN_ASSIGN_OR_RETURN(DeviceBuffer buf, DeviceBuffer::allocate(c.byteSize()));
+            KILN_CUDA_CHECK(cudaMemcpy(buf.data(), c.raw(), c.byteSize(), cudaMemcpyHostToDevice));
+            t.data = buf.data();
+            plan->mConstantBytes += c.byteSize();
+            plan->mConstantStorage.push_back(std::move(buf));
+        }
+        plan->mConstants.emplace(in, std::move(t));
     }
     return std::shared_ptr<const ExecutionPlan>(std::move(plan));
 }
@@ -334,7 +298,42 @@ const DeviceTensor* ExecutionPlan::deviceConstant(const ir::Value* v) const {
     return it == mConstants.end() ? nullptr : &it->second;
 }
 
-Result<std::vector<RunValue>> Executor::run(RunState& state, const std::vector<RunValue>& inputs) const {
+namespace {
+
+//! Keeps the kept shape-only outputs of node `node` (host tensors; shared storage, never written again).
+void recordShapeValues(const ExecutionPlan& plan, const ir::Node& node, RunValues& values,
+                       std::vector<std::pair<const ir::Value*, Tensor>>& into) {
+    for (const ir::Value* out : node.outputs()) {
+        if (!out || !plan.isKeptShapeValue(out)) continue;
+        if (auto t = values.host(out)) into.emplace_back(out, **t);
+    }
+}
+
+//! The device copies of the recorded values, in buffers of their own (stream-ordered after this run's work).
+Status uploadShapeValues(std::vector<DeviceTensor>& device, std::vector<DeviceBuffer>& storage,
+                         const std::vector<std::pair<const ir::Value*, Tensor>>& host, cudaStream_t stream) {
+    for (const auto& [v, t] : host) {
+        DeviceTensor d;
+        if (t.dtype() != DataType::kString) {
+            d.dtype = t.dtype();
+            d.shape = t.shape();
+            if (t.byteSize() > 0) {
+                KILN_ASSIGN_OR_RETURN(DeviceBuffer buf, DeviceBuffer::allocate(t.byteSize()));
+                // Pageable source: staged before the call returns; the tensor stays in the cache anyway.
+                KILN_CUDA_CHECK(cudaMemcpyAsync(buf.data(), t.raw(), t.byteSize(), cudaMemcpyHostToDevice, stream));
+                d.data = buf.data();
+                storage.push_back(std::move(buf));
+            }
+        }
+        device.push_back(std::move(d));
+    }
+    return Status::ok();
+}
+
+}  // namespace
+
+Result<std::vector<RunValue>> Executor::run(RunState& state, const std::vector<RunValue>& inputs,
+                                            ShapeValues* shapeValues) const {
     const ir::Graph& graph = mPlan.graph();
     if (inputs.size() != graph.inputs().size()) {
         return invalidArgument("the graph takes " + std::to_string(graph.inputs().size()) + " inputs, got " +
@@ -348,18 +347,31 @@ Result<std::vector<RunValue>> Executor::run(RunState& state, const std::vector<R
             values.setDevice(graph.inputs()[i], inputs[i].device);
         }
     }
+    const bool reuse = shapeValues != nullptr && shapeValues->ready();
+    const bool record = shapeValues != nullptr && !reuse;
+    std::vector<std::pair<const ir::Value*, Tensor>> recorded;
+    if (reuse) {
+        for (size_t k = 0; k < shapeValues->mHost.size(); ++k) {
+            const auto& [v, t] = shapeValues->mHost[k];
+            values.setHost(v, t);
+            if (shapeValues->mDevice[k].defined()) values.setDevice(v, shapeValues->mDevice[k]);
+        }
+    }
+    const std::vector<bool>& shapeOnly = mPlan.shapeOnly().node;
     const auto& nodes = graph.nodes();
     for (size_t i = 0; i < nodes.size(); ++i) {
         const ir::Node& node = *nodes[i];
         Status s;
+        // A skipped shape-only node still gets its (empty) timing, so that a profiler sees every layer.
         if (state.timer) s = state.timer->begin(i, state.stream);
         try {
-            if (s.isOk()) {
+            if (s.isOk() && !(reuse && shapeOnly[i])) {
                 switch (mPlan.placement(i)) {
                     case Placement::kMeta: s = runMeta(node, values); break;
                     case Placement::kHost: s = runOnHost(node, values); break;
                     case Placement::kDevice: s = runOnDevice(node, values, state); break;
                 }
+                if (s.isOk() && record && shapeOnly[i]) recordShapeValues(mPlan, node, values, recorded);
             }
             if (s.isOk() && state.timer) s = state.timer->end(i, state.stream);
         } catch (const std::bad_alloc&) {
@@ -375,6 +387,15 @@ Result<std::vector<RunValue>> Executor::run(RunState& state, const std::vector<R
     std::vector<RunValue> outputs;
     for (const ir::Value* out : graph.outputs()) {
         KILN_ASSIGN_OR_RETURN(outputs.emplace_back(), values.output(out));
+    }
+    if (record) {
+        std::vector<DeviceTensor> device;
+        std::vector<DeviceBuffer> storage;
+        KILN_RETURN_IF_ERROR(uploadShapeValues(device, storage, recorded, state.stream));
+        shapeValues->mHost = std::move(recorded);
+        shapeValues->mDevice = std::move(device);
+        shapeValues->mStorage = std::move(storage);
+        shapeValues->mReady = true;
     }
     return outputs;
 }
