@@ -300,8 +300,8 @@ def runTask(args, settings, budget, spec, prec, batch, rest, worker, kiln, work,
                                               os.path.join(work, "check"), min(LIMITS["check"], max(budget.left(), 5)))
             seconds += row["kiln"]["check"].get("seconds", 0)
         budget.observe("bench", name, seconds)
-        if os.path.exists(engine):
-            os.remove(engine)  # several GB over a full run
+        if os.path.exists(engine) and not os.environ.get("KILN_BENCH_KEEP_ENGINES"):
+            os.remove(engine)  # several GB over a full run (bench/profile_gpu.sh keeps them to profile)
     return row
 
 

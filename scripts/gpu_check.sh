@@ -96,9 +96,11 @@ fi
 
 # 3b. the same with the accuracy guard: kept layers and errors per model ("name kept/lowered error" in the row)
 if [[ -d "$G/models" ]]; then
-  for p in "tf32 2e-3" "fp16 1e-2" "bf16 1e-2"; do
+  # The guard aims at half the bound it is judged by: it meets its target on the calibration inputs, and unseen
+  # inputs land up to ~2x further off (PP-OCRv4 det FP16: 5.6e-3 on calibration, 1.1e-2 on the test image).
+  for p in "tf32 2e-3 1e-3" "fp16 1e-2 5e-3" "bf16 1e-2 5e-3"; do
     set -- $p
-    "$BIN/kiln-conformance" --backend cuda --precision "$1" --accuracy "$2" --data "$G/models" --max-rel "$2" -v \
+    "$BIN/kiln-conformance" --backend cuda --precision "$1" --accuracy "$3" --data "$G/models" --max-rel "$2" -v \
       --timeout 1200 >"$LOGS/guard_$1.log" 2>&1
     rc=$?
     grep -E "^(PASS|FAIL|UNSUPP)" "$LOGS/guard_$1.log"
@@ -109,7 +111,7 @@ if [[ -d "$G/models" ]]; then
       e=$(grep -oE '(FP32; error|not met: error) [0-9.e+-]+|inf' <<<"$line" | awk '{print $NF}' | head -n 1)
       kept+="$name ${k:-?} ${e:-?}; "
     done < <(grep -E "^(PASS|FAIL)" "$LOGS/guard_$1.log")
-    row "real models + guard (cuda $1, ≤ $2)" "$([[ $rc == 0 ]] && echo PASS || echo FAIL)" \
+    row "models + guard $3 (cuda $1, ≤ $2)" "$([[ $rc == 0 ]] && echo PASS || echo FAIL)" \
       "$(grep -E '^conformance:' "$LOGS/guard_$1.log" | cut -c1-60) | $kept"
   done
 fi

@@ -72,7 +72,9 @@ TEST_F(CliBenchCuda, SummaryWithTransfersAndExports) {
     const CliResult r = runKiln(dir, "bench " + shq(model) + " --backend cuda" + kRun + " --export-times " +
                                          shq(dir.file("t.json")) + " --plot " + shq(dir.file("p.png")));
     expectCudaSummary(r, true);
-    EXPECT_NE(r.out.find("Mode: enqueue per iteration, H2D/D2H copies through pinned host memory, blocking wait"),
+    // CUDA graphs are the default where the engine is capturable (docs/cuda.md).
+    EXPECT_NE(r.out.find("Mode: CUDA graph launch per iteration, H2D/D2H copies through pinned host memory, "
+                         "blocking wait"),
               std::string::npos)
         << r.out;
     EXPECT_EQ(r.err, "");
