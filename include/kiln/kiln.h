@@ -192,10 +192,12 @@ public:
     //! not hold in every dim; the message names the input.
     virtual Status addOptimizationProfile(const OptimizationProfile& profile) = 0;
     virtual int32_t getNbOptimizationProfiles() const noexcept = 0;
-    //! 0 (fastest build) to 5 (most optimization); default 3. kOutOfRange otherwise.
+    //! 0 (fastest build) to 5 (most optimization); default 3. kOutOfRange otherwise. Recorded in the engine's build
+    //! options; no backend chooses kernels by it yet.
     virtual Status setOptimizationLevel(int32_t level) = 0;
     virtual int32_t getOptimizationLevel() const noexcept = 0;
-    //! File where kernel timings are cached across builds (unused by the CPU backend, recorded in the engine).
+    //! File where kernel timings are to be cached across builds. Recorded in the engine's build options; no backend
+    //! times kernels yet, so nothing is read or written.
     virtual void setTimingCachePath(const std::string& path) = 0;
     //! Target backend; default kAuto.
     virtual void setBackend(Backend backend) noexcept = 0;
