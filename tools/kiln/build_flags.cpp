@@ -65,8 +65,9 @@ void addBuildFlags(CLI::App& cmd, BuildFlags& f, bool forRun) {
     cmd.add_option("--timing-cache", f.timingCache,
                    "File caching kernel timings across builds, e.g. --timing-cache kiln.cache (recorded in the "
                    "engine; no backend times kernels yet)");
-    cmd.add_option("--opt-level", f.optLevel, "Optimization level 0 (fastest build) .. 5, e.g. --opt-level 5 (recorded in the "
-                                       "engine; no backend times kernels yet)")
+    cmd.add_option("--opt-level", f.optLevel,
+                   "Optimization level 0 (fastest build) .. 5, e.g. --opt-level 5 (recorded in the "
+                   "engine; no backend times kernels yet)")
         ->check(CLI::Range(0, 5));
     cmd.add_option("--backend", f.backend, "Backend to build for, e.g. --backend cpu (auto: the best available)")
         ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
