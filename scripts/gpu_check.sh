@@ -41,6 +41,8 @@ export LD_LIBRARY_PATH="$G/bundle/lib:${LD_LIBRARY_PATH:-}"
 BIN="$G/bundle/bin"
 # The CLI tests among the CUDA tests (tests/cuda/cli_bench_test.cpp) run the bundled kiln.
 export KILN_CLI_PATH="$BIN/kiln"
+# Tests that read the real models (bert_tiny for the CUDA graph tests) find them in the unpacked bundle.
+export KILN_MODELS_DIR="$G/models"
 nvidia-smi -L
 declare -a rows
 # Each row is also written to logs/summary.txt as it comes, with the seconds since the start, so that a run cut
