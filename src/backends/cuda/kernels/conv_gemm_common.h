@@ -29,6 +29,12 @@ public:
         mBytes.append(bytes, sizeof(v));
         return *this;
     }
+    //! Text, length-prefixed so that two keys never run into each other.
+    CacheKey& add(const std::string& text) {
+        add(static_cast<int64_t>(text.size()));
+        mBytes.append(text);
+        return *this;
+    }
     const std::string& bytes() const { return mBytes; }
 
 private:
