@@ -129,7 +129,7 @@ Result<std::optional<plan::TacticRecord>> TacticTuner::timeCandidates(CudaKernel
     std::lock_guard<std::mutex> lock(mMutex);
     mStats.candidatesTimed += timed;
     mStats.timingSeconds += seconds;
-    ++mStats.problemsTimed;
+    if (timed > 0) ++mStats.problemsTimed;
     return best;
 }
 

@@ -39,7 +39,7 @@ TuningEffort tuningEffort(int level);
 //! What a tuning run did, for the build log.
 struct TuningStats {
     size_t layers = 0;           //!< Nodes given a tactic.
-    size_t problemsTimed = 0;    //!< Distinct problems whose candidates were timed.
+    size_t problemsTimed = 0;    //!< Distinct problems whose candidates were timed (at least one ran).
     size_t cacheHits = 0;        //!< Problems answered by the timing cache (or an earlier equal layer).
     size_t candidatesTimed = 0;  //!< Candidate algorithms timed, over all problems.
     double timingSeconds = 0;    //!< Wall time spent timing candidates.
@@ -75,7 +75,6 @@ public:
 
 private:
     Result<std::optional<plan::TacticRecord>> timeCandidates(CudaKernelContext& ctx, const TacticCandidates& c);
-    void assign(const ir::Node& node, const std::string& signature, const std::string& tactic);
 
     const int mLevel;
     const TuningEffort mEffort;
@@ -84,6 +83,12 @@ private:
     std::map<const ir::Node*, std::pair<std::string, std::string>> mAssigned;
     TuningStats mStats;
 };
+
+//! Whether chooseTactic can return anything for ctx's node: a tuning run, or a node with a recorded tactic. Library
+//! code asks first, so that running an engine without tactics builds no signatures.
+inline bool mayHaveTactic(const CudaKernelContext& ctx) {
+    return ctx.run.tuner != nullptr || ctx.attrs().has(kTacticAttribute);
+}
 
 //! The tactic for `signature` in this run: through the run's tuner when it has one, else the one recorded on ctx's
 //! node for this signature. Empty: no tactic, use the library's heuristic.

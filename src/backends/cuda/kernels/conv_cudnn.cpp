@@ -215,12 +215,13 @@ template <typename Accept, typename Call>
 Result<bool> runTactic(CudaKernelContext& ctx, const CudnnConvProblem& p, const Descriptors& d,
                        const AlgoChoice& choice, int direction, size_t budget, const char* name, Accept accept,
                        Call call) {
+    if (!mayHaveTactic(ctx)) return false;
     const bool strict = strictFloat32(ctx, p);
     std::vector<Candidate> accepted;
-    for (const Candidate& c : choice.candidates) {
-        if (accept(c.algo)) accepted.push_back(c);
-    }
     auto list = [&]() -> Result<TacticCandidates> {
+        for (const Candidate& c : choice.candidates) {
+            if (accept(c.algo)) accepted.push_back(c);
+        }
         TacticCandidates t;
         t.count = accepted.size();
         t.workspace = [&](size_t i) { return accepted[i].workspace; };
