@@ -14,6 +14,7 @@
 
 #include "builder/builder_internal.h"
 #include "cuda/cuda_op_tester.h"
+#include "cuda/engine_test_util.h"
 #include "kiln/kiln.h"
 #include "plan/engine_file.h"
 #include "plan/timing_cache.h"
@@ -23,19 +24,6 @@ namespace kiln::testing {
 namespace {
 
 constexpr const char* kTactic = "kiln_tactic";
-
-class LineLogger : public ILogger {
-public:
-    void log(Severity, const char* msg) noexcept override { lines.emplace_back(msg); }
-    //! The first line containing `text`, or empty.
-    std::string find(const std::string& text) const {
-        for (const auto& l : lines) {
-            if (l.find(text) != std::string::npos) return l;
-        }
-        return {};
-    }
-    std::vector<std::string> lines;
-};
 
 //! A number the tactics summary line gives before `what` ("12 problems timed" → 12); -1 when absent.
 long summaryCount(const std::string& line, const std::string& what) {
@@ -98,7 +86,7 @@ struct Options {
 };
 
 struct Built {
-    LineLogger logger;  // first: the engine may log until it is destroyed
+    RecordingLogger logger;  // first: the engine may log until it is destroyed
     builder::BuiltNetwork net;
     double seconds = 0;
     std::string summary() const { return logger.find("tactics: "); }
@@ -127,26 +115,6 @@ void build(const std::string& path, const Options& o, Built& out) {
     out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     ASSERT_TRUE(built.isOk()) << built.status().message();
     out.net = std::move(built).value();
-}
-
-Tensor run(Engine& engine, const Tensor& x) {
-    auto ctx = engine.createExecutionContext();
-    EXPECT_TRUE(ctx.isOk()) << ctx.status().message();
-    if (!ctx.isOk()) return {};
-    auto out = (*ctx)->infer({{"x", x}});
-    EXPECT_TRUE(out.isOk()) << out.status().message();
-    return out.isOk() ? out->at("logits") : Tensor();
-}
-
-double relativeError(const Tensor& got, const Tensor& want) {
-    EXPECT_EQ(got.shape(), want.shape());
-    if (got.shape() != want.shape()) return INFINITY;
-    double diff = 0, ref = 0;
-    for (int64_t i = 0; i < want.numel(); ++i) {
-        diff = std::max(diff, std::fabs(got.getDouble(i) - want.getDouble(i)));
-        ref = std::max(ref, std::fabs(want.getDouble(i)));
-    }
-    return diff / ref;
 }
 
 //! Node name → [signature, tactic] for every node with a tactic.
@@ -200,9 +168,9 @@ TEST(CudaTactics, LevelThreeMatchesLevelZeroAndTunesEveryLibraryLayer) {
     EXPECT_GT(summaryCount(level3.summary(), "problems timed"), 0);
 
     const Tensor x = randomTensor(DataType::kFloat32, {4, 3, 32, 32}, seed());
-    const Tensor want = run(*cpu.net.engine, x);
-    const Tensor got0 = run(*level0.net.engine, x);
-    const Tensor got3 = run(*level3.net.engine, x);
+    const Tensor want = runLogits(*cpu.net.engine, x);
+    const Tensor got0 = runLogits(*level0.net.engine, x);
+    const Tensor got3 = runLogits(*level3.net.engine, x);
     EXPECT_LE(relativeError(got0, want), 1e-2);
     EXPECT_LE(relativeError(got3, want), 1e-2);
     EXPECT_LE(relativeError(got3, got0), 1e-2) << "the timed algorithms compute the same function";
@@ -222,13 +190,13 @@ TEST(CudaTactics, TacticsSurviveSerialization) {
     EXPECT_FALSE(before.empty());
     EXPECT_EQ(tactics(*file->graph), before);
 
-    LineLogger logger;
+    RecordingLogger logger;
     Runtime runtime(logger);
     auto loaded = runtime.deserializeEngine(bytes->data(), bytes->size());
     ASSERT_TRUE(loaded.isOk()) << loaded.status().message();
     EXPECT_EQ(logger.find("tactics: "), "") << "loading times nothing";
     const Tensor x = randomTensor(DataType::kFloat32, {4, 3, 32, 32}, seed());
-    EXPECT_LE(relativeError(run(**loaded, x), run(*built.net.engine, x)), 1e-3);
+    EXPECT_LE(relativeError(runLogits(**loaded, x), runLogits(*built.net.engine, x)), 1e-3);
 }
 
 TEST(CudaTactics, WarmTimingCacheTimesNothing) {
@@ -298,7 +266,7 @@ TEST(CudaTactics, OtherShapesOfADynamicProfileRunOnTheHeuristics) {
     for (int64_t batch : {1, 2, 4, 8}) {
         SCOPED_TRACE("batch " + std::to_string(batch));
         const Tensor x = randomTensor(DataType::kFloat32, {batch, 3, 32, 32}, seed());
-        EXPECT_LE(relativeError(run(*cuda.net.engine, x), run(*cpu.net.engine, x)), 1e-2);
+        EXPECT_LE(relativeError(runLogits(*cuda.net.engine, x), runLogits(*cpu.net.engine, x)), 1e-2);
     }
 }
 
