@@ -18,6 +18,7 @@
 #include "kiln/kiln.h"
 #include "plan/engine_file.h"
 #include "plan/timing_cache.h"
+#include "unit/cli_test_util.h"
 #include "unit/model_builder.h"
 
 namespace kiln::testing {
@@ -228,9 +229,7 @@ TEST(CudaTactics, CorruptTimingCacheWarnsAndIsReplaced) {
     build(path, Options{Backend::kCuda, 2, cache, 0, false}, b);
     const std::string warning = b.logger.find("is corrupt");
     EXPECT_NE(warning.find(cache), std::string::npos) << warning;
-    std::ifstream in(cache);
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto parsed = plan::TimingCache::parse(text, cache);
+    auto parsed = plan::TimingCache::parse(readFile(cache), cache);
     ASSERT_TRUE(parsed.isOk()) << parsed.status().message();
     EXPECT_GT(parsed->size(), 0u);
 }
@@ -268,6 +267,28 @@ TEST(CudaTactics, OtherShapesOfADynamicProfileRunOnTheHeuristics) {
         const Tensor x = randomTensor(DataType::kFloat32, {batch, 3, 32, 32}, seed());
         EXPECT_LE(relativeError(runLogits(*cuda.net.engine, x), runLogits(*cpu.net.engine, x)), 1e-2);
     }
+}
+
+TEST(CudaTactics, CommandLineRebuildWithTheTimingCacheTimesNothing) {
+    KILN_REQUIRE_GPU();
+    TempDir dir;
+    const std::string model = writeBottleneckNet(dir, 4);
+    const std::string cache = dir.file("h100.cache");
+    std::vector<std::string> summaries;
+    for (const char* level : {"3", "3", "0"}) {
+        const CliResult r =
+            runKiln(dir, "-v build " + shq(model) + " -o " + shq(dir.file("b.engine")) +
+                             " --force --backend cuda --fp16 --opt-level " + level + " --timing-cache " + shq(cache));
+        ASSERT_EQ(r.exitCode, 0) << r.err;
+        const size_t at = r.err.find("tactics: ");
+        summaries.push_back(at == std::string::npos ? "" : r.err.substr(at, r.err.find('\n', at) - at));
+    }
+    EXPECT_GT(summaryCount(summaries[0], "problems timed"), 0) << summaries[0];
+    EXPECT_EQ(summaryCount(summaries[1], "problems timed"), 0) << summaries[1];
+    EXPECT_NE(summaries[2].find("level 0 times nothing"), std::string::npos) << summaries[2];
+    auto parsed = plan::TimingCache::parse(readFile(cache), cache);
+    ASSERT_TRUE(parsed.isOk()) << parsed.status().message();
+    EXPECT_GT(parsed->size(), 0u);
 }
 
 }  // namespace
