@@ -282,6 +282,11 @@ TEST(CudaTactics, CommandLineRebuildWithTheTimingCacheTimesNothing) {
         ASSERT_EQ(r.exitCode, 0) << r.err;
         const size_t at = r.err.find("tactics: ");
         summaries.push_back(at == std::string::npos ? "" : r.err.substr(at, r.err.find('\n', at) - at));
+        if (summaries.size() == 2) {
+            const CliResult info = runKiln(dir, "inspect " + shq(dir.file("b.engine")));
+            ASSERT_EQ(info.exitCode, 0) << info.err;
+            EXPECT_NE(info.out.find("[cudnn."), std::string::npos) << "tactics shown per layer:\n" << info.out;
+        }
     }
     EXPECT_GT(summaryCount(summaries[0], "problems timed"), 0) << summaries[0];
     EXPECT_EQ(summaryCount(summaries[1], "problems timed"), 0) << summaries[1];
