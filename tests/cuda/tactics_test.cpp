@@ -260,7 +260,9 @@ TEST(CudaTactics, OtherShapesOfADynamicProfileRunOnTheHeuristics) {
     const auto chosen = tactics(*cuda.net.graph);
     ASSERT_FALSE(chosen.empty());
     for (const auto& [name, t] : chosen) {
-        if (t[0].rfind("cudnn.", 0) == 0) EXPECT_NE(t[0].find("in=4x"), std::string::npos) << "tuned at opt: " << t[0];
+        if (t[0].rfind("cudnn.", 0) == 0) {
+            EXPECT_NE(t[0].find("in=4x"), std::string::npos) << "tuned at opt: " << t[0];
+        }
     }
     for (int64_t batch : {1, 2, 4, 8}) {
         SCOPED_TRACE("batch " + std::to_string(batch));
