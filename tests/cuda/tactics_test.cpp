@@ -12,6 +12,7 @@
 #include <random>
 #include <regex>
 
+#include "backends/cuda/tactics.h"
 #include "builder/builder_internal.h"
 #include "cuda/cuda_op_tester.h"
 #include "cuda/engine_test_util.h"
@@ -24,7 +25,7 @@
 namespace kiln::testing {
 namespace {
 
-constexpr const char* kTactic = "kiln_tactic";
+constexpr const char* kTactic = cuda::kTacticAttribute;
 
 //! A number the tactics summary line gives before `what` ("12 problems timed" → 12); -1 when absent.
 long summaryCount(const std::string& line, const std::string& what) {
@@ -143,6 +144,43 @@ size_t libraryLayers(const ir::Graph& g) {
         }
     }
     return count;
+}
+
+// Host-side rules, checked without a GPU.
+
+TEST(CudaTacticsHost, EffortGrowsWithTheLevel) {
+    EXPECT_EQ(cuda::tuningEffort(0).iterations, 0) << "level 0 times nothing";
+    for (int level = 1; level <= 5; ++level) {
+        const cuda::TuningEffort lower = cuda::tuningEffort(level - 1), e = cuda::tuningEffort(level);
+        EXPECT_GT(e.candidates, lower.candidates) << level;
+        EXPECT_GE(e.iterations, lower.iterations) << level;
+        EXPECT_GE(e.warmups, 1) << level;
+    }
+    EXPECT_EQ(cuda::tuningEffort(5).candidates, SIZE_MAX) << "level 5: every candidate";
+    EXPECT_EQ(cuda::budgetText(SIZE_MAX), "none");
+    EXPECT_EQ(cuda::budgetText(1024), "1024");
+}
+
+TEST(CudaTacticsHost, RecordedTacticIsUsedOnlyForItsSignature) {
+    ir::Graph g("g");
+    ir::Node* node = g.addNode(ir::OpKind::kConv, "conv", 17);
+    cuda::RunState run;
+    cuda::CudaKernelContext ctx{*node, run, {}, {}, {}, {}};
+    auto never = []() -> Result<cuda::TacticCandidates> { return internalError("no timing at run time"); };
+    EXPECT_FALSE(cuda::mayHaveTactic(ctx)) << "no tuner, no attribute: no signature is built";
+    const std::string sig =
+        cuda::Signature("cudnn.fwd").add("dtype", "float16").dims("in", Shape{4, 64, 56, 56}, 4).text();
+    EXPECT_EQ(sig, "cudnn.fwd|dtype=float16|in=4x64x56x56");
+    node->attrs().set(kTactic, std::vector<std::string>{sig, "algo=1 math=1 workspace=0"});
+    EXPECT_TRUE(cuda::mayHaveTactic(ctx));
+    auto same = cuda::chooseTactic(ctx, sig, never);
+    ASSERT_TRUE(same.isOk()) << same.status().message();
+    EXPECT_EQ(*same, "algo=1 math=1 workspace=0");
+    auto other = cuda::chooseTactic(ctx, "cudnn.fwd|dtype=float16|in=2x64x56x56", never);
+    ASSERT_TRUE(other.isOk()) << other.status().message();
+    EXPECT_EQ(*other, "") << "another shape of a dynamic profile: the heuristics";
+    node->attrs().set(kTactic, std::vector<std::string>{sig});
+    EXPECT_EQ(cuda::chooseTactic(ctx, sig, never).value(), "") << "a malformed attribute is no tactic";
 }
 
 TEST(CudaTactics, LevelThreeMatchesLevelZeroAndTunesEveryLibraryLayer) {
