@@ -192,12 +192,18 @@ public:
     //! not hold in every dim; the message names the input.
     virtual Status addOptimizationProfile(const OptimizationProfile& profile) = 0;
     virtual int32_t getNbOptimizationProfiles() const noexcept = 0;
-    //! 0 (fastest build) to 5 (most optimization); default 3. kOutOfRange otherwise. Recorded in the engine's build
-    //! options; no backend chooses kernels by it yet.
+    //! How much a CUDA build times (docs/cuda.md, "Tactic timing"): per cuDNN / cuBLASLt layer, the candidates of
+    //! the libraries' heuristics are timed at the opt shapes of profile 0 and the fastest within the memory-pool
+    //! limit is recorded in the engine. 0: no timing (the heuristics' first choice); 1, 2, 3, 4: the best 2, 4, 8,
+    //! 16 candidates; 5: all of them, with more repetitions. Default 3. kOutOfRange outside 0..5. The CPU backend
+    //! has no tactics: the level is only recorded there.
     virtual Status setOptimizationLevel(int32_t level) = 0;
     virtual int32_t getOptimizationLevel() const noexcept = 0;
-    //! File where kernel timings are to be cached across builds. Recorded in the engine's build options; no backend
-    //! times kernels yet, so nothing is read or written.
+    //! Timing cache file (trtexec's --timingCacheFile): CUDA builds at level >= 1 read it first (layers it knows are
+    //! not timed again) and write it back atomically, merged with what the file holds by then, when they timed
+    //! something new. A cache of another GPU, compute capability or cuDNN / cuBLASLt version is ignored with an
+    //! info line and replaced; a corrupt one is ignored with a warning naming it and replaced (as TensorRT does). A
+    //! cache that cannot be written fails the build. Unused by the CPU backend; the path is recorded in the engine.
     virtual void setTimingCachePath(const std::string& path) = 0;
     //! Target backend; default kAuto.
     virtual void setBackend(Backend backend) noexcept = 0;

@@ -376,10 +376,20 @@ Result<BuiltNetwork> buildUnguarded(NetworkDefinition& network, const BuilderCon
     auto optimized = logged(optimize(network, config, logger, &net, &cfg, &backend), logger);
     if (!optimized) return optimized.status();
     BuiltNetwork b;
-    b.graph = std::shared_ptr<const ir::Graph>(std::move(optimized).value());
     auto meta = logged(metadataFor(*net, *cfg, backend), logger);
     if (!meta) return meta.status();
     b.metadata = std::move(meta).value();
+#if KILN_HAVE_CUDA
+    if (backend == Backend::kCuda) {
+        // The graph is final: its layers' tactics are timed on it and recorded in its nodes.
+        Status tuned = runtime::tuneCudaGraph(**optimized, cfg->profiles, b.metadata.buildOptions, logger);
+        if (!tuned) {
+            logLine(logger, Severity::kError, tuned.message());
+            return tuned;
+        }
+    }
+#endif
+    b.graph = std::shared_ptr<const ir::Graph>(std::move(optimized).value());
 #if KILN_HAVE_CUDA
     if (backend == Backend::kCuda) {
         auto engine = logged(runtime::makeCudaEngine(b.graph, cfg->profiles, b.metadata.buildOptions, logger), logger);
@@ -389,6 +399,10 @@ Result<BuiltNetwork> buildUnguarded(NetworkDefinition& network, const BuilderCon
         return b;
     }
 #endif
+    if (!cfg->timingCache.empty() || cfg->optLevel != 3) {
+        logLine(logger, Severity::kVerbose,
+                "the CPU backend has no tactics to time: the optimization level and timing cache are recorded only");
+    }
     KILN_ASSIGN_OR_RETURN(b.engine, runtime::makeCpuEngine(b.graph, cfg->profiles, logger));
     return b;
 }

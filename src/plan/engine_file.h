@@ -38,6 +38,7 @@
 
 #include "ir/graph.h"
 #include "kiln/status.h"
+#include "plan/atomic_file.h"
 #include "plan/digest.h"
 
 namespace kiln::plan {
@@ -134,12 +135,10 @@ struct EngineFile {
 
 //! The whole engine file in memory (for the builder's "serialized network" blob).
 Result<std::string> serializeEngine(const ir::Graph& graph, const EngineMetadata& metadata);
-//! Temp files of saveEngineFile are named ".<engine file name>.tmp-XXXXXX", next to the engine.
-inline constexpr const char* kTempInfix = ".tmp-";
-//! Writes the engine to `path` atomically: a temp file in the same folder (see kTempInfix), fsync, rename, fsync
-//! of the folder. A crash leaves the old file or none, never a partial one. A writer killed mid-write leaves its
-//! temp file (hidden, never at `path`, and failing to load as truncated); the next saveEngineFile to the same
-//! path removes such leftovers (those whose writer is gone: a live writer holds an flock on its temp file).
+//! Writes the engine to `path` atomically (atomic_file.h): a temp file in the same folder (see kTempInfix), fsync,
+//! rename, fsync of the folder. A crash leaves the old file or none, never a partial one. A writer killed mid-write
+//! leaves its temp file (hidden, never at `path`, and failing to load as truncated); the next saveEngineFile to the
+//! same path removes such leftovers (those whose writer is gone: a live writer holds an flock on its temp file).
 //! Concurrent writers of one path are safe: each renames a complete file, the last rename wins.
 Status saveEngineFile(const std::string& path, const ir::Graph& graph, const EngineMetadata& metadata);
 

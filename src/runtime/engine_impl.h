@@ -53,6 +53,15 @@ Result<std::unique_ptr<Engine>> makeCudaEngine(std::shared_ptr<const ir::Graph> 
                                                std::vector<ProfileShapes> profiles,
                                                const std::map<std::string, std::string>& buildOptions, ILogger& logger);
 
+//! Tactic timing of a CUDA build (backends/cuda/tactics.h, docs/cuda.md): runs `graph` once at the opt shapes of
+//! profile 0 (the static shapes without profiles) on random inputs, timing each cuDNN / cuBLASLt layer's candidates
+//! as build option "opt_level" asks (0: none), and writes each choice into its node (attribute kiln_tactic). The
+//! timing cache of build option "timing_cache" (when set) answers known layers first and is written back, merged,
+//! when the build added to it. A failed timing run is a warning (the layers keep the heuristics' choices); the
+//! error is a timing cache that cannot be written. Logs one summary line (layers, problems timed, cache hits, time).
+Status tuneCudaGraph(ir::Graph& graph, const std::vector<ProfileShapes>& profiles,
+                     const std::map<std::string, std::string>& buildOptions, ILogger& logger);
+
 //! Empty when a CUDA engine's recorded cuDNN has this machine's major.minor; else one line naming both versions.
 std::string cudnnMismatch(const plan::EngineMetadata& meta);
 

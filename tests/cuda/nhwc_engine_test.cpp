@@ -10,23 +10,12 @@
 
 #include "builder/builder_internal.h"
 #include "cuda/cuda_op_tester.h"
+#include "cuda/engine_test_util.h"
 #include "kiln/kiln.h"
 #include "unit/model_builder.h"
 
 namespace kiln::testing {
 namespace {
-
-class RecordingLogger : public ILogger {
-public:
-    void log(Severity, const char* msg) noexcept override { lines.emplace_back(msg); }
-    bool saw(const std::string& text) const {
-        for (const auto& l : lines) {
-            if (l.find(text) != std::string::npos) return true;
-        }
-        return false;
-    }
-    std::vector<std::string> lines;
-};
 
 std::vector<float> randomValues(size_t n, float scale, uint32_t seed) {
     std::mt19937 rng(seed);
@@ -102,24 +91,6 @@ void build(const std::string& path, Backend backend, std::optional<BuilderFlag> 
     out.net = std::move(built).value();
 }
 
-Tensor run(Engine& engine, const Tensor& x) {
-    auto ctx = engine.createExecutionContext();
-    EXPECT_TRUE(ctx.isOk()) << ctx.status().message();
-    if (!ctx.isOk()) return {};
-    auto out = (*ctx)->infer({{"x", x}});
-    EXPECT_TRUE(out.isOk()) << out.status().message();
-    return out.isOk() ? out->at("logits") : Tensor();
-}
-
-double relativeError(const Tensor& got, const Tensor& want) {
-    double diff = 0, ref = 0;
-    for (int64_t i = 0; i < want.numel(); ++i) {
-        diff = std::max(diff, std::fabs(got.getDouble(i) - want.getDouble(i)));
-        ref = std::max(ref, std::fabs(want.getDouble(i)));
-    }
-    return diff / ref;
-}
-
 TEST(CudaNhwcEngine, HalfPrecisionResNetBlockRunsChannelsLast) {
     KILN_REQUIRE_GPU();
     TempDir dir;
@@ -127,7 +98,7 @@ TEST(CudaNhwcEngine, HalfPrecisionResNetBlockRunsChannelsLast) {
     Built reference;
     build(path, Backend::kCpu, std::nullopt, reference);
     const Tensor x = randomTensor(DataType::kFloat32, {2, 3, 32, 32}, seed());
-    const Tensor want = run(*reference.net.engine, x);
+    const Tensor want = runLogits(*reference.net.engine, x);
 
     for (auto [flag, tol] : {std::pair{BuilderFlag::kFP16, 1e-2}, std::pair{BuilderFlag::kBF16, 5e-2}}) {
         SCOPED_TRACE(flag == BuilderFlag::kFP16 ? "FP16" : "BF16");
@@ -146,7 +117,7 @@ TEST(CudaNhwcEngine, HalfPrecisionResNetBlockRunsChannelsLast) {
                 EXPECT_NE(n->output(0)->dtype(), DataType::kFloat32) << n->describe() << " was not lowered";
             }
         }
-        const Tensor got = run(*cuda.net.engine, x);
+        const Tensor got = runLogits(*cuda.net.engine, x);
         ASSERT_EQ(got.shape(), want.shape());
         const double err = relativeError(got, want);
         std::cout << "  max |cuda - cpu fp32| / max |cpu fp32| = " << err << "\n";

@@ -91,6 +91,19 @@ TEST(CliBuild, StaleEngineIsRebuiltOrRefused) {
     EXPECT_NE(rebuilt.out.find("model"), std::string::npos) << rebuilt.out;
 }
 
+TEST(CliBuild, TimingFlagsAreOnlyRecordedOnTheCpuBackend) {
+    TempDir dir;
+    const std::string model = dir.write("conv.onnx", cli_models::convRelu());
+    const std::string cache = dir.file("kiln.cache");
+    for (const char* level : {"0", "5"}) {
+        const CliResult r =
+            runKiln(dir, "build -q " + shq(model) + " -o " + shq(dir.file("c.engine")) +
+                             " --force --backend cpu --timing-cache " + shq(cache) + " --opt-level " + level);
+        ASSERT_EQ(r.exitCode, 0) << level << ": " << r.err;
+        EXPECT_FALSE(std::filesystem::exists(cache)) << "the CPU backend has no tactics to cache";
+    }
+}
+
 TEST(CliBuild, BadArgumentsGiveOneLine) {
     TempDir dir;
     const std::string model = dir.write("dyn.onnx", cli_models::convRelu(true));

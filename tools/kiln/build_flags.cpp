@@ -63,11 +63,11 @@ void addBuildFlags(CLI::App& cmd, BuildFlags& f, bool forRun) {
     cmd.add_option("--workspace", f.workspace,
                    "Scratch memory limit of the kernels, e.g. --workspace 1GiB (units B, KiB, MiB, GiB; KB, MB, GB)");
     cmd.add_option("--timing-cache", f.timingCache,
-                   "File caching kernel timings across builds, e.g. --timing-cache kiln.cache (recorded in the "
-                   "engine; no backend times kernels yet)");
+                   "CUDA: file of tactic timings reused across builds (read first, written back merged), e.g. "
+                   "--timing-cache kiln.cache; a cache of another GPU or cuDNN/cuBLASLt version is ignored");
     cmd.add_option("--opt-level", f.optLevel,
-                   "Optimization level 0 (fastest build) .. 5, e.g. --opt-level 5 (recorded in the "
-                   "engine; no backend times kernels yet)")
+                   "CUDA tactic timing per cuDNN/cuBLASLt layer: 0 none (heuristics' first choice), 1..4 the best "
+                   "2/4/8/16 candidates, 5 all; default 3, e.g. --opt-level 5")
         ->check(CLI::Range(0, 5));
     cmd.add_option("--backend", f.backend, "Backend to build for, e.g. --backend cpu (auto: the best available)")
         ->check(CLI::IsMember({"auto", "cpu", "cuda"}));

@@ -83,6 +83,15 @@ std::vector<LayerInfo> describeLayers(const ir::Graph& graph, const std::string&
         if (n->attrs().has("kiln_fusion_group")) {
             l.kernel += " (fusion group " + std::to_string(n->attrs().getInt("kiln_fusion_group", -1)) + ")";
         }
+        // The CUDA build's timed choice ([signature, tactic], docs/cuda.md): the library call and its algorithm,
+        // a cuBLASLt algorithm's opaque bytes shortened.
+        if (auto tactic = n->attrs().getStrings("kiln_tactic"); tactic && tactic->size() == 2) {
+            const std::string& text = (*tactic)[1];
+            const size_t space = text.rfind(' ');
+            const std::string tail = space == std::string::npos ? std::string() : text.substr(space);
+            l.kernel += " [" + (*tactic)[0].substr(0, (*tactic)[0].find('|')) + " " +
+                        (text.size() > 48 ? text.substr(0, 24) + "..." + tail : text) + "]";
+        }
         int64_t bytes = 0;
         for (const ir::Value* out : n->outputs()) {
             if (out == nullptr) continue;

@@ -28,16 +28,19 @@
 
 namespace kiln::cuda {
 
+class TacticTuner;
+
 //! What an execution context gives its kernels for one run.
 struct RunState {
     cudaStream_t stream = nullptr;
     cudnnHandle_t cudnn = nullptr;        //!< Set when the plan has an op listed in executor.cpp's usesCudnn.
     cublasLtHandle_t cublasLt = nullptr;  //!< Set when the plan has an op listed in usesCublasLt.
     DeviceArena* arena = nullptr;
-    size_t workspaceLimit = 0;   //!< 0: no limit (BuilderConfig's memory-pool limit otherwise).
-    bool allowTf32 = true;       //!< TF32 tensor-core math for FP32 Conv/Gemm/MatMul.
-    bool poisonOutputs = false;  //!< Tests: fill each new output with 0xFF bytes (NaN for floats) first.
-    NodeTimer* timer = nullptr;  //!< Profilers: events around each node (node_timer.h); null: none.
+    size_t workspaceLimit = 0;     //!< 0: no limit (BuilderConfig's memory-pool limit otherwise).
+    bool allowTf32 = true;         //!< TF32 tensor-core math for FP32 Conv/Gemm/MatMul.
+    bool poisonOutputs = false;    //!< Tests: fill each new output with 0xFF bytes (NaN for floats) first.
+    NodeTimer* timer = nullptr;    //!< Profilers: events around each node (node_timer.h); null: none.
+    TacticTuner* tuner = nullptr;  //!< The build's tactic timing run (tactics.h); null when running an engine.
 };
 
 struct CudaKernelContext {

@@ -31,6 +31,7 @@ Result<RunState> ContextResources::runState(const ExecutionPlan& plan, cudaStrea
     st.workspaceLimit = options.workspaceLimit;
     st.allowTf32 = options.allowTf32;
     st.poisonOutputs = options.poisonOutputs;
+    st.tuner = options.tuner;
     return st;
 }
 

@@ -14,6 +14,7 @@ struct RunOptions {
     size_t workspaceLimit = 0;
     bool allowTf32 = true;
     bool poisonOutputs = false;
+    TacticTuner* tuner = nullptr;  //!< Set only by the build's tactic timing run (tactics.h).
 };
 
 class ContextResources {

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "backends/cuda/check.h"
 #include "backends/cuda/kernels/conv_gemm_common.h"
+#include "backends/cuda/tactics.h"
 
 namespace kiln::cuda {
 
@@ -172,9 +175,77 @@ Result<std::shared_ptr<AlgoChoice>> chooseAlgorithms(cudnnHandle_t h, const Desc
     return choice;
 }
 
-//! Tries the candidates cuDNN ranked for the problem (computed on first use and cached under `direction`) that
-//! `accept` takes, in order, through `call(algo, workspace, bytes)`; remembers the first one cuDNN runs. kUnsupported
-//! when cuDNN refuses them all.
+//! The problem as a timing-cache signature (tactics.h): the fields of problemKey but the device, readable.
+std::string signatureOf(const CudnnConvProblem& p, int direction, bool strict, size_t budget) {
+    static constexpr const char* kKinds[] = {"cudnn.fwd", "cudnn.bwd_data", "cudnn.fused_relu", "cudnn.fused_identity"};
+    const auto spatial = static_cast<size_t>(p.nbDims - 2);
+    Signature s(kKinds[direction]);
+    s.add("dtype", dataTypeName(p.dtype)).add("layout", p.channelsLast ? "nhwc" : "nchw");
+    s.add("math", strict ? "fma" : "tensor_op");
+    s.dims("in", p.in, static_cast<size_t>(p.nbDims)).dims("filter", p.filter, static_cast<size_t>(p.nbDims));
+    s.dims("out", p.out, static_cast<size_t>(p.nbDims)).dims("pad", p.pad, spatial).dims("stride", p.stride, spatial);
+    s.dims("dilation", p.dilation, spatial).add("group", p.group).add("workspace", budgetText(budget));
+    return s.text();
+}
+
+std::string encodeTactic(const Candidate& c) {
+    return "algo=" + std::to_string(c.algo) + " math=" + std::to_string(static_cast<int>(c.math)) +
+           " workspace=" + std::to_string(c.workspace);
+}
+
+std::optional<Candidate> decodeTactic(const std::string& text) {
+    int algo = 0, math = 0, consumed = 0;
+    unsigned long long workspace = 0;
+    if (std::sscanf(text.c_str(), "algo=%d math=%d workspace=%llu%n", &algo, &math, &workspace, &consumed) != 3 ||
+        static_cast<size_t>(consumed) != text.size() || algo < 0 || math < 0) {
+        return std::nullopt;
+    }
+    return Candidate{algo, static_cast<cudnnMathType_t>(math), static_cast<size_t>(workspace)};
+}
+
+Status statusOf(cudnnStatus_t st, const char* name) {
+    if (st == CUDNN_STATUS_SUCCESS) return Status::ok();
+    if (notSupported(st)) return unsupported(std::string(name) + " refused the algorithm");
+    return cudnnFailure(st, name);
+}
+
+//! Runs the problem with the tactic timed for it (at build) or recorded on the node (at run time), when there is
+//! one and cuDNN takes it: true then. False: use cuDNN's ranking.
+template <typename Accept, typename Call>
+Result<bool> runTactic(CudaKernelContext& ctx, const CudnnConvProblem& p, const Descriptors& d,
+                       const AlgoChoice& choice, int direction, size_t budget, const char* name, Accept accept,
+                       Call call) {
+    if (!mayHaveTactic(ctx)) return false;
+    const bool strict = strictFloat32(ctx, p);
+    std::vector<Candidate> accepted;
+    auto list = [&]() -> Result<TacticCandidates> {
+        for (const Candidate& c : choice.candidates) {
+            if (accept(c.algo)) accepted.push_back(c);
+        }
+        TacticCandidates t;
+        t.count = accepted.size();
+        t.workspace = [&](size_t i) { return accepted[i].workspace; };
+        t.run = [&](size_t i, void* ws) -> Status {
+            KILN_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), mathFor(strict, accepted[i].math)));
+            return statusOf(call(accepted[i].algo, ws, accepted[i].workspace), name);
+        };
+        t.encode = [&](size_t i) { return encodeTactic(accepted[i]); };
+        return t;
+    };
+    KILN_ASSIGN_OR_RETURN(const std::string tactic, chooseTactic(ctx, signatureOf(p, direction, strict, budget), list));
+    const std::optional<Candidate> c = tactic.empty() ? std::nullopt : decodeTactic(tactic);
+    if (!c || !accept(c->algo) || c->workspace > budget) return false;
+    KILN_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), mathFor(strict, c->math)));
+    KILN_ASSIGN_OR_RETURN(void* ws, ctx.workspace(c->workspace));
+    const cudnnStatus_t st = call(c->algo, ws, c->workspace);
+    if (st == CUDNN_STATUS_SUCCESS) return true;
+    if (!notSupported(st)) return cudnnFailure(st, name);
+    return false;
+}
+
+//! Runs the tactic of the problem when there is one (runTactic), else tries the candidates cuDNN ranked for the
+//! problem (computed on first use and cached under `direction`) that `accept` takes, in order, through
+//! `call(algo, workspace, bytes)`; remembers the first one cuDNN runs. kUnsupported when cuDNN refuses them all.
 template <typename Dir, typename Accept, typename Call>
 Status runCandidates(CudaKernelContext& ctx, const CudnnConvProblem& p, const Descriptors& d, int direction,
                      size_t budget, const char* name, Accept accept, Call call) {
@@ -185,6 +256,8 @@ Status runCandidates(CudaKernelContext& ctx, const CudnnConvProblem& p, const De
         KILN_ASSIGN_OR_RETURN(choice, chooseAlgorithms<Dir>(ctx.run.cudnn, d, strict, budget));
         choice = algoCache().insert(key, std::move(choice));
     }
+    KILN_ASSIGN_OR_RETURN(const bool done, runTactic(ctx, p, d, *choice, direction, budget, name, accept, call));
+    if (done) return Status::ok();
     for (size_t i = choice->first.load(); i < choice->candidates.size(); ++i) {
         const Candidate& c = choice->candidates[i];
         if (!accept(c.algo)) {

@@ -5,7 +5,8 @@
 // Algorithm choice: cuDNN's heuristics (cudnnGet*Algorithm_v7) rank the algorithms for the problem; those that are
 // allowed (no tensor-op math for float32 when TF32 is off) and fit the workspace budget are kept in that order, in a
 // process-wide cache keyed by the problem signature (conv_gemm_common.h). A call runs the first candidate cuDNN
-// accepts, and remembers it. A tactic timer at build time (issue 7) can later fill the same cache.
+// accepts, and remembers it. Tactics (../tactics.h) come first: in the build's timing run the candidates are timed
+// and the fastest kept; when running an engine, the node's recorded tactic is used if its signature is the call's.
 #pragma once
 
 #include <array>

@@ -4,8 +4,8 @@
 // Algorithm caching: a choice (cuDNN algorithm + math type + workspace, or a cuBLASLt algorithm + workspace) is
 // keyed by the whole problem signature (device, dtypes, dims, strides, pads, alignment, TF32, workspace limit), not
 // by node: equal layers of one network and of other engines share it, and a key can never describe another problem.
-// Descriptors are rebuilt per call (host-only, microseconds); tactic selection at build time (issue 7) can replace
-// the heuristic that fills the cache without touching the kernels.
+// Descriptors are rebuilt per call (host-only, microseconds). Timed tactics (../tactics.h) are chosen before this
+// cache is consulted; it serves the calls without one.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +27,12 @@ public:
         char bytes[sizeof(v)];
         std::memcpy(bytes, &v, sizeof(v));
         mBytes.append(bytes, sizeof(v));
+        return *this;
+    }
+    //! Text, length-prefixed so that two keys never run into each other.
+    CacheKey& add(const std::string& text) {
+        add(static_cast<int64_t>(text.size()));
+        mBytes.append(text);
         return *this;
     }
     const std::string& bytes() const { return mBytes; }

@@ -5,8 +5,10 @@
 //
 // Precision: float32 computes in CUBLAS_COMPUTE_32F, or CUBLAS_COMPUTE_32F_FAST_TF32 when the run allows TF32;
 // float16 / bfloat16 in CUBLAS_COMPUTE_32F (FP32 accumulation); float64 in CUBLAS_COMPUTE_64F.
-// Algorithm choice: cuBLASLt's heuristic (cublasLtMatmulAlgoGetHeuristic) for the problem, its pointer alignments
-// and the workspace budget, cached per problem signature (conv_gemm_common.h).
+// Algorithm choice: the node's tactic (../tactics.h: timed among cuBLASLt's heuristic list at build, checked with
+// cublasLtMatmulAlgoCheck) when the call's signature is the recorded one; otherwise cuBLASLt's heuristic
+// (cublasLtMatmulAlgoGetHeuristic) for the problem, its pointer alignments and the workspace budget, cached per
+// problem signature (conv_gemm_common.h).
 #pragma once
 
 #include "backends/cuda/kernel.h"
