@@ -1,13 +1,16 @@
 // The channels-last layout end to end: a small ResNet-style network built for CUDA with kFP16 (and kBF16) runs
 // NHWC between one Transpose at the input and its output, and matches the FP32 CPU engine; an FP32 CUDA engine
-// keeps NCHW.
+// keeps NCHW. A small UNet-style network does too, its 2x2 stride-2 ConvTranspose as cuBLASLt GEMMs.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <iostream>
 #include <random>
 
+#include "backends/cuda/kernels/conv_transpose_gemm.h"
+#include "backends/cuda/tactics.h"
 #include "builder/builder_internal.h"
 #include "cuda/cuda_op_tester.h"
 #include "cuda/engine_test_util.h"
@@ -91,19 +94,34 @@ void build(const std::string& path, Backend backend, std::optional<BuilderFlag> 
     out.net = std::move(built).value();
 }
 
-TEST(CudaNhwcEngine, HalfPrecisionResNetBlockRunsChannelsLast) {
-    KILN_REQUIRE_GPU();
-    TempDir dir;
-    const std::string path = writeResNetBlock(dir);
+//! Builds the model at `path` (input "x" of `inputShape`, output "logits") for the CPU in FP32 and for CUDA with
+//! kFP16 and kBF16; `inspect` checks each CUDA build, `run` (runLogits when empty) runs it, and its output must be
+//! within 1e-2 (FP16) / 5e-2 (BF16) of the CPU's, relative to the largest reference value.
+void expectHalfPrecisionMatchesCpu(const std::string& path, const Shape& inputShape,
+                                   const std::function<void(const Built&)>& inspect,
+                                   const std::function<Tensor(Engine&, const Tensor&)>& run = {}) {
     Built reference;
     build(path, Backend::kCpu, std::nullopt, reference);
-    const Tensor x = randomTensor(DataType::kFloat32, {2, 3, 32, 32}, seed());
+    const Tensor x = randomTensor(DataType::kFloat32, inputShape, seed());
     const Tensor want = runLogits(*reference.net.engine, x);
 
     for (auto [flag, tol] : {std::pair{BuilderFlag::kFP16, 1e-2}, std::pair{BuilderFlag::kBF16, 5e-2}}) {
         SCOPED_TRACE(flag == BuilderFlag::kFP16 ? "FP16" : "BF16");
         Built cuda;
         build(path, Backend::kCuda, flag, cuda);
+        inspect(cuda);
+        const Tensor got = run ? run(*cuda.net.engine, x) : runLogits(*cuda.net.engine, x);
+        ASSERT_EQ(got.shape(), want.shape());
+        const double err = relativeError(got, want);
+        std::cout << "  max |cuda - cpu fp32| / max |cpu fp32| = " << err << "\n";
+        EXPECT_LE(err, tol);
+    }
+}
+
+TEST(CudaNhwcEngine, HalfPrecisionResNetBlockRunsChannelsLast) {
+    KILN_REQUIRE_GPU();
+    TempDir dir;
+    expectHalfPrecisionMatchesCpu(writeResNetBlock(dir), {2, 3, 32, 32}, [](const Built& cuda) {
         const ir::Graph& g = *cuda.net.graph;
         EXPECT_TRUE(cuda.logger.saw("layout-assignment: changed the layout of"));
         EXPECT_TRUE(cuda.logger.saw("nhwc-layout: 3 convolutions channels-last"));
@@ -117,12 +135,58 @@ TEST(CudaNhwcEngine, HalfPrecisionResNetBlockRunsChannelsLast) {
                 EXPECT_NE(n->output(0)->dtype(), DataType::kFloat32) << n->describe() << " was not lowered";
             }
         }
-        const Tensor got = runLogits(*cuda.net.engine, x);
-        ASSERT_EQ(got.shape(), want.shape());
-        const double err = relativeError(got, want);
-        std::cout << "  max |cuda - cpu fp32| / max |cpu fp32| = " << err << "\n";
-        EXPECT_LE(err, tol);
-    }
+    });
+}
+
+//! x [2, 3, 16, 16] → conv+relu (skip) → maxpool → conv+relu → ConvTranspose 2x2 stride 2 → concat with the skip
+//! → conv: UNet's up-sampling step.
+std::string writeUNetStep(TempDir& dir) {
+    onnx::ModelProto m = makeModel();
+    auto& g = *m.mutable_graph();
+    addInput(g, "x", onnx::TensorProto::FLOAT, {2, 3, 16, 16});
+    addConv(g, "x", "down", 3, 8, 50);
+    addNode(g, "Relu", {"down"}, {"skip"}, "down_relu");
+    auto& pool = addNode(g, "MaxPool", {"skip"}, {"pool"}, "pool");
+    addIntsAttr(pool, "kernel_shape", {2, 2});
+    addIntsAttr(pool, "strides", {2, 2});
+    addConv(g, "pool", "mid", 8, 16, 60);
+    addNode(g, "Relu", {"mid"}, {"mid_r"}, "mid_relu");
+    addInitializer(g, floatTensor("up_W", {16, 8, 2, 2}, randomValues(16 * 8 * 4, 0.25f, 70)));
+    addInitializer(g, floatTensor("up_B", {8}, randomValues(8, 0.1f, 71)));
+    auto& up = addNode(g, "ConvTranspose", {"mid_r", "up_W", "up_B"}, {"up"}, "up");
+    addIntsAttr(up, "kernel_shape", {2, 2});
+    addIntsAttr(up, "strides", {2, 2});
+    auto& cat = addNode(g, "Concat", {"up", "skip"}, {"cat"}, "cat");
+    addIntAttr(cat, "axis", 1);
+    addConv(g, "cat", "logits", 16, 4, 80);
+    addOutput(g, "logits", onnx::TensorProto::FLOAT, {2, 4, 16, 16});
+    return dir.write("unet_step.onnx", m);
+}
+
+TEST(CudaNhwcEngine, HalfPrecisionUNetStepUpsamplesAsGemms) {
+    KILN_REQUIRE_GPU();
+    TempDir dir;
+    auto inspect = [](const Built& cuda) {
+        const ir::Graph& g = *cuda.net.graph;
+        EXPECT_EQ(count(g, ir::OpKind::kConvTransposeNhwc), 1u);
+        EXPECT_EQ(count(g, ir::OpKind::kConvTranspose), 0u);
+        EXPECT_EQ(count(g, ir::OpKind::kTranspose), 2u) << "one Transpose at the input, one at the output";
+        for (const auto& n : g.nodes()) {
+            if (n->op() != ir::OpKind::kConvTransposeNhwc) continue;
+            // The build timed the GEMM (level 3): its tactic names cuBLASLt and the strided output layout.
+            const auto tactic = n->attrs().getStrings(cuda::kTacticAttribute);
+            ASSERT_TRUE(tactic && tactic->size() == 2) << n->describe() << " has no tactic";
+            EXPECT_EQ((*tactic)[0].rfind("cublaslt.matmul|", 0), 0u) << (*tactic)[0];
+            EXPECT_NE((*tactic)[0].find("|d_layout="), std::string::npos) << (*tactic)[0];
+        }
+    };
+    auto run = [](Engine& engine, const Tensor& x) {
+        const uint64_t runs = cuda::convTransposeGemmRuns();
+        Tensor got = runLogits(engine, x);
+        EXPECT_GT(cuda::convTransposeGemmRuns(), runs) << "the ConvTranspose did not run as cuBLASLt GEMMs";
+        return got;
+    };
+    expectHalfPrecisionMatchesCpu(writeUNetStep(dir), {2, 3, 16, 16}, inspect, run);
 }
 
 TEST(CudaNhwcEngine, Float32KeepsNchw) {

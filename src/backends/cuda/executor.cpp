@@ -31,6 +31,7 @@ bool usesCudnn(ir::OpKind op) {
 
 bool usesCublasLt(ir::OpKind op) {
     switch (op) {
+        case ir::OpKind::kConvTransposeNhwc:  // kernels/conv_transpose_gemm.h
         case ir::OpKind::kMatMul:
         case ir::OpKind::kGemm:
         case ir::OpKind::kFusedGemm:

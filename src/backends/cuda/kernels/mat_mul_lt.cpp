@@ -182,8 +182,17 @@ Result<std::shared_ptr<LtAlgo>> tacticAlgo(const LtCall& call, const CacheKey& p
     return tacticCache().insert(key, std::move(algo));
 }
 
+//! D's (and C's) row and batch strides, the defaults resolved.
+struct DLayout {
+    int64_t ld = 0, stride = 0;
+    explicit DLayout(const LtGemm& g) : ld(g.ldd ? g.ldd : g.n), stride(g.strideD ? g.strideD : ld * g.m) {}
+    bool packed(const LtGemm& g) const { return ld == g.n && (g.batch <= 1 || stride == g.m * g.n); }
+    //! Elements from D's first element to one past its last.
+    int64_t span(const LtGemm& g) const { return (g.batch - 1) * stride + (g.m - 1) * ld + g.n; }
+};
+
 //! The problem as a timing-cache signature (tactics.h): the fields of the algorithm cache's key but the device.
-std::string signatureOf(const LtGemm& g, cublasComputeType_t compute, cublasLtEpilogue_t epilogue,
+std::string signatureOf(const LtGemm& g, const DLayout& dl, cublasComputeType_t compute, cublasLtEpilogue_t epilogue,
                         const std::array<uint32_t, 4>& align, size_t budget) {
     Signature sig("cublaslt.matmul");
     sig.add("dtype", dataTypeName(g.dtype)).add("compute", static_cast<int64_t>(compute));
@@ -192,6 +201,8 @@ std::string signatureOf(const LtGemm& g, cublasComputeType_t compute, cublasLtEp
     sig.add("mnk", std::to_string(g.m) + "x" + std::to_string(g.n) + "x" + std::to_string(g.k));
     sig.add("ld", std::to_string(g.lda) + "," + std::to_string(g.ldb)).add("batch", g.batch);
     sig.add("batch_stride", std::to_string(g.strideA) + "," + std::to_string(g.strideB)).add("c", g.c != nullptr);
+    // Only a strided D names its layout, so the signatures (and timing caches) of packed calls stay as they were.
+    if (!dl.packed(g)) sig.add("d_layout", std::to_string(dl.ld) + "," + std::to_string(dl.stride));
     sig.dims("align", align, align.size()).add("workspace", budgetText(budget));
     return sig.text();
 }
@@ -208,6 +219,11 @@ Status runLtGemm(CudaKernelContext& ctx, const LtGemm& g) {
                                             : CUBLAS_COMPUTE_32F;
     const cudaDataType_t scaleType = f64 ? CUDA_R_64F : CUDA_R_32F;
     if (g.relu && g.gelu) return invalidArgument("a cuBLASLt epilogue applies Relu or GELU, not both");
+    const DLayout dl(g);
+    if (dl.ld < g.n) {
+        return invalidArgument("cuBLASLt D row stride " + std::to_string(dl.ld) + " is below its " +
+                               std::to_string(g.n) + " columns");
+    }
     const cublasLtEpilogue_t epilogue = g.bias ? (g.relu   ? CUBLASLT_EPILOGUE_RELU_BIAS
                                                   : g.gelu ? CUBLASLT_EPILOGUE_GELU_BIAS
                                                            : CUBLASLT_EPILOGUE_BIAS)
@@ -228,22 +244,23 @@ Status runLtGemm(CudaKernelContext& ctx, const LtGemm& g) {
     Layout la, lb, lc;
     KILN_RETURN_IF_ERROR(makeLayout(la, type, g.transB ? g.k : g.n, g.transB ? g.n : g.k, g.ldb, g.batch, g.strideB));
     KILN_RETURN_IF_ERROR(makeLayout(lb, type, g.transA ? g.m : g.k, g.transA ? g.k : g.m, g.lda, g.batch, g.strideA));
-    KILN_RETURN_IF_ERROR(makeLayout(lc, type, g.n, g.m, g.n, g.batch, g.m * g.n));
+    KILN_RETURN_IF_ERROR(makeLayout(lc, type, g.n, g.m, dl.ld, g.batch, dl.stride));
 
     const int64_t elem = static_cast<int64_t>(dataTypeSize(g.dtype));
     const bool batched = g.batch > 1;
     const uint32_t alignA = alignmentOf(g.b, {g.ldb * elem, batched ? g.strideB * elem : 0});
     const uint32_t alignB = alignmentOf(g.a, {g.lda * elem, batched ? g.strideA * elem : 0});
     const void* c = g.c ? g.c : g.d;
-    const uint32_t alignC = alignmentOf(c, {g.n * elem});
-    const uint32_t alignD = alignmentOf(g.d, {g.n * elem});
+    // A packed D's batch stride m * n is a multiple of n: counting it changes no packed call's alignment.
+    const uint32_t alignC = alignmentOf(c, {dl.ld * elem, batched ? dl.stride * elem : 0});
+    const uint32_t alignD = alignmentOf(g.d, {dl.ld * elem, batched ? dl.stride * elem : 0});
     const size_t budget = std::min(workspaceBudget(ctx, 0, kWorkspaceCap), kWorkspaceCap);
 
     const std::array<uint32_t, 4> align{alignA, alignB, alignC, alignD};
     CacheKey key;
     key.add(currentDevice()).add(static_cast<int64_t>(g.dtype)).add(compute).add(epilogue);
     key.add(g.transA).add(g.transB).add(g.m).add(g.n).add(g.k).add(g.lda).add(g.ldb);
-    key.add(g.batch).add(g.strideA).add(g.strideB).add(g.c != nullptr).add(biasStride);
+    key.add(g.batch).add(g.strideA).add(g.strideB).add(dl.ld).add(dl.stride).add(g.c != nullptr).add(biasStride);
     key.add(alignA).add(alignB).add(alignC).add(alignD).add(static_cast<int64_t>(budget));
     const LtCall call{ctx.run.cublasLt, &desc, &la, &lb, &lc};
     const float alpha32 = static_cast<float>(g.alpha), beta32 = g.c ? static_cast<float>(g.beta) : 0.0f;
@@ -260,7 +277,7 @@ Status runLtGemm(CudaKernelContext& ctx, const LtGemm& g) {
         KILN_ASSIGN_OR_RETURN(candidates, rankAlgorithms(call, budget, align, count));
         void* timingD = g.d;
         if (g.c == g.d && !candidates.empty()) {
-            const size_t bytes = static_cast<size_t>(g.batch * g.m * g.n * elem);
+            const size_t bytes = static_cast<size_t>(dl.span(g) * elem);
             KILN_ASSIGN_OR_RETURN(timingD, ctx.run.arena->allocate(bytes));
             DeviceArena* arena = ctx.run.arena;
             ctx.scratch.emplace_back(timingD, [arena](void* q) { arena->free(q); });
@@ -282,7 +299,7 @@ Status runLtGemm(CudaKernelContext& ctx, const LtGemm& g) {
     };
     std::string tactic;
     if (mayHaveTactic(ctx)) {
-        KILN_ASSIGN_OR_RETURN(tactic, chooseTactic(ctx, signatureOf(g, compute, epilogue, align, budget), list));
+        KILN_ASSIGN_OR_RETURN(tactic, chooseTactic(ctx, signatureOf(g, dl, compute, epilogue, align, budget), list));
     }
 
     std::shared_ptr<LtAlgo> algo;

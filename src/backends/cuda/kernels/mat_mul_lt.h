@@ -16,7 +16,8 @@
 namespace kiln::cuda {
 
 //! D[b] = act(alpha * op(A[b]) op(B[b]) + beta * C[b] + bias) for b < batch, every matrix row-major; act is Relu,
-//! GELU (tanh form) or none.
+//! GELU (tanh form) or none. D's row and batch strides are free, so a caller can write into a strided part of a
+//! larger tensor (conv_transpose_gemm.cpp scatters a ConvTranspose's taps that way).
 struct LtGemm {
     DataType dtype = DataType::kFloat32;
     bool transA = false;  //!< A is stored k x m (lda >= m) instead of m x k (lda >= k).
@@ -28,8 +29,10 @@ struct LtGemm {
     double alpha = 1.0, beta = 0.0;
     const void* a = nullptr;
     const void* b = nullptr;
-    const void* c = nullptr;      //!< m x n per batch (packed, batch stride m * n) or null for no C term.
-    void* d = nullptr;            //!< m x n per batch, packed; may equal c.
+    const void* c = nullptr;      //!< m x n per batch in D's layout (ldd, strideD), or null for no C term.
+    void* d = nullptr;            //!< m x n per batch, rows ldd apart, batches strideD apart; may equal c.
+    int64_t ldd = 0;              //!< Elements between rows of D (and C); 0: n (packed rows).
+    int64_t strideD = 0;          //!< Elements between the D (and C) matrices of consecutive batches; 0: m * ldd.
     const void* bias = nullptr;   //!< n values added to every row, or null.
     int64_t biasBatchStride = 0;  //!< Elements between the bias vectors of consecutive batches (0: one shared).
     bool relu = false;

@@ -1,0 +1,126 @@
+#include "backends/cuda/kernels/conv_transpose_gemm.h"
+
+#include <atomic>
+#include <type_traits>
+
+#include "backends/cuda/check.h"
+#include "backends/cuda/kernels/conv_gemm_common.h"
+#include "backends/cuda/kernels/data_movement.h"
+#include "backends/cuda/kernels/mat_mul_lt.h"
+
+namespace kiln::cuda {
+
+namespace {
+
+std::atomic<uint64_t> gRuns{0};
+
+//! The problem in GEMM terms (names as in the header; the leading spatial dim of ConvShape is 1 here).
+struct TapProblem {
+    int64_t batch, h, w, c, m, kH, kW, outW;
+
+    explicit TapProblem(const ConvShape& s)
+        : batch(s.batch),
+          h(s.win.in[1]),
+          w(s.win.in[2]),
+          c(s.inC),
+          m(s.outC),
+          kH(s.win.kernel[1]),
+          kW(s.win.kernel[2]),
+          outW(s.win.out[2]) {}
+};
+
+//! `p` advanced by `elements` of `t`.
+template <typename Void>
+Void* advance(Void* p, int64_t elements, DataType t) {
+    using Byte = std::conditional_t<std::is_const_v<Void>, const char, char>;
+    return static_cast<Byte*>(p) + elements * static_cast<int64_t>(dataTypeSize(t));
+}
+
+//! Tap row i's call: D (output rows h*kH + i) = A (x rows) · B_i, plus `bias` (kW*M values) when not null.
+LtGemm tapGemm(const TapProblem& p, DataType dtype, const DeviceTensor& x, const DeviceTensor& w, DeviceTensor& y,
+               int64_t i, const void* bias) {
+    LtGemm g;
+    g.dtype = dtype;
+    g.m = p.w;
+    g.n = p.kW * p.m;
+    g.k = p.c;
+    g.lda = p.c;
+    g.ldb = p.kH * p.kW * p.m;
+    g.ldd = p.kW * p.m;
+    g.a = x.data;
+    g.b = advance(w.data, i * p.kW * p.m, dtype);
+    g.d = advance(y.data, i * p.outW * p.m, dtype);
+    g.bias = bias;
+    if (p.kH == 1) {
+        // Output row h is input row h: the (n, h) batches are consecutive rows of A and of D, one plain GEMM.
+        g.m = p.batch * p.h * p.w;
+        return g;
+    }
+    g.batch = p.batch * p.h;
+    g.strideA = p.w * p.c;
+    g.strideD = p.kH * p.outW * p.m;
+    return g;
+}
+
+Status runTaps(CudaKernelContext& ctx, const TapProblem& p, DataType dtype, const DeviceTensor& x,
+               const DeviceTensor& w, DeviceTensor& y, const void* bias) {
+    for (int64_t i = 0; i < p.kH; ++i) KILN_RETURN_IF_ERROR(runLtGemm(ctx, tapGemm(p, dtype, x, w, y, i, bias)));
+    return Status::ok();
+}
+
+//! The bias as the epilogue's per-column vector: bias[m] at column j*M + m for each of the kW taps of a row (a
+//! workspace copy unless kW == 1). kUnsupported when the copy does not fit the workspace limit.
+Result<const void*> columnBias(CudaKernelContext& ctx, const TapProblem& p, DataType dtype, const DeviceTensor& bias) {
+    if (p.kW == 1) return bias.data;
+    KILN_ASSIGN_OR_RETURN(void* columns, scratchBuffer(ctx, dtype, p.kW * p.m));
+    KILN_CUDA_CHECK(launchStridedGather(bias.data, columns, dataTypeSize(dtype), 0,
+                                        {GatherDim{p.kW, 0}, GatherDim{p.m, 1}}, nullptr, ctx.stream()));
+    return static_cast<const void*>(columns);
+}
+
+}  // namespace
+
+bool convTransposeIsGemm(const ConvShape& s) {
+    const bool gemmType =
+        s.dtype == DataType::kFloat32 || s.dtype == DataType::kFloat16 || s.dtype == DataType::kBFloat16;
+    if (!gemmType || s.group != 1 || s.rank != 2) return false;
+    for (int d = 0; d < kConvSpatial; ++d) {
+        // out == in * stride with no crop at the start: pads at the end and output_padding (or output_shape) leave
+        // exactly the taps' blocks, whatever their values.
+        if (s.win.kernel[d] != s.win.stride[d] || s.win.dilation[d] != 1 || s.win.padBegin[d] != 0 ||
+            s.win.out[d] != s.win.in[d] * s.win.stride[d]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+Status convTransposeGemm(CudaKernelContext& ctx, const ConvShape& s, const DeviceTensor& x, const DeviceTensor& w,
+                         const DeviceTensor* bias, DeviceTensor& y) {
+    if (!convTransposeIsGemm(s)) return unsupported("the ConvTranspose's taps overlap: not a GEMM");
+    if (ctx.run.cublasLt == nullptr) return unsupported("no cuBLASLt handle in this run");
+    const TapProblem p(s);
+    const void* fusedBias = nullptr;
+    if (bias) {
+        Result<const void*> columns = columnBias(ctx, p, s.dtype, *bias);
+        if (columns.isOk()) {
+            fusedBias = *columns;
+        } else if (columns.status().code() != ErrorCode::kUnsupported) {
+            return columns.status();
+        }
+    }
+    Status st = runTaps(ctx, p, s.dtype, x, w, y, fusedBias);
+    if (st.code() == ErrorCode::kUnsupported && fusedBias) {
+        // No algorithm with the BIAS epilogue here: the plain products, then Kiln's bias pass below.
+        fusedBias = nullptr;
+        st = runTaps(ctx, p, s.dtype, x, w, y, nullptr);
+    }
+    KILN_RETURN_IF_ERROR(st);
+    if (bias && !fusedBias) KILN_RETURN_IF_ERROR(runEpilogue(ctx, y, bias, 1, nullptr, EpilogueActivation{}));
+    gRuns.fetch_add(1, std::memory_order_relaxed);
+    return Status::ok();
+}
+
+uint64_t convTransposeGemmRuns() { return gRuns.load(std::memory_order_relaxed); }
+
+}  // namespace kiln::cuda

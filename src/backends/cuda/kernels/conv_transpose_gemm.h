@@ -1,0 +1,35 @@
+// ConvTranspose whose taps do not overlap, on channels-last data, as cuBLASLt GEMMs whose output layout does the
+// scatter (issue 7: UNet's 2x2 stride-2 up-sampling was 18% of the network through cuDNN's backward data).
+//
+// With kernel == stride, no crop at the start, an output of exactly in * stride (no output_padding left over),
+// dilation 1 and one group, every input pixel (n, h, w) writes its own kH x kW block of outputs:
+//   y[n, h*kH + i, w*kW + j, m] = sum_c x[n, h, w, c] * W[c, i, j, m] + bias[m].
+// For tap row i that is, per batch b = (n, h), the row-major product D = A · B_i with
+//   A   = x[n, h, :, :]            W x C,        lda = C,  batch stride W*C;
+//   B_i = W[:, i, :, :]            C x (kW*M),   ldb = kH*kW*M (the [C, kH, kW, M] weights as they are stored);
+//   D   = y[n, h*kH + i, :, :]     W x (kW*M),   ldd = kW*M, batch stride kH*OW*M,
+// so the op is kH strided-batched cuBLASLt calls (one when kH == 1: the batches then fold into the rows), with the
+// bias replicated kW times as cuBLASLt's BIAS epilogue. The taps cannot share one call: along b*kH + i, D's offsets
+// are a progression but A's and B's are not. Each call reads x once, so x is read kH times and y written once.
+#pragma once
+
+#include <cstdint>
+
+#include "backends/cuda/kernels/conv_shape.h"
+
+namespace kiln::cuda {
+
+//! Whether the ConvTransposeNhwc `s` has non-overlapping taps and a dtype cuBLASLt multiplies (float32 in TF32
+//! when the run allows it, float16, bfloat16): the conditions above. Host only.
+bool convTransposeIsGemm(const ConvShape& s);
+
+//! y [N, OH, OW, M] = ConvTranspose(x [N, H, W, C], w [C, kH, kW, M]) + bias (optional, M values) for a problem
+//! convTransposeIsGemm accepts, with non-empty x and w. kUnsupported when cuBLASLt has no algorithm for it: the
+//! caller then computes y another way (whatever was written to y is overwritten).
+Status convTransposeGemm(CudaKernelContext& ctx, const ConvShape& s, const DeviceTensor& x, const DeviceTensor& w,
+                         const DeviceTensor* bias, DeviceTensor& y);
+
+//! ConvTransposes computed by convTransposeGemm in this process (tests check which path ran).
+uint64_t convTransposeGemmRuns();
+
+}  // namespace kiln::cuda
