@@ -105,6 +105,38 @@ TEST(CudaDataMovement, ConcatShapes) {
                              .input(anyTensor(DataType::kInt64, {0, 3})));
 }
 
+TEST(CudaDataMovement, ConcatChannelsLast) {
+    KILN_REQUIRE_GPU();
+    // Along C of [N, H, W, C] (the UNet's skip connections): runs of whole 16-byte words take the output-ordered
+    // kernel (data_movement_concat.cu), other widths launchBatchedCopy.
+    struct Case {
+        DataType type;
+        Shape a, b;
+        int64_t axis;
+    };
+    const Case cases[] = {
+        {DataType::kFloat16, {2, 5, 7, 64}, {2, 5, 7, 64}, -1},     // 128-byte runs, equal
+        {DataType::kBFloat16, {3, 7, 5, 128}, {3, 7, 5, 8}, 3},     // unequal runs, one word wide
+        {DataType::kFloat32, {1, 13, 11, 4}, {1, 13, 11, 12}, -1},  // float32 words
+        {DataType::kInt8, {2, 3, 5, 16}, {2, 3, 5, 32}, -1},        // 1-byte elements, 16 per word
+        {DataType::kFloat32, {2, 3, 5, 8}, {2, 4, 5, 8}, 1},        // along H: rows of W * C
+        {DataType::kFloat16, {2, 5, 7, 3}, {2, 5, 7, 64}, -1},      // a 6-byte run: the per-input copy
+        {DataType::kFloat16, {2, 5, 7, 7}, {2, 5, 7, 9}, -1},       // odd runs
+        {DataType::kFloat16, {0, 5, 7, 64}, {0, 5, 7, 64}, -1},     // empty batch
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(std::string(dataTypeName(c.type)) + " " + shapeToString(c.a) + " + " + shapeToString(c.b));
+        expectCudaMatchesCpu(
+            OpTester("Concat").attr("axis", c.axis).input(anyTensor(c.type, c.a)).input(anyTensor(c.type, c.b)));
+    }
+    // Three inputs with an empty one between, and a constant (weights-side) input.
+    expectCudaMatchesCpu(OpTester("Concat")
+                             .attr("axis", int64_t{-1})
+                             .input(anyTensor(DataType::kFloat16, {2, 3, 3, 16}))
+                             .input(anyTensor(DataType::kFloat16, {2, 3, 3, 0}))
+                             .constInput(anyTensor(DataType::kFloat16, {2, 3, 3, 24})));
+}
+
 TEST(CudaDataMovement, SplitEveryDtype) {
     KILN_REQUIRE_GPU();
     for (DataType t : moveTypes()) {

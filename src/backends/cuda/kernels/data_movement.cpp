@@ -57,17 +57,12 @@ Status concatKernel(CudaKernelContext& ctx) {
     const size_t elem = dataTypeSize(first.dtype);
     const int64_t outer = dimProduct(shape, 0, ax);
     const int64_t inner = dimProduct(shape, ax + 1, shape.size());
-    const int64_t outRow = shape[ax] * inner;
-    std::vector<CopyPart> parts;
-    int64_t column = 0;
+    std::vector<ConcatInput> inputs;
     for (size_t i = 0; i < ctx.numInputs(); ++i) {
         const DeviceTensor& t = ctx.input(i);
-        const int64_t chunk = t.shape[ax] * inner;
-        parts.push_back(CopyPart{t.data, static_cast<char*>(y->data) + static_cast<size_t>(column) * elem, outer, chunk,
-                                 chunk, outRow});
-        column += chunk;
+        inputs.push_back(ConcatInput{t.data, t.shape[ax] * inner});
     }
-    KILN_CUDA_CHECK(launchBatchedCopy(parts, elem, ctx.stream()));
+    KILN_CUDA_CHECK(launchConcat(inputs, y->data, outer, elem, ctx.stream()));
     return Status::ok();
 }
 

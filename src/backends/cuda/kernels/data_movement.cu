@@ -1,6 +1,7 @@
-// Strided gathers (Transpose, Slice, Expand, Tile, Pad, DepthToSpace, SpaceToDepth), batched row copies (Concat,
-// Split, Compress) and fills. Host code here plans the launch: it merges dims, picks the word size and the index
-// width, and chooses the tiled transpose kernel when the innermost dim moves.
+// Strided gathers (Transpose, Slice, Expand, Tile, Pad, DepthToSpace, SpaceToDepth), batched row copies (Split,
+// Compress, and Concat where data_movement_concat.cu's kernel does not apply) and fills. Host code here plans the
+// launch: it merges dims, picks the word size and the index width, and chooses the tiled transpose kernel when the
+// innermost dim moves.
 #include <algorithm>
 
 #include "backends/cuda/kernels/data_movement.h"

@@ -47,6 +47,20 @@ struct CopyPart {
 //! Copies every part (Concat's inputs, Split's outputs, Compress's runs), up to 32 parts per launch.
 cudaError_t launchBatchedCopy(const std::vector<CopyPart>& parts, size_t elemBytes, cudaStream_t stream);
 
+//! One input of launchConcat: its rows of `rowElems` contiguous elements (0: the input is empty).
+struct ConcatInput {
+    const void* src = nullptr;
+    int64_t rowElems = 0;
+};
+//! Concat as `rows` output rows, each the inputs' rows side by side in order (dst's rows hold the sum of rowElems;
+//! the concatenation axis and the dims after it make a row, the dims before it count the rows). In one launch over
+//! 16-byte words in output order where concatVectorized says so, else launchBatchedCopy input by input.
+cudaError_t launchConcat(const std::vector<ConcatInput>& inputs, void* dst, int64_t rows, size_t elemBytes,
+                         cudaStream_t stream);
+//! Whether launchConcat takes the output-ordered kernel: at most 32 non-empty inputs, each row a multiple of 16
+//! bytes, every non-empty input and dst 16-byte aligned.
+bool concatVectorized(const std::vector<ConcatInput>& inputs, const void* dst, size_t elemBytes);
+
 //! Fills `count` elements with the `elemBytes`-byte `value` (null: zeros).
 cudaError_t launchFill(void* dst, int64_t count, const void* value, size_t elemBytes, cudaStream_t stream);
 

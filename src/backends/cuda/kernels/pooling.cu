@@ -4,6 +4,7 @@
 // CPU reference's order (depth, height, width) with the CPU's accumulator (float for float16/bfloat16, else the
 // element type), so max and average results match it bit for bit.
 #include "backends/cuda/kernels/pooling.h"
+#include "backends/cuda/kernels/pooling_taps.cuh"
 #include "backends/cuda/kernels/reduction_common.cuh"
 
 namespace kiln::cuda {
@@ -14,33 +15,11 @@ using namespace red;
 
 constexpr int kBlock = 256;
 
-//! The taps k in [k0, k1) of one window dim whose positions start + k * dilation lie inside the input, and the
-//! number of taps inside input + padding (count_include_pad's divisor): the CPU's tapsOf.
-struct Taps {
-    int64_t start, dilation, k0, k1, padded;
-    __device__ int64_t pos(int64_t k) const { return start + k * dilation; }
-};
+using Taps = PoolTaps<int64_t>;
 
 __device__ __forceinline__ Taps tapsOf(const PoolWindow& w, int dim, int64_t o) {
-    Taps t{};
-    t.start = o * w.stride[dim] - w.padBegin[dim];
-    t.dilation = w.dilation[dim];
-    const int64_t kernel = w.kernel[dim];
-    auto countBelow = [&](int64_t bound) -> int64_t {  // taps with pos < bound
-        if (t.start >= bound) return 0;
-        const int64_t c = (bound - t.start + t.dilation - 1) / t.dilation;
-        return c < kernel ? c : kernel;
-    };
-    if (t.start >= 0) {
-        t.k0 = 0;
-    } else {
-        const int64_t c = (-t.start + t.dilation - 1) / t.dilation;
-        t.k0 = c < kernel ? c : kernel;
-    }
-    const int64_t below = countBelow(w.in[dim]);
-    t.k1 = below > t.k0 ? below : t.k0;
-    t.padded = countBelow(w.in[dim] + w.padEnd[dim]);
-    return t;
+    return poolTapsOf<int64_t>(o, w.in[dim], w.kernel[dim], w.stride[dim], w.dilation[dim], w.padBegin[dim],
+                               w.padEnd[dim]);
 }
 
 //! `planes` images of D x H x W positions with `inner` interleaved channels each: inner == 1 is NCHW (a plane per
@@ -251,8 +230,8 @@ cudaError_t launchPool(PoolOp op, DataType type, const void* x, void* y, int64_t
     return launchPoolLayout(op, type, x, y, indices, planes, 1, window, columnMajor, p, stream);
 }
 
-cudaError_t launchPoolChannelsLast(PoolOp op, DataType type, const void* x, void* y, int64_t batch, int64_t channels,
-                                   const PoolWindow& window, cudaStream_t stream) {
+cudaError_t launchPoolChannelsLastGeneric(PoolOp op, DataType type, const void* x, void* y, int64_t batch,
+                                          int64_t channels, const PoolWindow& window, cudaStream_t stream) {
     return launchPoolLayout(op, type, x, y, nullptr, batch, channels, window, false, 0, stream);
 }
 

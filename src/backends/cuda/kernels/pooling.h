@@ -33,9 +33,22 @@ enum class PoolOp {
 cudaError_t launchPool(PoolOp op, DataType type, const void* x, void* y, int64_t* indices, int64_t planes,
                        const PoolWindow& window, bool columnMajor, int64_t p, cudaStream_t stream);
 
-//! The same over channels-last data: x [batch, spatial..., channels] → y [batch, out..., channels] (no indices).
+//! The same over channels-last data: x [batch, spatial..., channels] → y [batch, out..., channels] (kMax,
+//! kAverage, kAverageIncludePad; no indices). Takes pooling_nhwc.cu's vectorized kernel where
+//! poolChannelsLastVectorized says so, else launchPoolChannelsLastGeneric; both match the CPU reference bit for bit.
 cudaError_t launchPoolChannelsLast(PoolOp op, DataType type, const void* x, void* y, int64_t batch, int64_t channels,
                                    const PoolWindow& window, cudaStream_t stream);
+
+//! Whether launchPoolChannelsLast takes the vectorized kernel: a float type (or int8/uint8 for kMax), 16-byte
+//! aligned x and y, channels * element size a multiple of 16 bytes, a 2-D window (in[0] == 1) whose arithmetic
+//! fits 32 bits. The kernel gives each thread 16 bytes of channels of one output position.
+bool poolChannelsLastVectorized(PoolOp op, DataType type, const void* x, const void* y, int64_t channels,
+                                const PoolWindow& window);
+
+//! The general channels-last kernel (pooling.cu: one thread per output element, any window and alignment); the
+//! fallback of launchPoolChannelsLast, public so tests and benchmarks can compare the two paths.
+cudaError_t launchPoolChannelsLastGeneric(PoolOp op, DataType type, const void* x, void* y, int64_t batch,
+                                          int64_t channels, const PoolWindow& window, cudaStream_t stream);
 
 enum class GlobalPoolOp { kAverage, kMax, kLp };
 

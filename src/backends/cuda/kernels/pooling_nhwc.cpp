@@ -1,8 +1,10 @@
 // Kiln's channels-last pools on the GPU: MaxPoolNhwc, AveragePoolNhwc and GlobalAveragePoolNhwc (made by the
 // nhwc-layout pass). Windows are the CPU reference's (nn::resolveWindow over (H, W)); the sliding pools run
-// pooling.cu's kernel with channels innermost (each warp reads 32 channels of one position), in the reference's
-// tap order and accumulator, so they match it bit for bit. The global average splits the positions of an image
-// over several blocks when there are few channels (PP-OCR's squeeze-excite layers: 96 channels over 160 x 160).
+// pooling_nhwc.cu's vectorized kernel (16 bytes of channels per thread) when the channels fill whole 16-byte
+// vectors and the tensors are aligned, else pooling.cu's general kernel with channels innermost; both walk the
+// taps in the reference's order with its accumulator, so they match it bit for bit. The global average splits the
+// positions of an image over several blocks when there are few channels (PP-OCR's squeeze-excite layers: 96
+// channels over 160 x 160).
 #include "backends/cuda/check.h"
 #include "backends/cuda/kernels/common.h"
 #include "backends/cuda/kernels/conv_gemm_common.h"
