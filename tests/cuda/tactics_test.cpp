@@ -223,7 +223,9 @@ TEST(CudaTactics, TacticsSurviveSerialization) {
     build(path, Options{}, built);
     auto bytes = plan::serializeEngine(*built.net.graph, built.net.metadata);
     ASSERT_TRUE(bytes.isOk()) << bytes.status().message();
-    auto file = plan::loadEngineFromMemory(bytes->data(), bytes->size(), nullptr);
+    plan::EngineExpectation expect;
+    expect.backend = "cuda";  // and no device check: the bytes are this GPU's
+    auto file = plan::loadEngineFromMemory(bytes->data(), bytes->size(), nullptr, expect);
     ASSERT_TRUE(file.isOk()) << file.status().message();
     const auto before = tactics(*built.net.graph);
     EXPECT_FALSE(before.empty());

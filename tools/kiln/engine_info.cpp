@@ -89,8 +89,9 @@ std::vector<LayerInfo> describeLayers(const ir::Graph& graph, const std::string&
             const std::string& text = (*tactic)[1];
             const size_t space = text.rfind(' ');
             const std::string tail = space == std::string::npos ? std::string() : text.substr(space);
-            l.kernel += " [" + (*tactic)[0].substr(0, (*tactic)[0].find('|')) + " " +
-                        (text.size() > 48 ? text.substr(0, 24) + "..." + tail : text) + "]";
+            l.tactic = "[" + (*tactic)[0].substr(0, (*tactic)[0].find('|')) + " " +
+                       (text.size() > 48 ? text.substr(0, 24) + "..." + tail : text) + "]";
+            l.kernel += " " + l.tactic;
         }
         int64_t bytes = 0;
         for (const ir::Value* out : n->outputs()) {

@@ -22,6 +22,7 @@ struct LayerInfo {
     std::string op;                  //!< "FusedConv", "Add", ...
     std::vector<std::string> fused;  //!< The ONNX ops a fused layer stands for: {"Conv", "Add (bias)", "Relu"}.
     std::string kernel;              //!< The backend's kernel: "cpu:FusedConv".
+    std::string tactic;              //!< A CUDA build's timed choice, "[cudnn.fwd algo 1 ...]"; "" when none.
     std::string precision;           //!< Of its (first) output: "fp32", "fp16", "int64", ...
     std::string pinned;              //!< The precision a layer precision override pinned it to; "" when none.
     std::vector<std::string> outputs;

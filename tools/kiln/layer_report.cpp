@@ -73,9 +73,11 @@ double grandTotal(const std::vector<LayerTiming>& timings) {
     return total;
 }
 
+//! The fused ops, then the CUDA build's timed tactic where there is one.
 std::string fusedText(const LayerInfo& l) {
     std::string s;
     for (const std::string& op : l.fused) s += (s.empty() ? "" : " + ") + op;
+    if (!l.tactic.empty()) s += (s.empty() ? "" : "  ") + l.tactic;
     return s;
 }
 
@@ -83,10 +85,10 @@ std::string fusedText(const LayerInfo& l) {
 
 void printLayers(const std::vector<LayerInfo>& layers, const std::vector<LayerTiming>* timings, int iterations) {
     const double total = timings ? grandTotal(*timings) : 0;
-    // Fixed-width columns first; the output shape and the fused ops (long, variable) last.
+    // Fixed-width columns first; the output shape and the fused ops with the tactic (long, variable) last.
     std::printf("%4s  %-32s %-18s %-5s %10s %10s", "#", "name", "op", "prec", "memory", "weights");
     if (timings) std::printf(" %10s %6s", "ms/run", "%");
-    std::printf("  %-24s %s\n", "output shape", "fused");
+    std::printf("  %-24s %s\n", "output shape", "fused [tactic]");
     for (const LayerInfo& l : layers) {
         std::string name = l.name.empty() ? "(unnamed)" : l.name;
         if (name.size() > 32) name = name.substr(0, 29) + "...";
