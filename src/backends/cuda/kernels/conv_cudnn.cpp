@@ -172,6 +172,18 @@ Result<std::shared_ptr<AlgoChoice>> chooseAlgorithms(cudnnHandle_t h, const Desc
         for (const Candidate& o : choice->candidates) seen = seen || (o.algo == c.algo && o.math == c.math);
         if (!seen) choice->candidates.push_back(c);
     }
+    // FP16 and BF16 run on tensor cores: where cuDNN offers a tensor-op algorithm, its default-math (CUDA-core)
+    // candidates go. On the H100, build-time timing chose default-math algorithm 0 for 28 of ResNet-50's FP16
+    // convolutions at batch 1, and the engine then ran 2.1 ms instead of 0.32 ms (bench/NOTES.md, tactics row).
+    const bool half = p.dtype == DataType::kFloat16 || p.dtype == DataType::kBFloat16;
+    auto tensorOp = [](const Candidate& c) {
+        return c.math == CUDNN_TENSOR_OP_MATH || c.math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+    };
+    auto& list = choice->candidates;
+    if (half && std::any_of(list.begin(), list.end(), tensorOp)) {
+        list.erase(std::remove_if(list.begin(), list.end(), [&](const Candidate& c) { return !tensorOp(c); }),
+                   list.end());
+    }
     return choice;
 }
 
