@@ -205,8 +205,8 @@ std::vector<Facts> resize(const ir::Node& node, const Inputs& in) {
     return oneOutput(std::move(out));
 }
 
-//! DepthToSpace (`toSpace`) and SpaceToDepth on [N, C, H, W] by blocksize b.
-template <bool toSpace>
+//! DepthToSpace (`ToSpace`) and SpaceToDepth on [N, C, H, W] by blocksize b.
+template <bool ToSpace>
 std::vector<Facts> depthSpace(const ir::Node& node, const Inputs& in) {
     if (in.rank(0) != 4) return noFacts();
     const int64_t b = node.attrs().getInt("blocksize", 0);
@@ -216,7 +216,7 @@ std::vector<Facts> depthSpace(const ir::Node& node, const Inputs& in) {
         if (!x.isStatic() || (x.size * mul) % div != 0) return unknownDim();
         return Dim::known(x.size * mul / div);
     };
-    if (toSpace) return oneOutput(Dims{d[0], scaled(d[1], 1, b * b), scaled(d[2], b, 1), scaled(d[3], b, 1)});
+    if (ToSpace) return oneOutput(Dims{d[0], scaled(d[1], 1, b * b), scaled(d[2], b, 1), scaled(d[3], b, 1)});
     return oneOutput(Dims{d[0], scaled(d[1], b * b, 1), scaled(d[2], 1, b), scaled(d[3], 1, b)});
 }
 

@@ -39,7 +39,7 @@ ir::Value* symbolicInput(GraphBuilder& b, const std::string& name, DataType t, c
     return v;
 }
 
-Tensor ints(std::vector<int64_t> v) {
+Tensor ints(const std::vector<int64_t>& v) {
     const auto n = static_cast<int64_t>(v.size());
     return Tensor::fromVector<int64_t>(v, {n});
 }
