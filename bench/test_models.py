@@ -1,6 +1,7 @@
 """What needs torch: the benchmark's models (BERT-base's and ResNet-50's sizes and FLOP counts, ResNet-50 against
 torchvision's, the two attention paths, the UNet's widths) and the suite's failure paths end to end (a Kiln build
-error, no ONNX file). ctest: bench.unit (label bench); skipped without torch."""
+error, no ONNX file), and the q/k/v merge on the suite's own BERT export. ctest: bench.unit (label bench); skipped
+without torch."""
 
 import inspect
 import os
@@ -111,3 +112,40 @@ def test_no_onnx_file_still_times_pytorch(tmp_path, capsys):
     assert "dynamo (opset 18)" in out and "ONNX export: unet FAILED" in out
     row = next(line for line in out.splitlines() if line.startswith("unet "))
     assert " ms " in row and row.split()[3] != "FAIL"  # eager measured
+
+
+def test_kiln_merges_qkv_on_the_bench_bert_export(tmp_path):
+    """The suite's own BERT export (worker.py's torchscript path: dynamic batch, opset 17) built by Kiln on the CPU:
+    Kiln's shape inference gets the hidden state's rank past the position Slice and the head Reshapes (ONNX's stops
+    at both), so each layer's q/k/v projections merge into one GEMM and the attention still fuses; the engine's
+    output at another batch size is the PyTorch model's."""
+    real = os.environ.get("KILN")
+    if not real or not os.path.isfile(real):
+        pytest.skip("set KILN to the kiln executable (ctest does)")
+    import subprocess
+    import numpy as np
+    import worker
+    w = worker.Worker("dry", 0, "cpu", str(tmp_path))
+    spec = w.specs["bert"]
+    model, _ = models.build(spec, 0, "cpu")
+    onnx, engine, x, out = (str(tmp_path / f) for f in ("bert.onnx", "bert.engine", "x.npy", "out"))
+    exported = w._exportOnnx(model, spec, onnx, "torchscript", 17)
+    assert exported["exporter"] == "torchscript", exported
+    seq = spec.itemShape[0]
+    proc = subprocess.run([real, "build", onnx, "-o", engine, "--backend", "cpu", "--min-shapes", f"input_ids:1x{seq}",
+                           "--opt-shapes", f"input_ids:2x{seq}", "--max-shapes", f"input_ids:4x{seq}", "-v"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    layers = spec.options["layers"]
+    assert f"matmul-merge: merged {3 * layers} MatMul into {layers}" in proc.stderr
+    assert f"attention-fusion: fused {8 * layers} nodes into {layers} Attention" in proc.stderr
+    ids = models.makeInput(spec, 3, 5)
+    np.save(x, ids.numpy())
+    proc = subprocess.run([real, "infer", engine, "--input", f"input_ids:{x}", "--save-outputs", out],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    got = np.load(os.path.join(out, "output.last_hidden_state.npy"))
+    with torch.no_grad():
+        want = model(ids).numpy()
+    assert got.shape == want.shape
+    assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max()

@@ -18,6 +18,11 @@ struct ConstantFoldingOptions {
 //! "constant-folding": nodes whose inputs are all constants run through the CPU reference kernel and become
 //! constants; Shape/Size of values with static shapes fold too. Random ops and subgraph ops never fold.
 std::unique_ptr<Pass> createConstantFolding(ConstantFoldingOptions options = {});
+//! "shape-inference" (src/passes/shape_inference.cpp, rules in shape_rules.h): completes value shapes that ONNX's
+//! inference at import left unknown (ranks and static or symbolic dims past Reshapes and Slices whose shape inputs are
+//! computed from Shape), following the elements of shape tensors symbolically. Only adds what it can prove: a known
+//! dim or symbol is never replaced, and unknown stays unknown.
+std::unique_ptr<Pass> createShapeInference();
 //! "dead-code-elimination": removes nodes no graph output depends on, then orphaned values.
 std::unique_ptr<Pass> createDeadCodeElimination();
 //! "identity-elimination": removes Identity and inference-mode Dropout, keeping graph output names.

@@ -6,6 +6,8 @@ namespace kiln::passes {
 std::vector<std::unique_ptr<Pass>> defaultPipeline(PrecisionPolicy precision) {
     std::vector<std::unique_ptr<Pass>> p;
     p.push_back(createIdentityElimination());
+    // Shapes first (and again each iteration, after folding): the fusions below read ranks and dims.
+    p.push_back(createShapeInference());
     p.push_back(createConstantFolding());
     p.push_back(createCommonSubexpressionElimination());
     p.push_back(createDeadCodeElimination());

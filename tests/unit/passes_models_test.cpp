@@ -71,8 +71,8 @@ TEST_P(PassesOnModels, OptimizedMatchesUnoptimized) {
         EXPECT_LE(err, tol) << "output " << i;
     }
     if (GetParam() == "bert_tiny") {
-        // Opset 13, dynamic batch and sequence (most shapes unknown): LayerNorm spelled out, erf GELU. (q/k/v do not
-        // merge: their input's rank is unknown.)
+        // Opset 13, dynamic batch and sequence (ONNX's inference leaves most shapes unknown, shape-inference
+        // completes them): LayerNorm spelled out, erf GELU. (q/k/v come from one packed in_proj MatMul: no merge.)
         EXPECT_EQ(countOps(g, ir::OpKind::kErf), 0u);
         EXPECT_EQ(countOps(g, ir::OpKind::kGelu), 0u);  // each became its MatMul's activation
         EXPECT_EQ(countOps(g, ir::OpKind::kReduceMean), 0u);
