@@ -87,10 +87,9 @@ TEST(CudaConvTransposeGemm, UNetShapesTf32AndEquivalentAttributes) {
         SCOPED_TRACE(dataTypeName(t));
         // Attributes that leave the output exactly the taps' blocks: end pads eaten by output_padding, SAME_UPPER
         // (its pads are k - s = 0), an explicit output_shape of in * stride; a 1x1 input.
-        expectGemm(upsample(t, {2, 5, 7, 8}, {8, 2, 2, 8})
-                       .attr("pads", Ints{0, 0, 1, 1})
-                       .attr("output_padding", Ints{1, 1}),
-                   t);
+        expectGemm(
+            upsample(t, {2, 5, 7, 8}, {8, 2, 2, 8}).attr("pads", Ints{0, 0, 1, 1}).attr("output_padding", Ints{1, 1}),
+            t);
         expectGemm(upsample(t, {2, 5, 7, 8}, {8, 3, 3, 8}).attr("auto_pad", std::string("SAME_UPPER")), t);
         expectGemm(upsample(t, {1, 5, 7, 3}, {3, 2, 2, 5}).attr("output_shape", Ints{10, 14}), t);
         expectGemm(upsample(t, {3, 1, 1, 8}, {8, 2, 2, 3}), t);

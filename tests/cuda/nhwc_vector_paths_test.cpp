@@ -62,14 +62,15 @@ struct PoolPathCase {
 void expectPathsAgree(PoolOp op, DataType type, const PoolPathCase& c, size_t offset, bool vectorized) {
     Shape out;
     const PoolWindow w = windowOf(c.shape[1], c.shape[2], c.kernel, c.strides, c.pads, c.dilations, c.ceil, out);
-    const Tensor x = isFloatingPoint(type) ? withSpecialValues(type, c.shape) : randomTensor(type, c.shape, seed(), -99, 99);
+    const Tensor x =
+        isFloatingPoint(type) ? withSpecialValues(type, c.shape) : randomTensor(type, c.shape, seed(), -99, 99);
     const size_t outBytes = static_cast<size_t>(c.shape[0] * out[0] * out[1] * c.shape[3]) * dataTypeSize(type);
     DeviceBytes dx(x.byteSize() + offset), dGeneral(outBytes + offset), dFast(outBytes + offset);
     ASSERT_EQ(cudaMemcpy(dx.at(offset), x.raw(), x.byteSize(), cudaMemcpyHostToDevice), cudaSuccess);
     EXPECT_EQ(poolChannelsLastVectorized(op, type, dx.at(offset), dFast.at(offset), c.shape[3], w), vectorized);
-    ASSERT_EQ(launchPoolChannelsLastGeneric(op, type, dx.at(offset), dGeneral.at(offset), c.shape[0], c.shape[3], w,
-                                            nullptr),
-              cudaSuccess);
+    ASSERT_EQ(
+        launchPoolChannelsLastGeneric(op, type, dx.at(offset), dGeneral.at(offset), c.shape[0], c.shape[3], w, nullptr),
+        cudaSuccess);
     ASSERT_EQ(launchPoolChannelsLast(op, type, dx.at(offset), dFast.at(offset), c.shape[0], c.shape[3], w, nullptr),
               cudaSuccess);
     ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
@@ -108,10 +109,10 @@ TEST(CudaNhwcVectorPaths, PoolKernelsAgreeByteForByte) {
     const PoolPathCase unet{{1, 512, 512, 64}, {2, 2}, {2, 2}, {}, {}, 0};
     for (PoolOp op : {PoolOp::kMax, PoolOp::kAverage}) expectPathsAgree(op, DataType::kFloat16, unet, 0, true);
     const PoolPathCase cases[] = {
-        {{2, 113, 111, 64}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {}, 0},       // ResNet's stem pool over prime sizes
-        {{3, 23, 29, 24}, {3, 2}, {2, 1}, {2, 0, 1, 1}, {2, 3}, 1},     // dilations, ceil_mode, asymmetric pads
-        {{2, 6, 5, 32}, {2, 3}, {1, 1}, {3, 3, 3, 3}, {}, 1},           // windows wholly in the padding
-        {{0, 9, 9, 64}, {2, 2}, {2, 2}, {}, {}, 0},                     // empty batch
+        {{2, 113, 111, 64}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {}, 0},    // ResNet's stem pool over prime sizes
+        {{3, 23, 29, 24}, {3, 2}, {2, 1}, {2, 0, 1, 1}, {2, 3}, 1},  // dilations, ceil_mode, asymmetric pads
+        {{2, 6, 5, 32}, {2, 3}, {1, 1}, {3, 3, 3, 3}, {}, 1},        // windows wholly in the padding
+        {{0, 9, 9, 64}, {2, 2}, {2, 2}, {}, {}, 0},                  // empty batch
     };
     for (const PoolPathCase& c : cases) {
         for (DataType t : {DataType::kFloat16, DataType::kBFloat16, DataType::kFloat32, DataType::kFloat64,
@@ -149,9 +150,9 @@ void expectConcatRows(int64_t rows, const Ints& rowElems, size_t offset, bool ve
     for (int64_t n : rowElems) {
         hosts.push_back(randomTensor(DataType::kFloat16, {rows, n}, seed()));
         devices.push_back(std::make_unique<DeviceBytes>(hosts.back().byteSize() + offset));
-        ASSERT_EQ(cudaMemcpy(devices.back()->at(offset), hosts.back().raw(), hosts.back().byteSize(),
-                             cudaMemcpyHostToDevice),
-                  cudaSuccess);
+        ASSERT_EQ(
+            cudaMemcpy(devices.back()->at(offset), hosts.back().raw(), hosts.back().byteSize(), cudaMemcpyHostToDevice),
+            cudaSuccess);
         inputs.push_back(ConcatInput{devices.back()->at(offset), n});
     }
     const size_t outBytes = static_cast<size_t>(rows * outRow) * kElem;
@@ -175,13 +176,13 @@ void expectConcatRows(int64_t rows, const Ints& rowElems, size_t offset, bool ve
 
 TEST(CudaNhwcVectorPaths, ConcatRows) {
     KILN_REQUIRE_GPU();
-    expectConcatRows(4099, {64, 64}, 0, true);          // the UNet's skip concatenation, 128-byte runs
-    expectConcatRows(17, {8, 0, 120, 16}, 0, true);     // unequal runs and an empty input
-    expectConcatRows(1, {1000, 8}, 0, true);            // one row (axis 0): two contiguous blocks
-    expectConcatRows(33, {64, 64}, 2, false);           // misaligned views: launchBatchedCopy
-    expectConcatRows(31, {3, 64}, 0, false);            // a 6-byte run: launchBatchedCopy
-    expectConcatRows(0, {64, 64}, 0, true);             // no rows: nothing to launch
-    Ints many(40, 8);                                   // more inputs than one launch takes
+    expectConcatRows(4099, {64, 64}, 0, true);       // the UNet's skip concatenation, 128-byte runs
+    expectConcatRows(17, {8, 0, 120, 16}, 0, true);  // unequal runs and an empty input
+    expectConcatRows(1, {1000, 8}, 0, true);         // one row (axis 0): two contiguous blocks
+    expectConcatRows(33, {64, 64}, 2, false);        // misaligned views: launchBatchedCopy
+    expectConcatRows(31, {3, 64}, 0, false);         // a 6-byte run: launchBatchedCopy
+    expectConcatRows(0, {64, 64}, 0, true);          // no rows: nothing to launch
+    Ints many(40, 8);                                // more inputs than one launch takes
     expectConcatRows(5, many, 0, false);
 }
 

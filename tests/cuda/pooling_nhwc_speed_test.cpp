@@ -116,8 +116,7 @@ TEST(CudaPoolNhwcSpeed, DISABLED_AveragePool) {
     KILN_REQUIRE_GPU();
     const PoolBench cases[] = {
         {"AveragePool 2x2/2 b16", PoolOp::kAverage, {16, 512, 512, 64}, {2, 2}, {2, 2}, {}},
-        {"AveragePool 3x3/1 pad 1 b16", PoolOp::kAverageIncludePad, {16, 128, 128, 128}, {3, 3}, {1, 1},
-         {1, 1, 1, 1}},
+        {"AveragePool 3x3/1 pad 1 b16", PoolOp::kAverageIncludePad, {16, 128, 128, 128}, {3, 3}, {1, 1}, {1, 1, 1, 1}},
     };
     for (const PoolBench& b : cases) benchPool(b);
 }

@@ -147,7 +147,7 @@ CacheKey problemKey(const CudnnConvProblem& p, int direction, bool strict, size_
 
 //! cuDNN's ranking of the algorithms, filtered to those allowed and within `budget` bytes of workspace.
 template <typename Dir>
-Result<std::shared_ptr<AlgoChoice>> chooseAlgorithms(cudnnHandle_t h, const Descriptors& d, bool strict,
+Result<std::shared_ptr<AlgoChoice>> chooseAlgorithms(cudnnHandle_t h, const Descriptors& d, DataType dtype, bool strict,
                                                      size_t budget) {
     int maxCount = 0;
     KILN_CUDNN_CHECK(Dir::maxCount(h, &maxCount));
@@ -175,7 +175,7 @@ Result<std::shared_ptr<AlgoChoice>> chooseAlgorithms(cudnnHandle_t h, const Desc
     // FP16 and BF16 run on tensor cores: where cuDNN offers a tensor-op algorithm, its default-math (CUDA-core)
     // candidates go. On the H100, build-time timing chose default-math algorithm 0 for 28 of ResNet-50's FP16
     // convolutions at batch 1, and the engine then ran 2.1 ms instead of 0.32 ms (bench/NOTES.md, tactics row).
-    const bool half = p.dtype == DataType::kFloat16 || p.dtype == DataType::kBFloat16;
+    const bool half = dtype == DataType::kFloat16 || dtype == DataType::kBFloat16;
     auto tensorOp = [](const Candidate& c) {
         return c.math == CUDNN_TENSOR_OP_MATH || c.math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
     };
@@ -265,7 +265,7 @@ Status runCandidates(CudaKernelContext& ctx, const CudnnConvProblem& p, const De
     const CacheKey key = problemKey(p, direction, strict, budget);
     std::shared_ptr<AlgoChoice> choice = algoCache().find(key);
     if (!choice) {
-        KILN_ASSIGN_OR_RETURN(choice, chooseAlgorithms<Dir>(ctx.run.cudnn, d, strict, budget));
+        KILN_ASSIGN_OR_RETURN(choice, chooseAlgorithms<Dir>(ctx.run.cudnn, d, p.dtype, strict, budget));
         choice = algoCache().insert(key, std::move(choice));
     }
     KILN_ASSIGN_OR_RETURN(const bool done, runTactic(ctx, p, d, *choice, direction, budget, name, accept, call));
