@@ -138,14 +138,15 @@ bool hasQuantizeNodes(const ir::Graph& g) {
 }
 
 //! The CUDA backend's choices in the pass pipeline: FP16/BF16 lowering where the flags allow it or a layer is pinned,
-//! and with the flags the channels-last layout that cuDNN's tensor-core convolutions read and write (FP32 engines
-//! keep NCHW: the layout pass is checked against the FP32 reference in the tests instead).
+//! and the channels-last layout that cuDNN's tensor-core convolutions read and write, for FP16, BF16 and TF32
+//! engines. Strict FP32 engines (TF32 off) keep NCHW: on the H100 their FMA kernels ran ResNet-50 slower in NHWC
+//! (batch 256: 4.07k → 2.94k img/s), while TF32 ran 2.4x faster in NHWC (7.3k → 17.8k img/s; bench/NOTES.md).
 class GpuHooks final : public passes::BackendHooks {
 public:
     explicit GpuHooks(const passes::PrecisionPolicy& policy) : mPolicy(policy) {}
     std::string name() const override { return "cuda"; }
     Result<int64_t> assignLayouts(ir::Graph& graph, passes::PassContext& ctx) const override {
-        if (!mPolicy.fp16 && !mPolicy.bf16) return int64_t{0};
+        if (!mPolicy.fp16 && !mPolicy.bf16 && !mPolicy.tf32) return int64_t{0};
         return passes::convertToNhwc(graph, ctx);
     }
     Result<int64_t> assignPrecisions(ir::Graph& graph, const passes::PrecisionPolicy& policy,

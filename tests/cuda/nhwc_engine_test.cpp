@@ -1,6 +1,7 @@
 // The channels-last layout end to end: a small ResNet-style network built for CUDA with kFP16 (and kBF16) runs
-// NHWC between one Transpose at the input and its output, and matches the FP32 CPU engine; an FP32 CUDA engine
-// keeps NCHW. A small UNet-style network does too, its 2x2 stride-2 ConvTranspose as cuBLASLt GEMMs.
+// NHWC between one Transpose at the input and its output, and matches the FP32 CPU engine; so does a TF32 one, and
+// a strict FP32 CUDA engine keeps NCHW. A small UNet-style network does too, its 2x2 stride-2 ConvTranspose as cuBLASLt
+// GEMMs.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -187,6 +188,20 @@ TEST(CudaNhwcEngine, HalfPrecisionUNetStepUpsamplesAsGemms) {
         return got;
     };
     expectHalfPrecisionMatchesCpu(writeUNetStep(dir), {2, 3, 16, 16}, inspect, run);
+}
+
+TEST(CudaNhwcEngine, Tf32RunsChannelsLast) {
+    KILN_REQUIRE_GPU();
+    TempDir dir;
+    const std::string path = writeResNetBlock(dir);
+    Built reference, cuda;
+    build(path, Backend::kCpu, std::nullopt, reference);
+    build(path, Backend::kCuda, BuilderFlag::kTF32, cuda);
+    EXPECT_EQ(count(*cuda.net.graph, ir::OpKind::kFusedConvNhwc), 3u);
+    EXPECT_EQ(count(*cuda.net.graph, ir::OpKind::kTranspose), 1u) << "one Transpose at the input, none inside";
+    const Tensor x = randomTensor(DataType::kFloat32, {2, 3, 32, 32}, seed());
+    // TF32 keeps 10 mantissa bits: the real models' bound (docs/cuda.md) is 2e-3.
+    EXPECT_LE(relativeError(runLogits(*cuda.net.engine, x), runLogits(*reference.net.engine, x)), 2e-3);
 }
 
 TEST(CudaNhwcEngine, Float32KeepsNchw) {

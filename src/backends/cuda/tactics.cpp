@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "backends/cuda/check.h"
+#include "backends/cuda/tactic_spin.h"
 
 namespace kiln::cuda {
 
@@ -17,6 +18,9 @@ constexpr double kPruneFactor = 4.0;
 // The heuristics' first choice stays unless another candidate beats it by this factor: timing noise on
 // microsecond kernels must not swap a library's well-ranked algorithm for one that only measured equal.
 constexpr double kWinMargin = 1.03;
+// How long the device is held before the timed runs (launchTimingSpin): room for the host to queue every run.
+constexpr uint64_t kSpinBaseNs = 500'000;
+constexpr uint64_t kSpinPerRunNs = 200'000;
 
 //! CUDA events, destroyed with the object.
 class Events {
@@ -110,7 +114,12 @@ Result<std::optional<plan::TacticRecord>> TacticTuner::timeCandidates(CudaKernel
         ++timed;
         KILN_ASSIGN_OR_RETURN(const float warmMs, elapsedMs(events[0], events[1]));
         if (best && warmMs / std::max(mEffort.warmups, 1) > kPruneFactor * best->ms) continue;
-        // Runs back to back, an event between each: the median of the gaps is the candidate's time.
+        // Runs back to back, an event between each: the median of the gaps is the candidate's time. The spin
+        // holds the stream while the host queues them all, so the gaps are GPU time: without it, the host's cost
+        // per library call (tens of microseconds for cuDNN) was what got timed, and ResNet-50's small
+        // convolutions chose algorithms that ran 2-10x slower on the GPU.
+        KILN_CUDA_CHECK(
+            launchTimingSpin(kSpinBaseNs + kSpinPerRunNs * static_cast<uint64_t>(iterations), ctx.stream()));
         for (int k = 0; k < iterations; ++k) {
             KILN_CUDA_CHECK(cudaEventRecord(events[static_cast<size_t>(k) + 1], ctx.stream()));
             KILN_RETURN_IF_ERROR(c.run(i, ws.data()));
