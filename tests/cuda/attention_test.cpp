@@ -1,8 +1,9 @@
-// kiln Attention on the GPU against the CPU reference: float16/bfloat16 (tensor-core kernel where D == Dv is 32, 64
-// or 128; the simple kernel otherwise) and float32/float64 (simple kernel); sequence lengths that fill no tile, one
-// tile and a tile plus one (1, 7, 128, 129, 300); B·H = 1 and 24; both layouts; masks broadcast [B, 1, 1, Sk] and
-// full [Sq, Sk], float32 masks on float16 Q; causal; rows masked entirely (NaN, as Softmax gives) or masked over
-// a whole first key tile; empty sequences; and the errors the reference raises.
+// kiln Attention on the GPU against the CPU reference: float16/bfloat16 (the pipelined tensor-core kernel where
+// D == Dv is 32 or 64, the one-tile one at 128; the simple kernel otherwise) and float32/float64 (simple kernel);
+// sequence lengths that fill no tile, one tile and a tile plus one, and that end mid tile (1, 7, 17, 127, 128, 129,
+// 200, 300); B·H = 1, 24, 36 and 144 (where an H100 gets the 8-warp pipelined CTA); both layouts; masks broadcast
+// [B, 1, 1, Sk] and full [Sq, Sk], float32 masks on float16 Q; causal; rows masked entirely (NaN, as Softmax
+// gives) or masked over a whole first key tile; empty sequences; and the errors the reference raises.
 //
 // Tolerances. Both sides read the same rounded inputs (OpTester feeds one tensor to both); the CPU computes in double
 // and rounds once. The tensor-core kernel accumulates Q·Kᵀ and P·V in float32 (error ~D·2⁻²⁴, negligible), but
@@ -114,6 +115,42 @@ TEST(CudaAttention, BertBaseShapeWithFloat32MaskAndCausal) {
     f32.causal = true;
     f32.sq = f32.sk = 70;
     expectMatches(f32);
+}
+
+TEST(CudaAttention, PipelinedPathTailsMasksAndBertOnAFullGpu) {
+    KILN_REQUIRE_GPU();
+    // D = 32 and 64 take the pipelined kernel; these sequence lengths end mid key tile or mid CTA.
+    int variant = 0;
+    for (DataType type : {DataType::kFloat16, DataType::kBFloat16}) {
+        for (int64_t d : {64, 32}) {
+            for (int64_t s : {17, 127, 200}) {
+                Case c;
+                c.type = type;
+                c.b = 3;
+                c.h = 12;
+                c.sq = c.sk = s;
+                c.d = c.dv = d;
+                c.maskKind = variant % 3;
+                c.causal = variant % 2 == 1;
+                c.layout = variant % 2;
+                ++variant;
+                expectMatches(c);
+            }
+        }
+    }
+    // Enough (batch, head) pairs that, on an H100 (132 SMs), the launcher picks the 8-warp CTA of 128 queries.
+    Case bert;
+    bert.b = 12;
+    bert.h = 12;
+    bert.maskKind = 1;
+    expectMatches(bert);
+    bert.type = DataType::kBFloat16;
+    bert.b = 6;
+    bert.sq = bert.sk = 200;
+    bert.d = bert.dv = 32;
+    bert.maskKind = 0;
+    bert.causal = true;
+    expectMatches(bert);
 }
 
 TEST(CudaAttention, SimplePathShapes) {

@@ -19,6 +19,7 @@
 #include "backends/cuda/kernels/pooling_window.h"
 #include "cuda/cuda_op_tester.h"
 #include "cuda/device_bytes_test_util.h"
+#include "cuda/speed_test_util.h"
 
 namespace kiln::testing {
 namespace {
@@ -34,28 +35,6 @@ void fillRandomHalves(void* dst, size_t bytes) {
         const size_t n = std::min(block.byteSize(), bytes - at);
         ASSERT_EQ(cudaMemcpy(static_cast<char*>(dst) + at, block.raw(), n, cudaMemcpyHostToDevice), cudaSuccess);
     }
-}
-
-//! Median milliseconds of `launch` over 20 runs after 3 warm-ups.
-double medianMs(const std::function<cudaError_t()>& launch) {
-    cudaEvent_t start, stop;
-    EXPECT_EQ(cudaEventCreate(&start), cudaSuccess);
-    EXPECT_EQ(cudaEventCreate(&stop), cudaSuccess);
-    for (int i = 0; i < 3; ++i) EXPECT_EQ(launch(), cudaSuccess);
-    std::vector<float> times;
-    for (int i = 0; i < 20; ++i) {
-        cudaEventRecord(start);
-        EXPECT_EQ(launch(), cudaSuccess);
-        cudaEventRecord(stop);
-        cudaEventSynchronize(stop);
-        float ms = 0;
-        cudaEventElapsedTime(&ms, start, stop);
-        times.push_back(ms);
-    }
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
-    std::sort(times.begin(), times.end());
-    return times[times.size() / 2];
 }
 
 //! Times old and new, prints one line, and expects both to have written the same bytes.

@@ -122,15 +122,23 @@ bool aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 =
 
 AttentionPath chooseAttentionPath(DataType type, const AttentionParams& p) {
     const bool lowPrecision = type == DataType::kFloat16 || type == DataType::kBFloat16;
-    const bool headSize = p.d == p.dv && (p.d == 32 || p.d == 64 || p.d == 128);
     // Strides are multiples of D (attention_plan.h), so 16-byte aligned bases keep every row 16-byte aligned.
     const bool aligned = aligned16(p.q) && aligned16(p.k) && aligned16(p.v) && aligned16(p.out);
-    return lowPrecision && headSize && aligned ? AttentionPath::kFlash : AttentionPath::kSimple;
+    if (!lowPrecision || !aligned || p.d != p.dv) return AttentionPath::kSimple;
+    const bool fits32 = p.sq <= kPipelinedMaxSequence && p.sk <= kPipelinedMaxSequence;
+    if ((p.d == 32 || p.d == 64) && fits32) return AttentionPath::kFlashPipelined;
+    // D = 128 (and sequences past 2^30) stay on the one-tile kernel: 64 output registers per thread would spill
+    // heavily under the pipelined kernel's 128-register bound.
+    return p.d == 32 || p.d == 64 || p.d == 128 ? AttentionPath::kFlash : AttentionPath::kSimple;
 }
 
 cudaError_t launchAttention(DataType type, const AttentionParams& p, cudaStream_t stream) {
     if (p.d > kCudaAttentionMaxHeadSize || p.dv > kCudaAttentionMaxHeadSize || p.sk <= 0) return cudaErrorInvalidValue;
-    if (chooseAttentionPath(type, p) == AttentionPath::kFlash) return launchAttentionFlash(type, p, stream);
+    switch (chooseAttentionPath(type, p)) {
+        case AttentionPath::kFlashPipelined: return launchAttentionFlashPipelined(type, p, stream);
+        case AttentionPath::kFlash: return launchAttentionFlash(type, p, stream);
+        case AttentionPath::kSimple: break;
+    }
     const int64_t rows = p.batch * p.heads * p.sq;
     const int64_t blocks = std::min<int64_t>((rows + kSimpleWarps - 1) / kSimpleWarps, int64_t{1} << 20);
     if (blocks <= 0) return cudaSuccess;

@@ -30,11 +30,15 @@ struct AttentionParams {
 //! Largest D and Dv launchAttention takes (cpu::kAttentionMaxHeadSize).
 constexpr int64_t kCudaAttentionMaxHeadSize = 256;
 
-//! Which kernel launchAttention picks.
-enum class AttentionPath { kFlash, kSimple };
+//! Longest Sq and Sk the pipelined kernel takes (it indexes positions in 32 bits); longer ones take kFlash.
+constexpr int64_t kPipelinedMaxSequence = int64_t{1} << 30;
 
-//! kFlash (tensor cores, FP32 accumulation) for float16/bfloat16 with D == Dv in {32, 64, 128}, 16-byte aligned
-//! pointers; kSimple (a warp per query row, FP32 or FP64 math) for everything else.
+//! Which kernel launchAttention picks.
+enum class AttentionPath { kFlashPipelined, kFlash, kSimple };
+
+//! For float16/bfloat16 with D == Dv and 16-byte aligned pointers: kFlashPipelined (tensor cores, FP32
+//! accumulation, pipelined K/V loads) for D in {32, 64}, kFlash (tensor cores, one K/V tile at a time) for
+//! D = 128; kSimple (a warp per query row, FP32 or FP64 math) for everything else.
 AttentionPath chooseAttentionPath(DataType type, const AttentionParams& p);
 
 //! out = softmax(scale · Q·Kᵀ + mask) · V for float32, float64, float16 and bfloat16 (else cudaErrorInvalidValue);
@@ -44,5 +48,11 @@ cudaError_t launchAttention(DataType type, const AttentionParams& p, cudaStream_
 
 //! The tensor-core kernel alone (attention_flash.cu): float16/bfloat16, D == Dv in {32, 64, 128}.
 cudaError_t launchAttentionFlash(DataType type, const AttentionParams& p, cudaStream_t stream);
+
+//! The pipelined tensor-core kernel alone (attention_flash_pipelined.cu): float16/bfloat16, D == Dv in {32, 64},
+//! 16-byte aligned pointers, Sq and Sk ≤ kPipelinedMaxSequence. `warps` is the CTA size (4: 64 queries per CTA, 8: 128
+//! queries per CTA, K and V read once per 128 queries), or 0 to choose by shape and SM count; anything else is
+//! cudaErrorInvalidValue.
+cudaError_t launchAttentionFlashPipelined(DataType type, const AttentionParams& p, cudaStream_t stream, int warps = 0);
 
 }  // namespace kiln::cuda
