@@ -90,7 +90,11 @@ TEST(CudaAttentionPipelined, RefusesWhatItDoesNotTake) {
     EXPECT_EQ(launchAttentionFlashPipelined(DataType::kFloat16, p, nullptr, 0), cudaErrorInvalidValue);
     EXPECT_EQ(cuda::chooseAttentionPath(DataType::kFloat16, p), cuda::AttentionPath::kFlash);
     p.d = p.dv = 64;
-    EXPECT_EQ(cuda::chooseAttentionPath(DataType::kBFloat16, p), cuda::AttentionPath::kFlashPipelined);
+    EXPECT_EQ(cuda::chooseAttentionPath(DataType::kBFloat16, p), cuda::AttentionPath::kFlash) << "a small grid";
+    p.batch = 128;
+    p.heads = 12;
+    p.sq = p.sk = 128;
+    EXPECT_EQ(cuda::chooseAttentionPath(DataType::kBFloat16, p), cuda::AttentionPath::kFlashPipelined) << "BERT b128";
     p.sk = cuda::kPipelinedMaxSequence + 1;
     EXPECT_EQ(cuda::chooseAttentionPath(DataType::kFloat16, p), cuda::AttentionPath::kFlash);
 }

@@ -224,7 +224,10 @@ TEST(CudaTactics, TacticsSurviveSerialization) {
     auto bytes = plan::serializeEngine(*built.net.graph, built.net.metadata);
     ASSERT_TRUE(bytes.isOk()) << bytes.status().message();
     plan::EngineExpectation expect;
-    expect.backend = "cuda";  // and no device check: the bytes are this GPU's
+    expect.backend = "cuda";  // the bytes are this GPU's
+    expect.deviceName = built.net.metadata.deviceName;
+    expect.computeMajor = built.net.metadata.computeMajor;
+    expect.computeMinor = built.net.metadata.computeMinor;
     auto file = plan::loadEngineFromMemory(bytes->data(), bytes->size(), nullptr, expect);
     ASSERT_TRUE(file.isOk()) << file.status().message();
     const auto before = tactics(*built.net.graph);

@@ -54,5 +54,8 @@ cudaError_t launchAttentionFlash(DataType type, const AttentionParams& p, cudaSt
 //! queries per CTA, K and V read once per 128 queries), or 0 to choose by shape and SM count; anything else is
 //! cudaErrorInvalidValue.
 cudaError_t launchAttentionFlashPipelined(DataType type, const AttentionParams& p, cudaStream_t stream, int warps = 0);
+//! The pipelined kernel's CTA size for `p` on the current device: 8 warps (K/V read once per 128 queries) where the
+//! sequence has more than 64 queries and a 4-warp grid would fill the GPU at least twice over, else 4.
+int attentionPipelinedWarps(const AttentionParams& p);
 
 }  // namespace kiln::cuda

@@ -189,9 +189,11 @@ cudaError_t launchPipelined(const AttentionParams& p, cudaStream_t stream) {
     return cudaGetLastError();
 }
 
-//! 8 warps (K/V read once per 128 queries) where the sequence has more than 64 queries and the 4-warp grid would
-//! fill the GPU at least twice over; else 4 warps, so a small batch still spreads over twice as many SMs.
-int chooseWarps(const AttentionParams& p) {
+}  // namespace
+
+// 4 warps when the grid is small, so a small batch still spreads over twice as many SMs.
+
+int attentionPipelinedWarps(const AttentionParams& p) {
     if (p.sq <= 64) return 4;
     int device = 0;
     int sms = 0;
@@ -203,9 +205,11 @@ int chooseWarps(const AttentionParams& p) {
     return ctas4 >= 2 * static_cast<int64_t>(sms) ? 8 : 4;
 }
 
+namespace {
+
 template <typename T>
 cudaError_t launchPipelinedFor(const AttentionParams& p, int warps, cudaStream_t stream) {
-    if (warps == 0) warps = chooseWarps(p);
+    if (warps == 0) warps = attentionPipelinedWarps(p);
     if (warps != 4 && warps != 8) return cudaErrorInvalidValue;
     switch (p.d) {
         case 32: return warps == 8 ? launchPipelined<T, 32, 8>(p, stream) : launchPipelined<T, 32, 4>(p, stream);
