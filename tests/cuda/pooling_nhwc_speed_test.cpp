@@ -27,16 +27,6 @@ namespace {
 using namespace cuda;  // the launchers under test
 using Ints = std::vector<int64_t>;
 
-//! Fills `bytes` of device memory with random float16 values (a 4 MiB random block repeated: the values do not
-//! change the speed of these kernels, and generating GiBs on the host would take longer than the benchmark).
-void fillRandomHalves(void* dst, size_t bytes) {
-    const Tensor block = randomTensor(DataType::kFloat16, {2 << 20}, seed(), -8, 8);
-    for (size_t at = 0; at < bytes; at += block.byteSize()) {
-        const size_t n = std::min(block.byteSize(), bytes - at);
-        ASSERT_EQ(cudaMemcpy(static_cast<char*>(dst) + at, block.raw(), n, cudaMemcpyHostToDevice), cudaSuccess);
-    }
-}
-
 //! Times old and new, prints one line, and expects both to have written the same bytes.
 void compare(const std::string& what, double bytesMoved, const std::function<cudaError_t()>& oldKernel,
              const std::function<cudaError_t()>& newKernel, const void* oldOut, const void* newOut, size_t outBytes) {
@@ -68,7 +58,7 @@ void benchPool(const PoolBench& b) {
     const size_t inBytes = static_cast<size_t>(shapeNumel(b.shape)) * 2;
     const size_t outBytes = static_cast<size_t>(n * out[0] * out[1] * c) * 2;
     DeviceBytes x(inBytes), yOld(outBytes), yNew(outBytes);
-    fillRandomHalves(x.p, inBytes);
+    fillRandomHalves(x.p, inBytes, seed(), -8, 8);
     ASSERT_TRUE(poolChannelsLastVectorized(b.op, DataType::kFloat16, x.p, yNew.p, c, *w));
     compare(
         std::string(b.name) + " fp16 " + shapeToString(b.shape), static_cast<double>(inBytes + outBytes),
@@ -115,8 +105,8 @@ TEST(CudaPoolNhwcSpeed, DISABLED_ConcatChannels) {
     for (const Bench& b : cases) {
         const size_t inBytes = static_cast<size_t>(b.rows * b.c) * 2;
         DeviceBytes a(inBytes), c(inBytes), yOld(2 * inBytes), yNew(2 * inBytes);
-        fillRandomHalves(a.p, inBytes);
-        fillRandomHalves(c.p, inBytes);
+        fillRandomHalves(a.p, inBytes, seed(), -8, 8);
+        fillRandomHalves(c.p, inBytes, seed(), -8, 8);
         const std::vector<ConcatInput> inputs{{a.p, b.c}, {c.p, b.c}};
         ASSERT_TRUE(concatVectorized(inputs, yNew.p, 2));
         const std::vector<CopyPart> parts{{a.p, yOld.p, b.rows, b.c, b.c, 2 * b.c},
@@ -136,7 +126,7 @@ TEST(CudaPoolNhwcSpeed, DISABLED_GlobalAveragePool) {
     const size_t outBytes = static_cast<size_t>(batch * channels) * 2;
     const int64_t splits = globalAverageSplits(batch, size, channels);
     DeviceBytes x(inBytes), y1(outBytes), y2(outBytes), partial(static_cast<size_t>(batch * splits * channels) * 4);
-    fillRandomHalves(x.p, inBytes);
+    fillRandomHalves(x.p, inBytes, seed(), -8, 8);
     auto run = [&](void* y) {
         return launchGlobalAverageChannelsLast(DataType::kFloat16, x.p, y, batch, size, channels, splits, partial.p,
                                                nullptr);

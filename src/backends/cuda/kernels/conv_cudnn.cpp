@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backends/cuda/check.h"
+#include "backends/cuda/kernels/conv_cudnn_graph.h"
 #include "backends/cuda/kernels/conv_gemm_common.h"
 #include "backends/cuda/tactics.h"
 
@@ -187,8 +188,9 @@ Result<std::shared_ptr<AlgoChoice>> chooseAlgorithms(cudnnHandle_t h, const Desc
     return choice;
 }
 
-//! The problem as a timing-cache signature (tactics.h): the fields of problemKey but the device, readable.
-std::string signatureOf(const CudnnConvProblem& p, int direction, bool strict, size_t budget) {
+//! The problem as a timing-cache signature (tactics.h): the fields of problemKey but the device, readable. `graph`:
+//! the candidates include cuDNN graph configs (conv_cudnn_graph.h), so that choices timed without them do not answer.
+std::string signatureOf(const CudnnConvProblem& p, int direction, bool strict, size_t budget, bool graph) {
     static constexpr const char* kKinds[] = {"cudnn.fwd", "cudnn.bwd_data", "cudnn.fused_relu", "cudnn.fused_identity"};
     const auto spatial = static_cast<size_t>(p.nbDims - 2);
     Signature s(kKinds[direction]);
@@ -197,6 +199,7 @@ std::string signatureOf(const CudnnConvProblem& p, int direction, bool strict, s
     s.dims("in", p.in, static_cast<size_t>(p.nbDims)).dims("filter", p.filter, static_cast<size_t>(p.nbDims));
     s.dims("out", p.out, static_cast<size_t>(p.nbDims)).dims("pad", p.pad, spatial).dims("stride", p.stride, spatial);
     s.dims("dilation", p.dilation, spatial).add("group", p.group).add("workspace", budgetText(budget));
+    if (graph) s.add("engines", "legacy+graph");
     return s.text();
 }
 
@@ -222,11 +225,13 @@ Status statusOf(cudnnStatus_t st, const char* name) {
 }
 
 //! Runs the problem with the tactic timed for it (at build) or recorded on the node (at run time), when there is
-//! one and cuDNN takes it: true then. False: use cuDNN's ranking.
+//! one and cuDNN takes it: true then. False: use cuDNN's ranking. With `graph` (the fused channels-last FP16/BF16
+//! call), cuDNN's graph configs are candidates too, after the legacy algorithms (so the legacy first choice stays
+//! the one the others must beat), and a recorded graph tactic runs through conv_cudnn_graph.h.
 template <typename Accept, typename Call>
 Result<bool> runTactic(CudaKernelContext& ctx, const CudnnConvProblem& p, const Descriptors& d,
                        const AlgoChoice& choice, int direction, size_t budget, const char* name, Accept accept,
-                       Call call) {
+                       Call call, const GraphConvCall* graph) {
     if (!mayHaveTactic(ctx)) return false;
     const bool strict = strictFloat32(ctx, p);
     std::vector<Candidate> accepted;
@@ -234,17 +239,25 @@ Result<bool> runTactic(CudaKernelContext& ctx, const CudnnConvProblem& p, const 
         for (const Candidate& c : choice.candidates) {
             if (accept(c.algo)) accepted.push_back(c);
         }
+        TacticCandidates g;
+        if (graph) {
+            KILN_ASSIGN_OR_RETURN(g, graphConvCandidates(ctx, *graph));
+        }
+        const size_t legacy = accepted.size();
         TacticCandidates t;
-        t.count = accepted.size();
-        t.workspace = [&](size_t i) { return accepted[i].workspace; };
-        t.run = [&](size_t i, void* ws) -> Status {
+        t.count = legacy + g.count;
+        t.workspace = [&, g, legacy](size_t i) { return i < legacy ? accepted[i].workspace : g.workspace(i - legacy); };
+        t.run = [&, g, legacy](size_t i, void* ws) -> Status {
+            if (i >= legacy) return g.run(i - legacy, ws);
             KILN_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), mathFor(strict, accepted[i].math)));
             return statusOf(call(accepted[i].algo, ws, accepted[i].workspace), name);
         };
-        t.encode = [&](size_t i) { return encodeTactic(accepted[i]); };
+        t.encode = [&, g, legacy](size_t i) { return i < legacy ? encodeTactic(accepted[i]) : g.encode(i - legacy); };
         return t;
     };
-    KILN_ASSIGN_OR_RETURN(const std::string tactic, chooseTactic(ctx, signatureOf(p, direction, strict, budget), list));
+    const std::string signature = signatureOf(p, direction, strict, budget, graph != nullptr);
+    KILN_ASSIGN_OR_RETURN(const std::string tactic, chooseTactic(ctx, signature, list));
+    if (graph && isGraphTactic(tactic)) return runGraphConvTactic(ctx, *graph, tactic);
     const std::optional<Candidate> c = tactic.empty() ? std::nullopt : decodeTactic(tactic);
     if (!c || !accept(c->algo) || c->workspace > budget) return false;
     KILN_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), mathFor(strict, c->math)));
@@ -260,7 +273,7 @@ Result<bool> runTactic(CudaKernelContext& ctx, const CudnnConvProblem& p, const 
 //! `call(algo, workspace, bytes)`; remembers the first one cuDNN runs. kUnsupported when cuDNN refuses them all.
 template <typename Dir, typename Accept, typename Call>
 Status runCandidates(CudaKernelContext& ctx, const CudnnConvProblem& p, const Descriptors& d, int direction,
-                     size_t budget, const char* name, Accept accept, Call call) {
+                     size_t budget, const char* name, Accept accept, Call call, const GraphConvCall* graph = nullptr) {
     const bool strict = strictFloat32(ctx, p);
     const CacheKey key = problemKey(p, direction, strict, budget);
     std::shared_ptr<AlgoChoice> choice = algoCache().find(key);
@@ -268,7 +281,7 @@ Status runCandidates(CudaKernelContext& ctx, const CudnnConvProblem& p, const De
         KILN_ASSIGN_OR_RETURN(choice, chooseAlgorithms<Dir>(ctx.run.cudnn, d, p.dtype, strict, budget));
         choice = algoCache().insert(key, std::move(choice));
     }
-    KILN_ASSIGN_OR_RETURN(const bool done, runTactic(ctx, p, d, *choice, direction, budget, name, accept, call));
+    KILN_ASSIGN_OR_RETURN(const bool done, runTactic(ctx, p, d, *choice, direction, budget, name, accept, call, graph));
     if (done) return Status::ok();
     for (size_t i = choice->first.load(); i < choice->candidates.size(); ++i) {
         const Candidate& c = choice->candidates[i];
@@ -313,6 +326,11 @@ Status runConvolution(CudaKernelContext& ctx, const CudnnConvProblem& p, const v
 
 }  // namespace
 
+std::string cudnnFusedConvSignature(const CudnnConvProblem& p, bool relu, size_t workspaceBudget) {
+    const bool graph = graphConvServes(p);
+    return signatureOf(p, relu ? kFusedReluDirection : kFusedIdentityDirection, false, workspaceBudget, graph);
+}
+
 uint64_t cudnnConvRefusals() { return gRefusals.load(std::memory_order_relaxed); }
 uint64_t cudnnFusedConvRefusals() { return gFusedRefusals.load(std::memory_order_relaxed); }
 
@@ -342,14 +360,18 @@ Status cudnnConvBiasActivationForward(CudaKernelContext& ctx, const CudnnConvPro
     // cudnn_convolution_relu does the same).
     const void* zData = z ? z : out;
     auto accept = [relu](int algo) { return relu || algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM; };
-    Status st =
-        runCandidates<Forward>(ctx, p, d, relu ? kFusedReluDirection : kFusedIdentityDirection, workspaceBudget,
-                               "cudnnConvolutionBiasActivationForward", accept, [&](int algo, void* ws, size_t bytes) {
-                                   return cudnnConvolutionBiasActivationForward(
-                                       ctx.run.cudnn, &one, d.in.get(), in, d.filter.get(), filter, d.conv.get(),
-                                       static_cast<cudnnConvolutionFwdAlgo_t>(algo), ws, bytes, &zScale, d.out.get(),
-                                       zData, biasDesc.get(), bias, act.get(), d.out.get(), out);
-                               });
+    // Channels-last FP16/BF16 problems also time cuDNN's graph engine configs (conv_cudnn_graph.h).
+    const GraphConvCall graph{p, FusedConvOperands{in, filter, bias, z, out}, relu, workspaceBudget};
+    Status st = runCandidates<Forward>(
+        ctx, p, d, relu ? kFusedReluDirection : kFusedIdentityDirection, workspaceBudget,
+        "cudnnConvolutionBiasActivationForward", accept,
+        [&](int algo, void* ws, size_t bytes) {
+            return cudnnConvolutionBiasActivationForward(ctx.run.cudnn, &one, d.in.get(), in, d.filter.get(), filter,
+                                                         d.conv.get(), static_cast<cudnnConvolutionFwdAlgo_t>(algo), ws,
+                                                         bytes, &zScale, d.out.get(), zData, biasDesc.get(), bias,
+                                                         act.get(), d.out.get(), out);
+        },
+        graphConvApplies(graph) ? &graph : nullptr);
     if (st.code() == ErrorCode::kUnsupported) gFusedRefusals.fetch_add(1, std::memory_order_relaxed);
     return st;
 }

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <array>
+#include <string>
 
 #include "backends/cuda/kernel.h"
 
@@ -45,6 +46,10 @@ Status cudnnConvForward(CudaKernelContext& ctx, const CudnnConvProblem& p, const
 Status cudnnConvBiasActivationForward(CudaKernelContext& ctx, const CudnnConvProblem& p, const void* in,
                                       const void* filter, const void* bias, const void* z, bool relu, void* out,
                                       size_t workspaceBudget);
+
+//! The tactic signature (tactics.h) of cudnnConvBiasActivationForward for `p` when it is FP16/BF16 (tensor-op
+//! math), as its tactic lookup builds it: tests record a node's tactic with it.
+std::string cudnnFusedConvSignature(const CudnnConvProblem& p, bool relu, size_t workspaceBudget);
 
 //! in = the adjoint of conv applied to `out` (ConvTranspose): overwrites `in`. kUnsupported as above.
 Status cudnnConvBackwardData(CudaKernelContext& ctx, const CudnnConvProblem& p, const void* out, const void* filter,

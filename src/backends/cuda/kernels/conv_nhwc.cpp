@@ -10,8 +10,8 @@
 //   - Other activations (Clip, HardSwish, HardSigmoid, Sigmoid, Tanh, LeakyRelu: PP-OCR's) and problems the fused
 //     call refuses: cudnnConvolutionForward, then Kiln's epilogue over the output (bias, residual and activation in
 //     one pass; channels are innermost, so the bias index is i % C). cuDNN's backend graph API could fuse those
-//     activations too, but through runtime-compiled engines (NVRTC at plan build, seconds per distinct layer) that
-//     belong with build-time tactic timing (issue 7, item 1), where each plan is built and timed once and cached.
+//     activations too, through runtime-compiled engines (NVRTC at plan build, seconds per distinct layer); today its
+//     graph configs are tactic candidates of the ReLU / identity fused call only (conv_cudnn_graph.h).
 //   - Asymmetric pads: the input is first copied into workspace with the extra zero border (one strided gather).
 //     ConvTranspose whose output is not exactly cuDNN's adjoint is computed whole and then cropped / zero-extended.
 //   - ConvTranspose whose kernel equals its stride (UNet's 2x2 stride-2 up-sampling; no crop, output_padding,

@@ -1,0 +1,154 @@
+// Microbenchmark of the channels-last fused convolution: cuDNN's legacy call (the first choice of its heuristics,
+// what an engine runs without tactics) against every graph engine config its backend heuristics offer (up to
+// kMaxGraphConfigs), for ResNet-50's distinct convolutions at batch 256 in FP16 with bias, and the residual and ReLU
+// as the network has them. Disabled by default (GiBs of GPU memory, seconds of plan building); on the GPU machine:
+//
+//   kiln_cuda_tests --gtest_also_run_disabled_tests --gtest_filter='CudaConvGraphSpeed.*'
+//
+// Each line: the legacy median, the best graph config's median and its tactic, legacy / graph, and the TFLOP/s of
+// the better (median of 20 runs after 3 warm-ups, CUDA events around each). The sums at the end weight each
+// problem by how often ResNet-50 runs it.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+
+#include "backends/cuda/kernels/conv_cudnn.h"
+#include "backends/cuda/kernels/conv_cudnn_graph.h"
+#include "cuda/cuda_op_tester.h"
+#include "cuda/device_bytes_test_util.h"
+
+namespace kiln::testing {
+namespace {
+
+struct Layer {
+    const char* name;
+    int count;  //!< How many times ResNet-50 runs it.
+    int h, c, k, r, stride;
+    bool z, relu;
+};
+
+// torchvision's ResNet-50 (v1.5: the stride on the 3x3), input 224x224.
+const Layer kLayers[] = {
+    {"conv1 7x7/2", 1, 224, 3, 64, 7, 2, false, true},
+    {"l1 1x1 64->64", 1, 56, 64, 64, 1, 1, false, true},
+    {"l1 3x3 64", 3, 56, 64, 64, 3, 1, false, true},
+    {"l1 1x1 64->256 +z", 3, 56, 64, 256, 1, 1, true, true},
+    {"l1 down 1x1 64->256", 1, 56, 64, 256, 1, 1, false, false},
+    {"l1 1x1 256->64", 2, 56, 256, 64, 1, 1, false, true},
+    {"l2 1x1 256->128", 1, 56, 256, 128, 1, 1, false, true},
+    {"l2 3x3/2 128", 1, 56, 128, 128, 3, 2, false, true},
+    {"l2 1x1 128->512 +z", 4, 28, 128, 512, 1, 1, true, true},
+    {"l2 down 1x1/2 256->512", 1, 56, 256, 512, 1, 2, false, false},
+    {"l2 1x1 512->128", 3, 28, 512, 128, 1, 1, false, true},
+    {"l2 3x3 128", 3, 28, 128, 128, 3, 1, false, true},
+    {"l3 1x1 512->256", 1, 28, 512, 256, 1, 1, false, true},
+    {"l3 3x3/2 256", 1, 28, 256, 256, 3, 2, false, true},
+    {"l3 1x1 256->1024 +z", 6, 14, 256, 1024, 1, 1, true, true},
+    {"l3 down 1x1/2 512->1024", 1, 28, 512, 1024, 1, 2, false, false},
+    {"l3 1x1 1024->256", 5, 14, 1024, 256, 1, 1, false, true},
+    {"l3 3x3 256", 5, 14, 256, 256, 3, 1, false, true},
+    {"l4 1x1 1024->512", 1, 14, 1024, 512, 1, 1, false, true},
+    {"l4 3x3/2 512", 1, 14, 512, 512, 3, 2, false, true},
+    {"l4 1x1 512->2048 +z", 3, 7, 512, 2048, 1, 1, true, true},
+    {"l4 down 1x1/2 1024->2048", 1, 14, 1024, 2048, 1, 2, false, false},
+    {"l4 1x1 2048->512", 2, 7, 2048, 512, 1, 1, false, true},
+    {"l4 3x3 512", 2, 7, 512, 512, 3, 1, false, true},
+};
+
+constexpr int kBatch = 256;
+
+//! Median milliseconds of `launch` over 20 runs after 3 warm-ups; negative when a run fails.
+double medianMs(const std::function<Status()>& launch) {
+    cudaEvent_t start, stop;
+    EXPECT_EQ(cudaEventCreate(&start), cudaSuccess);
+    EXPECT_EQ(cudaEventCreate(&stop), cudaSuccess);
+    std::vector<float> times;
+    bool ok = true;
+    for (int i = 0; i < 23 && ok; ++i) {
+        cudaEventRecord(start);
+        const Status st = launch();
+        cudaEventRecord(stop);
+        cudaEventSynchronize(stop);
+        ok = st.isOk();
+        EXPECT_TRUE(ok) << st.message();
+        float ms = 0;
+        cudaEventElapsedTime(&ms, start, stop);
+        if (i >= 3) times.push_back(ms);
+    }
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    if (!ok || times.empty()) return -1;
+    std::sort(times.begin(), times.end());
+    return times[times.size() / 2];
+}
+
+TEST(CudaConvGraphSpeed, DISABLED_ResNetLayers) {
+    KILN_REQUIRE_GPU();
+    cudnnHandle_t handle = nullptr;
+    ASSERT_EQ(cudnnCreate(&handle), CUDNN_STATUS_SUCCESS);
+    cuda::DeviceArena arena;
+    ASSERT_TRUE(arena.reserve(size_t(2) << 30).isOk());
+    cuda::RunState run;
+    run.cudnn = handle;
+    run.arena = &arena;
+    ir::Graph g("bench");
+    ir::Node* node = g.addNode(ir::OpKind::kFusedConvNhwc, "conv", 1);
+    double legacyTotal = 0, bestTotal = 0;
+    for (const Layer& l : kLayers) {
+        const int out = (l.h + 2 * (l.r / 2) - l.r) / l.stride + 1;
+        cuda::CudnnConvProblem p;
+        p.dtype = DataType::kFloat16;
+        p.channelsLast = true;
+        p.in = {kBatch, l.c, l.h, l.h, 0};
+        p.filter = {l.k, l.c, l.r, l.r, 0};
+        p.out = {kBatch, l.k, out, out, 0};
+        p.pad = {l.r / 2, l.r / 2, 0};
+        p.stride = {l.stride, l.stride, 1};
+        const size_t inBytes = size_t(kBatch) * l.h * l.h * l.c * 2, outBytes = size_t(kBatch) * out * out * l.k * 2;
+        const size_t wBytes = size_t(l.k) * l.r * l.r * l.c * 2;
+        DeviceBytes x(inBytes), w(wBytes), b(size_t(l.k) * 2), z(outBytes), y(outBytes);
+        fillRandomHalves(x.p, inBytes, seed(), -1, 1);
+        fillRandomHalves(w.p, wBytes, seed(), -1, 1);
+        fillRandomHalves(b.p, size_t(l.k) * 2, seed(), -1, 1);
+        fillRandomHalves(z.p, outBytes, seed(), -1, 1);
+        const void* zp = l.z ? z.p : nullptr;
+        auto legacy = [&]() {
+            cuda::CudaKernelContext ctx{*node, run, {}, {}, {}, {}};
+            return cuda::cudnnConvBiasActivationForward(ctx, p, x.p, w.p, b.p, zp, l.relu, y.p, SIZE_MAX);
+        };
+        const double legacyMs = medianMs(legacy);
+        const cuda::GraphConvCall call{p, cuda::FusedConvOperands{x.p, w.p, b.p, zp, y.p}, l.relu, SIZE_MAX};
+        auto tactics = cuda::graphConvTactics(p, l.z, l.relu, SIZE_MAX, cuda::kMaxGraphConfigs);
+        ASSERT_TRUE(tactics.isOk()) << l.name << ": " << tactics.status().message();
+        double bestMs = -1;
+        std::string best;
+        for (const std::string& tactic : *tactics) {
+            bool ran = true;
+            const double ms = medianMs([&]() -> Status {
+                cuda::CudaKernelContext ctx{*node, run, {}, {}, {}, {}};
+                KILN_ASSIGN_OR_RETURN(ran, cuda::runGraphConvTactic(ctx, call, tactic));
+                return Status::ok();
+            });
+            if (ran && ms > 0 && (bestMs < 0 || ms < bestMs)) {
+                bestMs = ms;
+                best = tactic;
+            }
+        }
+        const double flops = 2.0 * kBatch * out * out * l.k * l.c * l.r * l.r;
+        const double better = bestMs > 0 ? std::min(legacyMs, bestMs) : legacyMs;
+        std::printf("%-26s x%d legacy %8.4f ms | graph %8.4f ms (%2zu configs) | %5.2fx | %6.1f TFLOP/s | %s\n", l.name,
+                    l.count, legacyMs, bestMs, tactics->size(), bestMs > 0 ? legacyMs / bestMs : 0.0,
+                    flops / (better * 1e9), best.c_str());
+        legacyTotal += l.count * legacyMs;
+        bestTotal += l.count * better;
+    }
+    std::printf("ResNet-50 convolutions at batch %d: legacy %.3f ms, best of legacy and graph %.3f ms (%.2fx)\n",
+                kBatch, legacyTotal, bestTotal, legacyTotal / bestTotal);
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    cudnnDestroy(handle);
+}
+
+}  // namespace
+}  // namespace kiln::testing
