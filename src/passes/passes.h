@@ -54,6 +54,10 @@ std::unique_ptr<Pass> createElementwiseClaim();
 //! channels-last (kiln FusedConvNhwc, MaxPoolNhwc, ...), with Transposes only where an NCHW reader or a graph
 //! input/output needs them. The CUDA backend's layout hook runs it for FP16/BF16 engines. Returns the rewrites made.
 Result<int64_t> convertToNhwc(ir::Graph& graph, PassContext& ctx);
+//! "convtranspose-concat-fusion" (src/passes/convtranspose_concat_fusion.cpp): a channels-last Concat with an input
+//! from a GEMM-shaped ConvTransposeNhwc read only there → one ConvTransposeNhwc that writes into its slice of the
+//! Concat's output (the Concat's other inputs become its inputs 3..., attribute `kiln_concat_slot`).
+std::unique_ptr<Pass> createConvTransposeConcatFusion();
 //! "layout-assignment" / "precision-assignment": the backend's hooks (no-ops by default).
 std::unique_ptr<Pass> createLayoutAssignment();
 std::unique_ptr<Pass> createPrecisionAssignment(PrecisionPolicy policy = {});

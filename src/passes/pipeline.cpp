@@ -26,6 +26,8 @@ std::vector<std::unique_ptr<Pass>> defaultPipeline(PrecisionPolicy precision) {
     p.push_back(createElementwiseClaim());
     p.push_back(createLayoutAssignment());
     p.push_back(createPrecisionAssignment(precision));
+    // After the layout hook made ConvTransposeNhwc (CUDA FP16/BF16 engines only) and precision fixed the dtypes.
+    p.push_back(createConvTransposeConcatFusion());
     return p;
 }
 

@@ -140,7 +140,7 @@ TEST(CudaNhwcEngine, HalfPrecisionResNetBlockRunsChannelsLast) {
 }
 
 //! x [2, 3, 16, 16] → conv+relu (skip) → maxpool → conv+relu → ConvTranspose 2x2 stride 2 → concat with the skip
-//! → conv: UNet's up-sampling step.
+//! → conv: UNet's up-sampling step (the ConvTranspose then writes into its slot of the Concat's output).
 std::string writeUNetStep(TempDir& dir) {
     onnx::ModelProto m = makeModel();
     auto& g = *m.mutable_graph();
@@ -172,8 +172,11 @@ TEST(CudaNhwcEngine, HalfPrecisionUNetStepUpsamplesAsGemms) {
         EXPECT_EQ(count(g, ir::OpKind::kConvTransposeNhwc), 1u);
         EXPECT_EQ(count(g, ir::OpKind::kConvTranspose), 0u);
         EXPECT_EQ(count(g, ir::OpKind::kTranspose), 2u) << "one Transpose at the input, one at the output";
+        // The ConvTranspose writes its slot of the Concat's output itself (convtranspose-concat-fusion).
+        EXPECT_EQ(count(g, ir::OpKind::kConcat), 0u);
         for (const auto& n : g.nodes()) {
             if (n->op() != ir::OpKind::kConvTransposeNhwc) continue;
+            EXPECT_EQ(n->attrs().getInt("kiln_concat_slot", -1), 0) << n->describe();
             // The build timed the GEMM (level 3): its tactic names cuBLASLt and the strided output layout.
             const auto tactic = n->attrs().getStrings(cuda::kTacticAttribute);
             ASSERT_TRUE(tactic && tactic->size() == 2) << n->describe() << " has no tactic";
@@ -182,9 +185,10 @@ TEST(CudaNhwcEngine, HalfPrecisionUNetStepUpsamplesAsGemms) {
         }
     };
     auto run = [](Engine& engine, const Tensor& x) {
-        const uint64_t runs = cuda::convTransposeGemmRuns();
+        const uint64_t runs = cuda::convTransposeGemmSliceRuns();
         Tensor got = runLogits(engine, x);
-        EXPECT_GT(cuda::convTransposeGemmRuns(), runs) << "the ConvTranspose did not run as cuBLASLt GEMMs";
+        EXPECT_GT(cuda::convTransposeGemmSliceRuns(), runs)
+            << "the ConvTranspose did not run as cuBLASLt GEMMs into its Concat slot";
         return got;
     };
     expectHalfPrecisionMatchesCpu(writeUNetStep(dir), {2, 3, 16, 16}, inspect, run);

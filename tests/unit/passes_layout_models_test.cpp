@@ -3,6 +3,7 @@
 // 1e-5 relative, and leaves the Transposes counted below.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
@@ -49,7 +50,10 @@ TEST_P(NhwcOnModels, MatchesNchwAndLeavesTransposesOnlyAtTheEdges) {
         }
     }
     std::cout << "  [" << param.name << "] FusedConvNhwc " << countOps(g, ir::OpKind::kFusedConvNhwc)
-              << ", ConvTransposeNhwc " << countOps(g, ir::OpKind::kConvTransposeNhwc) << ", pools "
+              << ", ConvTransposeNhwc " << countOps(g, ir::OpKind::kConvTransposeNhwc) << " ("
+              << std::count_if(g.nodes().begin(), g.nodes().end(),
+                               [](const auto& n) { return n->attrs().has("kiln_concat_slot"); })
+              << " writing into their Concat), pools "
               << countOps(g, ir::OpKind::kMaxPoolNhwc) + countOps(g, ir::OpKind::kAveragePoolNhwc) +
                      countOps(g, ir::OpKind::kGlobalAveragePoolNhwc)
               << ", Transposes " << countOps(g, ir::OpKind::kTranspose) << " (" << param.why << ")\n";

@@ -2,6 +2,13 @@
 // its channels-last inputs back to [N, C, H, W] (weights to [M, C/group, kH, kW]), runs the base op's reference
 // kernel, and takes the result to [N, H, W, C]. Slow by design: one convolution and one pooling implementation stay
 // the reference for both layouts, so the layout pass can be checked against the original graph bit for bit.
+//
+// ConvTransposeNhwc with the attribute `kiln_concat_slot` (made by src/passes/convtranspose_concat_fusion.cpp) is a
+// ConvTranspose fused into the channels-last Concat that read it: inputs X, W, B (B may be omitted), then the Concat's
+// other inputs E0, E1, ... ([N, OH, OW, Ci], the result's dtype); the output is Concat(E0, ..., Y, ..., axis = 3)
+// with the ConvTranspose's result Y at position `kiln_concat_slot` among them.
+#include <optional>
+
 #include "backends/cpu/data_movement.h"
 #include "backends/cpu/kernel.h"
 
@@ -12,15 +19,15 @@ namespace {
 const std::vector<int64_t> kToChannelsFirst{0, 3, 1, 2};
 const std::vector<int64_t> kToChannelsLast{0, 2, 3, 1};
 
-//! Runs `base` on this node's inputs, the ones in `channelsLast` (bit i = input i) permuted to channels-first
-//! first; writes its output 0 permuted to channels-last into output 0. `names` name the inputs in messages.
-Status runChannelsFirst(KernelContext& ctx, KernelFn base, uint32_t channelsLast,
-                        std::initializer_list<const char*> names) {
-    std::vector<Tensor> permuted(ctx.numInputs());
+//! `base`'s output 0 on this node's first `count` inputs, the ones in `channelsLast` (bit i = input i) permuted to
+//! channels-first first. `names` name the inputs in messages.
+Result<Tensor> channelsFirstResult(KernelContext& ctx, KernelFn base, uint32_t channelsLast,
+                                   std::initializer_list<const char*> names, size_t count) {
+    std::vector<Tensor> permuted(count);
     KernelContext sub{ctx.node, {}, {}, ctx.runSubgraph, nullptr};  // heap outputs: output 0's arena slot is ours
-    for (size_t i = 0; i < ctx.numInputs(); ++i) {
+    for (size_t i = 0; i < count; ++i) {
         if (!ctx.hasInput(i) || !(channelsLast >> i & 1u)) {
-            sub.inputs.push_back(ctx.inputs[i]);
+            sub.inputs.push_back(i < ctx.numInputs() ? ctx.inputs[i] : nullptr);
             continue;
         }
         const Tensor& t = ctx.input(i);
@@ -34,11 +41,52 @@ Status runChannelsFirst(KernelContext& ctx, KernelFn base, uint32_t channelsLast
     }
     sub.outputs.resize(1);
     KILN_RETURN_IF_ERROR(base(sub));
-    const Tensor& y = sub.outputs[0];
+    return std::move(sub.outputs[0]);
+}
+
+//! Runs `base` as channelsFirstResult does on every input; writes its output 0 permuted to channels-last into
+//! output 0.
+Status runChannelsFirst(KernelContext& ctx, KernelFn base, uint32_t channelsLast,
+                        std::initializer_list<const char*> names) {
+    KILN_ASSIGN_OR_RETURN(const Tensor y, channelsFirstResult(ctx, base, channelsLast, names, ctx.numInputs()));
     Shape shape;
     for (int64_t p : kToChannelsLast) shape.push_back(y.dim(p));
     KILN_ASSIGN_OR_RETURN(Tensor * out, ctx.allocateOutput(0, y.dtype(), std::move(shape)));
     gatherByDimOffsets(y, 0, transposeOffsets(y.shape(), kToChannelsLast), *out);
+    return Status::ok();
+}
+
+//! The fused ConvTransposeNhwc + Concat (see the top of the file): `y` is the ConvTranspose's channels-last result.
+Status concatWithOthers(KernelContext& ctx, const Tensor& y, int64_t slot) {
+    const size_t others = ctx.numInputs() - 3;
+    if (slot < 0 || slot > static_cast<int64_t>(others)) {
+        return invalidArgument("kiln_concat_slot " + std::to_string(slot) + " is outside [0, " +
+                               std::to_string(others) + "] (the node concatenates " + std::to_string(others) +
+                               " other inputs)");
+    }
+    std::vector<const Tensor*> parts;
+    for (size_t i = 3; i < ctx.numInputs(); ++i) {
+        if (!ctx.hasInput(i)) return invalidArgument("concatenated input " + std::to_string(i) + " is missing");
+        const Tensor& e = ctx.input(i);
+        if (e.rank() != 4 || e.dtype() != y.dtype() || e.dim(0) != y.dim(0) || e.dim(1) != y.dim(1) ||
+            e.dim(2) != y.dim(2)) {
+            return invalidArgument("concatenated input " + std::to_string(i) + " " + e.describe() +
+                                   " must be channels-last like the ConvTranspose's result " + y.describe() +
+                                   " (same dtype, N, H and W)");
+        }
+        parts.push_back(&e);
+    }
+    parts.insert(parts.begin() + slot, &y);
+    int64_t total = 0;
+    for (const Tensor* p : parts) total += p->dim(3);
+    KILN_ASSIGN_OR_RETURN(Tensor * out, ctx.allocateOutput(0, y.dtype(), {y.dim(0), y.dim(1), y.dim(2), total}));
+    const int64_t rows = y.dim(0) * y.dim(1) * y.dim(2);
+    int64_t offset = 0;
+    for (const Tensor* p : parts) {
+        const int64_t c = p->dim(3);
+        for (int64_t r = 0; r < rows; ++r) copyElements(*p, r * c, *out, r * total + offset, c);
+        offset += c;
+    }
     return Status::ok();
 }
 
@@ -50,8 +98,20 @@ Status kernelFusedConvNhwc(KernelContext& ctx) {
 }
 
 Status kernelConvTransposeNhwc(KernelContext& ctx) {
-    KILN_RETURN_IF_ERROR(ctx.requireInputs(2, 3));
-    return runChannelsFirst(ctx, &kernelConvTranspose, 0b11u, {"X", "W", "B"});
+    const std::optional<int64_t> slot = ctx.attrs().get<int64_t>("kiln_concat_slot");
+    if (!slot) {
+        KILN_RETURN_IF_ERROR(ctx.requireInputs(2, 3));
+        return runChannelsFirst(ctx, &kernelConvTranspose, 0b11u, {"X", "W", "B"});
+    }
+    KILN_RETURN_IF_ERROR(ctx.requireInputs(2));
+    if (ctx.numInputs() < 4) {
+        return invalidArgument("kiln_concat_slot is set but there is nothing to concatenate: expects 4+ inputs, got " +
+                               std::to_string(ctx.numInputs()));
+    }
+    KILN_ASSIGN_OR_RETURN(const Tensor first,
+                          channelsFirstResult(ctx, &kernelConvTranspose, 0b11u, {"X", "W", "B"}, 3));
+    KILN_ASSIGN_OR_RETURN(const Tensor last, transposed(first, kToChannelsLast));
+    return concatWithOthers(ctx, last, *slot);
 }
 
 Status kernelMaxPoolNhwc(KernelContext& ctx) {

@@ -16,15 +16,20 @@
 //     ConvTranspose whose output is not exactly cuDNN's adjoint is computed whole and then cropped / zero-extended.
 //   - ConvTranspose whose kernel equals its stride (UNet's 2x2 stride-2 up-sampling; no crop, output_padding,
 //     dilation or groups) is cuBLASLt GEMMs that write the output blocks in place, bias in their epilogue
-//     (conv_transpose_gemm.h): cuDNN's backward data moved UNet's at ~15% of the copy bandwidth (H100, FP16).
+//     (conv_transpose_gemm.h): cuDNN's backward data moved UNet's at ~15% of the copy bandwidth (H100, FP16). Fused
+//     into the Concat that reads it (kiln_concat_slot), the GEMMs write its slice of the Concat's output
+//     (conv_transpose_concat.h).
 //   - float64, and any problem cuDNN refuses: the operands are permuted to NCHW in workspace, Kiln's direct kernel
 //     runs, and the result is permuted back: correct everywhere, fast nowhere.
 #include <algorithm>
+#include <optional>
+#include <string>
 
 #include "backends/cpu/nn_common.h"
 #include "backends/cuda/check.h"
 #include "backends/cuda/kernels/conv_gemm_common.h"
 #include "backends/cuda/kernels/conv_shape.h"
+#include "backends/cuda/kernels/conv_transpose_concat.h"
 #include "backends/cuda/kernels/conv_transpose_gemm.h"
 #include "backends/cuda/kernels/data_movement.h"
 #include "backends/cuda/kernels/families.h"
@@ -190,8 +195,33 @@ Status transposedCudnn(CudaKernelContext& ctx, const ConvShape& s, const DeviceT
     return shiftChannelsLast(ctx, s.dtype, buf, s.batch, s.outC, plan.full, plan.shift, s.win.out, y.data);
 }
 
+//! y = ConvTranspose(x, w) + bias for the checked problem `s`, y allocated: cuBLASLt GEMMs where the taps do not
+//! overlap, else cuDNN's backward data, else the direct kernel.
+Status convTransposeInto(CudaKernelContext& ctx, const ConvShape& s, const DeviceTensor& x, const DeviceTensor& w,
+                         const DeviceTensor* bias, DeviceTensor& y) {
+    if (y.numel() == 0) return Status::ok();
+    if (x.numel() > 0 && w.numel() > 0 && convTransposeIsGemm(s)) {
+        Status gemm = convTransposeGemm(ctx, s, x, w, bias, y);
+        if (gemm.code() != ErrorCode::kUnsupported) return gemm;
+    }
+    Status st = unsupported("empty operand");
+    if (x.numel() > 0 && w.numel() > 0) st = transposedCudnn(ctx, s, x, w, y);
+    if (st.code() == ErrorCode::kUnsupported) {
+        KILN_RETURN_IF_ERROR(directChannelsLast(ctx, s, true, x, w, y));
+    } else {
+        KILN_RETURN_IF_ERROR(st);
+    }
+    return runEpilogue(ctx, y, bias, 1, nullptr, EpilogueActivation{});
+}
+
 Status convTransposeNhwc(CudaKernelContext& ctx) {
-    KILN_RETURN_IF_ERROR(checkOperands(ctx, 3));
+    // Fused into its Concat (kiln_concat_slot): the Concat's other inputs follow X, W and B.
+    const std::optional<int64_t> slot = ctx.attrs().get<int64_t>("kiln_concat_slot");
+    KILN_RETURN_IF_ERROR(checkOperands(ctx, slot ? SIZE_MAX : 3));
+    if (slot && ctx.numInputs() < 4) {
+        return invalidArgument("kiln_concat_slot is set but there is nothing to concatenate: expects 4+ inputs, got " +
+                               std::to_string(ctx.numInputs()));
+    }
     const DeviceTensor& x = ctx.input(0);
     const DeviceTensor& w = ctx.input(1);
     KILN_ASSIGN_OR_RETURN(nn::ConvTransposeGeometry geo,
@@ -200,20 +230,12 @@ Status convTransposeNhwc(CudaKernelContext& ctx) {
     const DeviceTensor* bias = optionalInput(ctx, 2);
     KILN_RETURN_IF_ERROR(checkConvBias(bias, s.outC, s.dtype));
     KILN_RETURN_IF_ERROR(checkConvFloat(s.dtype, "ConvTransposeNhwc"));
+    if (slot) {
+        return convTransposeConcat(ctx, s, x, w, bias, *slot,
+                                   [&](DeviceTensor& y) { return convTransposeInto(ctx, s, x, w, bias, y); });
+    }
     KILN_ASSIGN_OR_RETURN(DeviceTensor * y, ctx.allocateOutput(0, s.dtype, channelsLastShape(s.outShape)));
-    if (y->numel() == 0) return Status::ok();
-    if (x.numel() > 0 && w.numel() > 0 && convTransposeIsGemm(s)) {
-        Status gemm = convTransposeGemm(ctx, s, x, w, bias, *y);
-        if (gemm.code() != ErrorCode::kUnsupported) return gemm;
-    }
-    Status st = unsupported("empty operand");
-    if (x.numel() > 0 && w.numel() > 0) st = transposedCudnn(ctx, s, x, w, *y);
-    if (st.code() == ErrorCode::kUnsupported) {
-        KILN_RETURN_IF_ERROR(directChannelsLast(ctx, s, true, x, w, *y));
-    } else {
-        KILN_RETURN_IF_ERROR(st);
-    }
-    return runEpilogue(ctx, *y, bias, 1, nullptr, EpilogueActivation{});
+    return convTransposeInto(ctx, s, x, w, bias, *y);
 }
 
 }  // namespace

@@ -29,7 +29,22 @@ bool convTransposeIsGemm(const ConvShape& s);
 Status convTransposeGemm(CudaKernelContext& ctx, const ConvShape& s, const DeviceTensor& x, const DeviceTensor& w,
                          const DeviceTensor* bias, DeviceTensor& y);
 
-//! ConvTransposes computed by convTransposeGemm in this process (tests check which path ran).
+//! Whether a slot of channels [offset, offset + m) in rows of `outChannels` keeps every row of the slot 16-byte
+//! aligned (cuBLASLt's fast kernels want that of D's pointer and leading dimension). Host only.
+bool convTransposeSliceAligned(DataType dtype, int64_t m, int64_t outChannels, int64_t offset);
+
+//! The same product written into channels [offset, offset + M) of `out` [N, OH, OW, outChannels] (a Concat's slot:
+//! the other channels are left as they are). The slot's M columns of a row are no longer next to the row's other
+//! taps, so each tap (i, j) is its own call: kH * kW strided-batched GEMMs with ldd = kW * outChannels, batch stride
+//! kH * OW * outChannels and the M bias values in the epilogue. kUnsupported when convTransposeIsGemm refuses, the
+//! slot is not aligned (convTransposeSliceAligned and the pointer), or cuBLASLt has no algorithm (with its bias
+//! epilogue): the caller then computes the slot another way (whatever was written to it is overwritten).
+Status convTransposeGemmSlice(CudaKernelContext& ctx, const ConvShape& s, const DeviceTensor& x, const DeviceTensor& w,
+                              const DeviceTensor* bias, void* out, int64_t outChannels, int64_t offset);
+
+//! ConvTransposes computed by convTransposeGemm or convTransposeGemmSlice in this process (tests check which path
+//! ran); the second counts convTransposeGemmSlice's alone.
 uint64_t convTransposeGemmRuns();
+uint64_t convTransposeGemmSliceRuns();
 
 }  // namespace kiln::cuda
