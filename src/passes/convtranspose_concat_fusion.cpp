@@ -63,7 +63,8 @@ std::optional<int64_t> gemmOutChannels(const ir::Node& convT) {
     const DataType t = x->dtype();
     if (t != DataType::kFloat32 && t != DataType::kFloat16 && t != DataType::kBFloat16) return std::nullopt;
     // The reference's geometry on data-less channels-first views, as the kernels compute it.
-    auto geo = cpu::nn::convTransposeGeometry(convT.attrs(), Tensor::wrap(t, {(*xs)[0], (*xs)[3], (*xs)[1], (*xs)[2]}, nullptr),
+    auto geo = cpu::nn::convTransposeGeometry(convT.attrs(),
+                                              Tensor::wrap(t, {(*xs)[0], (*xs)[3], (*xs)[1], (*xs)[2]}, nullptr),
                                               Tensor::wrap(t, {(*ws)[0], (*ws)[3], (*ws)[1], (*ws)[2]}, nullptr));
     if (!geo.isOk() || geo->group != 1 || geo->win.rank != 2) return std::nullopt;
     const cpu::nn::Window& win = geo->win;  // col2im's view: `in` is Y's spatial dims, `out` X's
@@ -107,7 +108,8 @@ public:
         const int64_t slot = slotOf(concat);
         if (slot < 0) return false;
         ir::Node* convT = concat.input(static_cast<size_t>(slot))->producer();
-        ir::Node* fused = ir::insertNodeAfter(graph, &concat, OpKind::kConvTransposeNhwc, convT->name(), convT->opset());
+        ir::Node* fused =
+            ir::insertNodeAfter(graph, &concat, OpKind::kConvTransposeNhwc, convT->name(), convT->opset());
         fused->setSourceIndex(convT->sourceIndex());
         fused->attrs() = convT->attrs();
         fused->attrs().set("kiln_concat_slot", slot);
@@ -116,8 +118,8 @@ public:
             if (static_cast<int64_t>(i) != slot) fused->addInput(concat.input(i));
         }
         ir::Value* y = concat.output(0);
-        ctx.verbose("convtranspose-concat-fusion: " + convT->describe() + " writes into slot " +
-                    std::to_string(slot) + " of " + concat.describe());
+        ctx.verbose("convtranspose-concat-fusion: " + convT->describe() + " writes into slot " + std::to_string(slot) +
+                    " of " + concat.describe());
         graph.removeNode(&concat);
         graph.removeNode(convT);
         fused->addOutput(y);

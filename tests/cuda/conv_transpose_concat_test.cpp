@@ -99,9 +99,9 @@ TEST(CudaConvTransposeConcat, UNetShapesInHalfBfloat16AndTf32) {
 TEST(CudaConvTransposeConcat, UnalignedSlotsAndOverlappingTapsFallBack) {
     KILN_REQUIRE_GPU();
     for (DataType t : kGemmTypes) {
-        expectFallback(t, {{2, 5, 7, 8}, {8, 2, 2, 3}, {16}, 0});         // M = 3: rows of the slot unaligned
-        expectFallback(t, {{2, 5, 7, 8}, {8, 2, 2, 16}, {3}, 1});         // the slot starts 3 channels in
-        expectFallback(t, {{2, 5, 7, 8}, {8, 2, 2, 16}, {16, 1}, 0});     // the output rows are 33 channels
+        expectFallback(t, {{2, 5, 7, 8}, {8, 2, 2, 3}, {16}, 0});                 // M = 3: rows of the slot unaligned
+        expectFallback(t, {{2, 5, 7, 8}, {8, 2, 2, 16}, {3}, 1});                 // the slot starts 3 channels in
+        expectFallback(t, {{2, 5, 7, 8}, {8, 2, 2, 16}, {16, 1}, 0});             // the output rows are 33 channels
         expectFallback(t, {{2, 5, 7, 8}, {8, 3, 3, 16}, {16}, 1, true, {2, 2}});  // overlapping taps: cuDNN
     }
     // Alignment in elements differs per dtype: 4 float32 channels are 16 bytes, 4 float16 ones are not.

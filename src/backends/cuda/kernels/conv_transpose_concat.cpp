@@ -38,8 +38,8 @@ Result<std::vector<const DeviceTensor*>> concatenatedInputs(const CudaKernelCont
         if (e.rank() != 4 || e.dtype != y.dtype || e.shape[0] != y.shape[0] || e.shape[1] != y.shape[1] ||
             e.shape[2] != y.shape[2]) {
             return invalidArgument("concatenated input " + std::to_string(i) + " " + shapeView(e).describe() +
-                                   " must be channels-last like the ConvTranspose's result " +
-                                   shapeView(y).describe() + " (same dtype, N, H and W)");
+                                   " must be channels-last like the ConvTranspose's result " + shapeView(y).describe() +
+                                   " (same dtype, N, H and W)");
         }
         parts.push_back(&e);
     }
@@ -79,9 +79,8 @@ Status convTransposeConcat(CudaKernelContext& ctx, const ConvShape& s, const Dev
     // The unfused kernel into workspace, then one strided copy into the slot.
     KILN_ASSIGN_OR_RETURN(y.data, ctx.workspace(y.byteSize()));
     KILN_RETURN_IF_ERROR(unfused(y));
-    KILN_CUDA_CHECK(
-        launchBatchedCopy({CopyPart{y.data, sliceOf(*out, yOffset), rows, m, m, total}}, dataTypeSize(s.dtype),
-                          ctx.stream()));
+    KILN_CUDA_CHECK(launchBatchedCopy({CopyPart{y.data, sliceOf(*out, yOffset), rows, m, m, total}},
+                                      dataTypeSize(s.dtype), ctx.stream()));
     gFallbacks.fetch_add(1, std::memory_order_relaxed);
     return Status::ok();
 }
