@@ -182,6 +182,9 @@ Result<BuiltNetwork> buildGuarded(NetworkDefinition& network, const BuilderConfi
     std::unique_ptr<BuilderConfig> fp32 = copyConfig(config);
     for (BuilderFlag f : {BuilderFlag::kFP16, BuilderFlag::kBF16, BuilderFlag::kTF32}) fp32->clearFlag(f);
     fp32->clearLayerPrecisions();
+    // The reference and the search's trial engines time no tactics (level 0): timing is the final build's, and a
+    // CUDA build that times every cuDNN engine config per trial made the search minutes long.
+    KILN_RETURN_IF_ERROR(fp32->setOptimizationLevel(0));
     KILN_ASSIGN_OR_RETURN(BuiltNetwork ref, buildMarked(network, *fp32, quiet));
     ++builds;
     std::vector<Sample> samples = config.getCalibrationInputs();
@@ -237,6 +240,7 @@ Result<BuiltNetwork> buildGuarded(NetworkDefinition& network, const BuilderConfi
     };
     auto evaluate = [&](const std::vector<std::string>& keep) -> Result<double> {
         KILN_ASSIGN_OR_RETURN(std::unique_ptr<BuilderConfig> c, pinned(keep));
+        KILN_RETURN_IF_ERROR(c->setOptimizationLevel(0));
         KILN_ASSIGN_OR_RETURN(BuiltNetwork b, buildUnguarded(network, *c, quiet));
         ++builds;
         KILN_ASSIGN_OR_RETURN(std::vector<Sample> got, runSamples(*b.engine, samples, "a candidate engine"));
