@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from bench_stats import summarize
+from bench_stats import maxRelErr, summarize
 
 # Tolerances of docs/cli.md's `kiln compare`, by the lowest precision an engine allows: max|kiln - ref| / max|ref|.
 TOLERANCE = {"fp32": 1e-4, "tf32": 2e-3, "fp16": 1e-2}
@@ -126,9 +126,7 @@ class Kiln:
             k, r = np.load(got).astype(np.float64), np.load(refPath).astype(np.float64)
             if k.shape != r.shape:
                 return {"ok": False, "error": f"output '{name}': kiln shape {k.shape}, torch {r.shape}"}
-            err = float(np.max(np.abs(k - r)) / max(np.max(np.abs(r)), 1e-30)) if np.all(np.isfinite(k)) else \
-                float("inf")
-            out["outputs"][name] = err
+            out["outputs"][name] = maxRelErr(k, r)
         out["max_rel_err"] = max(out["outputs"].values())
         out["within"] = out["max_rel_err"] <= out["tolerance"]
         return out

@@ -298,6 +298,10 @@ def runTask(args, settings, budget, spec, prec, batch, rest, worker, kiln, work,
             check = model["check"]
             row["kiln"]["check"] = kiln.check(engine, spec.inputName, check["input"], check["outputs"], prec,
                                               os.path.join(work, "check"), min(LIMITS["check"], max(budget.left(), 5)))
+            # PyTorch's own error at this precision on the same input, from the export (none for FP32: the reference)
+            peer = (check.get("peer_errors") or {}).get(prec)
+            if peer is not None:
+                row["kiln"]["check"]["peer_error"] = peer
             seconds += row["kiln"]["check"].get("seconds", 0)
         budget.observe("bench", name, seconds)
         if os.path.exists(engine) and not os.environ.get("KILN_BENCH_KEEP_ENGINES"):
@@ -354,6 +358,9 @@ def dryRunProblems(results) -> list:
                 break  # the later steps did not run
             if step == "check" and not s.get("within"):
                 problems.append(f"{where} kiln check: {s['max_rel_err']:.2e} above {s['tolerance']:.0e}")
+            peer = s.get("peer_error") or {}
+            if step == "check" and r["precision"] != "fp32" and not (peer.get("ok") or peer.get("unavailable")):
+                problems.append(f"{where}: no PyTorch {r['precision']} error, nor the reason it is unavailable")
         if r["kiln_tflops"] is None or r["ratios"]["kiln_vs_eager"] is None:
             problems.append(f"{where}: no Kiln TFLOP/s or ratio")
         if r["batch"] == 1 and r["precision"] == "fp16" and not (r.get("max_autotune") or {}).get("ok"):

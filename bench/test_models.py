@@ -64,6 +64,40 @@ def test_unet_is_the_seeds_at_width_64():
     assert 300e9 < flops * 64 < 400e9
 
 
+class _Scale(torch.nn.Module):
+    """A model whose ops run in FP16 on the CPU (torch 1.13 has no CPU FP16 convolution, matmul, LayerNorm or ReLU)."""
+
+    def forward(self, x):
+        return (x * 1.001 + 0.5) * x
+
+
+def test_pytorchs_own_error_at_each_reduced_precision(tmp_path):
+    """worker.py's export computes PyTorch's error at the workload's reduced precisions on the reference input: a
+    measured FP16 error where the ops run in FP16, the reason where they do not, and TF32 only on a GPU."""
+    import numpy as np
+    import worker
+    w = worker.Worker("dry", 0, "cpu", str(tmp_path))
+    spec = workloads.ModelSpec("tiny", "tiny", "x", ["y"], (3, 5, 7), "image", ["fp32", "tf32", "fp16"], [1])
+    x = models.makeInput(spec, 1, 3)
+    ref = _Scale()(x).numpy()
+    peers = w._peerErrors(_Scale(), spec, x, [ref])
+    assert set(peers) == {"tf32", "fp16"}  # FP32 is the reference itself
+    assert peers["tf32"] == {"ok": False, "unavailable": "TF32 is a CUDA mode: on the cpu, a TF32 run is the FP32 "
+                                                         "reference itself"}
+    fp16 = peers["fp16"]
+    assert fp16["ok"] and fp16["setup"] == ".half() of weights and inputs"
+    want = np.abs(_Scale()(x.half()).float().numpy() - ref).max() / np.abs(ref).max()
+    assert fp16["max_rel_err"] == fp16["outputs"]["y"] == pytest.approx(want) and 1e-5 < want < 1e-2
+
+    resnet = w.specs["resnet50"]
+    model, _ = models.build(resnet, 0, "cpu")
+    x = models.makeInput(resnet, 1, 7)
+    peers = w._peerErrors(model, resnet, x, [np.zeros((1, 1000), np.float32)])
+    if torch.__version__.startswith("1."):
+        assert not peers["fp16"]["ok"] and "not implemented for 'Half'" in peers["fp16"]["unavailable"]
+    assert next(model.parameters()).dtype == torch.float32  # the exported weights are left as they were
+
+
 def test_a_kiln_failure_is_reported_and_the_suite_goes_on(tmp_path, capsys):
     """A dry run where `kiln build` fails on BERT (as on an unsupported op): BERT's rows carry the one-line error,
     the UNet's rows still run, and the dry run exits 1."""

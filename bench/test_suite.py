@@ -1,6 +1,8 @@
 """Unit tests of the benchmark suite's parts that the dry run cannot show: the plan's order and filters, the budget,
-and the parsing of `kiln bench --export-times` (test_models.py: the models). ctest: bench.unit (label bench)."""
+the parsing of `kiln bench --export-times`, and the accuracy line (test_models.py: the models). ctest: bench.unit
+(label bench)."""
 
+import glob
 import json
 import os
 import sys
@@ -9,9 +11,10 @@ from types import SimpleNamespace
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report  # noqa: E402
 import suite  # noqa: E402
 import workloads  # noqa: E402
-from bench_stats import summarize  # noqa: E402
+from bench_stats import maxRelErr, summarize  # noqa: E402
 from kiln_runner import parseExportTimes  # noqa: E402
 
 
@@ -157,8 +160,10 @@ class FakeWorker:
         if cmd["cmd"] == "ceiling":
             return {"ok": True, "fp16_tflops": 700.0, "tf32_tflops": 350.0, "fp32_tflops": 50.0, "seconds": took}
         if cmd["cmd"] == "export":
+            peers = {"tf32": {"ok": True, "max_rel_err": 1.5e-2, "outputs": {"out": 1.5e-2}},
+                     "fp16": {"ok": False, "unavailable": "torch 1.13 on cpu: RuntimeError: no Half conv"}}
             return {"ok": True, "exporter": "torchscript", "opset": 17, "flops_per_item": 1e9, "seconds": took,
-                    "check": {"input": "in.npy", "outputs": {"out": "ref.npy"}}}
+                    "check": {"input": "in.npy", "outputs": {"out": "ref.npy"}, "peer_errors": peers}}
         return {"ok": True, "median_ms": 2.0, "items_per_s": cmd["batch"] * 500.0, "seconds": took}
 
     def kill(self):
@@ -232,3 +237,107 @@ def test_max_autotune_runs_where_it_fits(tmp_path):
                                                                       "--batches", "1"])
     assert results["rows"][0]["max_autotune"]["ok"]
     assert ("max-autotune", "resnet50", "fp16", 1) in worker.calls
+
+
+def test_batch_1_checks_carry_pytorchs_own_error_at_their_precision(tmp_path):
+    results, worker, clock = runPlan(tmp_path, "quick", 550, 25, extra=["--only", "resnet50"])
+    checks = {r["precision"]: r["kiln"]["check"] for r in results["rows"] if r["batch"] == 1}
+    assert set(checks) == {"fp32", "tf32", "fp16"}
+    assert "peer_error" not in checks["fp32"]  # PyTorch FP32 is the reference itself
+    assert checks["tf32"]["peer_error"]["max_rel_err"] == 1.5e-2
+    assert checks["fp16"]["peer_error"]["unavailable"].startswith("torch 1.13 on cpu")
+    assert not any("check" in r["kiln"] for r in results["rows"] if r["batch"] != 1)
+
+
+# ------------------------------------------------------------------------------------------------ the accuracy line
+def accuracyResults(checks):
+    """A results dict with one batch-1 row per (workload, precision, check), as report.table reads it."""
+    rows = [{"workload": w, "title": w, "precision": p, "batch": 1, "kiln": {"check": c}, "eager": {}, "ratios": {}}
+            for w, p, c in checks]
+    return {"mode": "full", "model_order": ["resnet50", "bert"], "rows": rows, "environment": {}, "ceilings": {},
+            "models": {}, "budget": {"elapsed_s": 1, "budget_s": 550, "worker_starts": 1}}
+
+
+def accuracyLine(results):
+    return next(line for line in report.table(results).splitlines() if line.startswith("accuracy,"))
+
+
+def kilnCheck(err, tol, peer=None):
+    c = {"ok": True, "max_rel_err": err, "tolerance": tol, "within": err <= tol}
+    if peer is not None:
+        c["peer_error"] = peer
+    return c
+
+
+def test_accuracy_line_shows_the_peers_error_and_says_when_kiln_is_as_bad_as_torch():
+    results = accuracyResults([
+        ("resnet50", "fp32", kilnCheck(2.4e-5, 1e-4)),
+        ("resnet50", "tf32", kilnCheck(2.1e-2, 2e-3, {"ok": True, "max_rel_err": 1.9e-2})),  # above, as torch
+        ("resnet50", "fp16", kilnCheck(5.1e-2, 1e-2, {"ok": True, "max_rel_err": 2.5e-2})),  # above, 2.04x torch's
+        ("bert", "fp16", kilnCheck(1.5e-3, 1e-2, {"ok": True, "max_rel_err": 1.2e-3}))])
+    line = accuracyLine(results)
+    assert line.startswith("accuracy, Kiln vs PyTorch FP32 (TF32 off) at batch 1, max|diff|/max|ref| (torch P: "
+                           "PyTorch's own error at precision P on the same input; 'as torch': above the bound but "
+                           "within 2x of it): ")
+    assert line.endswith("resnet50 fp32 2.4e-05 (ok 1e-04); "
+                         "resnet50 tf32 2.1e-02 (torch tf32 1.9e-02; ABOVE 2e-03, as torch); "
+                         "resnet50 fp16 5.1e-02 (torch fp16 2.5e-02; ABOVE 1e-02); "  # over 2x torch's: Kiln is worse
+                         "bert fp16 1.5e-03 (torch fp16 1.2e-03; ok 1e-02)")
+
+
+def test_exactly_twice_torchs_error_is_as_torch_and_a_zero_or_missing_one_never_is():
+    def verdict(err, peer):
+        return report._accuracy({"workload": "m", "precision": "fp16"}, kilnCheck(err, 1e-2, peer))
+
+    assert verdict(4e-2, {"ok": True, "max_rel_err": 2e-2}) == \
+        "m fp16 4.0e-02 (torch fp16 2.0e-02; ABOVE 1e-02, as torch)"
+    assert verdict(4e-2, {"ok": True, "max_rel_err": 0.0}) == "m fp16 4.0e-02 (torch fp16 0.0e+00; ABOVE 1e-02)"
+    assert verdict(float("inf"), {"ok": True, "max_rel_err": 2e-2}) == "m fp16 inf (torch fp16 2.0e-02; ABOVE 1e-02)"
+    assert verdict(4e-2, {"ok": False, "unavailable": "why"}) == "m fp16 4.0e-02 (torch fp16 n/a; ABOVE 1e-02)"
+    assert verdict(4e-2, None) == "m fp16 4.0e-02 (ABOVE 1e-02)"
+
+
+def test_an_unavailable_peer_error_says_why_under_the_table():
+    reason = "torch 1.13.0a0 on cpu: RuntimeError: \"slow_conv2d_cpu\" not implemented for 'Half'"
+    results = accuracyResults([("resnet50", "fp16", kilnCheck(3e-3, 1e-2, {"ok": False, "unavailable": reason})),
+                               ("resnet50", "fp32", {"ok": False, "error": "kiln: error: x"})])
+    text = report.table(results)
+    assert "resnet50 fp32 FAIL; resnet50 fp16 3.0e-03 (torch fp16 n/a; ok 1e-02)" in text  # sorted by precision
+    assert f"  [resnet50 fp16 b1] torch fp16 error: unavailable: {reason}" in text.splitlines()
+
+
+def test_result_files_without_the_peers_error_render_as_they_did():
+    """bench/results/ holds runs from before the field (and after): each JSON renders as the table saved with it."""
+    paths = sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "*.json")))
+    old = 0
+    for path in paths:
+        with open(path) as f:
+            results = json.load(f)
+        with open(path[:-len(".json")] + ".txt") as f:
+            assert report.table(results) == f.read().rstrip("\n"), path
+        old += not any("peer_error" in (r["kiln"].get("check") or {}) for r in results["rows"])
+    assert old >= 1
+    line = accuracyLine(accuracyResults([("resnet50", "fp16", kilnCheck(2.8e-2, 1e-2))]))
+    assert line == "accuracy, Kiln vs PyTorch FP32 (TF32 off) at batch 1, max|diff|/max|ref|: resnet50 fp16 2.8e-02 " \
+                   "(ABOVE 1e-02)"
+
+
+def test_max_rel_err():
+    assert maxRelErr([1.0, -2.0], [1.0, -4.0]) == pytest.approx(0.5)
+    assert maxRelErr([float("nan"), 0.0], [1.0, 1.0]) == float("inf")
+    with pytest.raises(ValueError, match=r"shape \(2,\), reference \(3,\)"):
+        maxRelErr([1.0, 2.0], [1.0, 2.0, 3.0])
+
+
+def test_a_dry_run_fails_when_a_check_has_no_peer_error_nor_its_reason():
+    def row(prec, check):
+        ok = {"ok": True}
+        return {"workload": "resnet50", "precision": prec, "batch": 1, "eager": ok, "compile": ok,
+                "max_autotune": ok, "kiln": {"build": ok, "bench": ok, "check": check}, "kiln_tflops": 1.0,
+                "ratios": {"kiln_vs_eager": 1.0}}
+
+    unavailable = {"ok": False, "unavailable": "TF32 is a CUDA mode"}
+    rows = [row("fp32", kilnCheck(1e-5, 1e-4)), row("tf32", kilnCheck(1e-3, 2e-3, unavailable)),
+            row("fp16", kilnCheck(1e-3, 1e-2))]
+    assert suite.dryRunProblems({"models": {}, "rows": rows}) == [
+        "resnet50 fp16 b1: no PyTorch fp16 error, nor the reason it is unavailable"]

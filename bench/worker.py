@@ -5,7 +5,8 @@ Protocol: one JSON object a line on stdin ({"cmd": ...}); each answer is one lin
 (anything else on stdout, e.g. from the compilers, is logged by suite.py and ignored). Commands:
   info                          torch/CUDA/cuDNN versions, the GPU
   ceiling n iters               matmul TFLOP/s (FP16, TF32, FP32) and copy TB/s
-  export model path exporter    the ONNX file, the reference input/output of the accuracy check, FLOPs per item
+  export model path exporter    the ONNX file, the reference input/output of the accuracy check, PyTorch's own
+                                error at each reduced precision on that input, FLOPs per item
   run model precision batch mode [compile_mode]   eager or torch.compile timing (torch_timing.timeCalls)
   quit
 Every answer has "ok"; a failure has "error" (one line) and the process goes on.
@@ -26,6 +27,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import models  # noqa: E402
 import workloads  # noqa: E402
+from bench_stats import maxRelErr  # noqa: E402
 from torch_timing import matmulCeiling, timeCalls  # noqa: E402
 
 MARK = "@@kiln-bench@@ "
@@ -139,7 +141,8 @@ class Worker:
 
     def _reference(self, model, spec):
         """The accuracy check's data: a batch-1 input and the FP32 outputs (TF32 off) of the exported weights, as
-        .npy files next to the model; also the FLOPs per item, counted on the same run."""
+        .npy files next to the model, and PyTorch's own error at the workload's reduced precisions on that input;
+        also the FLOPs per item, counted on the same run."""
         x = models.makeInput(spec, 1, self.seed + 7)
         m = copy.deepcopy(model).to(self.device)
         with _precision("fp32"):
@@ -147,34 +150,79 @@ class Worker:
         ys = y if isinstance(y, (tuple, list)) else [y]
         files = {"input": os.path.join(self.work, f"{spec.name}.check_input.npy"), "outputs": {}}
         np.save(files["input"], x.numpy())
-        for name, t in zip(spec.outputNames, ys):
+        refs = [t.float().cpu().numpy() for t in ys]
+        for name, ref in zip(spec.outputNames, refs):
             files["outputs"][name] = os.path.join(self.work, f"{spec.name}.check_{name}.npy")
-            np.save(files["outputs"][name], t.float().cpu().numpy())
-        del m
+            np.save(files["outputs"][name], ref)
+        del m, y, ys
         _release()
+        files["peer_errors"] = self._peerErrors(model, spec, x, refs)
         return {"flops_per_item": flops, "check": files}
 
-    def run(self, cmd):
-        spec = self.specs[cmd["model"]]
-        precision, batch, mode = cmd["precision"], int(cmd["batch"]), cmd["mode"]
-        base = self.model(spec.name)
+    def _peerErrors(self, model, spec, x, refs):
+        """{precision: PyTorch's own error} for each reduced precision of the workload: its timed setup (_prepared:
+        .half() and channels_last for FP16, TF32 on) on the reference input, against the FP32 reference, measured
+        as Kiln's is. Kiln's error above its bound means little on a model that is ill-conditioned at that precision
+        for anyone; this says whether it is. What cannot run here (TF32 off a GPU; FP16 convolutions, matmuls and
+        LayerNorm, which the CPU lacks in torch 1.13) is recorded as unavailable with the reason."""
+        out = {}
+        for prec in spec.precisions:
+            if prec == "fp32":
+                continue  # the reference itself
+            if prec == "tf32" and not self.device.startswith("cuda"):
+                out[prec] = {"ok": False, "unavailable": f"TF32 is a CUDA mode: on the {self.device}, a TF32 run is "
+                                                         "the FP32 reference itself"}
+                continue
+            try:
+                m, xi, setup = self._prepared(model, spec, prec, x, standin=False)
+                with _precision(prec), torch.no_grad():
+                    y = m(xi)
+                ys = y if isinstance(y, (tuple, list)) else [y]
+                if len(ys) != len(refs):
+                    raise ValueError(f"{len(ys)} outputs, the reference has {len(refs)}")
+                errors = {}
+                for name, t, ref in zip(spec.outputNames, ys, refs):
+                    try:
+                        errors[name] = maxRelErr(t.float().cpu().numpy(), ref)
+                    except ValueError as e:
+                        raise ValueError(f"output '{name}': {e}") from None
+                out[prec] = {"ok": True, "setup": setup, "outputs": errors, "max_rel_err": max(errors.values())}
+            except Exception as e:  # an op without a kernel at this dtype on this device: a result, not a failure
+                out[prec] = {"ok": False, "unavailable": f"torch {torch.__version__} on {self.device}: {oneLine(e)}"}
+            finally:
+                m = xi = y = ys = None
+                _release()
+        return out
+
+    def _prepared(self, base, spec, precision, x, standin=True):
+        """(model, input, description) as PyTorch runs at `precision`: a copy of `base` on the device, FP16 as
+        .half() of weights and inputs, images channels_last on the GPU (cuDNN's fast NHWC kernels, as in the issue's
+        figures), BERT on scaled_dot_product_attention where torch has it. The TF32 flags are the caller's
+        (_precision). The CPU has no FP16 convolutions or LayerNorm in torch 1.13: with `standin` the dry run's
+        "fp16" runs in FP32 there."""
         m = copy.deepcopy(base)
         if spec.name == "bert" and hasattr(torch.nn.functional, "scaled_dot_product_attention"):
             m.setSdpa(True)
         cuda = self.device.startswith("cuda")
-        # The CPU has no FP16 convolutions or LayerNorm in torch 1.13: the dry run's "fp16" runs in FP32 there.
-        dtype = torch.float16 if precision == "fp16" and cuda else torch.float32
-        image = spec.inputKind == "image"
+        dtype = torch.float16 if precision == "fp16" and (cuda or not standin) else torch.float32
         m = m.to(self.device, dtype)
-        x = models.makeInput(spec, batch, self.seed + batch).to(self.device)
-        if image:
+        x = x.to(self.device)
+        if spec.inputKind == "image":
             x = x.to(dtype)
-            if cuda:  # channels_last: cuDNN's fast NHWC kernels, as in the issue's figures
+            if cuda:
                 m = m.to(memory_format=torch.channels_last)
                 x = x.contiguous(memory_format=torch.channels_last)
-        out = {"precision_setup": {torch.float16: ".half() of weights and inputs", torch.float32: "float32"}[dtype]
-               + ("" if precision == "fp16" else ", TF32 " + ("on" if precision == "tf32" else "off"))
-               + ("" if dtype == torch.float16 or precision != "fp16" else " (cpu stand-in for fp16)")}
+        setup = ({torch.float16: ".half() of weights and inputs", torch.float32: "float32"}[dtype]
+                 + ("" if precision == "fp16" else ", TF32 " + ("on" if precision == "tf32" else "off"))
+                 + ("" if dtype == torch.float16 or precision != "fp16" else " (cpu stand-in for fp16)"))
+        return m, x, setup
+
+    def run(self, cmd):
+        spec = self.specs[cmd["model"]]
+        precision, batch, mode = cmd["precision"], int(cmd["batch"]), cmd["mode"]
+        m, x, setup = self._prepared(self.model(spec.name), spec, precision,
+                                     models.makeInput(spec, batch, self.seed + batch))
+        out = {"precision_setup": setup}
         fn = None
         try:
             with _precision(precision), torch.no_grad():
