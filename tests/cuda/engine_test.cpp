@@ -7,6 +7,7 @@
 #include "cuda/cuda_op_tester.h"
 #include "kiln/kiln.h"
 #include "plan/engine_file.h"
+#include "unit/api_test_util.h"
 #include "unit/model_builder.h"
 
 namespace kiln::testing {
@@ -254,13 +255,6 @@ TEST(CudaEngine, NoGpuIsAClearBuildError) {
     s.config->setBackend(Backend::kAuto);  // falls back to the CPU
     EXPECT_TRUE(s.builder.buildEngine(*s.network, *s.config).isOk());
 }
-
-//! Records what a context reports, per run.
-class RecordingProfiler final : public Profiler {
-public:
-    void reportLayerTime(const char* layerName, float ms) noexcept override { layers.emplace_back(layerName, ms); }
-    std::vector<std::pair<std::string, float>> layers;
-};
 
 TEST(CudaEngine, ProfilerGetsEveryLayerOfEachEnqueueAndInfer) {
     KILN_REQUIRE_GPU();

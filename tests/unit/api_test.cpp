@@ -255,12 +255,6 @@ TEST(Api, ManyThreadsShareOneEngine) {
     for (int t = 0; t < kThreads; ++t) EXPECT_EQ(mismatches[static_cast<size_t>(t)], 0) << "thread " << t;
 }
 
-class RecordingProfiler final : public Profiler {
-public:
-    void reportLayerTime(const char* layerName, float ms) noexcept override { layers.emplace_back(layerName, ms); }
-    std::vector<std::pair<std::string, float>> layers;
-};
-
 TEST(Api, ProfilerGetsEveryLayerOfEachRun) {
     TempDir dir;
     Built b;

@@ -1,5 +1,5 @@
 // Helpers for the tests of the public API (kiln/kiln.h): a logger that keeps what it is told, the real models'
-// folder, and optimization profiles pinned to a real model's stored test inputs.
+// folder, optimization profiles pinned to a real model's stored test inputs, and a profiler that records.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -71,5 +71,12 @@ inline bool readInputsAndPinProfile(Builder& builder, const NetworkDefinition& n
     }
     return true;
 }
+
+//! A Profiler that records every layer time a context reports, in order.
+class RecordingProfiler final : public Profiler {
+public:
+    void reportLayerTime(const char* layerName, float ms) noexcept override { layers.emplace_back(layerName, ms); }
+    std::vector<std::pair<std::string, float>> layers;
+};
 
 }  // namespace kiln::testing
