@@ -109,6 +109,7 @@ std::map<std::string, double> valueErrors(const ir::Graph& lowered, const std::v
     auto carries = [](const ir::Node& n) {
         switch (n.op()) {
             case ir::OpKind::kCast:
+            case ir::OpKind::kTransposeCast:
             case ir::OpKind::kTranspose:
             case ir::OpKind::kReshape:
             case ir::OpKind::kIdentity:
@@ -213,7 +214,8 @@ Result<BuiltNetwork> buildGuarded(NetworkDefinition& network, const BuilderConfi
         for (const auto& node : model->nodes()) modelNames.insert(node->name());
         std::set<std::string> candidates;
         for (const auto& node : low.graph->nodes()) {
-            if (node->op() == ir::OpKind::kCast || !reduced(*node, tf32) || passes::pinnedPrecision(*node)) continue;
+            const bool converts = node->op() == ir::OpKind::kCast || node->op() == ir::OpKind::kTransposeCast;
+            if (converts || !reduced(*node, tf32) || passes::pinnedPrecision(*node)) continue;
             ++loweredCount;
             if (modelNames.count(node->name()) && !node->name().empty()) candidates.insert(node->name());
         }

@@ -153,6 +153,8 @@ public:
                                      passes::PassContext& ctx) const override {
         return passes::assignGpuPrecisions(graph, policy, ctx);
     }
+    //! The CUDA TransposeCast kernel converts the channels-last engine's input and output edges in one pass.
+    bool fusesTransposeCast() const override { return true; }
 
 private:
     passes::PrecisionPolicy mPolicy;

@@ -46,6 +46,9 @@ public:
     virtual Result<int64_t> assignPrecisions(ir::Graph& graph, const PrecisionPolicy& policy, PassContext& ctx) const {
         return int64_t{0};
     }
+    //! Whether transpose-cast-fusion turns Cast → Transpose (and Transpose → Cast) into one kiln TransposeCast: worth
+    //! it where one kernel converts and permutes in a single pass over memory. Default: no.
+    virtual bool fusesTransposeCast() const { return false; }
 };
 
 }  // namespace kiln::passes

@@ -58,6 +58,10 @@ Result<int64_t> convertToNhwc(ir::Graph& graph, PassContext& ctx);
 //! from a GEMM-shaped ConvTransposeNhwc read only there → one ConvTransposeNhwc that writes into its slice of the
 //! Concat's output (the Concat's other inputs become its inputs 3..., attribute `kiln_concat_slot`).
 std::unique_ptr<Pass> createConvTransposeConcatFusion();
+//! "transpose-cast-fusion" (src/passes/transpose_cast_fusion.cpp): Cast → Transpose or Transpose → Cast between
+//! float32, float16 and bfloat16, the value between them read only there → one kiln TransposeCast (the channels-last
+//! engine's input and output edges), for backends whose hooks ask for it (BackendHooks::fusesTransposeCast).
+std::unique_ptr<Pass> createTransposeCastFusion();
 //! "layout-assignment" / "precision-assignment": the backend's hooks (no-ops by default).
 std::unique_ptr<Pass> createLayoutAssignment();
 std::unique_ptr<Pass> createPrecisionAssignment(PrecisionPolicy policy = {});

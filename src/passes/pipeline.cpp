@@ -28,6 +28,8 @@ std::vector<std::unique_ptr<Pass>> defaultPipeline(PrecisionPolicy precision) {
     p.push_back(createPrecisionAssignment(precision));
     // After the layout hook made ConvTransposeNhwc (CUDA FP16/BF16 engines only) and precision fixed the dtypes.
     p.push_back(createConvTransposeConcatFusion());
+    // The edges' Casts (precision) and Transposes (layout) exist only now.
+    p.push_back(createTransposeCastFusion());
     return p;
 }
 

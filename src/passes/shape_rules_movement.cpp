@@ -183,6 +183,7 @@ void addMovementRules(RuleTable& t) {
     t[OpKind::kReshape] = reshape;
     t[OpKind::kExpand] = expand;
     t[OpKind::kTranspose] = transpose;
+    t[OpKind::kTransposeCast] = transpose;  // kiln: Transpose's shape in the attribute `to`'s dtype
     t[OpKind::kFlatten] = flatten;
     t[OpKind::kSplit] = split;
     t[OpKind::kTile] = tile;

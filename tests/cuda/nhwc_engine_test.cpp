@@ -130,7 +130,9 @@ TEST(CudaNhwcEngine, HalfPrecisionResNetBlockRunsChannelsLast) {
         EXPECT_EQ(count(g, ir::OpKind::kMaxPoolNhwc), 1u);
         EXPECT_EQ(count(g, ir::OpKind::kGlobalAveragePoolNhwc), 1u);
         EXPECT_EQ(count(g, ir::OpKind::kFusedConv) + count(g, ir::OpKind::kConv), 0u);
-        EXPECT_EQ(count(g, ir::OpKind::kTranspose), 1u) << "one Transpose at the input, none inside";
+        // The input's Cast to FP16 and Transpose to NHWC are one TransposeCast (transpose-cast-fusion).
+        EXPECT_EQ(count(g, ir::OpKind::kTranspose), 0u) << "no Transpose inside";
+        EXPECT_EQ(count(g, ir::OpKind::kTransposeCast), 1u) << "one TransposeCast at the input";
         for (const auto& n : g.nodes()) {
             if (n->op() == ir::OpKind::kFusedConvNhwc) {
                 EXPECT_NE(n->output(0)->dtype(), DataType::kFloat32) << n->describe() << " was not lowered";
@@ -171,7 +173,8 @@ TEST(CudaNhwcEngine, HalfPrecisionUNetStepUpsamplesAsGemms) {
         const ir::Graph& g = *cuda.net.graph;
         EXPECT_EQ(count(g, ir::OpKind::kConvTransposeNhwc), 1u);
         EXPECT_EQ(count(g, ir::OpKind::kConvTranspose), 0u);
-        EXPECT_EQ(count(g, ir::OpKind::kTranspose), 2u) << "one Transpose at the input, one at the output";
+        EXPECT_EQ(count(g, ir::OpKind::kTranspose), 0u);
+        EXPECT_EQ(count(g, ir::OpKind::kTransposeCast), 2u) << "one TransposeCast at the input, one at the output";
         // The ConvTranspose writes its slot of the Concat's output itself (convtranspose-concat-fusion).
         EXPECT_EQ(count(g, ir::OpKind::kConcat), 0u);
         for (const auto& n : g.nodes()) {

@@ -28,6 +28,7 @@ KernelRegistry buildTable() {
     registerResizeKernels(r);
     registerAttentionKernels(r);
     registerGeluKernels(r);
+    registerTransposeCastKernels(r);
     return r;
 }
 }  // namespace

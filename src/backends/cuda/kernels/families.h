@@ -18,5 +18,6 @@ void registerNhwcPoolKernels(KernelRegistry& r);       // MaxPoolNhwc, AveragePo
 void registerResizeKernels(KernelRegistry& r);         // Resize, Upsample, DepthToSpace, SpaceToDepth, GridSample
 void registerAttentionKernels(KernelRegistry& r);      // kiln Attention (flash-style, tensor cores for FP16/BF16)
 void registerGeluKernels(KernelRegistry& r);           // Gelu (the fused-epilogue kernel)
+void registerTransposeCastKernels(KernelRegistry& r);  // kiln TransposeCast (the channels-last edges)
 
 }  // namespace kiln::cuda
