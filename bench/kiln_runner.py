@@ -25,8 +25,9 @@ def _oneLineError(proc: subprocess.CompletedProcess) -> str:
 
 
 class Kiln:
-    def __init__(self, exe: str, backend: str, logDir: str):
+    def __init__(self, exe: str, backend: str, logDir: str, optLevel=None):
         self.exe = exe
+        self.optLevel = optLevel
         self.backend = backend
         self.logDir = logDir
         self.benchFlags = self._benchFlags()
@@ -71,6 +72,8 @@ class Kiln:
         flags = {"fp32": ["--no-tf32"], "tf32": ["--tf32"], "fp16": ["--fp16"]}[precision]
         args = ["build", onnx, "-o", engine, "--backend", self.backend, "--shapes", _shapeArg(inputName, shape),
                 "--timing-cache", timingCache] + flags + (["--force"] if force else [])
+        if self.optLevel is not None:
+            args += ["--opt-level", str(self.optLevel)]
         proc, seconds, error = self._run(args, timeout, "kiln_build.log")
         out = {"command": "kiln " + " ".join(args), "seconds": seconds, "ok": error is None}
         if error:

@@ -94,6 +94,8 @@ def parseArgs(argv):
                    help="auto: TorchScript (dynamo=False) first, the dynamo exporter if it fails")
     p.add_argument("--opset", type=int, default=17)
     p.add_argument("--kiln-backend", help="backend of the engines (default: cuda; cpu in --dry-run)")
+    p.add_argument("--opt-level", type=int, choices=range(0, 6), metavar="0..5",
+                   help="kiln build --opt-level (tactic timing; default: kiln's own, 3)")
     p.add_argument("--streams", type=int, default=1, help="kiln bench --streams (throughput from walltime if > 1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--work-dir", help="ONNX files, engines, logs; kept (default: a temporary folder, removed at the "
@@ -170,7 +172,7 @@ def main(argv=None) -> int:
                "settings": settings, "environment": {}}
     worker = WorkerClient(args.python, "dry" if args.dry_run else "full", args.seed, work,
                           os.path.join(logs, "worker.log"))
-    kiln = Kiln(kilnExe, args.kiln_backend, logs)
+    kiln = Kiln(kilnExe, args.kiln_backend, logs, args.opt_level)
     try:
         code = run(args, settings, budget, specs, tasks, worker, kiln, work, results)
     finally:
