@@ -27,6 +27,10 @@ TestResult runIsolated(const std::string& dir, const std::string& name, const ki
                        const kiln::conformance::RunOptions& runOptions, unsigned timeoutSeconds) {
     int fds[2];
     if (pipe(fds) != 0) return kiln::conformance::runTest(dir, name, tol, runOptions);
+    // The child must not inherit unwritten output: a library that exits it through exit() would write the parent's
+    // buffered lines a second time (the GPU check's logs repeated every earlier result once per test).
+    std::cout.flush();
+    std::fflush(nullptr);
     const pid_t pid = fork();
     if (pid == 0) {
         close(fds[0]);
