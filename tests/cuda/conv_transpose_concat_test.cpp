@@ -96,19 +96,6 @@ TEST(CudaConvTransposeConcat, UNetShapesInHalfBfloat16AndTf32) {
     expectSlice(DataType::kFloat32, {{2, 16, 16, 128}, {128, 2, 2, 64}, {64}, 0}, true);
 }
 
-TEST(CudaConvTransposeConcat, ImageGroupsMatchTheReference) {
-    KILN_REQUIRE_GPU();
-    // One image per group of calls (the grouping that keeps x in L2 on large batches), batch 3: every group's
-    // pointers into x and into the slot are offset from the first.
-    cuda::setConvTransposeGemmChunkBytes(1);
-    for (DataType t : kGemmTypes) {
-        expectSlice(t, {{3, 5, 7, 32}, {32, 2, 2, 16}, {16}, 0});
-        expectSlice(t, {{3, 5, 7, 32}, {32, 2, 2, 16}, {16}, 1, false});
-        expectSlice(t, {{3, 5, 7, 8}, {8, 1, 2, 16}, {16}, 1});  // kH == 1: a group's batches fold into rows
-    }
-    cuda::setConvTransposeGemmChunkBytes(cuda::kConvTransposeGemmChunkBytes);
-}
-
 TEST(CudaConvTransposeConcat, UnalignedSlotsAndOverlappingTapsFallBack) {
     KILN_REQUIRE_GPU();
     for (DataType t : kGemmTypes) {

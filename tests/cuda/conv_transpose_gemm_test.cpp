@@ -76,20 +76,6 @@ TEST(CudaConvTransposeGemm, EveryChannelPairInHalf) {
     }
 }
 
-TEST(CudaConvTransposeGemm, ImageGroupsMatchTheReference) {
-    KILN_REQUIRE_GPU();
-    // One image per group of calls, batch 3 (large batches group images so that x stays in L2 between the calls).
-    cuda::setConvTransposeGemmChunkBytes(1);
-    for (DataType t : kGemmTypes) {
-        for (const Shape& k : {Shape{2, 2}, Shape{3, 3}, Shape{1, 2}}) {
-            const Shape x{3, 5, 7, 16}, w{16, k[0], k[1], 24};
-            SCOPED_TRACE(describe(t, x, w, true));
-            expectGemm(upsample(t, x, w), t);
-        }
-    }
-    cuda::setConvTransposeGemmChunkBytes(cuda::kConvTransposeGemmChunkBytes);
-}
-
 TEST(CudaConvTransposeGemm, UNetShapesTf32AndEquivalentAttributes) {
     KILN_REQUIRE_GPU();
     // UNet's last up-sampling at a small size: C 128 → M 64, in half, bfloat16 and TF32.

@@ -1,6 +1,5 @@
 #include "backends/cuda/kernels/conv_transpose_gemm.h"
 
-#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <type_traits>
@@ -16,7 +15,6 @@ namespace {
 
 std::atomic<uint64_t> gRuns{0};
 std::atomic<uint64_t> gSliceRuns{0};
-std::atomic<size_t> gChunkBytes{kConvTransposeGemmChunkBytes};
 
 constexpr int64_t kAlignBytes = 16;
 
@@ -48,8 +46,8 @@ Void* advance(Void* p, int64_t elements, DataType t) {
 
 //! The call for taps (i, j .. j + p.taps): D (output rows h*kH + i, columns from tap j) = A (x rows) · B_ij, plus
 //! `bias` (p.taps * M values) when not null. `y` points at the output's first element of the slot.
-LtGemm tapGemm(const TapProblem& p, DataType dtype, const void* x, const DeviceTensor& w, void* y, int64_t i, int64_t j,
-               const void* bias) {
+LtGemm tapGemm(const TapProblem& p, DataType dtype, const DeviceTensor& x, const DeviceTensor& w, void* y, int64_t i,
+               int64_t j, const void* bias) {
     LtGemm g;
     g.dtype = dtype;
     g.m = p.w;
@@ -58,7 +56,7 @@ LtGemm tapGemm(const TapProblem& p, DataType dtype, const void* x, const DeviceT
     g.lda = p.c;
     g.ldb = p.kH * p.kW * p.m;
     g.ldd = p.kW * p.yChannels;
-    g.a = x;
+    g.a = x.data;
     g.b = advance(w.data, (i * p.kW + j) * p.m, dtype);
     g.d = advance(y, (i * p.outW + j) * p.yChannels, dtype);
     g.bias = bias;
@@ -73,30 +71,11 @@ LtGemm tapGemm(const TapProblem& p, DataType dtype, const void* x, const DeviceT
     return g;
 }
 
-//! Images per group of calls: all of them when one call per image suffices or x is small; otherwise as many as keep
-//! their part of x within gChunkBytes, so that the calls after the first read it from L2 (50 MB on the H100) rather
-//! than from DRAM. A group runs all the taps' calls before the next group starts.
-int64_t imagesPerChunk(const TapProblem& p, DataType dtype) {
-    const int64_t calls = p.kH * (p.kW / p.taps);
-    const int64_t imageBytes = std::max<int64_t>(1, p.h * p.w * p.c * static_cast<int64_t>(dataTypeSize(dtype)));
-    const auto limit = static_cast<int64_t>(gChunkBytes.load(std::memory_order_relaxed));
-    if (calls <= 1 || limit <= 0 || imageBytes * p.batch <= limit) return p.batch;
-    return std::max<int64_t>(1, limit / imageBytes);
-}
-
 Status runTaps(CudaKernelContext& ctx, const TapProblem& p, DataType dtype, const DeviceTensor& x,
                const DeviceTensor& w, void* y, const void* bias) {
-    const int64_t chunk = imagesPerChunk(p, dtype);
-    const int64_t outRows = p.h * p.kH;
-    for (int64_t n0 = 0; n0 < p.batch; n0 += chunk) {
-        TapProblem q = p;
-        q.batch = std::min(chunk, p.batch - n0);
-        const void* xq = advance(static_cast<const void*>(x.data), n0 * p.h * p.w * p.c, dtype);
-        void* yq = advance(y, n0 * outRows * p.outW * p.yChannels, dtype);
-        for (int64_t i = 0; i < p.kH; ++i) {
-            for (int64_t j = 0; j < p.kW; j += p.taps) {
-                KILN_RETURN_IF_ERROR(runLtGemm(ctx, tapGemm(q, dtype, xq, w, yq, i, j, bias)));
-            }
+    for (int64_t i = 0; i < p.kH; ++i) {
+        for (int64_t j = 0; j < p.kW; j += p.taps) {
+            KILN_RETURN_IF_ERROR(runLtGemm(ctx, tapGemm(p, dtype, x, w, y, i, j, bias)));
         }
     }
     return Status::ok();
@@ -177,8 +156,6 @@ Status convTransposeGemmSlice(CudaKernelContext& ctx, const ConvShape& s, const 
     gSliceRuns.fetch_add(1, std::memory_order_relaxed);
     return Status::ok();
 }
-
-void setConvTransposeGemmChunkBytes(size_t bytes) { gChunkBytes.store(bytes, std::memory_order_relaxed); }
 
 uint64_t convTransposeGemmRuns() { return gRuns.load(std::memory_order_relaxed); }
 

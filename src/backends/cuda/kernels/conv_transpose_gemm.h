@@ -11,11 +11,8 @@
 // so the op is kH strided-batched cuBLASLt calls (one when kH == 1: the batches then fold into the rows), with the
 // bias replicated kW times as cuBLASLt's BIAS epilogue. The taps cannot share one call: along b*kH + i, D's offsets
 // are a progression but A's and B's are not. Each call reads x once, so x is read kH times and y written once.
-// When x is larger than L2, the calls go image group by image group (kConvTransposeGemmChunkBytes of x per group),
-// so that every call after a group's first reads that part of x from L2.
 #pragma once
 
-#include <cstddef>
 #include <cstdint>
 
 #include "backends/cuda/kernels/conv_shape.h"
@@ -44,14 +41,6 @@ bool convTransposeSliceAligned(DataType dtype, int64_t m, int64_t outChannels, i
 //! epilogue): the caller then computes the slot another way (whatever was written to it is overwritten).
 Status convTransposeGemmSlice(CudaKernelContext& ctx, const ConvShape& s, const DeviceTensor& x, const DeviceTensor& w,
                               const DeviceTensor* bias, void* out, int64_t outChannels, int64_t offset);
-
-//! Bytes of x per group of images (above): 16 MiB, a third of the H100's L2, leaving room for the outputs streaming
-//! through it. 0 turns the grouping off.
-inline constexpr size_t kConvTransposeGemmChunkBytes = size_t{16} << 20;
-
-//! Tests and microbenchmarks: the group size in bytes of x (0: no grouping) until set again. Not thread-safe
-//! against running ConvTransposes.
-void setConvTransposeGemmChunkBytes(size_t bytes);
 
 //! ConvTransposes computed by convTransposeGemm or convTransposeGemmSlice in this process (tests check which path
 //! ran); the second counts convTransposeGemmSlice's alone.
