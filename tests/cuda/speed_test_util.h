@@ -8,6 +8,8 @@
 #include <functional>
 #include <vector>
 
+#include "kiln/status.h"
+
 namespace kiln::testing {
 
 //! Median milliseconds of `launch` over `runs` runs after `warmups` untimed ones; each run is bracketed by events.
@@ -30,6 +32,17 @@ inline double medianMs(const std::function<cudaError_t()>& launch, int warmups =
     cudaEventDestroy(stop);
     std::sort(times.begin(), times.end());
     return times[times.size() / 2];
+}
+
+//! The same for a launcher that returns a Status: a failure fails the test (and counts as an error launch).
+inline double medianMs(const std::function<Status()>& launch, int warmups = 3, int runs = 20) {
+    return medianMs(
+        [&]() -> cudaError_t {
+            const Status st = launch();
+            EXPECT_TRUE(st.isOk()) << st.message();
+            return st.isOk() ? cudaSuccess : cudaErrorUnknown;
+        },
+        warmups, runs);
 }
 
 }  // namespace kiln::testing
