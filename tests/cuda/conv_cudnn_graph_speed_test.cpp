@@ -12,12 +12,12 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <functional>
 
 #include "backends/cuda/kernels/conv_cudnn.h"
 #include "backends/cuda/kernels/conv_cudnn_graph.h"
 #include "cuda/cuda_op_tester.h"
 #include "cuda/device_bytes_test_util.h"
+#include "cuda/speed_test_util.h"
 
 namespace kiln::testing {
 namespace {
@@ -58,31 +58,6 @@ const Layer kLayers[] = {
 };
 
 constexpr int kBatch = 256;
-
-//! Median milliseconds of `launch` over 20 runs after 3 warm-ups; negative when a run fails.
-double medianMs(const std::function<Status()>& launch) {
-    cudaEvent_t start, stop;
-    EXPECT_EQ(cudaEventCreate(&start), cudaSuccess);
-    EXPECT_EQ(cudaEventCreate(&stop), cudaSuccess);
-    std::vector<float> times;
-    bool ok = true;
-    for (int i = 0; i < 23 && ok; ++i) {
-        cudaEventRecord(start);
-        const Status st = launch();
-        cudaEventRecord(stop);
-        cudaEventSynchronize(stop);
-        ok = st.isOk();
-        EXPECT_TRUE(ok) << st.message();
-        float ms = 0;
-        cudaEventElapsedTime(&ms, start, stop);
-        if (i >= 3) times.push_back(ms);
-    }
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
-    if (!ok || times.empty()) return -1;
-    std::sort(times.begin(), times.end());
-    return times[times.size() / 2];
-}
 
 TEST(CudaConvGraphSpeed, DISABLED_ResNetLayers) {
     KILN_REQUIRE_GPU();

@@ -103,6 +103,26 @@ Status checkSpatialInput(const Tensor& x, const char* what) {
     return Status::ok();
 }
 
+Status checkConcatSlotInputs(const Tensor& y, const std::vector<const Tensor*>& others, int64_t slot) {
+    if (slot < 0 || slot > static_cast<int64_t>(others.size())) {
+        return invalidArgument("kiln_concat_slot " + std::to_string(slot) + " is outside [0, " +
+                               std::to_string(others.size()) + "] (the node concatenates " +
+                               std::to_string(others.size()) + " other inputs)");
+    }
+    for (size_t k = 0; k < others.size(); ++k) {
+        const std::string name = "concatenated input " + std::to_string(k + 3);
+        const Tensor* e = others[k];
+        if (e == nullptr) return invalidArgument(name + " is missing");
+        if (e->rank() != 4 || e->dtype() != y.dtype() || e->dim(0) != y.dim(0) || e->dim(1) != y.dim(1) ||
+            e->dim(2) != y.dim(2)) {
+            return invalidArgument(name + " " + e->describe() +
+                                   " must be channels-last like the ConvTranspose's result " + y.describe() +
+                                   " (same dtype, N, H and W)");
+        }
+    }
+    return Status::ok();
+}
+
 Result<Window> resolveWindow(const ir::Attributes& attrs, const Shape& inSpatial, const std::vector<int64_t>& kernel,
                              bool ceilMode) {
     const size_t r = inSpatial.size();

@@ -60,6 +60,12 @@ Result<std::vector<int64_t>> kernelShapeAttr(const ir::Attributes& attrs, size_t
 //! Checks an input is at least (N, C, D1) and at most 3 spatial dims; `what` names the input.
 Status checkSpatialInput(const Tensor& x, const char* what);
 
+//! The fused ConvTransposeNhwc + Concat's other inputs (inputs 3..., `others[k]` is input 3 + k, null when absent)
+//! against its ConvTranspose result `y` [N, OH, OW, M]: `slot` (kiln_concat_slot) within [0, others.size()], and
+//! every other input present and channels-last like `y` (rank 4, same dtype, N, H and W). The CPU reference and the
+//! CUDA kernel share it, so both refuse the same nodes with the same message.
+Status checkConcatSlotInputs(const Tensor& y, const std::vector<const Tensor*>& others, int64_t slot);
+
 //! Conv/ConvInteger/QLinearConv geometry: x [N, C, in...], w [M, C/group, k...] and the resolved window.
 struct ConvGeometry {
     int64_t batch = 0, inC = 0, outC = 0, group = 1;

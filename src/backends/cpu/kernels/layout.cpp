@@ -11,6 +11,7 @@
 
 #include "backends/cpu/data_movement.h"
 #include "backends/cpu/kernel.h"
+#include "backends/cpu/nn_common.h"
 
 namespace kiln::cpu {
 
@@ -58,24 +59,9 @@ Status runChannelsFirst(KernelContext& ctx, KernelFn base, uint32_t channelsLast
 
 //! The fused ConvTransposeNhwc + Concat (see the top of the file): `y` is the ConvTranspose's channels-last result.
 Status concatWithOthers(KernelContext& ctx, const Tensor& y, int64_t slot) {
-    const size_t others = ctx.numInputs() - 3;
-    if (slot < 0 || slot > static_cast<int64_t>(others)) {
-        return invalidArgument("kiln_concat_slot " + std::to_string(slot) + " is outside [0, " +
-                               std::to_string(others) + "] (the node concatenates " + std::to_string(others) +
-                               " other inputs)");
-    }
     std::vector<const Tensor*> parts;
-    for (size_t i = 3; i < ctx.numInputs(); ++i) {
-        if (!ctx.hasInput(i)) return invalidArgument("concatenated input " + std::to_string(i) + " is missing");
-        const Tensor& e = ctx.input(i);
-        if (e.rank() != 4 || e.dtype() != y.dtype() || e.dim(0) != y.dim(0) || e.dim(1) != y.dim(1) ||
-            e.dim(2) != y.dim(2)) {
-            return invalidArgument("concatenated input " + std::to_string(i) + " " + e.describe() +
-                                   " must be channels-last like the ConvTranspose's result " + y.describe() +
-                                   " (same dtype, N, H and W)");
-        }
-        parts.push_back(&e);
-    }
+    for (size_t i = 3; i < ctx.numInputs(); ++i) parts.push_back(ctx.hasInput(i) ? &ctx.input(i) : nullptr);
+    KILN_RETURN_IF_ERROR(nn::checkConcatSlotInputs(y, parts, slot));
     parts.insert(parts.begin() + slot, &y);
     int64_t total = 0;
     for (const Tensor* p : parts) total += p->dim(3);

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/cpu/nn_common.h"
 #include "backends/cuda/check.h"
 #include "backends/cuda/kernels/conv_gemm_common.h"
 #include "backends/cuda/kernels/conv_transpose_gemm.h"
@@ -23,26 +24,15 @@ void* sliceOf(const DeviceTensor& out, int64_t offset) {
 //! The concatenated inputs (3...) after the CPU reference's checks against the result shape `y` [N, OH, OW, M].
 Result<std::vector<const DeviceTensor*>> concatenatedInputs(const CudaKernelContext& ctx, const DeviceTensor& y,
                                                             int64_t slot) {
-    const size_t others = ctx.numInputs() - 3;
-    if (slot < 0 || slot > static_cast<int64_t>(others)) {
-        return invalidArgument("kiln_concat_slot " + std::to_string(slot) + " is outside [0, " +
-                               std::to_string(others) + "] (the node concatenates " + std::to_string(others) +
-                               " other inputs)");
-    }
     std::vector<const DeviceTensor*> parts;
+    std::vector<Tensor> views;  // data-less, for the shared checks; reserved, so their addresses stay put
+    views.reserve(ctx.numInputs());
+    std::vector<const Tensor*> checked;
     for (size_t i = 3; i < ctx.numInputs(); ++i) {
-        if (ctx.inputs[i] == nullptr) {
-            return invalidArgument("concatenated input " + std::to_string(i) + " is missing");
-        }
-        const DeviceTensor& e = ctx.input(i);
-        if (e.rank() != 4 || e.dtype != y.dtype || e.shape[0] != y.shape[0] || e.shape[1] != y.shape[1] ||
-            e.shape[2] != y.shape[2]) {
-            return invalidArgument("concatenated input " + std::to_string(i) + " " + shapeView(e).describe() +
-                                   " must be channels-last like the ConvTranspose's result " + shapeView(y).describe() +
-                                   " (same dtype, N, H and W)");
-        }
-        parts.push_back(&e);
+        parts.push_back(ctx.inputs[i]);
+        checked.push_back(ctx.inputs[i] != nullptr ? &views.emplace_back(shapeView(*ctx.inputs[i])) : nullptr);
     }
+    KILN_RETURN_IF_ERROR(cpu::nn::checkConcatSlotInputs(shapeView(y), checked, slot));
     return parts;
 }
 
