@@ -54,6 +54,10 @@ std::unique_ptr<Pass> createElementwiseClaim();
 //! channels-last (kiln FusedConvNhwc, MaxPoolNhwc, ...), with Transposes only where an NCHW reader or a graph
 //! input/output needs them. The CUDA backend's layout hook runs it for FP16/BF16 engines. Returns the rewrites made.
 Result<int64_t> convertToNhwc(ir::Graph& graph, PassContext& ctx);
+//! "concat-conv-split" (src/passes/concat_conv_split.cpp): a channels-last FP16/BF16 convolution of a Concat along
+//! channels → one convolution per concatenated input over its slice of the weights, chained through the residual
+//! input (the Concat disappears).
+std::unique_ptr<Pass> createConcatConvSplit();
 //! "convtranspose-concat-fusion" (src/passes/convtranspose_concat_fusion.cpp): a channels-last Concat with an input
 //! from a GEMM-shaped ConvTransposeNhwc read only there → one ConvTransposeNhwc that writes into its slice of the
 //! Concat's output (the Concat's other inputs become its inputs 3..., attribute `kiln_concat_slot`).

@@ -26,6 +26,9 @@ std::vector<std::unique_ptr<Pass>> defaultPipeline(PrecisionPolicy precision) {
     p.push_back(createElementwiseClaim());
     p.push_back(createLayoutAssignment());
     p.push_back(createPrecisionAssignment(precision));
+    // A Concat read by a convolution goes first (the convolution splits over its inputs); the ConvTranspose fusion
+    // then takes the Concats that remain.
+    p.push_back(createConcatConvSplit());
     // After the layout hook made ConvTransposeNhwc (CUDA FP16/BF16 engines only) and precision fixed the dtypes.
     p.push_back(createConvTransposeConcatFusion());
     // The edges' Casts (precision) and Transposes (layout) exist only now.

@@ -191,4 +191,41 @@ Result<std::vector<std::string>> graphConvTactics(const CudnnConvProblem& p, boo
     return out;
 }
 
+Result<std::vector<std::string>> graphConvKnobNeighbours(const CudnnConvProblem& p, bool hasZ, bool relu,
+                                                         const std::string& tactic, size_t perKnob) {
+    std::vector<std::string> out;
+    const std::optional<GraphTactic> base = decodeGraphTactic(tactic);
+    if (!base || !graphConvServes(p) || perKnob == 0) return out;
+    KILN_ASSIGN_OR_RETURN(std::shared_ptr<ProblemPlans> entry, problemPlans(p, hasZ, relu));
+    std::vector<KnobRange> ranges;
+    {
+        std::lock_guard<std::mutex> lock(entry->mutex);
+        if (!entry->graph) return out;
+        Result<std::vector<KnobRange>> got = engineKnobRanges(*entry->graph, base->config.engine);
+        if (!got) return got.status().code() == ErrorCode::kUnsupported ? Result<std::vector<std::string>>(out)
+                                                                         : Result<std::vector<std::string>>(got.status());
+        ranges = std::move(got).value();
+    }
+    for (const KnobRange& r : ranges) {
+        const int64_t steps = (r.max - r.min) / r.stride + 1;
+        const int64_t every = std::max<int64_t>(1, (steps + static_cast<int64_t>(perKnob) - 1) /
+                                                       static_cast<int64_t>(perKnob));
+        for (int64_t s = 0; s < steps; s += every) {
+            GraphConfig c = base->config;
+            const int64_t value = r.min + s * r.stride;
+            bool found = false, same = false;
+            for (auto& [type, v] : c.knobs) {
+                if (type != r.type) continue;
+                found = true;
+                same = v == value;
+                v = value;
+            }
+            if (same) continue;
+            if (!found) c.knobs.emplace_back(r.type, value);
+            out.push_back(encodeGraphTactic(GraphTactic{c, 0}));
+        }
+    }
+    return out;
+}
+
 }  // namespace kiln::cuda

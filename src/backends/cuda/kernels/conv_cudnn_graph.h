@@ -73,6 +73,12 @@ bool isGraphTactic(const std::string& text);
 Result<std::vector<std::string>> graphConvTactics(const CudnnConvProblem& p, bool hasZ, bool relu, size_t budget,
                                                   size_t max);
 
+//! Benchmarks: the configs one knob away from `tactic`'s (same engine; each knob cuDNN lists for it set to each other
+//! value of its range, at most `perKnob` values spread over the range), as tactics. Empty when `tactic` is not a
+//! graph tactic or its engine does not apply. Some of them cuDNN refuses when a plan is built.
+Result<std::vector<std::string>> graphConvKnobNeighbours(const CudnnConvProblem& p, bool hasZ, bool relu,
+                                                         const std::string& tactic, size_t perKnob);
+
 //! How many fused convolutions ran through a graph plan since the process started (tests check the path taken).
 uint64_t cudnnGraphConvRuns();
 

@@ -283,13 +283,52 @@ Result<std::vector<GraphConfig>> rankGraphConfigs(const FusedConvGraph& graph, s
     return out;
 }
 
-Result<GraphPlan> buildGraphPlan(cudnnHandle_t handle, const FusedConvGraph& graph, const GraphConfig& config) {
-    GraphPlan p;
+namespace {
+
+//! The finalized engine `index` of `graph`.
+Result<BackendDesc> makeEngine(const FusedConvGraph& graph, int64_t index) {
     KILN_ASSIGN_OR_RETURN(BackendDesc engine, BackendDesc::create(CUDNN_BACKEND_ENGINE_DESCRIPTOR, "engine"));
     KILN_RETURN_IF_ERROR(engine.setDesc(CUDNN_ATTR_ENGINE_OPERATION_GRAPH, graph.graph, "ENGINE_OPERATION_GRAPH"));
-    KILN_RETURN_IF_ERROR(
-        engine.set(CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &config.engine, "ENGINE_GLOBAL_INDEX"));
+    KILN_RETURN_IF_ERROR(engine.set(CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &index, "ENGINE_GLOBAL_INDEX"));
     KILN_RETURN_IF_ERROR(engine.finalize("engine"));
+    return engine;
+}
+
+}  // namespace
+
+Result<std::vector<KnobRange>> engineKnobRanges(const FusedConvGraph& graph, int64_t engine) {
+    KILN_ASSIGN_OR_RETURN(BackendDesc e, makeEngine(graph, engine));
+    std::vector<BackendDesc> infos;
+    KILN_ASSIGN_OR_RETURN(const int64_t count, getDescriptors(e, CUDNN_ATTR_ENGINE_KNOB_INFO,
+                                                              CUDNN_BACKEND_KNOB_INFO_DESCRIPTOR,
+                                                              CUDNN_KNOB_TYPE_COUNTS, "ENGINE_KNOB_INFO", infos));
+    std::vector<KnobRange> out;
+    for (int64_t i = 0; i < count; ++i) {
+        const cudnnBackendDescriptor_t k = infos[static_cast<size_t>(i)].get();
+        cudnnBackendKnobType_t type{};
+        KnobRange r;
+        int64_t got = 0;
+        KILN_RETURN_IF_ERROR(
+            backendStatus(cudnnBackendGetAttribute(k, CUDNN_ATTR_KNOB_INFO_TYPE, CUDNN_TYPE_KNOB_TYPE, 1, &got, &type),
+                          "cudnnBackendGetAttribute(KNOB_INFO_TYPE)"));
+        const std::pair<cudnnBackendAttributeName_t, int64_t*> values[] = {
+            {CUDNN_ATTR_KNOB_INFO_MINIMUM_VALUE, &r.min},
+            {CUDNN_ATTR_KNOB_INFO_MAXIMUM_VALUE, &r.max},
+            {CUDNN_ATTR_KNOB_INFO_STRIDE, &r.stride}};
+        for (const auto& [name, value] : values) {
+            KILN_RETURN_IF_ERROR(backendStatus(cudnnBackendGetAttribute(k, name, CUDNN_TYPE_INT64, 1, &got, value),
+                                               "cudnnBackendGetAttribute(KNOB_INFO value)"));
+        }
+        r.type = static_cast<int64_t>(type);
+        r.stride = std::max<int64_t>(r.stride, 1);
+        out.push_back(r);
+    }
+    return out;
+}
+
+Result<GraphPlan> buildGraphPlan(cudnnHandle_t handle, const FusedConvGraph& graph, const GraphConfig& config) {
+    GraphPlan p;
+    KILN_ASSIGN_OR_RETURN(BackendDesc engine, makeEngine(graph, config.engine));
     std::vector<cudnnBackendDescriptor_t> rawKnobs;
     for (const auto& [type, value] : config.knobs) {
         KILN_ASSIGN_OR_RETURN(BackendDesc k, BackendDesc::create(CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR, "knob choice"));

@@ -72,6 +72,13 @@ struct GraphConfig {
 //! `max`. Empty when cuDNN has none.
 Result<std::vector<GraphConfig>> rankGraphConfigs(const FusedConvGraph& graph, size_t max);
 
+//! One knob of an engine: the values min, min + stride, ..., max that cuDNN says it takes.
+struct KnobRange {
+    int64_t type = 0, min = 0, max = 0, stride = 1;
+};
+//! The knobs engine `engine` (a global index) has for `graph`; kUnsupported when the engine does not apply.
+Result<std::vector<KnobRange>> engineKnobRanges(const FusedConvGraph& graph, int64_t engine);
+
 //! An execution plan of `graph` for `config` on `handle`, with the workspace it needs.
 struct GraphPlan {
     std::vector<BackendDesc> parts;  //!< Engine, knob choices, engine config.
