@@ -111,11 +111,12 @@ public:
             const Part& part = parts[i];
             const bool last = i + 1 == parts.size();
             KILN_ASSIGN_OR_RETURN(Tensor slice, channelSlice(w, part.offset, part.channels));
-            KILN_ASSIGN_OR_RETURN(ir::Value * wi, ir::addConstant(graph, conv->input(1)->name() + "_split" +
-                                                                             std::to_string(i), std::move(slice)));
-            ir::Node* n = graph.insertNode(at + i, OpKind::kFusedConvNhwc,
-                                           last ? conv->name() : conv->name() + "/split" + std::to_string(i),
-                                           conv->opset());
+            KILN_ASSIGN_OR_RETURN(
+                ir::Value * wi,
+                ir::addConstant(graph, conv->input(1)->name() + "_split" + std::to_string(i), std::move(slice)));
+            ir::Node* n =
+                graph.insertNode(at + i, OpKind::kFusedConvNhwc,
+                                 last ? conv->name() : conv->name() + "/split" + std::to_string(i), conv->opset());
             n->setSourceIndex(conv->sourceIndex());
             n->attrs() = conv->attrs();
             if (!last) {
@@ -145,7 +146,8 @@ public:
 private:
     //! The convolution that reads `concat` and may be split over its inputs; null otherwise.
     ir::Node* convOf(const ir::Node& concat) const {
-        if (concat.op() != OpKind::kConcat || concat.inputs().size() < 2 || concat.outputs().size() != 1) return nullptr;
+        if (concat.op() != OpKind::kConcat || concat.inputs().size() < 2 || concat.outputs().size() != 1)
+            return nullptr;
         const ir::Value* cat = concat.output(0);
         const int64_t axis = concat.attrs().getInt("axis", 0);
         if (staticChannels(cat) < 0 || (axis != 3 && axis != -1)) return nullptr;

@@ -24,7 +24,8 @@ struct SplitOptions {
     int64_t kernel = 3;
 };
 
-//! Inputs p0, p1, ... [2, c_i, 5, 6] → a 1x1 Conv each (so that they are channels-last) → Concat on channels → Conv (8 outputs, kernel k, pad k/2) [+ residual] → Relu.
+//! Inputs p0, p1, ... [2, c_i, 5, 6] → a 1x1 Conv each (so that they are channels-last) → Concat on channels → Conv (8
+//! outputs, kernel k, pad k/2) [+ residual] → Relu.
 void splitGraph(GraphBuilder& b, const SplitOptions& o) {
     std::vector<std::string> names;
     int64_t total = 0;

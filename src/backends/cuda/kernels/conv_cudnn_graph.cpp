@@ -202,14 +202,15 @@ Result<std::vector<std::string>> graphConvKnobNeighbours(const CudnnConvProblem&
         std::lock_guard<std::mutex> lock(entry->mutex);
         if (!entry->graph) return out;
         Result<std::vector<KnobRange>> got = engineKnobRanges(*entry->graph, base->config.engine);
-        if (!got) return got.status().code() == ErrorCode::kUnsupported ? Result<std::vector<std::string>>(out)
-                                                                         : Result<std::vector<std::string>>(got.status());
+        if (!got)
+            return got.status().code() == ErrorCode::kUnsupported ? Result<std::vector<std::string>>(out)
+                                                                  : Result<std::vector<std::string>>(got.status());
         ranges = std::move(got).value();
     }
     for (const KnobRange& r : ranges) {
         const int64_t steps = (r.max - r.min) / r.stride + 1;
-        const int64_t every = std::max<int64_t>(1, (steps + static_cast<int64_t>(perKnob) - 1) /
-                                                       static_cast<int64_t>(perKnob));
+        const int64_t every =
+            std::max<int64_t>(1, (steps + static_cast<int64_t>(perKnob) - 1) / static_cast<int64_t>(perKnob));
         for (int64_t s = 0; s < steps; s += every) {
             GraphConfig c = base->config;
             const int64_t value = r.min + s * r.stride;

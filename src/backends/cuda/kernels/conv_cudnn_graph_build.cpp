@@ -289,7 +289,8 @@ namespace {
 Result<BackendDesc> makeEngine(const FusedConvGraph& graph, int64_t index) {
     KILN_ASSIGN_OR_RETURN(BackendDesc engine, BackendDesc::create(CUDNN_BACKEND_ENGINE_DESCRIPTOR, "engine"));
     KILN_RETURN_IF_ERROR(engine.setDesc(CUDNN_ATTR_ENGINE_OPERATION_GRAPH, graph.graph, "ENGINE_OPERATION_GRAPH"));
-    KILN_RETURN_IF_ERROR(engine.set(CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &index, "ENGINE_GLOBAL_INDEX"));
+    KILN_RETURN_IF_ERROR(
+        engine.set(CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &index, "ENGINE_GLOBAL_INDEX"));
     KILN_RETURN_IF_ERROR(engine.finalize("engine"));
     return engine;
 }
@@ -299,9 +300,9 @@ Result<BackendDesc> makeEngine(const FusedConvGraph& graph, int64_t index) {
 Result<std::vector<KnobRange>> engineKnobRanges(const FusedConvGraph& graph, int64_t engine) {
     KILN_ASSIGN_OR_RETURN(BackendDesc e, makeEngine(graph, engine));
     std::vector<BackendDesc> infos;
-    KILN_ASSIGN_OR_RETURN(const int64_t count, getDescriptors(e, CUDNN_ATTR_ENGINE_KNOB_INFO,
-                                                              CUDNN_BACKEND_KNOB_INFO_DESCRIPTOR,
-                                                              CUDNN_KNOB_TYPE_COUNTS, "ENGINE_KNOB_INFO", infos));
+    KILN_ASSIGN_OR_RETURN(const int64_t count,
+                          getDescriptors(e, CUDNN_ATTR_ENGINE_KNOB_INFO, CUDNN_BACKEND_KNOB_INFO_DESCRIPTOR,
+                                         CUDNN_KNOB_TYPE_COUNTS, "ENGINE_KNOB_INFO", infos));
     std::vector<KnobRange> out;
     for (int64_t i = 0; i < count; ++i) {
         const cudnnBackendDescriptor_t k = infos[static_cast<size_t>(i)].get();
@@ -311,10 +312,9 @@ Result<std::vector<KnobRange>> engineKnobRanges(const FusedConvGraph& graph, int
         KILN_RETURN_IF_ERROR(
             backendStatus(cudnnBackendGetAttribute(k, CUDNN_ATTR_KNOB_INFO_TYPE, CUDNN_TYPE_KNOB_TYPE, 1, &got, &type),
                           "cudnnBackendGetAttribute(KNOB_INFO_TYPE)"));
-        const std::pair<cudnnBackendAttributeName_t, int64_t*> values[] = {
-            {CUDNN_ATTR_KNOB_INFO_MINIMUM_VALUE, &r.min},
-            {CUDNN_ATTR_KNOB_INFO_MAXIMUM_VALUE, &r.max},
-            {CUDNN_ATTR_KNOB_INFO_STRIDE, &r.stride}};
+        const std::pair<cudnnBackendAttributeName_t, int64_t*> values[] = {{CUDNN_ATTR_KNOB_INFO_MINIMUM_VALUE, &r.min},
+                                                                           {CUDNN_ATTR_KNOB_INFO_MAXIMUM_VALUE, &r.max},
+                                                                           {CUDNN_ATTR_KNOB_INFO_STRIDE, &r.stride}};
         for (const auto& [name, value] : values) {
             KILN_RETURN_IF_ERROR(backendStatus(cudnnBackendGetAttribute(k, name, CUDNN_TYPE_INT64, 1, &got, value),
                                                "cudnnBackendGetAttribute(KNOB_INFO value)"));
