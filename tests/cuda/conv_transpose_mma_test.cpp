@@ -6,8 +6,8 @@
 //   inside a wider Concat row, bias or none; the channels outside the slot must keep their sentinel;
 // - UNet's up.3 (x [1, 256, 256, 128] → 64 of 128 channels) against the cuBLASLt path;
 // - what convTransposeMmaSupports accepts (host only).
-// Which engine the graph's ConvTransposes take is tested in conv_transpose_gemm_test.cpp, conv_transpose_concat_test.cpp
-// and nhwc_engine_test.cpp.
+// Which engine the graph's ConvTransposes take is tested in conv_transpose_gemm_test.cpp,
+// conv_transpose_concat_test.cpp and nhwc_engine_test.cpp.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -163,12 +163,11 @@ void expectSlot(DataType t, const Problem& p, const std::vector<uint16_t>& got, 
             if (ok) continue;
             if (++bad <= 8) {
                 const int64_t ow = pix % p.ow(), oh = pix / p.ow() % p.oh(), n = pix / p.ow() / p.oh();
-                ADD_FAILURE() << "(n " << n << ", oh " << oh << ", ow " << ow << ", channel " << ch << ") = input pixel ("
-                              << n << ", " << oh / p.kH << ", " << ow / p.kW << ") tap (" << oh % p.kH << ", "
-                              << ow % p.kW << ") "
+                ADD_FAILURE() << "(n " << n << ", oh " << oh << ", ow " << ow << ", channel " << ch
+                              << ") = input pixel (" << n << ", " << oh / p.kH << ", " << ow / p.kW << ") tap ("
+                              << oh % p.kH << ", " << ow % p.kW << ") "
                               << (inSlot ? "slot channel " + std::to_string(ch - p.offset) + ": got " +
-                                               std::to_string(toDouble(t, bits)) + ", want " +
-                                               std::to_string(expected)
+                                               std::to_string(toDouble(t, bits)) + ", want " + std::to_string(expected)
                                          : std::string("outside the slot: overwritten"));
             }
         }
@@ -249,9 +248,9 @@ TEST(CudaConvTransposeMma, UNetUp3MatchesCublasLt) {
             }
             int64_t bad = 0;
             for (size_t i = 0; i < elems; ++i) {
-                const bool same = g[i] == wv[i] ||
-                                  (g[i] != kSentinel && wv[i] != kSentinel &&
-                                   std::fabs(toDouble(t, g[i]) - toDouble(t, wv[i])) <= scaledTolerance(t) * maxAbs);
+                const bool same =
+                    g[i] == wv[i] || (g[i] != kSentinel && wv[i] != kSentinel &&
+                                      std::fabs(toDouble(t, g[i]) - toDouble(t, wv[i])) <= scaledTolerance(t) * maxAbs);
                 if (!same && ++bad <= 8) {
                     ADD_FAILURE() << "element " << i << " (pixel " << i / total << ", channel " << i % total
                                   << "): Kiln " << toDouble(t, g[i]) << ", cuBLASLt " << toDouble(t, wv[i]);

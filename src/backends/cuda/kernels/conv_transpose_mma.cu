@@ -12,7 +12,8 @@
 //   and written with 16-byte stores: a thread's 8 columns lie in one tap (M % 8 == 0), so each store is 16 bytes of
 //   one output pixel's slot, and the 16 threads of a row cover its taps' runs of M channels contiguously.
 // Shared memory: 2 stages x (128 x 40 + 32 x 136) elements = 37 KB (rows padded by 16 bytes so that ldmatrix and the
-// staging are free of bank conflicts), plus 1 KB of per-row output offsets; static, so two CTAs fit an SM.
+// staging are free of bank conflicts), plus 1 KB of per-row output offsets; static. The launch bounds ask for two CTAs
+// per SM (<= 128 registers: 124 with sm_90's ptxas, no spills, with each thread's load addresses computed once).
 #include "backends/cuda/kernels/conv_transpose_mma.h"
 
 #include "backends/cuda/kernels/common.cuh"
@@ -41,7 +42,8 @@ constexpr int kOutPad = kBN + 8;
 constexpr int kAStage = kBM * kAPad;
 constexpr int kBStage = kBK * kBPad;
 constexpr int kPipeElems = kStages * (kAStage + kBStage);
-constexpr int kSharedElems = kPipeElems > kBM * kOutPad ? kPipeElems : kBM * kOutPad;
+constexpr int kOutElems = kBM * kOutPad;  // the staging tile of the epilogue
+constexpr int kSharedElems = kPipeElems > kOutElems ? kPipeElems : kOutElems;
 static_assert(kBN / 8 * kBM % kThreads == 0 && kThreads % (kBN / 8) == 0, "epilogue: whole rows per pass");
 static_assert(kNt % 2 == 0 && kBK % 16 == 0, "B fragments come in pairs of n8 tiles, K in steps of 16");
 
@@ -65,24 +67,51 @@ struct Args {
     int colTiles;
 };
 
-//! Stage buffers ← K chunk [k0, k0 + kBK) of x's rows [row0, row0 + kBM) and of the weights' columns [n0, n0 + kBN).
+//! This thread's share of every stage's loads (kThreads threads, two 16-byte pieces of A and two of B each): where
+//! its pieces come from at k0 = 0 and whether their row / column exists, so a stage adds k0 and checks only K.
 template <typename T>
-__device__ __forceinline__ void loadStage(const Args<T>& a, T* sA, T* sB, int64_t row0, int n0, int k0) {
-    constexpr int kAChunks = kBK / 8;  // 16-byte pieces per row of the A tile
-    for (int q = threadIdx.x; q < kBM * kAChunks; q += kThreads) {
-        const int r = q / kAChunks;
-        const int kc = q % kAChunks * 8;
-        const bool valid = row0 + r < a.rows && k0 + kc < a.c;
-        cpAsync16(sA + r * kAPad + kc, valid ? a.x + (row0 + r) * a.c + k0 + kc : a.x, valid);
+struct LoadPlan {
+    static constexpr int kAChunks = kBK / 8;  // 16-byte pieces per row of the A tile
+    static constexpr int kBChunks = kBN / 8;
+    static_assert(kBM * kAChunks == 2 * kThreads && kBK * kBChunks == 2 * kThreads, "two pieces of each per thread");
+
+    const T* a;  //!< x at (row0 + tid / kAChunks, kc); the second piece is kBM / 2 rows further
+    const T* b;  //!< W at (tid / kBChunks, n0 + nc); the second piece is kBK / 2 rows further
+    int kc, kr, nc;
+    bool aRow[2], bCol;
+
+    __device__ __forceinline__ LoadPlan(const Args<T>& g, int64_t row0, int n0) {
+        const int tid = static_cast<int>(threadIdx.x);
+        const int r = tid / kAChunks;
+        kc = tid % kAChunks * 8;
+        kr = tid / kBChunks;
+        nc = tid % kBChunks * 8;
+        aRow[0] = row0 + r < g.rows;
+        aRow[1] = row0 + r + kBM / 2 < g.rows;
+        bCol = n0 + nc < g.cols;
+        a = g.x + (row0 + r) * g.c + kc;
+        b = g.w + static_cast<int64_t>(kr) * g.cols + n0 + nc;
     }
-    constexpr int kBChunks = kBN / 8;
-    for (int q = threadIdx.x; q < kBK * kBChunks; q += kThreads) {
-        const int kr = q / kBChunks;
-        const int nc = q % kBChunks * 8;
-        const bool valid = k0 + kr < a.c && n0 + nc < a.cols;
-        cpAsync16(sB + kr * kBPad + nc, valid ? a.w + static_cast<int64_t>(k0 + kr) * a.cols + n0 + nc : a.w, valid);
+
+    //! Stage buffers ← K chunk [k0, k0 + kBK) (zeros past the rows, C and the columns).
+    __device__ __forceinline__ void load(const Args<T>& g, T* sA, T* sB, int k0) const {
+        const int r = static_cast<int>(threadIdx.x) / kAChunks;
+        const bool kIn = k0 + kc < g.c;
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            const bool valid = kIn && aRow[h];
+            const T* src = a + static_cast<int64_t>(h) * (kBM / 2) * g.c + k0;
+            cpAsync16(sA + (r + h * kBM / 2) * kAPad + kc, valid ? src : g.x, valid);
+        }
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            const int row = kr + h * kBK / 2;
+            const bool valid = bCol && k0 + row < g.c;
+            const T* src = b + static_cast<int64_t>(k0 + h * kBK / 2) * g.cols;
+            cpAsync16(sB + row * kBPad + nc, valid ? src : g.w, valid);
+        }
     }
-}
+};
 
 //! acc += the warp's 64 x 32 block of A (its rows of sA) · B (its columns of sB) over one stage's kBK.
 template <typename T>
@@ -129,7 +158,8 @@ __global__ void __launch_bounds__(kThreads, 2) convTransposeMmaKernel(const Args
     const int64_t row0 = static_cast<int64_t>(blockIdx.x / static_cast<unsigned>(a.colTiles)) * kBM;
 
     const int kTiles = (a.c + kBK - 1) / kBK;
-    loadStage(a, smem, smem + kAStage, row0, n0, 0);
+    const LoadPlan<T> plan(a, row0, n0);
+    plan.load(a, smem, smem + kAStage, 0);
     cpAsyncCommit();
 
     // Row r = (n * H + h) * W + w is output pixel ((n * H + h) * kH + i) * OW + w * kW + j for tap (i, j).
@@ -157,7 +187,7 @@ __global__ void __launch_bounds__(kThreads, 2) convTransposeMmaKernel(const Args
     for (int kt = 0; kt < kTiles; ++kt) {
         if (kt + 1 < kTiles) {
             T* next = smem + (kt + 1) % kStages * (kAStage + kBStage);
-            loadStage(a, next, next + kAStage, row0, n0, (kt + 1) * kBK);
+            plan.load(a, next, next + kAStage, (kt + 1) * kBK);
         }
         cpAsyncCommit();  // possibly empty: keeps "all but the newest group" meaning chunk kt
         cpAsyncWait<1>();

@@ -24,8 +24,8 @@ namespace kiln::cuda {
 struct ConvTransposeMmaParams {
     const void* input = nullptr;    //!< x
     const void* weights = nullptr;  //!< W
-    const void* bias = nullptr;  //!< m values of the dtype, or null.
-    void* out = nullptr;         //!< The output's first element (channel 0 of pixel 0, not of the slot).
+    const void* bias = nullptr;     //!< m values of the dtype, or null.
+    void* out = nullptr;            //!< The output's first element (channel 0 of pixel 0, not of the slot).
     int64_t batch = 0, h = 0, w = 0, c = 0, m = 0, kH = 1, kW = 1, outChannels = 0, offset = 0;
 };
 
