@@ -1,8 +1,9 @@
 // CUDA ConvTransposeNhwc fused into its Concat (attribute kiln_concat_slot, kernels/conv_transpose_concat.h) against
 // the CPU reference: UNet's order (ConvTranspose first) and the skip first, three inputs, kernels 2x2 s2, 3x3 s3 and
 // 1x2 s(1,2), odd spatial dims, with and without bias, FP32 (IEEE and TF32), FP16 and BF16, each through the slice
-// GEMMs; slots or rows that are not 16-byte aligned and overlapping taps through the workspace-and-copy fallback;
-// empty batches; and the errors the reference raises (a bad slot, a concatenated input of another size).
+// path (Kiln's one-pass kernel for the shallow FP16/BF16 ones, cuBLASLt's GEMMs for the rest); slots or rows that
+// are not 16-byte aligned and overlapping taps through the workspace-and-copy fallback; empty batches; and the errors
+// the reference raises (a bad slot, a concatenated input of another size).
 #include "backends/cuda/kernels/conv_transpose_concat.h"
 #include "backends/cuda/kernels/conv_transpose_gemm.h"
 #include "cuda/cuda_op_tester.h"
@@ -94,6 +95,26 @@ TEST(CudaConvTransposeConcat, UNetShapesInHalfBfloat16AndTf32) {
     expectSlice(DataType::kFloat16, {{2, 16, 16, 128}, {128, 2, 2, 64}, {64}, 0});
     expectSlice(DataType::kBFloat16, {{2, 16, 16, 128}, {128, 2, 2, 64}, {64}, 0});
     expectSlice(DataType::kFloat32, {{2, 16, 16, 128}, {128, 2, 2, 64}, {64}, 0}, true);
+}
+
+TEST(CudaConvTransposeConcat, HalfSlotsTakeKilnsKernel) {
+    KILN_REQUIRE_GPU();
+    // Kiln's one-pass kernel where it applies (float16/bfloat16, 8-channel multiples, C <= its threshold), else
+    // cuBLASLt's GEMM per tap; the slice path either way.
+    auto expectEngine = [](DataType t, const Case& c, bool kiln) {
+        const uint64_t runs = cuda::convTransposeMmaRuns();
+        expectSlice(t, c);
+        EXPECT_EQ(cuda::convTransposeMmaRuns() > runs, kiln) << describe(t, c);
+    };
+    const int64_t deep = cuda::kConvTransposeMmaMaxChannels + 8;
+    for (DataType t : {DataType::kFloat16, DataType::kBFloat16}) {
+        expectEngine(t, {{2, 5, 7, 32}, {32, 2, 2, 16}, {16}, 0}, true);
+        expectEngine(t, {{1, 5, 7, 16}, {16, 2, 2, 32}, {16, 48}, 1, false}, true);
+        expectEngine(t, {{3, 3, 5, 8}, {8, 3, 3, 16}, {32}, 0}, true);
+        expectEngine(t, {{2, 5, 7, 8}, {8, 1, 2, 16}, {16}, 1, false}, true);
+        expectEngine(t, {{1, 3, 5, deep}, {deep, 2, 2, 16}, {16}, 0}, false);
+    }
+    expectEngine(DataType::kFloat32, {{2, 5, 7, 32}, {32, 2, 2, 16}, {16}, 0}, false);
 }
 
 TEST(CudaConvTransposeConcat, UnalignedSlotsAndOverlappingTapsFallBack) {

@@ -1,7 +1,8 @@
-// CUDA ConvTransposeNhwc whose kernel equals its stride: the cuBLASLt path (kernels/conv_transpose_gemm.h) against
-// the CPU reference over kernels 2x2 s2, 3x3 s3 and 1x2 s(1,2), channels 1 to 96, odd spatial dims, batch 1 and 3,
-// with and without bias, FP32 (IEEE and TF32), FP16 and BF16; the problems that must keep the cuDNN path (overlapping
-// taps, pads, output_padding, dilation, groups, float64); and the predicate itself, on the host.
+// CUDA ConvTransposeNhwc whose kernel equals its stride: the GEMM path (kernels/conv_transpose_gemm.h: Kiln's
+// one-pass kernel or cuBLASLt) against the CPU reference over kernels 2x2 s2, 3x3 s3 and 1x2 s(1,2), channels 1 to
+// 96, odd spatial dims, batch 1 and 3, with and without bias, FP32 (IEEE and TF32), FP16 and BF16; which engine
+// takes which problem; the problems that must keep the cuDNN path (overlapping taps, pads, output_padding, dilation,
+// groups, float64); and the predicate itself, on the host.
 #include "backends/cuda/kernels/conv_transpose_gemm.h"
 #include "cuda/cuda_op_tester.h"
 
@@ -34,7 +35,7 @@ std::string describe(DataType t, const Shape& x, const Shape& w, bool bias) {
 void expectGemm(const OpTester& op, DataType t, bool allowTf32 = false) {
     const uint64_t runs = cuda::convTransposeGemmRuns();
     expectCudaMatchesCpuScaled(op, allowTf32 ? 2e-3 : scaledTolerance(t), allowTf32);
-    EXPECT_GT(cuda::convTransposeGemmRuns(), runs) << "the ConvTranspose did not run as cuBLASLt GEMMs";
+    EXPECT_GT(cuda::convTransposeGemmRuns(), runs) << "the ConvTranspose did not run as GEMMs";
 }
 
 //! Matches the reference, computed by another path than the GEMM's.
@@ -94,6 +95,33 @@ TEST(CudaConvTransposeGemm, UNetShapesTf32AndEquivalentAttributes) {
         expectGemm(upsample(t, {1, 5, 7, 3}, {3, 2, 2, 5}).attr("output_shape", Ints{10, 14}), t);
         expectGemm(upsample(t, {3, 1, 1, 8}, {8, 2, 2, 3}), t);
     }
+}
+
+//! Matches the reference through the GEMM path; `kiln`: by Kiln's one-pass kernel, else by cuBLASLt.
+void expectEngine(const OpTester& op, DataType t, bool kiln) {
+    const uint64_t runs = cuda::convTransposeMmaRuns();
+    expectGemm(op, t);
+    if (kiln) {
+        EXPECT_GT(cuda::convTransposeMmaRuns(), runs) << "Kiln's kernel did not run";
+    } else {
+        EXPECT_EQ(cuda::convTransposeMmaRuns(), runs) << "Kiln's kernel ran where cuBLASLt should";
+    }
+}
+
+TEST(CudaConvTransposeGemm, KilnsKernelTakesShallowAlignedHalfProblems) {
+    KILN_REQUIRE_GPU();
+    const int64_t deepest = cuda::kConvTransposeMmaMaxChannels;
+    for (DataType t : {DataType::kFloat16, DataType::kBFloat16}) {
+        SCOPED_TRACE(dataTypeName(t));
+        expectEngine(upsample(t, {2, 5, 7, 24}, {24, 2, 2, 40}), t, true);
+        expectEngine(upsample(t, {1, 3, 5, 136}, {136, 3, 3, 8}, false), t, true);
+        expectEngine(upsample(t, {3, 5, 7, 16}, {16, 1, 2, 64}), t, true);
+        expectEngine(upsample(t, {1, 5, 7, deepest}, {deepest, 2, 2, 16}), t, true);
+        expectEngine(upsample(t, {1, 5, 7, deepest + 8}, {deepest + 8, 2, 2, 16}), t, false);  // deep: cuBLASLt
+        expectEngine(upsample(t, {2, 5, 7, 12}, {12, 2, 2, 16}), t, false);                    // C % 8 != 0
+        expectEngine(upsample(t, {2, 5, 7, 16}, {16, 2, 2, 12}), t, false);                    // M % 8 != 0
+    }
+    expectEngine(upsample(DataType::kFloat32, {2, 5, 7, 24}, {24, 2, 2, 40}), DataType::kFloat32, false);
 }
 
 TEST(CudaConvTransposeGemm, OverlappingPaddedDilatedOrGroupedKeepCudnn) {

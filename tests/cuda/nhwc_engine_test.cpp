@@ -1,7 +1,7 @@
 // The channels-last layout end to end: a small ResNet-style network built for CUDA with kFP16 (and kBF16) runs
 // NHWC between one Transpose at the input and its output, and matches the FP32 CPU engine; so does a TF32 one, and
-// a strict FP32 CUDA engine keeps NCHW. A small UNet-style network does too, its 2x2 stride-2 ConvTranspose as cuBLASLt
-// GEMMs.
+// a strict FP32 CUDA engine keeps NCHW. A small UNet-style network does too, its 2x2 stride-2 ConvTranspose written
+// into its Concat slot by Kiln's one-pass kernel (or, with a deep input, by cuBLASLt GEMMs).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -141,9 +141,10 @@ TEST(CudaNhwcEngine, HalfPrecisionResNetBlockRunsChannelsLast) {
     });
 }
 
-//! x [2, 3, 16, 16] → conv+relu (skip) → maxpool → conv+relu → ConvTranspose 2x2 stride 2 → concat with the skip
-//! → conv: UNet's up-sampling step (in FP16 the last conv splits over the Concat's two inputs: concat-conv-split).
-std::string writeUNetStep(TempDir& dir) {
+//! x [2, 3, 16, 16] → conv+relu (skip) → maxpool → conv+relu (`mid` channels) → ConvTranspose 2x2 stride 2 → concat
+//! with the skip → conv: UNet's up-sampling step (in FP16 the last conv splits over the Concat's two inputs:
+//! concat-conv-split, so the ConvTranspose runs alone).
+std::string writeUNetStep(TempDir& dir, int64_t mid) {
     onnx::ModelProto m = makeModel();
     auto& g = *m.mutable_graph();
     addInput(g, "x", onnx::TensorProto::FLOAT, {2, 3, 16, 16});
@@ -152,9 +153,10 @@ std::string writeUNetStep(TempDir& dir) {
     auto& pool = addNode(g, "MaxPool", {"skip"}, {"pool"}, "pool");
     addIntsAttr(pool, "kernel_shape", {2, 2});
     addIntsAttr(pool, "strides", {2, 2});
-    addConv(g, "pool", "mid", 8, 16, 60);
+    addConv(g, "pool", "mid", 8, mid, 60);
     addNode(g, "Relu", {"mid"}, {"mid_r"}, "mid_relu");
-    addInitializer(g, floatTensor("up_W", {16, 8, 2, 2}, randomValues(16 * 8 * 4, 0.25f, 70)));
+    const float upScale = 1.0f / std::sqrt(static_cast<float>(mid));  // 0.25 at 16 channels
+    addInitializer(g, floatTensor("up_W", {mid, 8, 2, 2}, randomValues(size_t(mid * 8 * 4), upScale, 70)));
     addInitializer(g, floatTensor("up_B", {8}, randomValues(8, 0.1f, 71)));
     auto& up = addNode(g, "ConvTranspose", {"mid_r", "up_W", "up_B"}, {"up"}, "up");
     addIntsAttr(up, "kernel_shape", {2, 2});
@@ -166,10 +168,12 @@ std::string writeUNetStep(TempDir& dir) {
     return dir.write("unet_step.onnx", m);
 }
 
-TEST(CudaNhwcEngine, HalfPrecisionUNetStepUpsamplesAsGemms) {
-    KILN_REQUIRE_GPU();
+//! The UNet step with a ConvTranspose of `mid` input channels in FP16 and BF16: its Concat split away, the
+//! ConvTranspose run by Kiln's one-pass kernel (`kiln`) or by cuBLASLt's GEMMs, whose algorithms the build timed
+//! (level 3).
+void expectUNetStep(int64_t mid, bool kiln) {
     TempDir dir;
-    auto inspect = [](const Built& cuda) {
+    auto inspect = [kiln](const Built& cuda) {
         const ir::Graph& g = *cuda.net.graph;
         EXPECT_EQ(count(g, ir::OpKind::kConvTransposeNhwc), 1u);
         EXPECT_EQ(count(g, ir::OpKind::kConvTranspose), 0u);
@@ -181,19 +185,40 @@ TEST(CudaNhwcEngine, HalfPrecisionUNetStepUpsamplesAsGemms) {
         for (const auto& n : g.nodes()) {
             if (n->op() != ir::OpKind::kConvTransposeNhwc) continue;
             EXPECT_FALSE(n->attrs().has("kiln_concat_slot")) << n->describe();
-            // The build timed the GEMM (level 3): its tactic names cuBLASLt.
             const auto tactic = n->attrs().getStrings(cuda::kTacticAttribute);
+            if (kiln) {
+                // Kiln's kernel has no library algorithm to time.
+                EXPECT_FALSE(tactic.has_value()) << n->describe();
+                continue;
+            }
+            // The build timed the GEMM (level 3): its tactic names cuBLASLt.
             ASSERT_TRUE(tactic && tactic->size() == 2) << n->describe() << " has no tactic";
             EXPECT_EQ((*tactic)[0].rfind("cublaslt.matmul|", 0), 0u) << (*tactic)[0];
         }
     };
-    auto run = [](Engine& engine, const Tensor& x) {
+    auto run = [kiln](Engine& engine, const Tensor& x) {
         const uint64_t runs = cuda::convTransposeGemmRuns();
+        const uint64_t mma = cuda::convTransposeMmaRuns();
         Tensor got = runLogits(engine, x);
-        EXPECT_GT(cuda::convTransposeGemmRuns(), runs) << "the ConvTranspose did not run as cuBLASLt GEMMs";
+        EXPECT_GT(cuda::convTransposeGemmRuns(), runs) << "the ConvTranspose did not run as GEMMs";
+        if (kiln) {
+            EXPECT_GT(cuda::convTransposeMmaRuns(), mma) << "the ConvTranspose did not run Kiln's one-pass kernel";
+        } else {
+            EXPECT_EQ(cuda::convTransposeMmaRuns(), mma) << "a deep ConvTranspose ran Kiln's kernel, not cuBLASLt";
+        }
         return got;
     };
-    expectHalfPrecisionMatchesCpu(writeUNetStep(dir), {2, 3, 16, 16}, inspect, run);
+    expectHalfPrecisionMatchesCpu(writeUNetStep(dir, mid), {2, 3, 16, 16}, inspect, run);
+}
+
+TEST(CudaNhwcEngine, HalfPrecisionUNetStepUpsamplesWithKilnsKernel) {
+    KILN_REQUIRE_GPU();
+    expectUNetStep(16, true);
+}
+
+TEST(CudaNhwcEngine, HalfPrecisionDeepUNetStepUpsamplesAsCublasLtGemms) {
+    KILN_REQUIRE_GPU();
+    expectUNetStep(cuda::kConvTransposeMmaMaxChannels + 8, false);
 }
 
 TEST(CudaNhwcEngine, Tf32RunsChannelsLast) {

@@ -6,6 +6,7 @@
 
 #include "backends/cuda/check.h"
 #include "backends/cuda/kernels/conv_gemm_common.h"
+#include "backends/cuda/kernels/conv_transpose_mma.h"
 #include "backends/cuda/kernels/data_movement.h"
 #include "backends/cuda/kernels/mat_mul_lt.h"
 
@@ -15,6 +16,13 @@ namespace {
 
 std::atomic<uint64_t> gRuns{0};
 std::atomic<uint64_t> gSliceRuns{0};
+std::atomic<uint64_t> gMmaRuns{0};
+
+//! One ConvTranspose computed by convTransposeGemm (slice false) or convTransposeGemmSlice.
+void countRun(bool slice) {
+    gRuns.fetch_add(1, std::memory_order_relaxed);
+    if (slice) gSliceRuns.fetch_add(1, std::memory_order_relaxed);
+}
 
 constexpr int64_t kAlignBytes = 16;
 
@@ -91,6 +99,15 @@ Result<const void*> columnBias(CudaKernelContext& ctx, const TapProblem& p, Data
     return static_cast<const void*>(columns);
 }
 
+//! Kiln's one-pass kernel where it is the better choice (C <= kConvTransposeMmaMaxChannels); kUnsupported where it
+//! is not or cannot run, and the caller goes on to cuBLASLt.
+Status preferMma(CudaKernelContext& ctx, const ConvShape& s, const DeviceTensor& x, const DeviceTensor& w,
+                 const DeviceTensor* bias, void* out, int64_t outChannels, int64_t offset, ConvTransposeEngine engine) {
+    if (engine == ConvTransposeEngine::kCublasLt) return unsupported("cuBLASLt asked for");
+    if (s.inC > kConvTransposeMmaMaxChannels) return unsupported("deep input: cuBLASLt's GEMMs are faster");
+    return convTransposeMma(ctx, s, x, w, bias, out, outChannels, offset);
+}
+
 }  // namespace
 
 bool convTransposeIsGemm(const ConvShape& s) {
@@ -109,8 +126,13 @@ bool convTransposeIsGemm(const ConvShape& s) {
 }
 
 Status convTransposeGemm(CudaKernelContext& ctx, const ConvShape& s, const DeviceTensor& x, const DeviceTensor& w,
-                         const DeviceTensor* bias, DeviceTensor& y) {
+                         const DeviceTensor* bias, DeviceTensor& y, ConvTransposeEngine engine) {
     if (!convTransposeIsGemm(s)) return unsupported("the ConvTranspose's taps overlap: not a GEMM");
+    const Status mma = preferMma(ctx, s, x, w, bias, y.data, s.outC, 0, engine);
+    if (mma.code() != ErrorCode::kUnsupported) {
+        if (mma.isOk()) countRun(false);
+        return mma;
+    }
     if (ctx.run.cublasLt == nullptr) return unsupported("no cuBLASLt handle in this run");
     const TapProblem p(s, s.outC, false);
     const void* fusedBias = nullptr;
@@ -130,7 +152,7 @@ Status convTransposeGemm(CudaKernelContext& ctx, const ConvShape& s, const Devic
     }
     KILN_RETURN_IF_ERROR(st);
     if (bias && !fusedBias) KILN_RETURN_IF_ERROR(runEpilogue(ctx, y, bias, 1, nullptr, EpilogueActivation{}));
-    gRuns.fetch_add(1, std::memory_order_relaxed);
+    countRun(false);
     return Status::ok();
 }
 
@@ -140,8 +162,14 @@ bool convTransposeSliceAligned(DataType dtype, int64_t m, int64_t outChannels, i
 }
 
 Status convTransposeGemmSlice(CudaKernelContext& ctx, const ConvShape& s, const DeviceTensor& x, const DeviceTensor& w,
-                              const DeviceTensor* bias, void* out, int64_t outChannels, int64_t offset) {
+                              const DeviceTensor* bias, void* out, int64_t outChannels, int64_t offset,
+                              ConvTransposeEngine engine) {
     if (!convTransposeIsGemm(s)) return unsupported("the ConvTranspose's taps overlap: not a GEMM");
+    const Status mma = preferMma(ctx, s, x, w, bias, out, outChannels, offset, engine);
+    if (mma.code() != ErrorCode::kUnsupported) {
+        if (mma.isOk()) countRun(true);
+        return mma;
+    }
     if (ctx.run.cublasLt == nullptr) return unsupported("no cuBLASLt handle in this run");
     void* slot = advance(out, offset, s.dtype);
     if (!convTransposeSliceAligned(s.dtype, s.outC, outChannels, offset) ||
@@ -152,13 +180,41 @@ Status convTransposeGemmSlice(CudaKernelContext& ctx, const ConvShape& s, const 
     // the epilogue wants them; without an algorithm for it the caller computes the slot another way.
     KILN_RETURN_IF_ERROR(
         runTaps(ctx, TapProblem(s, outChannels, true), s.dtype, x, w, slot, bias ? bias->data : nullptr));
-    gRuns.fetch_add(1, std::memory_order_relaxed);
-    gSliceRuns.fetch_add(1, std::memory_order_relaxed);
+    countRun(true);
+    return Status::ok();
+}
+
+Status convTransposeMma(CudaKernelContext& ctx, const ConvShape& s, const DeviceTensor& x, const DeviceTensor& w,
+                        const DeviceTensor* bias, void* out, int64_t outChannels, int64_t offset) {
+    if (!convTransposeIsGemm(s)) return unsupported("the ConvTranspose's taps overlap: not a GEMM");
+    ConvTransposeMmaParams p;
+    p.input = x.data;
+    p.weights = w.data;
+    p.bias = bias ? bias->data : nullptr;
+    p.out = out;
+    p.batch = s.batch;
+    p.h = s.win.in[1];
+    p.w = s.win.in[2];
+    p.c = s.inC;
+    p.m = s.outC;
+    p.kH = s.win.kernel[1];
+    p.kW = s.win.kernel[2];
+    p.outChannels = outChannels;
+    p.offset = offset;
+    if (!convTransposeMmaSupports(s.dtype, p)) {
+        return unsupported(
+            "Kiln's ConvTranspose kernel wants float16/bfloat16, channels and the slot in multiples of "
+            "8 and 16-byte aligned operands");
+    }
+    KILN_CUDA_CHECK(launchConvTransposeMma(s.dtype, p, ctx.stream()));
+    gMmaRuns.fetch_add(1, std::memory_order_relaxed);
     return Status::ok();
 }
 
 uint64_t convTransposeGemmRuns() { return gRuns.load(std::memory_order_relaxed); }
 
 uint64_t convTransposeGemmSliceRuns() { return gSliceRuns.load(std::memory_order_relaxed); }
+
+uint64_t convTransposeMmaRuns() { return gMmaRuns.load(std::memory_order_relaxed); }
 
 }  // namespace kiln::cuda
