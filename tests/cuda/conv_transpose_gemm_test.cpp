@@ -97,31 +97,17 @@ TEST(CudaConvTransposeGemm, UNetShapesTf32AndEquivalentAttributes) {
     }
 }
 
-//! Matches the reference through the GEMM path; `kiln`: by Kiln's one-pass kernel, else by cuBLASLt.
-void expectEngine(const OpTester& op, DataType t, bool kiln) {
-    const uint64_t runs = cuda::convTransposeMmaRuns();
-    expectGemm(op, t);
-    if (kiln) {
-        EXPECT_GT(cuda::convTransposeMmaRuns(), runs) << "Kiln's kernel did not run";
-    } else {
-        EXPECT_EQ(cuda::convTransposeMmaRuns(), runs) << "Kiln's kernel ran where cuBLASLt should";
-    }
-}
-
-TEST(CudaConvTransposeGemm, KilnsKernelTakesShallowAlignedHalfProblems) {
+// The ConvTranspose alone runs on cuBLASLt whatever its depth: its two calls read x twice, and measured they beat
+// Kiln's one-pass kernel at every UNet level (the kernel serves Concat slots: conv_transpose_concat_test.cpp).
+TEST(CudaConvTransposeGemm, AloneRunsOnCublasLt) {
     KILN_REQUIRE_GPU();
-    const int64_t deepest = cuda::kConvTransposeMmaMaxChannels;
     for (DataType t : {DataType::kFloat16, DataType::kBFloat16}) {
         SCOPED_TRACE(dataTypeName(t));
-        expectEngine(upsample(t, {2, 5, 7, 24}, {24, 2, 2, 40}), t, true);
-        expectEngine(upsample(t, {1, 3, 5, 136}, {136, 3, 3, 8}, false), t, true);
-        expectEngine(upsample(t, {3, 5, 7, 16}, {16, 1, 2, 64}), t, true);
-        expectEngine(upsample(t, {1, 5, 7, deepest}, {deepest, 2, 2, 16}), t, true);
-        expectEngine(upsample(t, {1, 5, 7, deepest + 8}, {deepest + 8, 2, 2, 16}), t, false);  // deep: cuBLASLt
-        expectEngine(upsample(t, {2, 5, 7, 12}, {12, 2, 2, 16}), t, false);                    // C % 8 != 0
-        expectEngine(upsample(t, {2, 5, 7, 16}, {16, 2, 2, 12}), t, false);                    // M % 8 != 0
+        const uint64_t runs = cuda::convTransposeMmaRuns();
+        expectGemm(upsample(t, {2, 5, 7, 24}, {24, 2, 2, 40}), t);
+        expectGemm(upsample(t, {3, 5, 7, 16}, {16, 1, 2, 64}), t);
+        EXPECT_EQ(cuda::convTransposeMmaRuns(), runs) << "Kiln's kernel ran for a ConvTranspose alone";
     }
-    expectEngine(upsample(DataType::kFloat32, {2, 5, 7, 24}, {24, 2, 2, 40}), DataType::kFloat32, false);
 }
 
 TEST(CudaConvTransposeGemm, OverlappingPaddedDilatedOrGroupedKeepCudnn) {

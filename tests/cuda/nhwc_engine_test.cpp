@@ -168,12 +168,10 @@ std::string writeUNetStep(TempDir& dir, int64_t mid) {
     return dir.write("unet_step.onnx", m);
 }
 
-//! The UNet step with a ConvTranspose of `mid` input channels in FP16 and BF16: its Concat split away, the
-//! ConvTranspose run by Kiln's one-pass kernel (`kiln`) or by cuBLASLt's GEMMs, whose algorithms the build timed
-//! (level 3).
-void expectUNetStep(int64_t mid, bool kiln) {
+TEST(CudaNhwcEngine, HalfPrecisionUNetStepUpsamplesAsGemms) {
+    KILN_REQUIRE_GPU();
     TempDir dir;
-    auto inspect = [kiln](const Built& cuda) {
+    auto inspect = [](const Built& cuda) {
         const ir::Graph& g = *cuda.net.graph;
         EXPECT_EQ(count(g, ir::OpKind::kConvTransposeNhwc), 1u);
         EXPECT_EQ(count(g, ir::OpKind::kConvTranspose), 0u);
@@ -185,40 +183,19 @@ void expectUNetStep(int64_t mid, bool kiln) {
         for (const auto& n : g.nodes()) {
             if (n->op() != ir::OpKind::kConvTransposeNhwc) continue;
             EXPECT_FALSE(n->attrs().has("kiln_concat_slot")) << n->describe();
-            const auto tactic = n->attrs().getStrings(cuda::kTacticAttribute);
-            if (kiln) {
-                // Kiln's kernel has no library algorithm to time.
-                EXPECT_FALSE(tactic.has_value()) << n->describe();
-                continue;
-            }
             // The build timed the GEMM (level 3): its tactic names cuBLASLt.
+            const auto tactic = n->attrs().getStrings(cuda::kTacticAttribute);
             ASSERT_TRUE(tactic && tactic->size() == 2) << n->describe() << " has no tactic";
             EXPECT_EQ((*tactic)[0].rfind("cublaslt.matmul|", 0), 0u) << (*tactic)[0];
         }
     };
-    auto run = [kiln](Engine& engine, const Tensor& x) {
+    auto run = [](Engine& engine, const Tensor& x) {
         const uint64_t runs = cuda::convTransposeGemmRuns();
-        const uint64_t mma = cuda::convTransposeMmaRuns();
         Tensor got = runLogits(engine, x);
-        EXPECT_GT(cuda::convTransposeGemmRuns(), runs) << "the ConvTranspose did not run as GEMMs";
-        if (kiln) {
-            EXPECT_GT(cuda::convTransposeMmaRuns(), mma) << "the ConvTranspose did not run Kiln's one-pass kernel";
-        } else {
-            EXPECT_EQ(cuda::convTransposeMmaRuns(), mma) << "a deep ConvTranspose ran Kiln's kernel, not cuBLASLt";
-        }
+        EXPECT_GT(cuda::convTransposeGemmRuns(), runs) << "the ConvTranspose did not run as cuBLASLt GEMMs";
         return got;
     };
-    expectHalfPrecisionMatchesCpu(writeUNetStep(dir, mid), {2, 3, 16, 16}, inspect, run);
-}
-
-TEST(CudaNhwcEngine, HalfPrecisionUNetStepUpsamplesWithKilnsKernel) {
-    KILN_REQUIRE_GPU();
-    expectUNetStep(16, true);
-}
-
-TEST(CudaNhwcEngine, HalfPrecisionDeepUNetStepUpsamplesAsCublasLtGemms) {
-    KILN_REQUIRE_GPU();
-    expectUNetStep(cuda::kConvTransposeMmaMaxChannels + 8, false);
+    expectHalfPrecisionMatchesCpu(writeUNetStep(dir, 16), {2, 3, 16, 16}, inspect, run);
 }
 
 TEST(CudaNhwcEngine, Tf32RunsChannelsLast) {

@@ -99,12 +99,12 @@ Result<const void*> columnBias(CudaKernelContext& ctx, const TapProblem& p, Data
     return static_cast<const void*>(columns);
 }
 
-//! Kiln's one-pass kernel where it is the better choice (C <= kConvTransposeMmaMaxChannels); kUnsupported where it
-//! is not or cannot run, and the caller goes on to cuBLASLt.
+//! Kiln's one-pass kernel for a slot where it is the better choice (C <= kConvTransposeMmaMaxChannels); kUnsupported
+//! where it is not or cannot run, and the caller goes on to cuBLASLt.
 Status preferMma(CudaKernelContext& ctx, const ConvShape& s, const DeviceTensor& x, const DeviceTensor& w,
                  const DeviceTensor* bias, void* out, int64_t outChannels, int64_t offset, ConvTransposeEngine engine) {
     if (engine == ConvTransposeEngine::kCublasLt) return unsupported("cuBLASLt asked for");
-    if (s.inC > kConvTransposeMmaMaxChannels) return unsupported("deep input: cuBLASLt's GEMMs are faster");
+    if (s.inC > kConvTransposeMmaMaxChannels) return unsupported("deeper input: cuBLASLt's GEMMs are faster");
     return convTransposeMma(ctx, s, x, w, bias, out, outChannels, offset);
 }
 
@@ -126,13 +126,8 @@ bool convTransposeIsGemm(const ConvShape& s) {
 }
 
 Status convTransposeGemm(CudaKernelContext& ctx, const ConvShape& s, const DeviceTensor& x, const DeviceTensor& w,
-                         const DeviceTensor* bias, DeviceTensor& y, ConvTransposeEngine engine) {
+                         const DeviceTensor* bias, DeviceTensor& y) {
     if (!convTransposeIsGemm(s)) return unsupported("the ConvTranspose's taps overlap: not a GEMM");
-    const Status mma = preferMma(ctx, s, x, w, bias, y.data, s.outC, 0, engine);
-    if (mma.code() != ErrorCode::kUnsupported) {
-        if (mma.isOk()) countRun(false);
-        return mma;
-    }
     if (ctx.run.cublasLt == nullptr) return unsupported("no cuBLASLt handle in this run");
     const TapProblem p(s, s.outC, false);
     const void* fusedBias = nullptr;

@@ -6,10 +6,12 @@
 //   y[n, h*kH + i, w*kW + j, m] = sum_c x[n, h, w, c] * W[c, i, j, m] + bias[m].
 // Two engines compute it:
 // - Kiln's own kernel (conv_transpose_mma.h): one GEMM of rows = input pixels, K = C, columns = (i, j, m), whose
-//   epilogue scatters each tap's M values into place; x is read once. It runs first where it applies (float16 /
-//   bfloat16, channels in multiples of 8, 16-byte aligned operands) and C <= kConvTransposeMmaMaxChannels: the
-//   shallow levels are memory-bound, where reading x once is what counts; deeper ones are compute-bound, where
-//   cuBLASLt's Hopper kernels are faster.
+//   epilogue scatters each tap's M values into place; x is read once. It runs first for a Concat's slot where it
+//   applies (float16 / bfloat16, channels in multiples of 8, 16-byte aligned operands) and C <=
+//   kConvTransposeMmaMaxChannels: cuBLASLt needs one call per tap there (x read kH * kW times). Measured on the H100
+//   at batch 16 (tests/cuda/conv_transpose_gemm_speed_test.cpp): UNet's up.3 slot (C = 128) 0.47 ms against
+//   cuBLASLt's 0.65 ms; up.2 (C = 256) 0.33 against 0.31 ms; alone, cuBLASLt's two calls win at every level (up.3
+//   0.39 against 0.46 ms), so the ConvTranspose alone always runs on cuBLASLt.
 // - cuBLASLt otherwise. For tap row i it is, per batch b = (n, h), the row-major product D = A · B_i with
 //     A   = x[n, h, :, :]            W x C,        lda = C,  batch stride W*C;
 //     B_i = W[:, i, :, :]            C x (kW*M),   ldb = kH*kW*M (the [C, kH, kW, M] weights as they are stored);
@@ -26,13 +28,12 @@
 
 namespace kiln::cuda {
 
-//! The deepest input (C) for which convTransposeGemm and convTransposeGemmSlice try Kiln's kernel first: UNet's
-//! up.3 and up.2 (C = 128, 256), not up.1 and up.0 (512, 1024). A first estimate from the levels' FLOP per byte;
-//! tests/cuda/conv_transpose_gemm_speed_test.cpp times both engines at each level on the GPU to set it.
-inline constexpr int64_t kConvTransposeMmaMaxChannels = 256;
+//! The deepest input (C) for which convTransposeGemmSlice tries Kiln's kernel first: UNet's up.3 (C = 128), where
+//! it beats cuBLASLt's per-tap calls by 1.4x; not up.2 (256), where it loses by 6% (H100, batch 16).
+inline constexpr int64_t kConvTransposeMmaMaxChannels = 128;
 
-//! Which engine convTransposeGemm and convTransposeGemmSlice use: kAuto as described above; kCublasLt skips Kiln's
-//! kernel (tests and benchmarks compare the two with it; convTransposeMma below forces Kiln's).
+//! Which engine convTransposeGemmSlice uses: kAuto as described above; kCublasLt skips Kiln's kernel (tests and
+//! benchmarks compare the two with it; convTransposeMma below forces Kiln's).
 enum class ConvTransposeEngine { kAuto, kCublasLt };
 
 //! Whether the ConvTransposeNhwc `s` has non-overlapping taps and a dtype cuBLASLt multiplies (float32 in TF32
@@ -40,19 +41,17 @@ enum class ConvTransposeEngine { kAuto, kCublasLt };
 bool convTransposeIsGemm(const ConvShape& s);
 
 //! y [N, OH, OW, M] = ConvTranspose(x [N, H, W, C], w [C, kH, kW, M]) + bias (optional, M values) for a problem
-//! convTransposeIsGemm accepts, with non-empty x and w: Kiln's kernel where it applies and C is at most
-//! kConvTransposeMmaMaxChannels, else cuBLASLt. kUnsupported when neither can: the caller then computes y another
-//! way (whatever was written to y is overwritten).
+//! convTransposeIsGemm accepts, with non-empty x and w, through cuBLASLt. kUnsupported when it cannot: the caller then
+//! computes y another way (whatever was written to y is overwritten).
 Status convTransposeGemm(CudaKernelContext& ctx, const ConvShape& s, const DeviceTensor& x, const DeviceTensor& w,
-                         const DeviceTensor* bias, DeviceTensor& y,
-                         ConvTransposeEngine engine = ConvTransposeEngine::kAuto);
+                         const DeviceTensor* bias, DeviceTensor& y);
 
 //! Whether a slot of channels [offset, offset + m) in rows of `outChannels` keeps every row of the slot 16-byte
 //! aligned (cuBLASLt's fast kernels want that of D's pointer and leading dimension). Host only.
 bool convTransposeSliceAligned(DataType dtype, int64_t m, int64_t outChannels, int64_t offset);
 
 //! The same product written into channels [offset, offset + M) of `out` [N, OH, OW, outChannels] (a Concat's slot:
-//! the other channels are left as they are). Kiln's kernel first, as for convTransposeGemm. In cuBLASLt the slot's M
+//! the other channels are left as they are). Kiln's kernel first, as described above. In cuBLASLt the slot's M
 //! columns of a row are no longer next to the row's other taps, so each tap (i, j) is its own call: kH * kW
 //! strided-batched GEMMs with ldd = kW * outChannels, batch stride kH * OW * outChannels and the M bias values in the
 //! epilogue. kUnsupported when convTransposeIsGemm refuses, the slot is not aligned (convTransposeSliceAligned and
