@@ -1,6 +1,6 @@
 // Device helpers shared by the tensor-core attention kernels (attention_flash.cu, attention_flash_pipelined.cu):
-// cp.async tile loads, mma.sync m16n8k16 with float32 accumulation, ldmatrix, packing of float pairs into the
-// input dtype, and the mask read. C++17, device code only.
+// cp.async tile loads, the mask read, online softmax and P·V (the mma.sync / ldmatrix / cp.async primitives are
+// mma_common.cuh's). C++17, device code only.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -11,21 +11,20 @@
 
 #include "backends/cuda/kernels/attention.h"
 #include "backends/cuda/kernels/common.cuh"
+#include "backends/cuda/kernels/mma_common.cuh"
 
 namespace kiln::cuda::flash {
 
-constexpr float kLog2e = 1.4426950408889634f;
+using mma::cpAsync16;
+using mma::cpAsyncCommit;
+using mma::cpAsyncWait;
+using mma::ldmatrixX4;
+using mma::ldmatrixX4Trans;
+using mma::lds32;
+using mma::mma16816;
+using mma::pack2;
 
-__device__ __forceinline__ void cpAsync16(void* smem, const void* gmem, bool valid) {
-    const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-    const int bytes = valid ? 16 : 0;
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(bytes));
-}
-__device__ __forceinline__ void cpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cpAsyncWait() {
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
+constexpr float kLog2e = 1.4426950408889634f;
 
 //! rows [r0, r0 + kRows) of a [n, kD] slice with row stride `stride` → shared [kRows][kD + 8]; rows past n are 0.
 //! Every thread of the CTA (kThreads of them) takes part.
@@ -39,52 +38,6 @@ __device__ __forceinline__ void loadTile(T* s, const T* g, int64_t stride, int64
         const T* src = valid ? g + (r0 + r) * stride + col : g;
         cpAsync16(s + r * (kD + 8) + col, src, valid);
     }
-}
-
-template <typename T>
-__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-    if constexpr (std::is_same_v<T, __half>) {
-        asm volatile(
-            "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-            "{%0,%1,%2,%3};\n"
-            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-    } else {
-        asm volatile(
-            "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-            "{%0,%1,%2,%3};\n"
-            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-    }
-}
-
-//! Two floats → one register of two T (lo in the low half, as the mma fragments order them).
-template <typename T>
-__device__ __forceinline__ uint32_t pack2(float lo, float hi) {
-    if constexpr (std::is_same_v<T, __half>) {
-        const __half2 v = __floats2half2_rn(lo, hi);
-        return *reinterpret_cast<const uint32_t*>(&v);
-    } else {
-        const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-        return *reinterpret_cast<const uint32_t*>(&v);
-    }
-}
-
-__device__ __forceinline__ uint32_t lds32(const void* p) { return *reinterpret_cast<const uint32_t*>(p); }
-
-//! Four 8x8 b16 matrices; lane i gives the address of row i % 8 of matrix i / 8.
-__device__ __forceinline__ void ldmatrixX4(uint32_t (&r)[4], const void* rowAddress) {
-    const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(rowAddress));
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(s));
-}
-
-__device__ __forceinline__ void ldmatrixX4Trans(uint32_t (&r)[4], const void* rowAddress) {
-    const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(rowAddress));
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(s));
 }
 
 template <typename T>
