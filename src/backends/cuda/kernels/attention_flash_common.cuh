@@ -1,6 +1,6 @@
 // Device helpers shared by the tensor-core attention kernels (attention_flash.cu, attention_flash_pipelined.cu):
-// cp.async tile loads, the mask read, the online softmax and P·V (the mma.sync / ldmatrix / cp.async primitives
-// themselves are mma_common.cuh's). C++17, device code only.
+// cp.async tile loads, the mask read, online softmax and P·V (the mma.sync / ldmatrix / cp.async primitives are
+// mma_common.cuh's). C++17, device code only.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -15,16 +15,16 @@
 
 namespace kiln::cuda::flash {
 
-constexpr float kLog2e = 1.4426950408889634f;
-
-// The tensor-core helpers (mma_common.cuh), under the names these kernels have always used.
 using mma::cpAsync16;
 using mma::cpAsyncCommit;
 using mma::cpAsyncWait;
 using mma::ldmatrixX4;
 using mma::ldmatrixX4Trans;
+using mma::lds32;
 using mma::mma16816;
 using mma::pack2;
+
+constexpr float kLog2e = 1.4426950408889634f;
 
 //! rows [r0, r0 + kRows) of a [n, kD] slice with row stride `stride` → shared [kRows][kD + 8]; rows past n are 0.
 //! Every thread of the CTA (kThreads of them) takes part.
@@ -39,8 +39,6 @@ __device__ __forceinline__ void loadTile(T* s, const T* g, int64_t stride, int64
         cpAsync16(s + r * (kD + 8) + col, src, valid);
     }
 }
-
-__device__ __forceinline__ uint32_t lds32(const void* p) { return *reinterpret_cast<const uint32_t*>(p); }
 
 template <typename T>
 __device__ __forceinline__ float maskValue(const AttentionParams& p, int64_t offset) {

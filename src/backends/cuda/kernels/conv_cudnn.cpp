@@ -10,6 +10,7 @@
 #include "backends/cuda/check.h"
 #include "backends/cuda/kernels/conv_cudnn_graph.h"
 #include "backends/cuda/kernels/conv_gemm_common.h"
+#include "backends/cuda/kernels/conv_small_c_tactic.h"
 #include "backends/cuda/tactics.h"
 
 namespace kiln::cuda {
@@ -189,8 +190,9 @@ Result<std::shared_ptr<AlgoChoice>> chooseAlgorithms(cudnnHandle_t h, const Desc
 }
 
 //! The problem as a timing-cache signature (tactics.h): the fields of problemKey but the device, readable. `graph`:
-//! the candidates include cuDNN graph configs (conv_cudnn_graph.h), so that choices timed without them do not answer.
-std::string signatureOf(const CudnnConvProblem& p, int direction, bool strict, size_t budget, bool graph) {
+//! the candidates include cuDNN graph configs (conv_cudnn_graph.h); `kiln`: Kiln's small-channel kernel
+//! (conv_small_c_tactic.h); so that choices timed without them do not answer.
+std::string signatureOf(const CudnnConvProblem& p, int direction, bool strict, size_t budget, bool graph, bool kiln) {
     static constexpr const char* kKinds[] = {"cudnn.fwd", "cudnn.bwd_data", "cudnn.fused_relu", "cudnn.fused_identity"};
     const auto spatial = static_cast<size_t>(p.nbDims - 2);
     Signature s(kKinds[direction]);
@@ -200,6 +202,7 @@ std::string signatureOf(const CudnnConvProblem& p, int direction, bool strict, s
     s.dims("out", p.out, static_cast<size_t>(p.nbDims)).dims("pad", p.pad, spatial).dims("stride", p.stride, spatial);
     s.dims("dilation", p.dilation, spatial).add("group", p.group).add("workspace", budgetText(budget));
     if (graph) s.add("engines", "legacy+graph");
+    if (kiln) s.add("kiln", "small_c1");
     return s.text();
 }
 
@@ -218,6 +221,23 @@ std::optional<Candidate> decodeTactic(const std::string& text) {
     return Candidate{algo, static_cast<cudnnMathType_t>(math), static_cast<size_t>(workspace)};
 }
 
+//! Candidate i of a list of `legacy` legacy algorithms, Kiln's kernel (when `kiln`) and graph configs: the kernel
+//! comes right after the legacy first choice, so that the cheapest levels time it, and the first choice stays the
+//! one the others must beat.
+struct Slot {
+    enum Kind { kLegacy, kKiln, kGraph } kind;
+    size_t index;
+};
+
+Slot slotOf(size_t i, size_t legacy, bool kiln) {
+    const size_t kilnAt = std::min<size_t>(1, legacy);
+    if (kiln) {
+        if (i == kilnAt) return {Slot::kKiln, 0};
+        if (i > kilnAt) --i;
+    }
+    return i < legacy ? Slot{Slot::kLegacy, i} : Slot{Slot::kGraph, i - legacy};
+}
+
 Status statusOf(cudnnStatus_t st, const char* name) {
     if (st == CUDNN_STATUS_SUCCESS) return Status::ok();
     if (notSupported(st)) return unsupported(std::string(name) + " refused the algorithm");
@@ -227,36 +247,52 @@ Status statusOf(cudnnStatus_t st, const char* name) {
 //! Runs the problem with the tactic timed for it (at build) or recorded on the node (at run time), when there is
 //! one and cuDNN takes it: true then. False: use cuDNN's ranking. With `graph` (the fused channels-last FP16/BF16
 //! call), cuDNN's graph configs are candidates too, after the legacy algorithms (so the legacy first choice stays
-//! the one the others must beat), and a recorded graph tactic runs through conv_cudnn_graph.h.
+//! the one the others must beat), and so is Kiln's small-channel kernel where it applies (slotOf); a recorded graph
+//! tactic runs through conv_cudnn_graph.h, a recorded Kiln tactic through conv_small_c_tactic.h.
 template <typename Accept, typename Call>
 Result<bool> runTactic(CudaKernelContext& ctx, const CudnnConvProblem& p, const Descriptors& d,
                        const AlgoChoice& choice, int direction, size_t budget, const char* name, Accept accept,
                        Call call, const GraphConvCall* graph) {
     if (!mayHaveTactic(ctx)) return false;
     const bool strict = strictFloat32(ctx, p);
+    const bool graphs = graph && graphConvApplies(*graph);
+    const bool kiln = graph && smallChannelConvApplies(graph->p, graph->ops);
     std::vector<Candidate> accepted;
     auto list = [&]() -> Result<TacticCandidates> {
         for (const Candidate& c : choice.candidates) {
             if (accept(c.algo)) accepted.push_back(c);
         }
         TacticCandidates g;
-        if (graph) {
+        if (graphs) {
             KILN_ASSIGN_OR_RETURN(g, graphConvCandidates(ctx, *graph));
         }
         const size_t legacy = accepted.size();
         TacticCandidates t;
-        t.count = legacy + g.count;
-        t.workspace = [&, g, legacy](size_t i) { return i < legacy ? accepted[i].workspace : g.workspace(i - legacy); };
-        t.run = [&, g, legacy](size_t i, void* ws) -> Status {
-            if (i >= legacy) return g.run(i - legacy, ws);
-            KILN_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), mathFor(strict, accepted[i].math)));
-            return statusOf(call(accepted[i].algo, ws, accepted[i].workspace), name);
+        t.count = legacy + (kiln ? 1 : 0) + g.count;
+        t.workspace = [&, g, legacy](size_t i) {
+            const Slot s = slotOf(i, legacy, kiln);
+            if (s.kind == Slot::kLegacy) return accepted[s.index].workspace;
+            return s.kind == Slot::kGraph ? g.workspace(s.index) : size_t{0};
         };
-        t.encode = [&, g, legacy](size_t i) { return i < legacy ? encodeTactic(accepted[i]) : g.encode(i - legacy); };
+        t.run = [&, g, legacy](size_t i, void* ws) -> Status {
+            const Slot s = slotOf(i, legacy, kiln);
+            if (s.kind == Slot::kGraph) return g.run(s.index, ws);
+            if (s.kind == Slot::kKiln) return runSmallChannelConv(ctx, graph->p, graph->ops, graph->relu);
+            KILN_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), mathFor(strict, accepted[s.index].math)));
+            return statusOf(call(accepted[s.index].algo, ws, accepted[s.index].workspace), name);
+        };
+        t.encode = [&, g, legacy](size_t i) {
+            const Slot s = slotOf(i, legacy, kiln);
+            if (s.kind == Slot::kLegacy) return encodeTactic(accepted[s.index]);
+            return s.kind == Slot::kGraph ? g.encode(s.index) : std::string(kSmallChannelTactic);
+        };
         return t;
     };
-    const std::string signature = signatureOf(p, direction, strict, budget, graph != nullptr);
+    const std::string signature = signatureOf(p, direction, strict, budget, graphs, kiln);
     KILN_ASSIGN_OR_RETURN(const std::string tactic, chooseTactic(ctx, signature, list));
+    if (graph && isSmallChannelTactic(tactic)) {
+        return runSmallChannelTactic(ctx, graph->p, graph->ops, graph->relu, tactic);
+    }
     if (graph && isGraphTactic(tactic)) return runGraphConvTactic(ctx, *graph, tactic);
     const std::optional<Candidate> c = tactic.empty() ? std::nullopt : decodeTactic(tactic);
     if (!c || !accept(c->algo) || c->workspace > budget) return false;
@@ -327,8 +363,8 @@ Status runConvolution(CudaKernelContext& ctx, const CudnnConvProblem& p, const v
 }  // namespace
 
 std::string cudnnFusedConvSignature(const CudnnConvProblem& p, bool relu, size_t workspaceBudget) {
-    const bool graph = graphConvServes(p);
-    return signatureOf(p, relu ? kFusedReluDirection : kFusedIdentityDirection, false, workspaceBudget, graph);
+    return signatureOf(p, relu ? kFusedReluDirection : kFusedIdentityDirection, false, workspaceBudget,
+                       graphConvServes(p), smallChannelConvServes(p));
 }
 
 uint64_t cudnnConvRefusals() { return gRefusals.load(std::memory_order_relaxed); }
@@ -360,8 +396,10 @@ Status cudnnConvBiasActivationForward(CudaKernelContext& ctx, const CudnnConvPro
     // cudnn_convolution_relu does the same).
     const void* zData = z ? z : out;
     auto accept = [relu](int algo) { return relu || algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM; };
-    // Channels-last FP16/BF16 problems also time cuDNN's graph engine configs (conv_cudnn_graph.h).
+    // Channels-last FP16/BF16 problems also time cuDNN's graph engine configs (conv_cudnn_graph.h), and those with
+    // few input channels Kiln's kernel (conv_small_c_tactic.h).
     const GraphConvCall graph{p, FusedConvOperands{in, filter, bias, z, out}, relu, workspaceBudget};
+    const bool extra = graphConvApplies(graph) || smallChannelConvApplies(p, graph.ops);
     Status st = runCandidates<Forward>(
         ctx, p, d, relu ? kFusedReluDirection : kFusedIdentityDirection, workspaceBudget,
         "cudnnConvolutionBiasActivationForward", accept,
@@ -371,7 +409,7 @@ Status cudnnConvBiasActivationForward(CudaKernelContext& ctx, const CudnnConvPro
                                                          bytes, &zScale, d.out.get(), zData, biasDesc.get(), bias,
                                                          act.get(), d.out.get(), out);
         },
-        graphConvApplies(graph) ? &graph : nullptr);
+        extra ? &graph : nullptr);
     if (st.code() == ErrorCode::kUnsupported) gFusedRefusals.fetch_add(1, std::memory_order_relaxed);
     return st;
 }

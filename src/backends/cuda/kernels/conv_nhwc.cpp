@@ -6,7 +6,8 @@
 //   - FusedConvNhwc with ReLU or no activation is one cudnnConvolutionBiasActivationForward call: convolution, bias,
 //     residual Z and ReLU in one launch (a missing bias is a zeroed workspace vector; the identity runs only with
 //     cuDNN's IMPLICIT_PRECOMP_GEMM algorithm, which cuDNN's ranking normally puts first for NHWC FP16). This covers
-//     every convolution of ResNet-50 and UNet.
+//     every convolution of ResNet-50 and UNet. With tactics, a timed winner may replace the legacy algorithm: one of
+//     cuDNN's graph configs (conv_cudnn_graph.h) or, for few input channels, Kiln's kernel (conv_small_c_tactic.h).
 //   - Other activations (Clip, HardSwish, HardSigmoid, Sigmoid, Tanh, LeakyRelu: PP-OCR's) and problems the fused
 //     call refuses: cudnnConvolutionForward, then Kiln's epilogue over the output (bias, residual and activation in
 //     one pass; channels are innermost, so the bias index is i % C). cuDNN's backend graph API could fuse those

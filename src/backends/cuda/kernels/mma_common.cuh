@@ -1,4 +1,5 @@
-// Tensor-core building blocks shared by Kiln's mma.sync kernels (attention_flash*.cu, conv_transpose_mma.cu):
+// Tensor-core building blocks shared by Kiln's mma.sync kernels (attention_flash*.cu, conv_transpose_mma.cu,
+// conv_small_c.cu):
 // cp.async 16-byte copies into shared memory, ldmatrix (plain and transposed), mma.sync m16n8k16 on float16 or
 // bfloat16 with float32 accumulation, and packing of float pairs into the input dtype. C++17, device code only.
 //
@@ -60,6 +61,9 @@ __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
         return *reinterpret_cast<const uint32_t*>(&v);
     }
 }
+
+//! A 32-bit shared-memory load (two b16 values of a fragment).
+__device__ __forceinline__ uint32_t lds32(const void* p) { return *reinterpret_cast<const uint32_t*>(p); }
 
 //! Four 8x8 b16 matrices; lane i gives the address of row i % 8 of matrix i / 8.
 __device__ __forceinline__ void ldmatrixX4(uint32_t (&r)[4], const void* rowAddress) {
