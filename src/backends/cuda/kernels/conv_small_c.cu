@@ -14,7 +14,8 @@
 // Per tile, all threads stage the input patch the tile reads, ((tileH - 1) sH + kH) rows x ((tileW - 1) sW + kW)
 // columns x C channels, zero outside x (which is the padding), as raw 16-bit values; then each thread gathers its A
 // fragments (rows g and g + 8 of its m-tiles, k = 2t, 2t+1, 2t+8, 2t+9 of each k-step) from the patch at its pixel's
-// corner + sOff[k]. The epilogue adds bias (and z, read in the fragment layout) in float32, applies ReLU, rounds,
+// corner + sOff[k]. The accumulators start at the bias; the epilogue adds z (read in the fragment layout) in
+// float32, applies ReLU, rounds,
 // stages the warp's 16 x M tile in shared memory and writes it with 16-byte stores: 16 consecutive pixels of a row
 // are 16 * M * 2 contiguous bytes of y, so a warp's stores are fully coalesced; pixels past the right edge and
 // segments past the bottom are not written.
@@ -122,16 +123,15 @@ __device__ __forceinline__ void loadPatch(const SmallChannelConvParams& p, const
     const int lo = max(0, -ix0) * p.channels;
     const int hi = (p.inW - ix0) * p.channels;
     const int64_t imageBase = static_cast<int64_t>(img) * p.inH * p.inW * p.channels;
-    const int total = l.patchRows * l.rowLen;
-    for (int i = static_cast<int>(threadIdx.x); i < total; i += kThreads) {
-        const int r = i / l.rowLen;
-        const int j = i - r * l.rowLen;
+    // A warp per patch row (no division per element): the row's elements are contiguous in x.
+    const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
+    for (int r = warp; r < l.patchRows; r += kWarps) {
         const int iy = iy0 + r;
-        uint16_t v = 0;
-        if (iy >= 0 && iy < p.inH && j >= lo && j < hi) {
-            v = __ldg(x + imageBase + (static_cast<int64_t>(iy) * p.inW + ix0) * p.channels + j);
-        }
-        sPatch[i] = v;
+        const bool rowInside = iy >= 0 && iy < p.inH;
+        const uint16_t* src = x + imageBase + (static_cast<int64_t>(iy) * p.inW + ix0) * p.channels;
+        uint16_t* dst = sPatch + r * l.rowLen;
+        for (int j = lane; j < l.rowLen; j += 32)
+            dst[j] = rowInside && j >= lo && j < hi ? __ldg(src + j) : uint16_t{0};
     }
 }
 
@@ -148,7 +148,7 @@ __device__ __forceinline__ float2 unpack2(uint32_t v) {
 //! `valid` pixels (the first at flat pixel index pix0 of y).
 template <typename T, int kNt>
 __device__ __forceinline__ void storeTile(const SmallChannelConvParams& p, const Layout& l, float (&acc)[kNt][4],
-                                          const float* sBias, uint16_t* stage, int64_t pix0, int valid, int lane) {
+                                          uint16_t* stage, int64_t pix0, int valid, int lane) {
     const int g = lane / 4, t = lane % 4;
     const int m = p.outChannels;
     const auto* z = static_cast<const uint32_t*>(p.z);
@@ -159,8 +159,8 @@ __device__ __forceinline__ void storeTile(const SmallChannelConvParams& p, const
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
             const int r = g + 8 * h;
-            float v0 = acc[nt][2 * h] + sBias[col];
-            float v1 = acc[nt][2 * h + 1] + sBias[col + 1];
+            float v0 = acc[nt][2 * h];  // the bias is the accumulators' initial value
+            float v1 = acc[nt][2 * h + 1];
             if (z != nullptr && r < valid) {
                 const float2 zv = unpack2<T>(__ldg(z + ((pix0 + r) * m + col) / 2));
                 v0 += zv.x;
@@ -177,8 +177,18 @@ __device__ __forceinline__ void storeTile(const SmallChannelConvParams& p, const
     __syncwarp();
     // The valid pixels' M channels are contiguous in y: chunk i (8 values) is pixel i / chunks, channels
     // (i % chunks) * 8.
-    const int chunks = m / 8;
     uint4* y = reinterpret_cast<uint4*>(static_cast<uint16_t*>(p.y) + pix0 * m);
+    if (m == kNt * 8 && valid == 16) {
+        // The common case, unrolled with shifts: 16 pixels x kNt chunks, kNt / 2 16-byte stores per lane.
+#pragma unroll
+        for (int q = 0; q < kNt / 2; ++q) {
+            const int i = lane + 32 * q;
+            y[i] = *reinterpret_cast<const uint4*>(stage + (i / kNt) * l.lds + (i % kNt) * 8);
+        }
+        __syncwarp();
+        return;
+    }
+    const int chunks = m / 8;
     for (int i = lane; i < valid * chunks; i += 32) {
         const int r = i / chunks;
         y[i] = *reinterpret_cast<const uint4*>(stage + r * l.lds + (i - r * chunks) * 8);
@@ -242,11 +252,16 @@ __global__ void __launch_bounds__(kThreads, kCtasPerSm)
         loadPatch(p, l, img, oy0, ox0, sPatch);
         __syncthreads();
 
+        // The accumulators start at the bias of their columns (2t, 2t + 1 of each n-tile).
         float acc[kMt][kNt][4];
 #pragma unroll
-        for (int mt = 0; mt < kMt; ++mt) {
+        for (int nt = 0; nt < kNt; ++nt) {
+            const float2 b = *reinterpret_cast<const float2*>(sBias + nt * 8 + 2 * t);
 #pragma unroll
-            for (int nt = 0; nt < kNt; ++nt) acc[mt][nt][0] = acc[mt][nt][1] = acc[mt][nt][2] = acc[mt][nt][3] = 0.0f;
+            for (int mt = 0; mt < kMt; ++mt) {
+                acc[mt][nt][0] = acc[mt][nt][2] = b.x;
+                acc[mt][nt][1] = acc[mt][nt][3] = b.y;
+            }
         }
         for (int kk = 0; kk < ksteps; ++kk) {
             const int2 lo = *reinterpret_cast<const int2*>(sOff + kk * 16 + 2 * t);
@@ -279,7 +294,7 @@ __global__ void __launch_bounds__(kThreads, kCtasPerSm)
             if (oy >= p.outH || ox >= p.outW) continue;  // the same for the whole warp
             const int valid = min(16, p.outW - ox);
             const int64_t pix0 = (static_cast<int64_t>(img) * p.outH + oy) * p.outW + ox;
-            storeTile<T, kNt>(p, l, acc[mt], sBias, stage, pix0, valid, lane);
+            storeTile<T, kNt>(p, l, acc[mt], stage, pix0, valid, lane);
         }
     }
 }
