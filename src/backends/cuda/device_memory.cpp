@@ -85,16 +85,19 @@ Result<void*> DeviceArena::allocate(size_t bytes) {
         mPeak = std::max(mPeak, offset + need);
         return static_cast<char*>(mBlock.data()) + offset;
     }
-    // Does not fit: serve it outside the block and remember how much larger the block should have been.
-    KILN_ASSIGN_OR_RETURN(DeviceBuffer extra, DeviceBuffer::allocate(need));
-    void* p = extra.data();
-    mOverflow.emplace(p, std::move(extra));
-    ++mOverflowCount;
+    // Does not fit: serve it outside the block and remember how much larger the block should have been. Both are
+    // recorded before the cudaMalloc, which fails while the stream is being captured: the failed capture must still
+    // leave the arena knowing its new peak (and counting the overflow), so that the next enqueue grows the block and
+    // captures, instead of giving up on CUDA graphs at these shapes for good.
     size_t overflowLive = 0;
     for (const auto& [ptr, buf] : mOverflow) overflowLive += buf.size();
     size_t usedEnd = 0;
     if (!mUsed.empty()) usedEnd = mUsed.rbegin()->first + mUsed.rbegin()->second;
-    mPeak = std::max(mPeak, usedEnd + overflowLive);
+    mPeak = std::max(mPeak, usedEnd + overflowLive + need);
+    ++mOverflowCount;
+    KILN_ASSIGN_OR_RETURN(DeviceBuffer extra, DeviceBuffer::allocate(need));
+    void* p = extra.data();
+    mOverflow.emplace(p, std::move(extra));
     return p;
 }
 

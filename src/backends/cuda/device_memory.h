@@ -55,7 +55,8 @@ private:
 //! the same shapes places every tensor at the same address (which CUDA graph capture relies on). All work runs on
 //! one stream, so memory freed by one kernel's consumer may be reused by a later kernel without synchronization.
 //! A request that does not fit is served by a separate cudaMalloc ("overflow", counted) and the arena remembers
-//! the peak it would have needed; grow() between runs makes the next run fit.
+//! the peak it would have needed; growToPeak() between runs makes the next run fit. The count and the peak are
+//! recorded even when that cudaMalloc fails (as it does while a stream is being captured).
 class DeviceArena {
 public:
     //! Allocates the block (releasing the old one); only while nothing is allocated.
