@@ -103,6 +103,13 @@ TEST(PassConcatConvSplit, TwoInputsBecomeTwoChainedConvolutions) {
     EXPECT_EQ(convs[1]->input(3), convs[0]->output(0));
     EXPECT_EQ(convs[1]->input(1)->constant().shape(), (Shape{8, 3, 3, 16}));
     EXPECT_EQ(convs[1]->output(0)->dtype(), DataType::kFloat16);
+    // The unsplit weights are gone from the engine's graph (dead-code elimination prunes them): no constant is left
+    // without a reader.
+    for (const auto& v : g.values()) {
+        if (v->isConstant()) {
+            EXPECT_FALSE(v->consumers().empty()) << v->name() << " is an unused constant";
+        }
+    }
 }
 
 TEST(PassConcatConvSplit, ThreeInputsWithoutBiasAndAOneByOneKernel) {
