@@ -143,6 +143,10 @@ def _footer(results: dict, rows: list) -> list:
         out.append(f"build {r['workload']} {r['precision']} b{r['batch']}: cold {r['kiln']['build']['seconds']:.1f} s"
                    f", rebuilt with the timing cache {_num(w.get('seconds'), '.1f')} s"
                    + ("" if w.get("ok") else f" (FAIL: {w.get('error')})"))
+    clocks = [_clocks(r) for r in rows]
+    if any(clocks):
+        out.append("GPU while each side ran (nvidia-smi, 100 ms samples: median SM clock, highest power / the limit): "
+                   + "; ".join(c for c in clocks if c))
     ma = sorted({r["max_autotune"]["skipped"] for r in rows if (r.get("max_autotune") or {}).get("skipped")})
     for reason in ma:
         out.append(f"max-autotune: skipped: {reason}")
@@ -155,6 +159,17 @@ def _footer(results: dict, rows: list) -> list:
     b = results["budget"]
     out.append(f"time: {b['elapsed_s']:.0f} s of a {b['budget_s']:.0f} s budget; worker starts {b['worker_starts']}")
     return out
+
+
+def _clocks(row: dict) -> str:
+    """'unet fp16 b16: eager 1.92 GHz 610/700 W, Kiln 1.71 GHz 700/700 W' from the samplers' summaries, or ''."""
+    sides = []
+    for side, result in (("eager", row.get("eager")), ("Kiln", (row.get("kiln") or {}).get("bench"))):
+        c = (result or {}).get("gpu_clocks") or {}
+        if c.get("sm_mhz_median"):
+            power = f" {c['power_w_max']:.0f}/{c.get('power_limit_w', 0):.0f} W" if c.get("power_w_max") else ""
+            sides.append(f"{side} {c['sm_mhz_median'] / 1e3:.2f} GHz{power}")
+    return f"{row['workload']} {row['precision']} b{row['batch']}: " + ", ".join(sides) if sides else ""
 
 
 def _accuracy(row: dict, check: dict) -> str:

@@ -22,6 +22,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import report  # noqa: E402
+from gpu_clocks import ClockSampler  # noqa: E402
 import workloads  # noqa: E402
 from kiln_runner import Kiln  # noqa: E402
 from worker_client import WorkerClient  # noqa: E402
@@ -260,7 +261,9 @@ def runTask(args, settings, budget, spec, prec, batch, rest, worker, kiln, work,
         return row
     base = {"cmd": "run", "model": name, "precision": prec, "batch": batch, **settings["torch"]}
 
-    row["eager"] = _torch(worker, budget, dict(base, mode="eager"), "eager", name)
+    with ClockSampler() as clocks:
+        row["eager"] = _torch(worker, budget, dict(base, mode="eager"), "eager", name)
+    row["eager"]["gpu_clocks"] = clocks.summary()
     if args.no_compile:
         row["compile"] = {"skipped": "--no-compile"}
     elif args.mode == "quick" and (batch != 1 or prec != "fp16"):
@@ -292,8 +295,10 @@ def runTask(args, settings, budget, spec, prec, batch, rest, worker, kiln, work,
     if build["ok"]:
         opts = dict(settings["kiln"], streams=args.streams)
         t = max(5.0, min(budget.left(), opts["duration_s"] + opts["warmup_ms"] / 1e3 + 120))
-        bench = kiln.bench(engine, spec.inputName, shape, opts, os.path.join(work, "logs", _times(name, prec, batch)),
-                           t)
+        with ClockSampler() as clocks:
+            bench = kiln.bench(engine, spec.inputName, shape, opts,
+                               os.path.join(work, "logs", _times(name, prec, batch)), t)
+        bench["gpu_clocks"] = clocks.summary()
         row["kiln"]["bench"] = bench
         seconds = bench["seconds"]
         if batch == 1:

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gpu_clocks  # noqa: E402
 import report  # noqa: E402
 import suite  # noqa: E402
 import workloads  # noqa: E402
@@ -341,3 +342,28 @@ def test_a_dry_run_fails_when_a_check_has_no_peer_error_nor_its_reason():
             row("fp16", kilnCheck(1e-3, 1e-2))]
     assert suite.dryRunProblems({"models": {}, "rows": rows}) == [
         "resnet50 fp16 b1: no PyTorch fp16 error, nor the reason it is unavailable"]
+
+
+# ------------------------------------------------------------------------------------------------ GPU clocks
+def test_clock_sampler_summarizes_what_nvidia_smi_printed():
+    # A stand-in for nvidia-smi: three samples (clock MHz, power W, limit W) and one it cannot read.
+    lines = "1980, 420.5, 700.00\n[N/A], 1, 2\n1515, 700.1, 700.00\n1700, 650.0, 700.00\n"
+    fake = [sys.executable, "-c", f"import sys; sys.stdout.write({lines!r})"]
+    with gpu_clocks.ClockSampler(command=fake) as s:
+        s._proc.wait(timeout=30)  # the stand-in prints and exits; nvidia-smi runs until the block ends
+    assert s.summary() == {"samples": 3, "sm_mhz_median": 1700.0, "sm_mhz_min": 1515.0, "power_w_median": 650.0,
+                           "power_w_max": 700.1, "power_limit_w": 700.0}
+
+
+def test_clock_sampler_without_nvidia_smi_records_nothing():
+    with gpu_clocks.ClockSampler(command=["/nonexistent/nvidia-smi"]) as s:
+        pass
+    assert s.summary() == {}
+
+
+def test_clock_line_under_the_table():
+    row = {"workload": "unet", "precision": "fp16", "batch": 16,
+           "eager": {"gpu_clocks": {"sm_mhz_median": 1920.0, "power_w_max": 610.0, "power_limit_w": 700.0}},
+           "kiln": {"bench": {"gpu_clocks": {"sm_mhz_median": 1710.0, "power_w_max": 700.4, "power_limit_w": 700.0}}}}
+    assert report._clocks(row) == "unet fp16 b16: eager 1.92 GHz 610/700 W, Kiln 1.71 GHz 700/700 W"
+    assert report._clocks({"workload": "m", "precision": "fp32", "batch": 1, "eager": {}, "kiln": {}}) == ""
