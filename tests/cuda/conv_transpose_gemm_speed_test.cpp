@@ -9,8 +9,9 @@
 // the H100), so it says how far each path is from reading x a single time. Session 6 on the H100, up.3: cuBLASLt slot
 // 0.67 ms (1.2 TB/s), alone 0.41 ms; the floor at 2.9 TB/s is ~0.28 ms. Running the taps image group by image group,
 // so that x would be re-read from L2, was slower at every group size (8-32 MiB of x: 0.89-1.00 ms) and was dropped.
-// The lines say which engine convTransposeGemm / convTransposeGemmSlice pick by default at each level
-// (kConvTransposeMmaMaxChannels): the threshold should sit where Kiln's kernel stops winning.
+// Session 7: Kiln's kernel up.3 slot 0.47 ms (1.7 TB/s) against cuBLASLt's 0.67, but alone 0.46 against 0.39 and
+// behind at the deeper levels; so convTransposeGemmSlice takes it for C <= kConvTransposeMmaMaxChannels (128) and
+// the ConvTranspose alone stays on cuBLASLt. The last column says which engine a slot takes at each level.
 #include <cuda_runtime.h>
 
 #include <cstdio>
