@@ -35,12 +35,6 @@ using ir::OpKind;
 
 constexpr int64_t kAlignBytes = 16;
 
-//! Static channel count of a 4-D value; -1 when unknown.
-int64_t staticChannels(const ir::Value* v) {
-    if (!v || !v->shape() || v->shape()->size() != 4 || !(*v->shape())[3].isStatic()) return -1;
-    return (*v->shape())[3].size;
-}
-
 //! Channels [begin, begin + count) of the last axis of a constant `w` [M, kH, kW, C].
 Result<Tensor> channelSlice(const Tensor& w, int64_t begin, int64_t count) {
     const int64_t c = w.dim(3), rows = w.numel() / std::max<int64_t>(c, 1);
@@ -91,7 +85,7 @@ public:
         std::vector<Part> parts;
         int64_t offset = 0;
         for (ir::Value* in : concat.inputs()) {
-            const int64_t c = staticChannels(in);
+            const int64_t c = channelsOf(in);
             const ir::Node* p = in->producer();
             parts.push_back(Part{in, offset, c, p ? graph.indexOf(p) : -1});
             offset += c;
@@ -150,12 +144,12 @@ private:
             return nullptr;
         const ir::Value* cat = concat.output(0);
         const int64_t axis = concat.attrs().getInt("axis", 0);
-        if (staticChannels(cat) < 0 || (axis != 3 && axis != -1)) return nullptr;
+        if (channelsOf(cat) < 0 || (axis != 3 && axis != -1)) return nullptr;
         ir::Node* conv = soleReader(cat, OpKind::kFusedConvNhwc, mRefs);
         if (!conv || conv->input(0) != cat || conv->inputs().size() > 3 || conv->outputs().size() != 1) return nullptr;
         if (conv->attrs().getInt("group", 1) != 1 || !pinsAllowMerge(*conv, concat)) return nullptr;
         const ir::Value* w = conv->input(1);
-        if (!w || !w->isConstant() || w->constant().rank() != 4 || w->constant().dim(3) != staticChannels(cat)) {
+        if (!w || !w->isConstant() || w->constant().rank() != 4 || w->constant().dim(3) != channelsOf(cat)) {
             return nullptr;
         }
         const ir::Value* bias = conv->inputs().size() > 2 ? conv->input(2) : nullptr;
@@ -164,7 +158,7 @@ private:
         if ((t != DataType::kFloat16 && t != DataType::kBFloat16) || conv->output(0)->dtype() != t) return nullptr;
         const auto elem = static_cast<int64_t>(dataTypeSize(t));
         for (const ir::Value* in : concat.inputs()) {
-            const int64_t c = staticChannels(in);
+            const int64_t c = channelsOf(in);
             if (!in || in->dtype() != t || c <= 0 || c * elem % kAlignBytes != 0) return nullptr;
         }
         return conv;

@@ -77,12 +77,6 @@ std::optional<int64_t> gemmOutChannels(const ir::Node& convT) {
     return geo->outC;
 }
 
-//! Static channel count of a 4-D channels-last value; -1 when unknown.
-int64_t channelsOf(const ir::Value* v) {
-    if (!v || !v->shape() || v->shape()->size() != 4 || !(*v->shape())[3].isStatic()) return -1;
-    return (*v->shape())[3].size;
-}
-
 class ConvTransposeConcatFusion : public RewriteRule {
 public:
     std::string_view name() const override { return "convtranspose-concat-fusion"; }

@@ -1,5 +1,6 @@
 // Small matching helpers for the pattern-rewriting passes (gelu_fusion.cpp, add_layer_norm_fusion.cpp,
-// matmul_merge.cpp): constant scalars, operands of binary nodes, and "only read here" checks.
+// matmul_merge.cpp, the channels-last Concat passes): constant scalars, operands of binary nodes, "only read here"
+// checks, channel counts.
 #pragma once
 
 #include <cmath>
@@ -50,6 +51,12 @@ inline ir::Node* soleReader(const ir::Value* v, ir::OpKind op, const std::unorde
     if (!onlyReadOnce(v, refs)) return nullptr;
     ir::Node* r = v->consumers().front();
     return r->op() == op ? r : nullptr;
+}
+
+//! The static channel count (last dim) of a 4-D channels-last value; -1 when unknown.
+inline int64_t channelsOf(const ir::Value* v) {
+    if (!v || !v->shape() || v->shape()->size() != 4 || !(*v->shape())[3].isStatic()) return -1;
+    return (*v->shape())[3].size;
 }
 
 //! Both shapes known and equal: static dims by size, symbolic ones by (non-empty) symbol.

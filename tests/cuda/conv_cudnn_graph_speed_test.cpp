@@ -18,6 +18,7 @@
 #include "backends/cuda/kernels/conv_cudnn_graph.h"
 #include "cuda/cuda_op_tester.h"
 #include "cuda/device_bytes_test_util.h"
+#include "cuda/direct_run_util.h"
 #include "cuda/speed_test_util.h"
 
 namespace kiln::testing {
@@ -81,15 +82,7 @@ const Layer kUNetLayers[] = {
 //! Times one layer at `batch`: the legacy call, every heuristic graph config, and with `sweep` two rounds of
 //! one-knob-at-a-time moves from the best config (graphConvKnobNeighbours). Adds count x the better to the totals.
 void timeLayer(const Layer& l, int batch, bool sweep, double& legacyTotal, double& bestTotal) {
-    cudnnHandle_t handle = nullptr;
-    ASSERT_EQ(cudnnCreate(&handle), CUDNN_STATUS_SUCCESS);
-    cuda::DeviceArena arena;
-    ASSERT_TRUE(arena.reserve(size_t(2) << 30).isOk());
-    cuda::RunState run;
-    run.cudnn = handle;
-    run.arena = &arena;
-    ir::Graph g("bench");
-    ir::Node* node = g.addNode(ir::OpKind::kFusedConvNhwc, "conv", 1);
+    DirectKernelRun run(ir::OpKind::kFusedConvNhwc, size_t(2) << 30);
     const int out = (l.h + 2 * (l.r / 2) - l.r) / l.stride + 1;
     cuda::CudnnConvProblem p;
     p.dtype = DataType::kFloat16;
@@ -108,35 +101,27 @@ void timeLayer(const Layer& l, int batch, bool sweep, double& legacyTotal, doubl
     fillRandomHalves(z.p, outBytes, seed(), -1, 1);
     const void* zp = l.z ? z.p : nullptr;
     auto legacy = [&]() {
-        cuda::CudaKernelContext ctx{*node, run, {}, {}, {}, {}};
+        cuda::CudaKernelContext ctx = run.context();
         return cuda::cudnnConvBiasActivationForward(ctx, p, x.p, w.p, b.p, zp, l.relu, y.p, SIZE_MAX);
     };
     const double legacyMs = medianMs(legacy);
     const cuda::GraphConvCall call{p, cuda::FusedConvOperands{x.p, w.p, b.p, zp, y.p}, l.relu, SIZE_MAX};
     auto tactics = cuda::graphConvTactics(p, l.z, l.relu, SIZE_MAX, cuda::kMaxGraphConfigs);
     ASSERT_TRUE(tactics.isOk()) << l.name << ": " << tactics.status().message();
-    double bestMs = -1;
     std::string best;
-    auto tryTactic = [&](const std::string& tactic) {
-        bool ran = true;
-        const double ms = medianMs([&]() -> Status {
-            cuda::CudaKernelContext ctx{*node, run, {}, {}, {}, {}};
-            KILN_ASSIGN_OR_RETURN(ran, cuda::runGraphConvTactic(ctx, call, tactic));
-            return Status::ok();
-        });
-        if (ran && ms > 0 && (bestMs < 0 || ms < bestMs)) {
-            bestMs = ms;
-            best = tactic;
-        }
-    };
-    for (const std::string& tactic : *tactics) tryTactic(tactic);
+    double bestMs = bestGraphTacticMs(run, call, *tactics, &best);
     const double heuristicBest = bestMs;
     size_t swept = 0;
     for (int round = 0; sweep && !best.empty() && round < 2; ++round) {
         auto moves = cuda::graphConvKnobNeighbours(p, l.z, l.relu, best, 8);
         ASSERT_TRUE(moves.isOk()) << l.name << ": " << moves.status().message();
         swept += moves->size();
-        for (const std::string& tactic : *moves) tryTactic(tactic);
+        std::string moved;
+        const double ms = bestGraphTacticMs(run, call, *moves, &moved);
+        if (ms > 0 && ms < bestMs) {
+            bestMs = ms;
+            best = moved;
+        }
     }
     const double flops = 2.0 * batch * out * out * l.k * l.c * l.r * l.r;
     const double better = bestMs > 0 ? std::min(legacyMs, bestMs) : legacyMs;
@@ -148,7 +133,6 @@ void timeLayer(const Layer& l, int batch, bool sweep, double& legacyTotal, doubl
     legacyTotal += l.count * legacyMs;
     bestTotal += l.count * better;
     ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-    cudnnDestroy(handle);
 }
 
 TEST(CudaConvGraphSpeed, DISABLED_ResNetLayers) {

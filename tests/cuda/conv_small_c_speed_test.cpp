@@ -19,6 +19,7 @@
 #include "backends/cuda/kernels/conv_small_c_tactic.h"
 #include "cuda/cuda_op_tester.h"
 #include "cuda/device_bytes_test_util.h"
+#include "cuda/direct_run_util.h"
 #include "cuda/speed_test_util.h"
 
 namespace kiln::testing {
@@ -52,42 +53,25 @@ void timeFirstConv(const Shape2d& s) {
     fillRandomHalves(b.p, kM * 2, seed(), -1, 1);
     const cuda::FusedConvOperands ops{x.p, w.p, b.p, nullptr, y.p};
 
-    cudnnHandle_t handle = nullptr;
-    ASSERT_EQ(cudnnCreate(&handle), CUDNN_STATUS_SUCCESS);
-    cuda::DeviceArena arena;
-    ASSERT_TRUE(arena.reserve(size_t(1) << 30).isOk());
-    cuda::RunState run;
-    run.cudnn = handle;
-    run.arena = &arena;
-    ir::Graph g("bench");
-    const ir::Node* node = g.addNode(ir::OpKind::kFusedConvNhwc, "conv", 1);
+    DirectKernelRun run(ir::OpKind::kFusedConvNhwc, size_t(1) << 30);
 
     const cuda::SmallChannelConvParams kp = cuda::smallChannelConvParams(p, ops, true);
     const double kilnMs = medianMs([&]() { return cuda::launchSmallChannelConv(kp, nullptr); });
     const double legacyMs = medianMs([&]() -> Status {
-        cuda::CudaKernelContext ctx{*node, run, {}, {}, {}, {}};
+        cuda::CudaKernelContext ctx = run.context();
         return cuda::cudnnConvBiasActivationForward(ctx, p, x.p, w.p, b.p, nullptr, true, y.p, SIZE_MAX);
     });
     auto tactics = cuda::graphConvTactics(p, false, true, SIZE_MAX, cuda::kMaxGraphConfigs);
     ASSERT_TRUE(tactics.isOk()) << s.name << ": " << tactics.status().message();
     const cuda::GraphConvCall call{p, ops, true, SIZE_MAX};
-    double graphMs = -1;
-    for (const std::string& tactic : *tactics) {
-        bool ran = true;
-        const double ms = medianMs([&]() -> Status {
-            cuda::CudaKernelContext ctx{*node, run, {}, {}, {}, {}};
-            KILN_ASSIGN_OR_RETURN(ran, cuda::runGraphConvTactic(ctx, call, tactic));
-            return Status::ok();
-        });
-        if (ran && ms > 0 && (graphMs < 0 || ms < graphMs)) graphMs = ms;
-    }
+    const double graphMs = bestGraphTacticMs(run, call, *tactics);
     // The kernel and cuDNN agree on the first 4M outputs (a sanity check of the timed problem, not the accuracy test).
     const size_t checked = std::min<size_t>(outBytes, size_t(8) << 20);
     ASSERT_EQ(cuda::launchSmallChannelConv(kp, nullptr), cudaSuccess);
     std::vector<char> kilnBytes = download(y.p, checked);
     const Tensor kiln = Tensor::wrap(DataType::kFloat16, {int64_t(checked / 2)}, kilnBytes.data());
     {
-        cuda::CudaKernelContext ctx{*node, run, {}, {}, {}, {}};
+        cuda::CudaKernelContext ctx = run.context();
         ASSERT_TRUE(cuda::cudnnConvBiasActivationForward(ctx, p, x.p, w.p, b.p, nullptr, true, y.p, SIZE_MAX).isOk());
     }
     std::vector<char> legacyBytes = download(y.p, checked);
@@ -107,7 +91,6 @@ void timeFirstConv(const Shape2d& s) {
         s.name, kilnMs, gbs(kilnMs), legacyMs, gbs(legacyMs), tactics->size(), graphMs, gbs(graphMs),
         bytes / (kCopyGBs * 1e6), kilnMs > 0 ? legacyMs / kilnMs : 0.0);
     ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-    cudnnDestroy(handle);
 }
 
 TEST(CudaSmallChannelConvSpeed, DISABLED_FirstConvolutions) {

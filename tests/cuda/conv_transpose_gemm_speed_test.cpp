@@ -41,7 +41,7 @@ constexpr DataType kHalf = DataType::kFloat16;
 
 TEST(CudaConvTransposeGemmSpeed, DISABLED_UNetUpsampling) {
     KILN_REQUIRE_GPU();
-    DirectConvTransposeRun run(size_t(1) << 30);
+    DirectKernelRun run(ir::OpKind::kConvTransposeNhwc, size_t(1) << 30);
     for (const Level& l : kLevels) {
         const cuda::ConvShape s = upsampleShape(kHalf, kBatch, l.h, l.h, l.c, l.m, 2, 2);
         const size_t xBytes = size_t(kBatch) * l.h * l.h * l.c * 2, wBytes = size_t(l.c) * 4 * l.m * 2;

@@ -210,7 +210,7 @@ TEST(CudaConvTransposeMma, RandomOperandsMatchTheReference) {
 TEST(CudaConvTransposeMma, UNetUp3MatchesCublasLt) {
     KILN_REQUIRE_GPU();
     // x [1, 256, 256, 128] → channels [offset, offset + 64) of a [1, 512, 512, 128] Concat, both slots.
-    DirectConvTransposeRun run(size_t(64) << 20);
+    DirectKernelRun run(ir::OpKind::kConvTransposeNhwc, size_t(64) << 20);
     const int64_t h = 256, c = 128, m = 64, total = 128;
     for (DataType t : kTypes) {
         const cuda::ConvShape s = upsampleShape(t, 1, h, h, c, m, 2, 2);

@@ -19,21 +19,17 @@
 // keep registers ≤ 128 so that two 8-warp CTAs (or four 4-warp CTAs) fit an SM: 16 warps per SM where the old
 // kernel (154 registers) fits 12. At D = 64 ptxas still spills ~50 bytes per thread (the kernel wants ~133
 // registers unbounded); a small spill to L1 was judged cheaper than a third fewer warps.
-#include <array>
-#include <atomic>
 #include <cstdint>
 
 #include "backends/cuda/kernels/attention.h"
 #include "backends/cuda/kernels/attention_flash_common.cuh"
+#include "backends/cuda/kernels/launch_cache.h"
 
 namespace kiln::cuda {
 
 namespace {
 
 using namespace flash;  // the helpers in attention_flash_common.cuh
-
-//! Devices whose per-device launch facts are cached (more are asked every time).
-constexpr int kMaxDevices = 64;
 
 constexpr int kBN = 64;     // keys per tile
 constexpr int kStages = 2;  // K/V tiles in flight
@@ -184,22 +180,9 @@ cudaError_t launchPipelined(const AttentionParams& p, cudaStream_t stream) {
     const int64_t blocks = queryTiles * p.batch * p.heads;
     if (blocks > 0x7fffffff) return cudaErrorInvalidConfiguration;
     auto* kernel = attentionFlashPipelinedKernel<T, kD, kWarps>;
-    // Past 48 KB a kernel must opt in to dynamic shared memory; the attribute belongs to a device, so it is set once
-    // per device that launches this instantiation (a host-side call, allowed during stream capture; two threads that
-    // race here both set it, which is harmless).
-    static std::array<std::atomic<bool>, kMaxDevices> configured{};
-    int device = 0;
-    cudaError_t err = cudaGetDevice(&device);
+    // Past 48 KB a kernel must opt in to dynamic shared memory (once per device: launch_cache.h).
+    const cudaError_t err = allowDynamicSharedMemory(reinterpret_cast<const void*>(kernel), kShared, true);
     if (err != cudaSuccess) return err;
-    const bool cached = device >= 0 && device < kMaxDevices;
-    if (!cached || !configured[static_cast<size_t>(device)].load(std::memory_order_acquire)) {
-        err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kShared);
-        if (err != cudaSuccess) return err;
-        err = cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
-                                   cudaSharedmemCarveoutMaxShared);
-        if (err != cudaSuccess) return err;
-        if (cached) configured[static_cast<size_t>(device)].store(true, std::memory_order_release);
-    }
     kernel<<<static_cast<unsigned>(blocks), kWarps * 32, kShared, stream>>>(p, queryTiles);
     return cudaGetLastError();
 }
@@ -210,15 +193,8 @@ cudaError_t launchPipelined(const AttentionParams& p, cudaStream_t stream) {
 
 int attentionPipelinedWarps(const AttentionParams& p) {
     if (p.sq <= 64) return 4;
-    // The SM count of each device, asked once (0: not asked yet); the chooser and the launcher both need it.
-    static std::array<std::atomic<int>, kMaxDevices> smCounts{};
-    int device = 0;
-    if (cudaGetDevice(&device) != cudaSuccess) return 8;
-    int sms = device >= 0 && device < kMaxDevices ? smCounts[static_cast<size_t>(device)].load() : 0;
-    if (sms == 0) {
-        if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) return 8;
-        if (device >= 0 && device < kMaxDevices) smCounts[static_cast<size_t>(device)].store(sms);
-    }
+    int sms = 0;
+    if (currentDeviceSmCount(sms) != cudaSuccess) return 8;
     const int64_t ctas4 = p.batch * p.heads * ((p.sq + 63) / 64);
     return ctas4 >= 2 * static_cast<int64_t>(sms) ? 8 : 4;
 }

@@ -20,12 +20,12 @@
 // are 16 * M * 2 contiguous bytes of y, so a warp's stores are fully coalesced; pixels past the right edge and
 // segments past the bottom are not written.
 #include <algorithm>
-#include <atomic>
 #include <climits>
 #include <cstdint>
 
 #include "backends/cuda/kernels/common.cuh"
 #include "backends/cuda/kernels/conv_small_c.h"
+#include "backends/cuda/kernels/launch_cache.h"
 #include "backends/cuda/kernels/mma_common.cuh"
 
 namespace kiln::cuda {
@@ -41,7 +41,6 @@ constexpr int kMt = kSegments / kWarps;      // m-tiles per warp
 // shared memory (228 KB on the H100).
 constexpr int kCtasPerSm = 2;
 constexpr int kMaxShared = 96 * 1024;
-constexpr int kMaxDevices = 64;
 // The patch loads kept in flight per thread: rows per warp x elements per lane and row (UNet's first layer: 18 rows
 // of 54 values, 3 x 2; ResNet's stem: 37 rows of 111, 5 x 4).
 constexpr int kLoadRows = 5;
@@ -325,38 +324,15 @@ __global__ void __launch_bounds__(kThreads, kCtasPerSm)
     }
 }
 
-//! The SM count of the current device, asked once per device.
-cudaError_t smCount(int& sms) {
-    static std::atomic<int> counts[kMaxDevices] = {};
-    int device = 0;
-    cudaError_t err = cudaGetDevice(&device);
-    if (err != cudaSuccess) return err;
-    const bool cached = device >= 0 && device < kMaxDevices;
-    sms = cached ? counts[device].load(std::memory_order_relaxed) : 0;
-    if (sms > 0) return cudaSuccess;
-    err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-    if (err == cudaSuccess && cached) counts[device].store(sms, std::memory_order_relaxed);
-    return err;
-}
-
 template <typename T, int kNt>
 cudaError_t launchAs(const SmallChannelConvParams& p, const Layout& l, cudaStream_t stream) {
     auto* kernel = smallChannelConvKernel<T, kNt>;
-    // Past 48 KB a kernel must opt in to dynamic shared memory; the attribute belongs to a device, so it is set once
-    // per device for this instantiation, to the most any layout uses (a host-side call, allowed during stream
-    // capture; two threads that race here both set it, which is harmless).
-    static std::atomic<bool> configured[kMaxDevices] = {};
-    int device = 0;
-    cudaError_t err = cudaGetDevice(&device);
+    // Past 48 KB a kernel must opt in to dynamic shared memory, to the most any layout uses (once per device:
+    // launch_cache.h).
+    cudaError_t err = allowDynamicSharedMemory(reinterpret_cast<const void*>(kernel), kMaxShared);
     if (err != cudaSuccess) return err;
-    const bool cached = device >= 0 && device < kMaxDevices;
-    if (!cached || !configured[device].load(std::memory_order_acquire)) {
-        err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxShared);
-        if (err != cudaSuccess) return err;
-        if (cached) configured[device].store(true, std::memory_order_release);
-    }
     int sms = 0;
-    err = smCount(sms);
+    err = currentDeviceSmCount(sms);
     if (err != cudaSuccess) return err;
     // Persistent CTAs: as many as are resident at once (kCtasPerSm: the launch bounds and kMaxShared say so), each
     // looping over tiles.
