@@ -11,9 +11,8 @@
 
 #include "backends/cuda/kernels/conv_cudnn.h"
 #include "backends/cuda/kernels/conv_small_c_tactic.h"
-#include "builder/builder_internal.h"
 #include "cuda/cuda_op_tester.h"
-#include "cuda/engine_test_util.h"
+#include "cuda/engine_build_util.h"
 #include "kiln/kiln.h"
 #include "plan/timing_cache.h"
 #include "unit/cli_test_util.h"
@@ -123,27 +122,17 @@ std::string writeStemNet(TempDir& dir) {
     return dir.write("stem.onnx", model);
 }
 
-struct Built {
-    RecordingLogger logger;  // first: the engine may log until it is destroyed
-    builder::BuiltNetwork net;
-};
-
 //! Builds for the CPU (FP32) or for CUDA in FP16 at level 1 with the timing cache `cache`.
 void build(const std::string& path, Backend backend, const std::string& cache, Built& out) {
-    Builder builder(out.logger);
-    auto network = builder.createNetwork();
-    OnnxParser parser(*network, out.logger);
-    ASSERT_TRUE(parser.parseFromFile(path).isOk());
-    auto config = builder.createBuilderConfig();
-    config->setBackend(backend);
-    if (backend == Backend::kCuda) {
-        config->setFlag(BuilderFlag::kFP16);
-        ASSERT_TRUE(config->setOptimizationLevel(1).isOk());
-        config->setTimingCachePath(cache);
-    }
-    auto built = builder::buildNetwork(*network, *config, out.logger);
-    ASSERT_TRUE(built.isOk()) << built.status().message();
-    out.net = std::move(built).value();
+    buildFile(
+        path, backend,
+        [&](Builder&, BuilderConfig& config) {
+            if (backend != Backend::kCuda) return;
+            config.setFlag(BuilderFlag::kFP16);
+            ASSERT_TRUE(config.setOptimizationLevel(1).isOk());
+            config.setTimingCachePath(cache);
+        },
+        out);
 }
 
 //! The [signature, tactic] of every FusedConvNhwc node.

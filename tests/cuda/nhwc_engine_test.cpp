@@ -12,9 +12,8 @@
 
 #include "backends/cuda/kernels/conv_transpose_gemm.h"
 #include "backends/cuda/tactics.h"
-#include "builder/builder_internal.h"
 #include "cuda/cuda_op_tester.h"
-#include "cuda/engine_test_util.h"
+#include "cuda/engine_build_util.h"
 #include "kiln/kiln.h"
 #include "unit/model_builder.h"
 
@@ -75,24 +74,15 @@ size_t count(const ir::Graph& g, ir::OpKind op) {
         std::count_if(g.nodes().begin(), g.nodes().end(), [&](const auto& n) { return n->op() == op; }));
 }
 
-struct Built {
-    RecordingLogger logger;  // first: the engine may log until it is destroyed
-    builder::BuiltNetwork net;
-};
-
 //! Builds the model for `backend` with the precision flag (or none), TF32 off.
 void build(const std::string& path, Backend backend, std::optional<BuilderFlag> precision, Built& out) {
-    Builder builder(out.logger);
-    auto network = builder.createNetwork();
-    OnnxParser parser(*network, out.logger);
-    ASSERT_TRUE(parser.parseFromFile(path).isOk());
-    auto config = builder.createBuilderConfig();
-    config->setBackend(backend);
-    config->clearFlag(BuilderFlag::kTF32);
-    if (precision) config->setFlag(*precision);
-    auto built = builder::buildNetwork(*network, *config, out.logger);
-    ASSERT_TRUE(built.isOk()) << built.status().message();
-    out.net = std::move(built).value();
+    buildFile(
+        path, backend,
+        [&](Builder&, BuilderConfig& config) {
+            config.clearFlag(BuilderFlag::kTF32);
+            if (precision) config.setFlag(*precision);
+        },
+        out);
 }
 
 //! Builds the model at `path` (input "x" of `inputShape`, output "logits") for the CPU in FP32 and for CUDA with

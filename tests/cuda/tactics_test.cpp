@@ -5,7 +5,6 @@
 // dynamic profile run on the heuristics.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
@@ -13,9 +12,8 @@
 #include <regex>
 
 #include "backends/cuda/tactics.h"
-#include "builder/builder_internal.h"
 #include "cuda/cuda_op_tester.h"
-#include "cuda/engine_test_util.h"
+#include "cuda/engine_build_util.h"
 #include "kiln/kiln.h"
 #include "plan/engine_file.h"
 #include "plan/timing_cache.h"
@@ -87,36 +85,22 @@ struct Options {
     bool dynamic = false;
 };
 
-struct Built {
-    RecordingLogger logger;  // first: the engine may log until it is destroyed
-    builder::BuiltNetwork net;
-    double seconds = 0;
-    std::string summary() const { return logger.find("tactics: "); }
-};
-
 void build(const std::string& path, const Options& o, Built& out) {
-    Builder builder(out.logger);
-    auto network = builder.createNetwork();
-    OnnxParser parser(*network, out.logger);
-    ASSERT_TRUE(parser.parseFromFile(path).isOk());
-    auto config = builder.createBuilderConfig();
-    config->setBackend(o.backend);
-    if (o.backend == Backend::kCuda) config->setFlag(BuilderFlag::kFP16);
-    ASSERT_TRUE(config->setOptimizationLevel(o.level).isOk());
-    if (!o.timingCache.empty()) config->setTimingCachePath(o.timingCache);
-    config->setMemoryPoolLimit(o.workspace);
-    if (o.dynamic) {
-        auto profile = builder.createOptimizationProfile();
-        ASSERT_TRUE(profile->setDimensions("x", OptProfileSelector::kMIN, {1, 3, 32, 32}).isOk());
-        ASSERT_TRUE(profile->setDimensions("x", OptProfileSelector::kOPT, {4, 3, 32, 32}).isOk());
-        ASSERT_TRUE(profile->setDimensions("x", OptProfileSelector::kMAX, {8, 3, 32, 32}).isOk());
-        ASSERT_TRUE(config->addOptimizationProfile(*profile).isOk());
-    }
-    const auto started = std::chrono::steady_clock::now();
-    auto built = builder::buildNetwork(*network, *config, out.logger);
-    out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    ASSERT_TRUE(built.isOk()) << built.status().message();
-    out.net = std::move(built).value();
+    buildFile(
+        path, o.backend,
+        [&](Builder& builder, BuilderConfig& config) {
+            if (o.backend == Backend::kCuda) config.setFlag(BuilderFlag::kFP16);
+            ASSERT_TRUE(config.setOptimizationLevel(o.level).isOk());
+            if (!o.timingCache.empty()) config.setTimingCachePath(o.timingCache);
+            config.setMemoryPoolLimit(o.workspace);
+            if (!o.dynamic) return;
+            auto profile = builder.createOptimizationProfile();
+            ASSERT_TRUE(profile->setDimensions("x", OptProfileSelector::kMIN, {1, 3, 32, 32}).isOk());
+            ASSERT_TRUE(profile->setDimensions("x", OptProfileSelector::kOPT, {4, 3, 32, 32}).isOk());
+            ASSERT_TRUE(profile->setDimensions("x", OptProfileSelector::kMAX, {8, 3, 32, 32}).isOk());
+            ASSERT_TRUE(config.addOptimizationProfile(*profile).isOk());
+        },
+        out);
 }
 
 //! Node name → [signature, tactic] for every node with a tactic.
