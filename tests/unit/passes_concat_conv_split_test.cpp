@@ -68,21 +68,9 @@ std::vector<Tensor> splitInputs(const SplitOptions& o) {
 //! Optimizes the graph for an FP16 CUDA engine into `g`, checks its outputs against the unoptimized FP32 graph and
 //! returns how many convolutions the pass split.
 int64_t optimizeHalf(const SplitOptions& o, ir::Graph& g) {
-    ir::Graph reference;
-    GraphBuilder rb(reference), gb(g);
-    splitGraph(rb, o);
-    splitGraph(gb, o);
-    static const HalfNhwcHooks kHooks;
-    passes::PassManager pm(passes::defaultPipeline(), {}, &kHooks);
-    auto report = pm.run(g);
-    EXPECT_TRUE(report.isOk()) << report.status().message();
-    EXPECT_TRUE(g.verify().isOk());
-    if (!report.isOk()) return -1;
-    const auto got = runGraph(g, splitInputs(o));
-    const auto want = runGraph(reference, splitInputs(o));
-    EXPECT_EQ(got.size(), want.size());
-    for (size_t i = 0; i < std::min(got.size(), want.size()); ++i) EXPECT_LE(maxRelError(got[i], want[i]), 1e-2);
-    return report->changesByPass["concat-conv-split"];
+    passes::PipelineReport report =
+        optimizeHalfAndCompare([&](GraphBuilder& b) { splitGraph(b, o); }, splitInputs(o), g);
+    return report.changesByPass["concat-conv-split"];
 }
 
 TEST(PassConcatConvSplit, TwoInputsBecomeTwoChainedConvolutions) {

@@ -143,24 +143,7 @@ TEST(PassConvTransposeConcat, NchwPipelineLeavesTheConcat) {
 //! The step optimized as a CUDA FP16 engine is (layout, FP16 lowering, then the fusions) into `g`, checked against
 //! the FP32 graph; returns the pipeline's report.
 passes::PipelineReport optimizeHalf(const StepOptions& o, ir::Graph& g) {
-    ir::Graph reference;
-    GraphBuilder rb(reference), gb(g);
-    unetStep(rb, o);
-    unetStep(gb, o);
-    static const HalfNhwcHooks kHooks;
-    std::vector<std::string> log;
-    passes::PassManager pm(
-        passes::defaultPipeline(), [&log](passes::LogLevel, std::string_view line) { log.emplace_back(line); },
-        &kHooks);
-    auto report = pm.run(g);
-    EXPECT_TRUE(report.isOk()) << report.status().message();
-    EXPECT_TRUE(g.verify().isOk());
-    if (!report.isOk()) return {};
-    const auto got = runGraph(g, stepInputs());
-    const auto want = runGraph(reference, stepInputs());
-    EXPECT_EQ(got.size(), want.size());
-    for (size_t i = 0; i < std::min(got.size(), want.size()); ++i) EXPECT_LE(maxRelError(got[i], want[i]), 1e-2);
-    return std::move(report).value();
+    return optimizeHalfAndCompare([&](GraphBuilder& b) { unetStep(b, o); }, stepInputs(), g);
 }
 
 // In FP16, the Concat read by a convolution is split away first (concat-conv-split): the ConvTranspose stays alone.

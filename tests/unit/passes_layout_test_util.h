@@ -47,6 +47,31 @@ inline passes::PipelineReport optimizeGraph(ir::Graph& g, bool nhwc, std::vector
     return r.isOk() ? std::move(r).value() : passes::PipelineReport{};
 }
 
+//! Builds a graph twice with `make`, optimizes one copy into `g` as a CUDA FP16 engine is (layout, FP16 lowering,
+//! then the fusions) and checks its outputs on `feeds` against the unoptimized FP32 copy's, within `maxRel`. Returns
+//! the pipeline's report (empty when it failed, which fails the test).
+inline passes::PipelineReport optimizeHalfAndCompare(const std::function<void(GraphBuilder&)>& make,
+                                                     const std::vector<Tensor>& feeds, ir::Graph& g,
+                                                     double maxRel = 1e-2) {
+    ir::Graph reference;
+    GraphBuilder rb(reference), gb(g);
+    make(rb);
+    make(gb);
+    static const HalfNhwcHooks kHooks;
+    passes::PassManager pm(passes::defaultPipeline(), {}, &kHooks);
+    auto report = pm.run(g);
+    EXPECT_TRUE(report.isOk()) << report.status().message();
+    EXPECT_TRUE(g.verify().isOk());
+    if (!report.isOk()) return {};
+    const auto got = runGraph(g, feeds);
+    const auto want = runGraph(reference, feeds);
+    EXPECT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < std::min(got.size(), want.size()); ++i) {
+        EXPECT_LE(maxRelError(got[i], want[i]), maxRel) << "output " << i;
+    }
+    return std::move(report).value();
+}
+
 //! Ops of a graph that only the layout pass makes.
 inline size_t countChannelsLastOps(const ir::Graph& g) {
     return countOps(g, ir::OpKind::kFusedConvNhwc) + countOps(g, ir::OpKind::kConvTransposeNhwc) +
