@@ -11,6 +11,7 @@
 #include "backends/cuda/kernels/conv_cudnn_graph.h"
 #include "backends/cuda/kernels/conv_gemm_common.h"
 #include "backends/cuda/kernels/conv_small_c_tactic.h"
+#include "backends/cuda/kernels/conv_wgmma_tactic.h"
 #include "backends/cuda/tactics.h"
 
 namespace kiln::cuda {
@@ -190,9 +191,10 @@ Result<std::shared_ptr<AlgoChoice>> chooseAlgorithms(cudnnHandle_t h, const Desc
 }
 
 //! The problem as a timing-cache signature (tactics.h): the fields of problemKey but the device, readable. `graph`:
-//! the candidates include cuDNN graph configs (conv_cudnn_graph.h); `kiln`: Kiln's small-channel kernel
-//! (conv_small_c_tactic.h); so that choices timed without them do not answer.
-std::string signatureOf(const CudnnConvProblem& p, int direction, bool strict, size_t budget, bool graph, bool kiln) {
+//! the candidates include cuDNN graph configs (conv_cudnn_graph.h); `kiln` (when not null): the version of the Kiln
+//! kernel among them (KilnCandidate::version); so that choices timed without them do not answer.
+std::string signatureOf(const CudnnConvProblem& p, int direction, bool strict, size_t budget, bool graph,
+                        const char* kiln) {
     static constexpr const char* kKinds[] = {"cudnn.fwd", "cudnn.bwd_data", "cudnn.fused_relu", "cudnn.fused_identity"};
     const auto spatial = static_cast<size_t>(p.nbDims - 2);
     Signature s(kKinds[direction]);
@@ -202,7 +204,7 @@ std::string signatureOf(const CudnnConvProblem& p, int direction, bool strict, s
     s.dims("out", p.out, static_cast<size_t>(p.nbDims)).dims("pad", p.pad, spatial).dims("stride", p.stride, spatial);
     s.dims("dilation", p.dilation, spatial).add("group", p.group).add("workspace", budgetText(budget));
     if (graph) s.add("engines", "legacy+graph");
-    if (kiln) s.add("kiln", "small_c1");
+    if (kiln) s.add("kiln", kiln);
     return s.text();
 }
 
@@ -219,6 +221,24 @@ std::optional<Candidate> decodeTactic(const std::string& text) {
         return std::nullopt;
     }
     return Candidate{algo, static_cast<cudnnMathType_t>(math), static_cast<size_t>(workspace)};
+}
+
+//! The Kiln kernel a fused channels-last call may time: at most one takes a problem (the small-channel kernel wants
+//! C <= 4, the wgmma kernel C >= 64). `version` is the signature's "kiln" part.
+struct KilnCandidate {
+    const char* version = nullptr;
+    const char* tactic = nullptr;
+    Status (*run)(CudaKernelContext&, const CudnnConvProblem&, const FusedConvOperands&, bool) = nullptr;
+};
+
+constexpr KilnCandidate kSmallChannelCandidate{"small_c1", kSmallChannelTactic, runSmallChannelConv};
+constexpr KilnCandidate kWgmmaCandidate{"wgmma64_1", kWgmmaConvTactic, runWgmmaConv};
+
+KilnCandidate kilnCandidate(const GraphConvCall* graph) {
+    if (graph == nullptr) return {};
+    if (smallChannelConvApplies(graph->p, graph->ops)) return kSmallChannelCandidate;
+    if (wgmmaConvApplies(graph->p, graph->ops)) return kWgmmaCandidate;
+    return {};
 }
 
 //! Candidate i of a list of `legacy` legacy algorithms, Kiln's kernel (when `kiln`) and graph configs: the kernel
@@ -247,8 +267,9 @@ Status statusOf(cudnnStatus_t st, const char* name) {
 //! Runs the problem with the tactic timed for it (at build) or recorded on the node (at run time), when there is
 //! one and cuDNN takes it: true then. False: use cuDNN's ranking. With `graph` (the fused channels-last FP16/BF16
 //! call), cuDNN's graph configs are candidates too, after the legacy algorithms (so the legacy first choice stays
-//! the one the others must beat), and so is Kiln's small-channel kernel where it applies (slotOf); a recorded graph
-//! tactic runs through conv_cudnn_graph.h, a recorded Kiln tactic through conv_small_c_tactic.h.
+//! the one the others must beat), and so is the Kiln kernel that applies (kilnCandidate, slotOf); a recorded graph
+//! tactic runs through conv_cudnn_graph.h, a recorded Kiln tactic through conv_small_c_tactic.h or
+//! conv_wgmma_tactic.h.
 template <typename Accept, typename Call>
 Result<bool> runTactic(CudaKernelContext& ctx, const CudnnConvProblem& p, const Descriptors& d,
                        const AlgoChoice& choice, int direction, size_t budget, const char* name, Accept accept,
@@ -256,7 +277,8 @@ Result<bool> runTactic(CudaKernelContext& ctx, const CudnnConvProblem& p, const 
     if (!mayHaveTactic(ctx)) return false;
     const bool strict = strictFloat32(ctx, p);
     const bool graphs = graph && graphConvApplies(*graph);
-    const bool kiln = graph && smallChannelConvApplies(graph->p, graph->ops);
+    const KilnCandidate kilnKernel = kilnCandidate(graph);
+    const bool kiln = kilnKernel.run != nullptr;
     std::vector<Candidate> accepted;
     auto list = [&]() -> Result<TacticCandidates> {
         for (const Candidate& c : choice.candidates) {
@@ -277,22 +299,23 @@ Result<bool> runTactic(CudaKernelContext& ctx, const CudnnConvProblem& p, const 
         t.run = [&, g, legacy](size_t i, void* ws) -> Status {
             const Slot s = slotOf(i, legacy, kiln);
             if (s.kind == Slot::kGraph) return g.run(s.index, ws);
-            if (s.kind == Slot::kKiln) return runSmallChannelConv(ctx, graph->p, graph->ops, graph->relu);
+            if (s.kind == Slot::kKiln) return kilnKernel.run(ctx, graph->p, graph->ops, graph->relu);
             KILN_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.get(), mathFor(strict, accepted[s.index].math)));
             return statusOf(call(accepted[s.index].algo, ws, accepted[s.index].workspace), name);
         };
         t.encode = [&, g, legacy](size_t i) {
             const Slot s = slotOf(i, legacy, kiln);
             if (s.kind == Slot::kLegacy) return encodeTactic(accepted[s.index]);
-            return s.kind == Slot::kGraph ? g.encode(s.index) : std::string(kSmallChannelTactic);
+            return s.kind == Slot::kGraph ? g.encode(s.index) : std::string(kilnKernel.tactic);
         };
         return t;
     };
-    const std::string signature = signatureOf(p, direction, strict, budget, graphs, kiln);
+    const std::string signature = signatureOf(p, direction, strict, budget, graphs, kilnKernel.version);
     KILN_ASSIGN_OR_RETURN(const std::string tactic, chooseTactic(ctx, signature, list));
     if (graph && isSmallChannelTactic(tactic)) {
         return runSmallChannelTactic(ctx, graph->p, graph->ops, graph->relu, tactic);
     }
+    if (graph && isWgmmaConvTactic(tactic)) return runWgmmaConvTactic(ctx, graph->p, graph->ops, graph->relu, tactic);
     if (graph && isGraphTactic(tactic)) return runGraphConvTactic(ctx, *graph, tactic);
     const std::optional<Candidate> c = tactic.empty() ? std::nullopt : decodeTactic(tactic);
     if (!c || !accept(c->algo) || c->workspace > budget) return false;
@@ -363,8 +386,11 @@ Status runConvolution(CudaKernelContext& ctx, const CudnnConvProblem& p, const v
 }  // namespace
 
 std::string cudnnFusedConvSignature(const CudnnConvProblem& p, bool relu, size_t workspaceBudget) {
+    const char* kiln = smallChannelConvServes(p) ? kSmallChannelCandidate.version
+                       : wgmmaConvServes(p)      ? kWgmmaCandidate.version
+                                                 : nullptr;
     return signatureOf(p, relu ? kFusedReluDirection : kFusedIdentityDirection, false, workspaceBudget,
-                       graphConvServes(p), smallChannelConvServes(p));
+                       graphConvServes(p), kiln);
 }
 
 uint64_t cudnnConvRefusals() { return gRefusals.load(std::memory_order_relaxed); }
@@ -397,9 +423,9 @@ Status cudnnConvBiasActivationForward(CudaKernelContext& ctx, const CudnnConvPro
     const void* zData = z ? z : out;
     auto accept = [relu](int algo) { return relu || algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM; };
     // Channels-last FP16/BF16 problems also time cuDNN's graph engine configs (conv_cudnn_graph.h), and those with
-    // few input channels Kiln's kernel (conv_small_c_tactic.h).
+    // few input channels or 64 output channels Kiln's kernels (conv_small_c_tactic.h, conv_wgmma_tactic.h).
     const GraphConvCall graph{p, FusedConvOperands{in, filter, bias, z, out}, relu, workspaceBudget};
-    const bool extra = graphConvApplies(graph) || smallChannelConvApplies(p, graph.ops);
+    const bool extra = graphConvApplies(graph) || kilnCandidate(&graph).run != nullptr;
     Status st = runCandidates<Forward>(
         ctx, p, d, relu ? kFusedReluDirection : kFusedIdentityDirection, workspaceBudget,
         "cudnnConvolutionBiasActivationForward", accept,

@@ -1,0 +1,459 @@
+// The weights-stationary 64-output-channel convolution (conv_wgmma.h) on wgmma with A in registers.
+//
+// GEMM per output row segment: D [64 channels x 64 pixels] = sum over taps (dy, dx) and 16-channel steps of
+// W_tap [64 x 16] (registers) · X_tap [16 x 64] (shared memory), i.e. K = kH * kW * C in steps of 16.
+//
+// A persistent CTA has 2 consumer warpgroups and 1 producer warpgroup (384 threads, one CTA per SM); setmaxnreg
+// gives the consumers 240 registers per thread, which hold one 64-channel block of the weights for every tap (144
+// registers for 3x3) and the 32 accumulators; one producer thread issues the TMA loads.
+// Work items are vertical strips: image, 64 output columns [x0, x0 + 64), output rows [y0, y1). Along a strip the
+// producer loads every input row the strip reads, once, into a ring of `slots` shared-memory slots, one slot per
+// (input row, 64-channel block); consumer warpgroup j computes output rows y0 + j, y0 + j + 2, ..., each from the kH
+// slots of its input rows, so the two warpgroups share the rows between them.
+//
+// A slot holds input pixels x0 - padLeft .. x0 - padLeft + 64 + kW - 2 (P = 63 + kW pixels) of one input row and
+// 64 channels, as 8 "chunks" of 8 channels: chunk q is P pixels x 16 bytes, at q * chunkBytes (P * 16 rounded up
+// to 128). The producer fills a chunk with one TMA tile load (box 8 channels x P pixels of the NHWC input); TMA
+// writes zeros for coordinates outside the input, which is the padding, also a negative one. That is exactly
+// wgmma's no-swizzle K-major layout for B: 8 consecutive pixels of a chunk are one 128-byte core matrix, the next 8
+// channels are the next chunk (LBO = chunkBytes), the next 8 pixels the next 128 bytes (SBO = 128); and the tap
+// dx shift is a start address dx * 16 bytes further, which no-swizzle allows (a swizzled layout would not keep its
+// pattern under a one-pixel shift).
+//
+// mbarriers: full[s] (one arrival by the producer + the slot's TMA bytes), empty[s] (one arrival per consumer
+// thread, 256). Loads are numbered in the order the producer issues them (strip by strip, row by row, block by
+// block), load L lives in slot L % slots with phase L / slots, and both sides walk the same numbering. A warpgroup
+// releases a load once none of its remaining output rows of the strip read it; the ring never deadlocks when
+// slots >= kH * blocks (a warpgroup waits on at most that many loads past the oldest one it holds).
+//
+// Epilogue per output row: accumulators + bias → a float staging tile [64 pixels][64 channels] of the warpgroup
+// (the accumulator is channels x pixels, y is pixels x channels); then each thread takes 16-byte pieces (one pixel,
+// 8 channels), adds z in float32, applies ReLU, rounds once and stores: a row segment of y is 8 KB contiguous.
+#include <cudaTypedefs.h>
+
+#include <algorithm>
+#include <atomic>
+#include <climits>
+#include <cstdint>
+
+#include "backends/cuda/kernels/conv_wgmma.h"
+#include "backends/cuda/kernels/mma_common.cuh"
+#include "backends/cuda/kernels/wgmma_common.cuh"
+
+namespace kiln::cuda {
+
+namespace {
+
+constexpr int kTileN = 64;                        // output pixels per row segment (wgmma N)
+constexpr int kConsumers = 2;                     // consumer warpgroups
+constexpr int kThreads = (kConsumers + 1) * 128;  // + the producer warpgroup
+// Registers per thread after setmaxnreg: 2 x 128 x 240 + 128 x 24 <= 64 K. At launch each thread has 168 (with 12
+// warps, 3 share each quarter of the SM's register file).
+constexpr int kConsumerRegisters = 240;
+constexpr int kProducerRegisters = 24;
+constexpr int kChunks = kWgmmaConvChannelBlock / 8;  // 8-channel chunks per block
+constexpr int kStageLd = kWgmmaConvOutChannels + 4;  // floats per staged pixel (conflict-free writes)
+constexpr int kStageBytes = kTileN * kStageLd * 4;   // one warpgroup's staging tile
+constexpr int kMaxShared = 227 * 1024;               // the H100's opt-in maximum per CTA
+constexpr int kMaxDevices = 64;
+
+//! What the kernel needs besides the tensor map (host-computed once per launch).
+struct Geometry {
+    const void* w = nullptr;
+    const void* bias = nullptr;
+    const void* z = nullptr;
+    void* y = nullptr;
+    int outH = 0, outW = 0, padTop = 0, padLeft = 0, channels = 0;
+    int blocks = 0;  // channels / 64
+    int tilesX = 0, chunkH = 0, chunksY = 0, items = 0;
+    int slots = 0, chunkBytes = 0, slotBytes = 0;
+    int loadBytes = 0;                         // what the TMA loads of one slot write (8 chunks x P pixels x 16 bytes)
+    int offStage = 0, offRing = 0, bytes = 0;  // shared memory layout (after the barriers at 0), bytes
+    int relu = 0;
+};
+
+constexpr int roundUp(int v, int m) { return (v + m - 1) / m * m; }
+
+//! One strip: image, first output column, output rows [y0, y1).
+struct Strip {
+    int img, x0, y0, y1;
+};
+
+__device__ __forceinline__ Strip stripOf(const Geometry& g, int item) {
+    Strip s;
+    s.x0 = (item % g.tilesX) * kTileN;
+    const int rest = item / g.tilesX;
+    s.y0 = (rest % g.chunksY) * g.chunkH;
+    s.y1 = min(s.y0 + g.chunkH, g.outH);
+    s.img = rest / g.chunksY;
+    return s;
+}
+
+//! The A fragments of one 64-channel block `cb` of the weights [64][KH][KW][C] for every tap (see
+//! wgmma_common.cuh for the layout): rows m0 = 16 q + g and m0 + 8, channels 2t, 2t + 1 (+ 8) of each k-step.
+template <int KH, int KW>
+__device__ __forceinline__ void loadWeights(uint32_t (&a)[KH * KW][4][4], const uint16_t* w, int channels, int cb,
+                                            int m0, int t) {
+    const int64_t rowStride = static_cast<int64_t>(KH * KW) * channels;
+#pragma unroll
+    for (int tap = 0; tap < KH * KW; ++tap) {
+#pragma unroll
+        for (int kk = 0; kk < 4; ++kk) {
+            const uint16_t* r0 = w + m0 * rowStride + static_cast<int64_t>(tap) * channels + cb * 64 + kk * 16 + 2 * t;
+            const uint16_t* r1 = r0 + 8 * rowStride;
+            a[tap][kk][0] = __ldg(reinterpret_cast<const unsigned int*>(r0));
+            a[tap][kk][1] = __ldg(reinterpret_cast<const unsigned int*>(r1));
+            a[tap][kk][2] = __ldg(reinterpret_cast<const unsigned int*>(r0 + 8));
+            a[tap][kk][3] = __ldg(reinterpret_cast<const unsigned int*>(r1 + 8));
+        }
+    }
+}
+
+//! The producer: every load of every strip of this CTA, in order (one thread).
+template <int KH>
+__device__ void produce(const CUtensorMap* map, const Geometry& g, unsigned char* ring, uint64_t* full,
+                        uint64_t* empty) {
+    uint32_t load = 0;
+    for (int item = static_cast<int>(blockIdx.x); item < g.items; item += static_cast<int>(gridDim.x)) {
+        const Strip s = stripOf(g, item);
+        const int rows = s.y1 - s.y0 + KH - 1;
+        for (int r = 0; r < rows; ++r) {
+            for (int cb = 0; cb < g.blocks; ++cb, ++load) {
+                const uint32_t slot = load % static_cast<uint32_t>(g.slots);
+                hopper::mbarWait(&empty[slot], ((load / static_cast<uint32_t>(g.slots)) & 1) ^ 1);
+                hopper::mbarArriveExpectTx(&full[slot], static_cast<uint32_t>(g.loadBytes));
+                unsigned char* dst = ring + static_cast<size_t>(slot) * g.slotBytes;
+#pragma unroll
+                for (int q = 0; q < kChunks; ++q) {
+                    hopper::tmaLoad4d(dst + q * g.chunkBytes, map, &full[slot], cb * 64 + q * 8, s.x0 - g.padLeft,
+                                      s.y0 - g.padTop + r, s.img);
+                }
+            }
+        }
+    }
+}
+
+//! acc + bias → staging; then z, ReLU, rounding and 16-byte stores of the row segment (ox < outW only).
+template <typename T>
+__device__ __forceinline__ void storeRow(const Geometry& g, const float (&acc)[32], float bias0, float bias1,
+                                         float* stage, int tid, int m0, int t, int barrierId, int img, int oy, int x0) {
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+        const int n = 8 * j + 2 * t;
+        stage[n * kStageLd + m0] = acc[4 * j] + bias0;
+        stage[(n + 1) * kStageLd + m0] = acc[4 * j + 1] + bias0;
+        stage[n * kStageLd + m0 + 8] = acc[4 * j + 2] + bias1;
+        stage[(n + 1) * kStageLd + m0 + 8] = acc[4 * j + 3] + bias1;
+    }
+    hopper::namedBarrier(barrierId, 128);
+    const int64_t rowBase = (static_cast<int64_t>(img) * g.outH + oy) * g.outW;
+#pragma unroll
+    for (int i = 0; i < kTileN * kChunks / 128; ++i) {
+        const int piece = tid + 128 * i;
+        const int px = piece / kChunks, q = piece % kChunks;
+        const int ox = x0 + px;
+        if (ox >= g.outW) continue;
+        const float4 lo = *reinterpret_cast<const float4*>(stage + px * kStageLd + 8 * q);
+        const float4 hi = *reinterpret_cast<const float4*>(stage + px * kStageLd + 8 * q + 4);
+        float v[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+        const int64_t at = (rowBase + ox) * kWgmmaConvOutChannels + 8 * q;
+        if (g.z != nullptr) {
+            const uint4 zr = __ldg(reinterpret_cast<const uint4*>(static_cast<const T*>(g.z) + at));
+            const T* zv = reinterpret_cast<const T*>(&zr);
+#pragma unroll
+            for (int e = 0; e < 8; ++e) v[e] += static_cast<float>(zv[e]);
+        }
+        if (g.relu) {
+#pragma unroll
+            for (int e = 0; e < 8; ++e) v[e] = v[e] < 0.0f ? 0.0f : v[e];  // NaN stays NaN, as the reference's
+        }
+        uint4 out;
+        out.x = mma::pack2<T>(v[0], v[1]);
+        out.y = mma::pack2<T>(v[2], v[3]);
+        out.z = mma::pack2<T>(v[4], v[5]);
+        out.w = mma::pack2<T>(v[6], v[7]);
+        *reinterpret_cast<uint4*>(static_cast<T*>(g.y) + at) = out;
+    }
+    hopper::namedBarrier(barrierId, 128);  // the staging tile is free for the next row
+}
+
+//! One consumer warpgroup (`wg`): its output rows of every strip of this CTA.
+template <typename T, int KH, int KW>
+__device__ void consume(const Geometry& g, unsigned char* ring, uint64_t* full, uint64_t* empty, float* stage, int wg) {
+    const int tid = static_cast<int>(threadIdx.x) % 128;
+    const int q = tid / 32, lane = tid % 32, grp = lane / 4, t = lane % 4;
+    const int m0 = 16 * q + grp;
+    const auto* w = static_cast<const uint16_t*>(g.w);
+    const T* bias = static_cast<const T*>(g.bias);
+    const float bias0 = bias ? static_cast<float>(bias[m0]) : 0.0f;
+    const float bias1 = bias ? static_cast<float>(bias[m0 + 8]) : 0.0f;
+    uint32_t a[KH * KW][4][4];
+    if (g.blocks == 1) loadWeights<KH, KW>(a, w, g.channels, 0, m0, t);
+    const uint32_t ringBase = hopper::smemAddress(ring);
+    const auto slots = static_cast<uint32_t>(g.slots);
+    float acc[32];
+#pragma unroll
+    for (int i = 0; i < 32; ++i) acc[i] = 0.0f;
+    uint32_t first = 0, released = 0;  // the strip's first load; loads below `released` are released
+    for (int item = static_cast<int>(blockIdx.x); item < g.items; item += static_cast<int>(gridDim.x)) {
+        const Strip s = stripOf(g, item);
+        const uint32_t end = first + static_cast<uint32_t>((s.y1 - s.y0 + KH - 1) * g.blocks);
+        for (int oy = s.y0 + wg; oy < s.y1; oy += kConsumers) {
+            for (int cb = 0; cb < g.blocks; ++cb) {
+                if (g.blocks > 1) {
+                    hopper::wgmmaWait<0>();  // the previous block's wgmmas read a[] asynchronously
+                    loadWeights<KH, KW>(a, w, g.channels, cb, m0, t);
+                }
+                hopper::fenceRegisters(acc);
+                hopper::wgmmaFence();
+#pragma unroll
+                for (int dy = 0; dy < KH; ++dy) {
+                    const uint32_t load = first + static_cast<uint32_t>((oy - s.y0 + dy) * g.blocks + cb);
+                    const uint32_t slot = load % slots;
+                    hopper::mbarWait(&full[slot], (load / slots) & 1);
+                    const uint32_t base = ringBase + slot * static_cast<uint32_t>(g.slotBytes);
+#pragma unroll
+                    for (int dx = 0; dx < KW; ++dx) {
+#pragma unroll
+                        for (int kk = 0; kk < 4; ++kk) {
+                            const uint64_t desc =
+                                hopper::wgmmaDescriptor(base + static_cast<uint32_t>(2 * kk * g.chunkBytes + dx * 16),
+                                                        static_cast<uint32_t>(g.chunkBytes), 128);
+                            const int accumulate = (cb | dy | dx | kk) != 0 ? 1 : 0;
+                            hopper::wgmmaM64N64K16<T>(acc, a[dy * KW + dx][kk], desc, accumulate);
+                        }
+                    }
+                }
+            }
+            hopper::wgmmaCommit();
+            hopper::wgmmaWait<0>();
+            hopper::fenceRegisters(acc);
+            // Rows below the first one this warpgroup's next output row reads are done with.
+            const int next = oy + kConsumers;
+            const uint32_t keep = next < s.y1 ? first + static_cast<uint32_t>((next - s.y0) * g.blocks) : end;
+            for (; released < keep; ++released) hopper::mbarArrive(&empty[released % slots]);
+            storeRow<T>(g, acc, bias0, bias1, stage, tid, m0, t, 1 + wg, s.img, oy, s.x0);
+        }
+        for (; released < end; ++released) hopper::mbarArrive(&empty[released % slots]);
+        first = end;
+    }
+}
+
+template <typename T, int KH, int KW>
+__global__ void __launch_bounds__(kThreads, 1)
+    wgmmaConvKernel(const __grid_constant__ CUtensorMap xMap, const __grid_constant__ Geometry g) {
+#if KILN_WGMMA_ARCH
+    extern __shared__ unsigned char dynamicSmem[];
+    // TMA destinations must be 128-byte aligned; the launch asks for 128 bytes of slack.
+    unsigned char* smem = reinterpret_cast<unsigned char*>((reinterpret_cast<uintptr_t>(dynamicSmem) + 127) &
+                                                           ~static_cast<uintptr_t>(127));
+    auto* full = reinterpret_cast<uint64_t*>(smem);
+    uint64_t* empty = full + g.slots;
+    const int warp = static_cast<int>(threadIdx.x) / 32;
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < g.slots; ++s) {
+            hopper::mbarInit(&full[s], 1);
+            hopper::mbarInit(&empty[s], kConsumers * 128);
+        }
+        hopper::mbarInitFence();
+    }
+    __syncthreads();
+    if (warp >= kConsumers * 4) {
+        hopper::setMaxRegisters<kProducerRegisters, false>();
+        if (threadIdx.x == kConsumers * 128) {
+            hopper::tmaPrefetchDescriptor(&xMap);
+            produce<KH>(&xMap, g, smem + g.offRing, full, empty);
+        }
+        return;
+    }
+    hopper::setMaxRegisters<kConsumerRegisters, true>();
+    const int wg = warp / 4;
+    consume<T, KH, KW>(g, smem + g.offRing, full, empty, reinterpret_cast<float*>(smem + g.offStage + wg * kStageBytes),
+                       wg);
+#endif
+}
+
+// ---- host ----
+
+//! The ring and the shared-memory layout of a problem; false when even the smallest deadlock-free ring does not fit.
+bool layoutFor(const WgmmaConvParams& p, Geometry& g) {
+    g.blocks = p.channels / kWgmmaConvChannelBlock;
+    const int pixels = kTileN + p.kernelW - 1;
+    g.chunkBytes = roundUp(pixels * 16, 128);
+    g.loadBytes = kChunks * pixels * 16;
+    g.slotBytes = kChunks * g.chunkBytes;
+    const int minSlots = p.kernelH * g.blocks + 1;
+    for (g.slots = (p.kernelH + 2) * g.blocks; g.slots >= minSlots; --g.slots) {
+        const int barriers = roundUp(2 * g.slots * 8, 128);
+        g.offStage = barriers;
+        g.offRing = barriers + kConsumers * kStageBytes;
+        g.bytes = 128 + g.offRing + g.slots * g.slotBytes;
+        if (g.bytes <= kMaxShared) return true;
+    }
+    return false;
+}
+
+//! Strip height: the one whose CTAs finish soonest (waves x rows per strip, halo rows included).
+void chooseStrips(const WgmmaConvParams& p, int sms, Geometry& g) {
+    g.tilesX = (p.outW + kTileN - 1) / kTileN;
+    int64_t bestCost = -1;
+    for (int h = p.outH;; h = (h + 1) / 2) {
+        const int chunks = (p.outH + h - 1) / h;
+        const int64_t items = static_cast<int64_t>(p.batch) * g.tilesX * chunks;
+        const int64_t cost = (items + sms - 1) / sms * (h + p.kernelH - 1);
+        if (items <= INT_MAX && (bestCost < 0 || cost < bestCost)) {
+            bestCost = cost;
+            g.chunkH = h;
+            g.chunksY = chunks;
+            g.items = static_cast<int>(items);
+        }
+        if (h <= 4) break;
+    }
+}
+
+using EncodeTiled = PFN_cuTensorMapEncodeTiled_v12000;
+
+EncodeTiled encodeTiled() {
+    static const EncodeTiled fn = []() -> EncodeTiled {
+        void* ptr = nullptr;
+        cudaDriverEntryPointQueryResult found{};
+        if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &ptr, 12000, cudaEnableDefault, &found) !=
+                cudaSuccess ||
+            found != cudaDriverEntryPointSuccess) {
+            return nullptr;
+        }
+        return reinterpret_cast<EncodeTiled>(ptr);
+    }();
+    return fn;
+}
+
+//! x as a 4-D tensor [batch][inH][inW][C] (innermost first for TMA), box 8 channels x (63 + kW) pixels.
+bool encodeInput(const WgmmaConvParams& p, CUtensorMap& map) {
+    const EncodeTiled encode = encodeTiled();
+    if (encode == nullptr) return false;
+    const cuuint64_t dims[4] = {static_cast<cuuint64_t>(p.channels), static_cast<cuuint64_t>(p.inW),
+                                static_cast<cuuint64_t>(p.inH), static_cast<cuuint64_t>(p.batch)};
+    const cuuint64_t strides[3] = {static_cast<cuuint64_t>(p.channels) * 2,
+                                   static_cast<cuuint64_t>(p.inW) * p.channels * 2,
+                                   static_cast<cuuint64_t>(p.inH) * p.inW * p.channels * 2};
+    const cuuint32_t box[4] = {8, static_cast<cuuint32_t>(kTileN + p.kernelW - 1), 1, 1};
+    const cuuint32_t elementStrides[4] = {1, 1, 1, 1};
+    const CUtensorMapDataType type =
+        p.dtype == DataType::kFloat16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+    return encode(&map, type, 4, const_cast<void*>(p.x), dims, strides, box, elementStrides,
+                  CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+                  CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+//! A per-device cache of an int the device reports (0: not asked yet).
+cudaError_t deviceValue(std::atomic<int> (&cache)[kMaxDevices], int& value, cudaError_t (*ask)(int, int&)) {
+    int device = 0;
+    cudaError_t err = cudaGetDevice(&device);
+    if (err != cudaSuccess) return err;
+    const bool cached = device >= 0 && device < kMaxDevices;
+    value = cached ? cache[device].load(std::memory_order_relaxed) : 0;
+    if (value != 0) return cudaSuccess;
+    err = ask(device, value);
+    if (err == cudaSuccess && cached) cache[device].store(value, std::memory_order_relaxed);
+    return err;
+}
+
+cudaError_t smCount(int& sms) {
+    static std::atomic<int> counts[kMaxDevices] = {};
+    return deviceValue(counts, sms, [](int device, int& v) {
+        return cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, device);
+    });
+}
+
+template <typename T, int KH, int KW>
+cudaError_t launchAs(const CUtensorMap& map, const Geometry& g, int ctas, cudaStream_t stream) {
+    auto* kernel = wgmmaConvKernel<T, KH, KW>;
+    // Past 48 KB a kernel must opt in to dynamic shared memory; set once per device to the most any layout uses.
+    static std::atomic<int> configured[kMaxDevices] = {};
+    int done = 0;
+    cudaError_t err = deviceValue(configured, done, [](int, int& v) {
+        const cudaError_t e =
+            cudaFuncSetAttribute(wgmmaConvKernel<T, KH, KW>, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxShared);
+        v = 1;
+        return e;
+    });
+    if (err != cudaSuccess) return err;
+    kernel<<<static_cast<unsigned>(ctas), kThreads, static_cast<size_t>(g.bytes), stream>>>(map, g);
+    return cudaGetLastError();
+}
+
+template <typename T>
+cudaError_t launchFor(const WgmmaConvParams& p, const CUtensorMap& map, const Geometry& g, int ctas,
+                      cudaStream_t stream) {
+    if (p.kernelH == 1) return launchAs<T, 1, 1>(map, g, ctas, stream);
+    return launchAs<T, 3, 3>(map, g, ctas, stream);
+}
+
+bool aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
+
+}  // namespace
+
+bool wgmmaConvSupports(const WgmmaConvParams& p) {
+    if (p.dtype != DataType::kFloat16 && p.dtype != DataType::kBFloat16) return false;
+    if (p.outChannels != kWgmmaConvOutChannels) return false;
+    if (p.channels < kWgmmaConvChannelBlock || p.channels % kWgmmaConvChannelBlock != 0) return false;
+    if (p.kernelH != p.kernelW || (p.kernelH != 1 && p.kernelH != 3)) return false;
+    if (p.strideH != 1 || p.strideW != 1 || p.padTop < 0 || p.padLeft < 0) return false;
+    if (p.batch < 0 || p.inH < 0 || p.inW < 0 || p.outH < 0 || p.outW < 0) return false;
+    // Stride 1: the bottom / right padding outH / outW imply must be >= 0.
+    if (static_cast<int64_t>(p.outH) - p.inH - p.padTop + p.kernelH - 1 < 0) return false;
+    if (static_cast<int64_t>(p.outW) - p.inW - p.padLeft + p.kernelW - 1 < 0) return false;
+    if (static_cast<int64_t>(p.inH) * p.inW * p.channels > INT_MAX) return false;
+    if (static_cast<int64_t>(p.outH) * p.outW * p.outChannels > INT_MAX) return false;
+    if (static_cast<int64_t>(p.outH) + p.kernelH > INT_MAX / 2 || static_cast<int64_t>(p.outW) + kTileN > INT_MAX / 2)
+        return false;
+    Geometry g;
+    return layoutFor(p, g);
+}
+
+bool wgmmaConvDeviceSupported() {
+    static std::atomic<int> answers[kMaxDevices] = {};  // 1 yes, 2 no
+    int answer = 0;
+    if (deviceValue(answers, answer, [](int device, int& v) {
+            int major = 0, minor = 0;
+            cudaError_t e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
+            if (e == cudaSuccess) e = cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device);
+            v = e == cudaSuccess && major == 9 && minor == 0 && encodeTiled() != nullptr ? 1 : 2;
+            return e;
+        }) != cudaSuccess) {
+        return false;
+    }
+    return answer == 1;
+}
+
+cudaError_t launchWgmmaConv(const WgmmaConvParams& p, cudaStream_t stream, int maxCtas) {
+    if (!wgmmaConvSupports(p) || !aligned16(p.x) || !aligned16(p.w) || !aligned16(p.y) || !aligned16(p.z)) {
+        return cudaErrorInvalidValue;
+    }
+    if (static_cast<int64_t>(p.batch) * p.outH * p.outW == 0) return cudaSuccess;
+    if (p.x == nullptr || p.w == nullptr || p.y == nullptr) return cudaErrorInvalidValue;
+    if (!wgmmaConvDeviceSupported()) return cudaErrorNotSupported;
+    Geometry g;
+    layoutFor(p, g);
+    int sms = 0;
+    cudaError_t err = smCount(sms);
+    if (err != cudaSuccess) return err;
+    chooseStrips(p, sms, g);
+    g.w = p.w;
+    g.bias = p.bias;
+    g.z = p.z;
+    g.y = p.y;
+    g.outH = p.outH;
+    g.outW = p.outW;
+    g.padTop = p.padTop;
+    g.padLeft = p.padLeft;
+    g.channels = p.channels;
+    g.relu = p.relu ? 1 : 0;
+    CUtensorMap map{};
+    if (!encodeInput(p, map)) return cudaErrorInvalidValue;
+    const int ctas = std::min(g.items, maxCtas > 0 ? std::min(maxCtas, sms) : sms);
+    return p.dtype == DataType::kFloat16 ? launchFor<__half>(p, map, g, ctas, stream)
+                                         : launchFor<__nv_bfloat16>(p, map, g, ctas, stream);
+}
+
+}  // namespace kiln::cuda

@@ -1,0 +1,42 @@
+// Kiln's weights-stationary convolution for 64 output channels on Hopper's warpgroup MMA (issue 7): UNet's level-0
+// 3x3 convolutions (64 -> 64 on [16, 512, 512, 64] NHWC FP16, and the decoder's 128 -> 64) run at ~466 TFLOP/s in
+// cuDNN, whose kernels read both GEMM operands from shared memory and are bound by its bandwidth when N = 64. This
+// kernel computes the transposed GEMM Y^T = W^T · X^T instead: the 64 output channels are wgmma's M, taken from
+// REGISTERS (the weights stay in the registers of a persistent CTA), and only the input pixels (wgmma's B) come from
+// shared memory. Launcher declarations, plain C++17; the kernel in conv_wgmma.cu (compiled for sm_90a only).
+//
+// The problem is the one conv_small_c.h describes (SmallChannelConvParams: y = act(conv(x, w) + bias [+ z]),
+// channels-last, KRSC weights, float32 accumulation, one rounding), restricted to what this kernel serves.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include "backends/cuda/kernels/conv_small_c.h"
+
+namespace kiln::cuda {
+
+//! The fused channels-last convolution as this kernel takes it (the same fields as the small-channel kernel's).
+using WgmmaConvParams = SmallChannelConvParams;
+
+//! The output channels the kernel computes (wgmma's M), exactly.
+inline constexpr int kWgmmaConvOutChannels = 64;
+//! The input channels come in blocks of this many (one block of weights is held in registers at a time).
+inline constexpr int kWgmmaConvChannelBlock = 64;
+
+//! Whether the kernel takes the problem's geometry and dtype (pointers aside): float16 / bfloat16, stride 1,
+//! kernel 1x1 or 3x3, pads >= 0 with outH = inH + 2 padTop - kH + 1 + (bottom pad - top pad) (any bottom / right
+//! pad >= 0), channels a positive multiple of 64 whose ring of input rows fits shared memory, outChannels == 64,
+//! sizes whose element counts fit 31 bits. Host only; says nothing about the device (wgmmaConvDeviceSupported).
+bool wgmmaConvSupports(const WgmmaConvParams& p);
+
+//! Whether the current device runs the kernel: compute capability 9.0 exactly (the code is sm_90a), and the
+//! driver gives cuTensorMapEncodeTiled. Host only; cached per device.
+bool wgmmaConvDeviceSupported();
+
+//! Enqueues the convolution on `stream`. cudaErrorInvalidValue when wgmmaConvSupports refuses the problem or x, w,
+//! y, z are not 16-byte aligned; cudaErrorNotSupported when the device does not run it; an empty output launches
+//! nothing. `maxCtas` > 0 caps the persistent grid (tests use it to give each CTA several strips); 0 is one CTA per
+//! SM.
+cudaError_t launchWgmmaConv(const WgmmaConvParams& p, cudaStream_t stream, int maxCtas = 0);
+
+}  // namespace kiln::cuda

@@ -1,0 +1,105 @@
+// Microbenchmark of Kiln's wgmma convolution for 64 output channels (conv_wgmma.h) against cuDNN on UNet's level-0
+// layers (issue 7), FP16 at 512x512, batch 16, bias and ReLU: 64->64 3x3, 64->64 3x3 + residual z, 128->64 3x3.
+// Disabled by default (GBs of GPU memory); on the GPU machine:
+//
+//   kiln_cuda_tests --gtest_also_run_disabled_tests --gtest_filter='CudaConvWgmmaSpeed.*'
+//
+// Each line: the median ms (speed_test_util.h) and TFLOP/s of the Kiln kernel, of cuDNN's legacy fused call (its
+// heuristics' first choice) and of the best of cuDNN's graph configs.
+#include <cuda_runtime.h>
+
+#include <cstdio>
+
+#include "backends/cuda/kernels/conv_cudnn.h"
+#include "backends/cuda/kernels/conv_cudnn_graph.h"
+#include "backends/cuda/kernels/conv_wgmma_tactic.h"
+#include "cuda/cuda_op_tester.h"
+#include "cuda/device_bytes_test_util.h"
+#include "cuda/speed_test_util.h"
+
+namespace kiln::testing {
+namespace {
+
+struct Level0Layer {
+    const char* name;
+    int channels;
+    bool z;
+};
+
+void timeLayer(const Level0Layer& s) {
+    constexpr int kBatch = 16, kSize = 512, kM = 64;
+    cuda::CudnnConvProblem p;
+    p.dtype = DataType::kFloat16;
+    p.channelsLast = true;
+    p.in = {kBatch, s.channels, kSize, kSize, 0};
+    p.filter = {kM, s.channels, 3, 3, 0};
+    p.out = {kBatch, kM, kSize, kSize, 0};
+    p.pad = {1, 1, 0};
+    ASSERT_TRUE(cuda::wgmmaConvServes(p)) << s.name;
+    const size_t pixels = size_t(kBatch) * kSize * kSize;
+    const size_t inBytes = pixels * s.channels * 2, wBytes = size_t(kM) * 9 * s.channels * 2,
+                 outBytes = pixels * kM * 2;
+    DeviceBytes x(inBytes), w(wBytes), b(kM * 2), z(outBytes), y(outBytes);
+    fillRandomHalves(x.p, inBytes, seed(), -1, 1);
+    fillRandomHalves(w.p, wBytes, seed(), -0.1, 0.1);
+    fillRandomHalves(b.p, kM * 2, seed(), -1, 1);
+    fillRandomHalves(z.p, outBytes, seed(), -1, 1);
+    const void* zp = s.z ? z.p : nullptr;
+    const cuda::FusedConvOperands ops{x.p, w.p, b.p, zp, y.p};
+
+    cudnnHandle_t handle = nullptr;
+    ASSERT_EQ(cudnnCreate(&handle), CUDNN_STATUS_SUCCESS);
+    cuda::DeviceArena arena;
+    ASSERT_TRUE(arena.reserve(size_t(1) << 30).isOk());
+    cuda::RunState run;
+    run.cudnn = handle;
+    run.arena = &arena;
+    ir::Graph g("bench");
+    const ir::Node* node = g.addNode(ir::OpKind::kFusedConvNhwc, "conv", 1);
+    auto viaContext = [&](auto&& call) {
+        return medianMs([&]() -> Status {
+            cuda::CudaKernelContext ctx{*node, run, {}, {}, {}, {}};
+            return call(ctx);
+        });
+    };
+    const double kilnMs =
+        viaContext([&](cuda::CudaKernelContext& ctx) { return cuda::runWgmmaConv(ctx, p, ops, true); });
+    const double legacyMs = viaContext([&](cuda::CudaKernelContext& ctx) {
+        return cuda::cudnnConvBiasActivationForward(ctx, p, x.p, w.p, b.p, zp, true, y.p, SIZE_MAX);
+    });
+    auto tactics = cuda::graphConvTactics(p, s.z, true, SIZE_MAX, cuda::kMaxGraphConfigs);
+    ASSERT_TRUE(tactics.isOk()) << s.name << ": " << tactics.status().message();
+    const cuda::GraphConvCall call{p, ops, true, SIZE_MAX};
+    double graphMs = -1;
+    for (const std::string& tactic : *tactics) {
+        bool ran = true;
+        const double ms = viaContext([&](cuda::CudaKernelContext& ctx) -> Status {
+            KILN_ASSIGN_OR_RETURN(ran, cuda::runGraphConvTactic(ctx, call, tactic));
+            return Status::ok();
+        });
+        if (ran && ms > 0 && (graphMs < 0 || ms < graphMs)) graphMs = ms;
+    }
+    const double flops = 2.0 * double(pixels) * kM * 9 * s.channels;
+    auto tflops = [&](double ms) { return ms > 0 ? flops / (ms * 1e9) : 0.0; };
+    std::printf(
+        "%-28s kiln %7.4f ms %4.0f TFLOP/s | cuDNN legacy %7.4f ms %4.0f TFLOP/s | best of %2zu graph configs %7.4f "
+        "ms %4.0f TFLOP/s | legacy / kiln %.2fx\n",
+        s.name, kilnMs, tflops(kilnMs), legacyMs, tflops(legacyMs), tactics->size(), graphMs, tflops(graphMs),
+        kilnMs > 0 ? legacyMs / kilnMs : 0.0);
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    cudnnDestroy(handle);
+}
+
+TEST(CudaConvWgmmaSpeed, DISABLED_UNetLevel0) {
+    KILN_REQUIRE_GPU();
+    if (!cuda::wgmmaConvDeviceSupported()) GTEST_SKIP() << "needs compute capability 9.0";
+    for (const Level0Layer& s :
+         {Level0Layer{"UNet 64->64 3x3 @512 b16", 64, false}, Level0Layer{"UNet 64->64 3x3 + z @512 b16", 64, true},
+          Level0Layer{"UNet 128->64 3x3 @512 b16", 128, false}}) {
+        timeLayer(s);
+        if (HasFatalFailure()) return;
+    }
+}
+
+}  // namespace
+}  // namespace kiln::testing

@@ -1,0 +1,208 @@
+// Kiln's weights-stationary 64-output-channel convolution (conv_wgmma.h, wgmma on sm_90a) launched directly against
+// a host loop in double: FP16 and BF16; C in {64, 128}; 1x1, 3x3 pad 1 and 3x3 with asymmetric pads; N = 2,
+// H in {5, 9}, W in {13, 70, 130} (row segments of 64 pixels cut at the right edge); with and without bias,
+// residual and ReLU; nothing written past y. One-hot weights name the tap (dy, dx, c) a wrong descriptor or A
+// fragment reads; a capped grid makes each CTA run several strips (the ring's phases wrap). A recorded tactic runs
+// the kernel through the fused channels-last call. The host side runs without a GPU.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+
+#include "backends/cuda/kernels/conv_cudnn.h"
+#include "backends/cuda/kernels/conv_wgmma.h"
+#include "backends/cuda/kernels/conv_wgmma_tactic.h"
+#include "cuda/conv_direct_test_util.h"
+#include "cuda/cuda_op_tester.h"
+
+namespace kiln::testing {
+namespace {
+
+//! Skips (with the reason) where the device is not compute capability 9.0.
+#define KILN_REQUIRE_SM90() \
+    KILN_REQUIRE_GPU();     \
+    if (!cuda::wgmmaConvDeviceSupported()) GTEST_SKIP() << "needs compute capability 9.0"
+
+const Window kStride1Windows[] = {kWindows[0], kWindows[1], kWindows[4]};  // 1x1, 3x3 pad 1, 3x3 pads 0,2,1,0
+
+Tensor runKernel(const Case& k, const Operands& o, int maxCtas = 0) {
+    return runConvKernel(k, o, [maxCtas](const cuda::CudnnConvProblem& conv, const cuda::SmallChannelConvParams& p) {
+        EXPECT_TRUE(cuda::wgmmaConvServes(conv));
+        return cuda::launchWgmmaConv(p, nullptr, maxCtas);
+    });
+}
+
+TEST(CudaWgmmaConv, MatchesTheReferenceOnEveryWindowAndEpilogue) {
+    KILN_REQUIRE_SM90();
+    struct Epilogue {
+        bool bias, z, relu;
+    };
+    const Epilogue epilogues[] = {{true, false, false}, {true, true, true}, {false, false, true}, {false, true, false}};
+    for (DataType t : kTypes) {
+        for (int c : {64, 128}) {
+            for (const Window& win : kStride1Windows) {
+                // Every epilogue on a small image; one on wider rows (three segments, the last one cut at 2 pixels).
+                for (const Epilogue& e : epilogues) {
+                    for (int w : {13, 70}) {
+                        const Case k{t, 2, 5, w, c, 64, win, e.bias, e.z, e.relu};
+                        SCOPED_TRACE(k.name());
+                        const Operands o = randomOperands(k);
+                        expectMatches(k, runKernel(k, o), reference(k, o), scaledTolerance(t));
+                        if (HasFailure()) return;  // one failing case says enough
+                    }
+                }
+                const Case k{t, 2, 9, 130, c, 64, win, true, true, true};
+                SCOPED_TRACE(k.name());
+                const Operands o = randomOperands(k);
+                expectMatches(k, runKernel(k, o), reference(k, o), scaledTolerance(t));
+                if (HasFailure()) return;
+            }
+        }
+    }
+}
+
+// Two CTAs for dozens of strips: the ring of input rows wraps across strips many times.
+TEST(CudaWgmmaConv, ManyStripsPerCta) {
+    KILN_REQUIRE_SM90();
+    for (DataType t : kTypes) {
+        for (int c : {64, 128}) {
+            const Case k{t, 2, 17, 130, c, 64, kWindows[1], true, true, true};
+            SCOPED_TRACE(k.name());
+            const Operands o = randomOperands(k);
+            expectMatches(k, runKernel(k, o, 2), reference(k, o), scaledTolerance(t));
+        }
+    }
+}
+
+// One-hot weights (conv_direct_test_util.h's expectOneHotTaps) name the tap (dy, dx, c) a wrong descriptor or A
+// fragment reads; rows of 70 pixels span two segments.
+TEST(CudaWgmmaConv, OneHotWeightsPickEachTapExactly) {
+    KILN_REQUIRE_SM90();
+    for (DataType t : kTypes) {
+        for (int c : {64, 128}) {
+            for (const Window& win : {kWindows[1], kWindows[0]}) {
+                expectOneHotTaps(Case{t, 2, 5, 70, c, 64, win, false, false, false},
+                                 [](const Case& k, const Operands& o) { return runKernel(k, o); });
+                if (HasFailure()) return;
+            }
+        }
+    }
+}
+
+//! A FusedConvNhwc node with a recorded tactic: x [2, h, h, c], w [64, r, r, c], pad (r - 1) / 2, bias, ReLU.
+OpTester fusedConv(DataType t, int64_t h, int64_t c, int64_t r, bool z, const std::string& tactic) {
+    const int64_t pad = (r - 1) / 2;
+    cuda::CudnnConvProblem p;
+    p.dtype = t;
+    p.channelsLast = true;
+    p.in = {2, int(c), int(h), int(h), 0};
+    p.filter = {64, int(c), int(r), int(r), 0};
+    p.out = {2, 64, int(h), int(h), 0};
+    p.pad = {int(pad), int(pad), 0};
+    EXPECT_TRUE(cuda::wgmmaConvServes(p));
+    OpTester o("FusedConvNhwc", 1, "kiln");
+    o.input(randomTensor(t, {2, h, h, c}, seed())).constInput(randomTensor(t, {64, r, r, c}, seed(), -0.2, 0.2));
+    o.constInput(randomTensor(t, {64}, seed()));
+    if (z) o.input(randomTensor(t, {2, h, h, 64}, seed()));
+    o.attr("pads", std::vector<int64_t>{pad, pad, pad, pad}).attr("activation", std::string("Relu"));
+    const std::string sig = cuda::cudnnFusedConvSignature(p, true, SIZE_MAX);
+    EXPECT_NE(sig.find("|kiln=wgmma64_1"), std::string::npos) << sig;
+    return o.attr(cuda::kTacticAttribute, std::vector<std::string>{sig, tactic});
+}
+
+TEST(CudaWgmmaConvTactic, RecordedTacticRunsTheKernel) {
+    KILN_REQUIRE_SM90();
+    for (DataType t : kTypes) {
+        for (const auto& [c, r, z] :
+             {std::tuple{64, 3, false}, std::tuple{64, 3, true}, std::tuple{128, 3, false}, std::tuple{128, 1, true}}) {
+            SCOPED_TRACE(std::string(dataTypeName(t)) + " c " + std::to_string(c) + " r " + std::to_string(r));
+            const uint64_t runs = cuda::wgmmaConvRuns();
+            expectCudaMatchesCpuScaled(fusedConv(t, 21, c, r, z, cuda::kWgmmaConvTactic), scaledTolerance(t));
+            EXPECT_GT(cuda::wgmmaConvRuns(), runs) << "the recorded tactic did not run the Kiln kernel";
+        }
+        const uint64_t runs = cuda::wgmmaConvRuns();
+        expectCudaMatchesCpuScaled(fusedConv(t, 21, 64, 3, true, "kiln wgmma64 v9 workspace=0"), scaledTolerance(t));
+        EXPECT_EQ(cuda::wgmmaConvRuns(), runs) << "an unknown version ran the kernel";
+    }
+}
+
+// Host side: no GPU needed.
+
+cuda::WgmmaConvParams unetLevel0() {
+    cuda::WgmmaConvParams p;
+    p.batch = 16;
+    p.inH = p.inW = p.outH = p.outW = 512;
+    p.channels = 64;
+    p.outChannels = 64;
+    p.kernelH = p.kernelW = 3;
+    p.padTop = p.padLeft = 1;
+    return p;
+}
+
+TEST(CudaWgmmaConvHost, SupportsOnlyItsProblems) {
+    using P = cuda::WgmmaConvParams;
+    EXPECT_TRUE(cuda::wgmmaConvSupports(unetLevel0()));
+    const std::pair<const char*, std::function<void(P&)>> accepted[] = {
+        {"bfloat16", [](P& p) { p.dtype = DataType::kBFloat16; }},
+        {"128 channels", [](P& p) { p.channels = 128; }},
+        {"256 channels", [](P& p) { p.channels = 256; }},
+        {"1x1", [](P& p) { p.kernelH = p.kernelW = 1, p.padTop = p.padLeft = 0; }},
+        {"pads 0, bottom / right 2", [](P& p) { p.padTop = p.padLeft = 0, p.outH = p.outW = 512; }},
+        {"empty batch", [](P& p) { p.batch = 0; }},
+        {"odd sizes", [](P& p) { p.inH = p.outH = 17, p.inW = p.outW = 130; }},
+    };
+    for (const auto& [name, change] : accepted) {
+        P p = unetLevel0();
+        change(p);
+        EXPECT_TRUE(cuda::wgmmaConvSupports(p)) << name;
+    }
+    const std::pair<const char*, std::function<void(P&)>> refused[] = {
+        {"float32", [](P& p) { p.dtype = DataType::kFloat32; }},
+        {"32 output channels", [](P& p) { p.outChannels = 32; }},
+        {"128 output channels", [](P& p) { p.outChannels = 128; }},
+        {"96 channels", [](P& p) { p.channels = 96; }},
+        {"3 channels", [](P& p) { p.channels = 3; }},
+        {"stride 2", [](P& p) { p.strideH = p.strideW = 2, p.outH = p.outW = 256; }},
+        {"5x5", [](P& p) { p.kernelH = p.kernelW = 5, p.padTop = p.padLeft = 2; }},
+        {"1x3", [](P& p) { p.kernelH = 1, p.padTop = 0; }},
+        {"negative pad", [](P& p) { p.padTop = -1; }},
+        {"a negative bottom pad", [](P& p) { p.outH = 509; }},
+        {"channels past shared memory", [](P& p) { p.channels = 64 * 64; }},
+    };
+    for (const auto& [name, change] : refused) {
+        P p = unetLevel0();
+        change(p);
+        EXPECT_FALSE(cuda::wgmmaConvSupports(p)) << name;
+        EXPECT_EQ(cuda::launchWgmmaConv(p, nullptr), cudaErrorInvalidValue) << name;
+    }
+}
+
+TEST(CudaWgmmaConvHost, OfferedOnlyWhereItServesAndSaidSoInTheSignature) {
+    cuda::CudnnConvProblem p;
+    p.dtype = DataType::kFloat16;
+    p.channelsLast = true;
+    p.in = {16, 64, 512, 512, 0};
+    p.filter = {64, 64, 3, 3, 0};
+    p.out = {16, 64, 512, 512, 0};
+    p.pad = {1, 1, 0};
+    EXPECT_TRUE(cuda::wgmmaConvServes(p));
+    const std::string sig = cuda::cudnnFusedConvSignature(p, true, SIZE_MAX);
+    EXPECT_NE(sig.find("|kiln=wgmma64_1"), std::string::npos) << sig;
+    cuda::CudnnConvProblem nchw = p;
+    nchw.channelsLast = false;
+    EXPECT_FALSE(cuda::wgmmaConvServes(nchw));
+    cuda::CudnnConvProblem wide = p;
+    wide.filter[0] = wide.out[1] = 128;
+    EXPECT_FALSE(cuda::wgmmaConvServes(wide));
+    EXPECT_EQ(cuda::cudnnFusedConvSignature(wide, true, SIZE_MAX).find("kiln="), std::string::npos);
+    cuda::CudnnConvProblem dilated = p;
+    dilated.dilation = {2, 2, 1};
+    EXPECT_FALSE(cuda::wgmmaConvServes(dilated));
+    EXPECT_TRUE(cuda::isWgmmaConvTactic(cuda::kWgmmaConvTactic));
+    EXPECT_TRUE(cuda::isWgmmaConvTactic("kiln wgmma64 v9 workspace=0")) << "another version: decoded, refused";
+    EXPECT_FALSE(cuda::isWgmmaConvTactic(cuda::kSmallChannelTactic));
+    EXPECT_FALSE(cuda::isWgmmaConvTactic("algo=1 math=1 workspace=0"));
+}
+
+}  // namespace
+}  // namespace kiln::testing
