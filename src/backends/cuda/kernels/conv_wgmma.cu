@@ -249,7 +249,9 @@ __global__ void __launch_bounds__(kThreads, 1)
                                                            ~static_cast<uintptr_t>(127));
     auto* full = reinterpret_cast<uint64_t*>(smem);
     uint64_t* empty = full + g.slots;
-    const int warp = static_cast<int>(threadIdx.x) / 32;
+    // The warpgroup index through a shuffle: the compiler then knows it is the same across the warp, so the
+    // wgmma path below is not "divergent" (ptxas otherwise serializes the wgmmas: warning C7520).
+    const int wgIndex = __shfl_sync(0xffffffffu, static_cast<int>(threadIdx.x) / 128, 0);
     if (threadIdx.x == 0) {
         for (int s = 0; s < g.slots; ++s) {
             hopper::mbarInit(&full[s], 1);
@@ -258,7 +260,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         hopper::mbarInitFence();
     }
     __syncthreads();
-    if (warp >= kConsumers * 4) {
+    if (wgIndex >= kConsumers) {
         hopper::setMaxRegisters<kProducerRegisters, false>();
         if (threadIdx.x == kConsumers * 128) {
             hopper::tmaPrefetchDescriptor(&xMap);
@@ -267,7 +269,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         return;
     }
     hopper::setMaxRegisters<kConsumerRegisters, true>();
-    const int wg = warp / 4;
+    const int wg = wgIndex;
     consume<T, KH, KW>(g, smem + g.offRing, full, empty, reinterpret_cast<float*>(smem + g.offStage + wg * kStageBytes),
                        wg);
 #endif
