@@ -4,14 +4,18 @@
 // W_tap [64 x 16] (registers) · X_tap [16 x 64] (shared memory), i.e. K = kH * kW * C in steps of 16.
 //
 // A persistent CTA has 2 consumer warpgroups and 1 producer warpgroup (384 threads, one CTA per SM); setmaxnreg
-// gives the consumers 240 registers per thread, which hold one 64-channel block of the weights for every tap (144
-// registers for 3x3) and the 32 accumulators; one producer thread issues the TMA loads.
+// gives the consumers 240 registers per thread, which hold the weights for every tap (144 registers for 3x3), the 32
+// accumulators and a row's z; one producer thread issues the TMA loads.
 // Work items are vertical strips: image, 64 output columns [x0, x0 + 64), output rows [y0, y1). Along a strip the
-// producer loads every input row the strip reads, once, into a ring of `slots` shared-memory slots, one slot per
-// (input row, 64-channel block); consumer warpgroup j computes output rows y0 + j, y0 + j + 2, ..., each from the kH
-// slots of its input rows, so the two warpgroups share the rows between them.
+// producer loads every input row the strip reads, once, into a ring of `slots` shared-memory slots; the CTA's output
+// rows, numbered across its strips, alternate between the warpgroups (row k to warpgroup k % 2), each computed
+// from the kH slots of its input rows, so the two warpgroups share the rows between them.
 //
-// A slot holds input pixels x0 - padLeft .. x0 - padLeft + 64 + kW - 2 (P = 63 + kW pixels) of one input row and
+// Ping-pong: a warpgroup issues its row's wgmmas only after the other has issued its previous row's (named
+// barriers), so the tensor cores take the rows in turn and one warpgroup's epilogue (bias, z, ReLU, stores) runs
+// while the other's wgmmas do; the z of a row is loaded into registers right after its wgmmas are issued.
+//
+// A slot holds input pixels x0 - padLeft .. x0 - padLeft + 64 + kW - 2 (P = 63 + kW pixels) of one input row, all
 // 64 channels, as 8 "chunks" of 8 channels: chunk q is P pixels x 16 bytes, at q * chunkBytes (P * 16 rounded up
 // to 128). The producer fills a chunk with one TMA tile load (box 8 channels x P pixels of the NHWC input); TMA
 // writes zeros for coordinates outside the input, which is the padding, also a negative one. That is exactly
@@ -21,10 +25,11 @@
 // pattern under a one-pixel shift).
 //
 // mbarriers: full[s] (one arrival by the producer + the slot's TMA bytes), empty[s] (one arrival per consumer
-// thread, 256). Loads are numbered in the order the producer issues them (strip by strip, row by row, block by
-// block), load L lives in slot L % slots with phase L / slots, and both sides walk the same numbering. A warpgroup
-// releases a load once none of its remaining output rows of the strip read it; the ring never deadlocks when
-// slots >= kH * blocks (a warpgroup waits on at most that many loads past the oldest one it holds).
+// thread, 256). Loads (input rows) are numbered in the order the producer issues them (strip by strip, row by
+// row), load L lives in slot L % slots with phase L / slots, and both sides walk the same numbering. A warpgroup
+// releases a load once none of its remaining output rows of the strip read it, in order and each only after its
+// "full" phase (releaseUpTo: the other warpgroup's rows are loads this one never reads); the ring never deadlocks
+// when slots > kH (a warpgroup waits on at most kH loads past the oldest one it holds).
 //
 // Epilogue per output row: accumulators + bias → a float staging tile [64 pixels][64 channels] of the warpgroup
 // (the accumulator is channels x pixels, y is pixels x channels); then each thread takes 16-byte pieces (one pixel,
@@ -37,6 +42,7 @@
 #include <cstdint>
 
 #include "backends/cuda/kernels/conv_wgmma.h"
+#include "backends/cuda/kernels/launch_cache.h"
 #include "backends/cuda/kernels/mma_common.cuh"
 #include "backends/cuda/kernels/wgmma_common.cuh"
 
@@ -51,11 +57,16 @@ constexpr int kThreads = (kConsumers + 1) * 128;  // + the producer warpgroup
 // warps, 3 share each quarter of the SM's register file).
 constexpr int kConsumerRegisters = 240;
 constexpr int kProducerRegisters = 24;
-constexpr int kChunks = kWgmmaConvChannelBlock / 8;  // 8-channel chunks per block
+constexpr int kChannels = kWgmmaConvChannels;        // input channels: one slot holds them all
+constexpr int kChunks = kChannels / 8;               // 8-channel chunks per slot
+constexpr int kPieces = kTileN * kChunks / 128;      // 16-byte output pieces per consumer thread and row
 constexpr int kStageLd = kWgmmaConvOutChannels + 4;  // floats per staged pixel (conflict-free writes)
 constexpr int kStageBytes = kTileN * kStageLd * 4;   // one warpgroup's staging tile
 constexpr int kMaxShared = 227 * 1024;               // the H100's opt-in maximum per CTA
 constexpr int kMaxDevices = 64;
+// Named barrier ids (0 is __syncthreads): each consumer warpgroup's staging tile, and its turn to issue wgmmas.
+constexpr int kStageBarrier = 1;
+constexpr int kTurnBarrier = 3;
 
 //! What the kernel needs besides the tensor map (host-computed once per launch).
 struct Geometry {
@@ -63,8 +74,7 @@ struct Geometry {
     const void* bias = nullptr;
     const void* z = nullptr;
     void* y = nullptr;
-    int outH = 0, outW = 0, padTop = 0, padLeft = 0, channels = 0;
-    int blocks = 0;  // channels / 64
+    int outH = 0, outW = 0, padTop = 0, padLeft = 0;
     int tilesX = 0, chunkH = 0, chunksY = 0, items = 0;
     int slots = 0, chunkBytes = 0, slotBytes = 0;
     int loadBytes = 0;                         // what the TMA loads of one slot write (8 chunks x P pixels x 16 bytes)
@@ -89,18 +99,17 @@ __device__ __forceinline__ Strip stripOf(const Geometry& g, int item) {
     return s;
 }
 
-//! The A fragments of one 64-channel block `cb` of the weights [64][KH][KW][C] for every tap (see
-//! wgmma_common.cuh for the layout): rows m0 = 16 q + g and m0 + 8, channels 2t, 2t + 1 (+ 8) of each k-step.
+//! The A fragments of the weights [64][KH][KW][64] for every tap (see wgmma_common.cuh for the layout): rows
+//! m0 = 16 q + g and m0 + 8, channels 2t, 2t + 1 (+ 8) of each k-step.
 template <int KH, int KW>
-__device__ __forceinline__ void loadWeights(uint32_t (&a)[KH * KW][4][4], const uint16_t* w, int channels, int cb,
-                                            int m0, int t) {
-    const int64_t rowStride = static_cast<int64_t>(KH * KW) * channels;
+__device__ __forceinline__ void loadWeights(uint32_t (&a)[KH * KW][4][4], const uint16_t* w, int m0, int t) {
+    constexpr int kRowStride = KH * KW * kChannels;
 #pragma unroll
     for (int tap = 0; tap < KH * KW; ++tap) {
 #pragma unroll
         for (int kk = 0; kk < 4; ++kk) {
-            const uint16_t* r0 = w + m0 * rowStride + static_cast<int64_t>(tap) * channels + cb * 64 + kk * 16 + 2 * t;
-            const uint16_t* r1 = r0 + 8 * rowStride;
+            const uint16_t* r0 = w + m0 * kRowStride + tap * kChannels + kk * 16 + 2 * t;
+            const uint16_t* r1 = r0 + 8 * kRowStride;
             a[tap][kk][0] = __ldg(reinterpret_cast<const unsigned int*>(r0));
             a[tap][kk][1] = __ldg(reinterpret_cast<const unsigned int*>(r1));
             a[tap][kk][2] = __ldg(reinterpret_cast<const unsigned int*>(r0 + 8));
@@ -117,26 +126,42 @@ __device__ void produce(const CUtensorMap* map, const Geometry& g, unsigned char
     for (int item = static_cast<int>(blockIdx.x); item < g.items; item += static_cast<int>(gridDim.x)) {
         const Strip s = stripOf(g, item);
         const int rows = s.y1 - s.y0 + KH - 1;
-        for (int r = 0; r < rows; ++r) {
-            for (int cb = 0; cb < g.blocks; ++cb, ++load) {
-                const uint32_t slot = load % static_cast<uint32_t>(g.slots);
-                hopper::mbarWait(&empty[slot], ((load / static_cast<uint32_t>(g.slots)) & 1) ^ 1);
-                hopper::mbarArriveExpectTx(&full[slot], static_cast<uint32_t>(g.loadBytes));
-                unsigned char* dst = ring + static_cast<size_t>(slot) * g.slotBytes;
+        for (int r = 0; r < rows; ++r, ++load) {
+            const uint32_t slot = load % static_cast<uint32_t>(g.slots);
+            hopper::mbarWait(&empty[slot], ((load / static_cast<uint32_t>(g.slots)) & 1) ^ 1);
+            hopper::mbarArriveExpectTx(&full[slot], static_cast<uint32_t>(g.loadBytes));
+            unsigned char* dst = ring + static_cast<size_t>(slot) * g.slotBytes;
 #pragma unroll
-                for (int q = 0; q < kChunks; ++q) {
-                    hopper::tmaLoad4d(dst + q * g.chunkBytes, map, &full[slot], cb * 64 + q * 8, s.x0 - g.padLeft,
-                                      s.y0 - g.padTop + r, s.img);
-                }
+            for (int q = 0; q < kChunks; ++q) {
+                hopper::tmaLoad4d(dst + q * g.chunkBytes, map, &full[slot], q * 8, s.x0 - g.padLeft,
+                                  s.y0 - g.padTop + r, s.img);
             }
         }
     }
 }
 
-//! acc + bias → staging; then z, ReLU, rounding and 16-byte stores of the row segment (ox < outW only).
+//! The z pieces of a row (see storeRow) into registers, zeros without z or past outW.
 template <typename T>
-__device__ __forceinline__ void storeRow(const Geometry& g, const float (&acc)[32], float bias0, float bias1,
-                                         float* stage, int tid, int m0, int t, int barrierId, int img, int oy, int x0) {
+__device__ __forceinline__ void loadRowZ(const Geometry& g, uint4 (&zr)[kPieces], int tid, int img, int oy, int x0) {
+    const int64_t rowBase = (static_cast<int64_t>(img) * g.outH + oy) * g.outW;
+#pragma unroll
+    for (int i = 0; i < kPieces; ++i) {
+        const int piece = tid + 128 * i;
+        const int ox = x0 + piece / kChunks;
+        zr[i] = make_uint4(0, 0, 0, 0);
+        if (g.z != nullptr && ox < g.outW) {
+            zr[i] = __ldg(reinterpret_cast<const uint4*>(
+                static_cast<const T*>(g.z) + (rowBase + ox) * kWgmmaConvOutChannels + 8 * (piece % kChunks)));
+        }
+    }
+}
+
+//! acc + bias → staging; then z (`zr`, loadRowZ), ReLU, rounding and 16-byte stores of the row segment (ox < outW
+//! only).
+template <typename T>
+__device__ __forceinline__ void storeRow(const Geometry& g, const float (&acc)[32], const uint4 (&zr)[kPieces],
+                                         float bias0, float bias1, float* stage, int tid, int m0, int t, int barrierId,
+                                         int img, int oy, int x0) {
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
         const int n = 8 * j + 2 * t;
@@ -148,7 +173,7 @@ __device__ __forceinline__ void storeRow(const Geometry& g, const float (&acc)[3
     hopper::namedBarrier(barrierId, 128);
     const int64_t rowBase = (static_cast<int64_t>(img) * g.outH + oy) * g.outW;
 #pragma unroll
-    for (int i = 0; i < kTileN * kChunks / 128; ++i) {
+    for (int i = 0; i < kPieces; ++i) {
         const int piece = tid + 128 * i;
         const int px = piece / kChunks, q = piece % kChunks;
         const int ox = x0 + px;
@@ -156,10 +181,8 @@ __device__ __forceinline__ void storeRow(const Geometry& g, const float (&acc)[3
         const float4 lo = *reinterpret_cast<const float4*>(stage + px * kStageLd + 8 * q);
         const float4 hi = *reinterpret_cast<const float4*>(stage + px * kStageLd + 8 * q + 4);
         float v[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
-        const int64_t at = (rowBase + ox) * kWgmmaConvOutChannels + 8 * q;
         if (g.z != nullptr) {
-            const uint4 zr = __ldg(reinterpret_cast<const uint4*>(static_cast<const T*>(g.z) + at));
-            const T* zv = reinterpret_cast<const T*>(&zr);
+            const T* zv = reinterpret_cast<const T*>(&zr[i]);
 #pragma unroll
             for (int e = 0; e < 8; ++e) v[e] += static_cast<float>(zv[e]);
         }
@@ -172,70 +195,89 @@ __device__ __forceinline__ void storeRow(const Geometry& g, const float (&acc)[3
         out.y = mma::pack2<T>(v[2], v[3]);
         out.z = mma::pack2<T>(v[4], v[5]);
         out.w = mma::pack2<T>(v[6], v[7]);
-        *reinterpret_cast<uint4*>(static_cast<T*>(g.y) + at) = out;
+        *reinterpret_cast<uint4*>(static_cast<T*>(g.y) + (rowBase + ox) * kWgmmaConvOutChannels + 8 * q) = out;
     }
     hopper::namedBarrier(barrierId, 128);  // the staging tile is free for the next row
 }
 
-//! One consumer warpgroup (`wg`): its output rows of every strip of this CTA.
+//! Releases loads [released, keep) of the calling warpgroup. A load may be one it never read (an input row only the
+//! other warpgroup's output rows use) and may not have been issued yet: arriving on its "empty" barrier then would
+//! count towards the slot's previous load, which the other warpgroup may still be reading. So each is first waited
+//! for on its "full" barrier, in order, which keeps the parity unambiguous (the slot's previous load was waited for
+//! by this warpgroup, and its next cannot be issued before this release).
+__device__ __forceinline__ void releaseUpTo(uint32_t keep, uint32_t& released, uint64_t* full, uint64_t* empty,
+                                            uint32_t slots) {
+    for (; released < keep; ++released) {
+        hopper::mbarWait(&full[released % slots], (released / slots) & 1);
+        hopper::mbarArrive(&empty[released % slots]);
+    }
+}
+
+//! One consumer warpgroup (`wg`): its output rows of every strip of this CTA (the CTA's rows numbered across its
+//! strips, row k is warpgroup k % 2's), in turn with the other warpgroup (named barriers kTurnBarrier + wg: the
+//! warpgroup of row k waits there until row k - 1's wgmmas are issued).
 template <typename T, int KH, int KW>
 __device__ void consume(const Geometry& g, unsigned char* ring, uint64_t* full, uint64_t* empty, float* stage, int wg) {
     const int tid = static_cast<int>(threadIdx.x) % 128;
     const int q = tid / 32, lane = tid % 32, grp = lane / 4, t = lane % 4;
     const int m0 = 16 * q + grp;
-    const auto* w = static_cast<const uint16_t*>(g.w);
     const T* bias = static_cast<const T*>(g.bias);
     const float bias0 = bias ? static_cast<float>(bias[m0]) : 0.0f;
     const float bias1 = bias ? static_cast<float>(bias[m0 + 8]) : 0.0f;
     uint32_t a[KH * KW][4][4];
-    if (g.blocks == 1) loadWeights<KH, KW>(a, w, g.channels, 0, m0, t);
+    loadWeights<KH, KW>(a, static_cast<const uint16_t*>(g.w), m0, t);
     const uint32_t ringBase = hopper::smemAddress(ring);
     const auto slots = static_cast<uint32_t>(g.slots);
     float acc[32];
 #pragma unroll
     for (int i = 0; i < 32; ++i) acc[i] = 0.0f;
+    uint4 zr[kPieces];
     uint32_t first = 0, released = 0;  // the strip's first load; loads below `released` are released
+    int rowsBefore = 0;                // the CTA's output rows in the strips before this one
     for (int item = static_cast<int>(blockIdx.x); item < g.items; item += static_cast<int>(gridDim.x)) {
         const Strip s = stripOf(g, item);
-        const uint32_t end = first + static_cast<uint32_t>((s.y1 - s.y0 + KH - 1) * g.blocks);
-        for (int oy = s.y0 + wg; oy < s.y1; oy += kConsumers) {
-            for (int cb = 0; cb < g.blocks; ++cb) {
-                if (g.blocks > 1) {
-                    hopper::wgmmaWait<0>();  // the previous block's wgmmas read a[] asynchronously
-                    loadWeights<KH, KW>(a, w, g.channels, cb, m0, t);
-                }
-                hopper::fenceRegisters(acc);
-                hopper::wgmmaFence();
+        const int rows = s.y1 - s.y0;
+        const uint32_t end = first + static_cast<uint32_t>(rows + KH - 1);
+        const bool lastStrip = item + static_cast<int>(gridDim.x) >= g.items;
+        for (int r = (wg + rowsBefore) & 1; r < rows; r += kConsumers) {
+            if (rowsBefore + r > 0) hopper::namedBarrier(kTurnBarrier + wg, 2 * 128);
+            // Every input row of the output row first: no waiting between the wgmmas (ptxas would fence them).
+            uint32_t base[KH];
 #pragma unroll
-                for (int dy = 0; dy < KH; ++dy) {
-                    const uint32_t load = first + static_cast<uint32_t>((oy - s.y0 + dy) * g.blocks + cb);
-                    const uint32_t slot = load % slots;
-                    hopper::mbarWait(&full[slot], (load / slots) & 1);
-                    const uint32_t base = ringBase + slot * static_cast<uint32_t>(g.slotBytes);
+            for (int dy = 0; dy < KH; ++dy) {
+                const uint32_t load = first + static_cast<uint32_t>(r + dy);
+                hopper::mbarWait(&full[load % slots], (load / slots) & 1);
+                base[dy] = ringBase + (load % slots) * static_cast<uint32_t>(g.slotBytes);
+            }
+            hopper::fenceRegisters(acc);
+            hopper::wgmmaFence();
 #pragma unroll
-                    for (int dx = 0; dx < KW; ++dx) {
+            for (int dy = 0; dy < KH; ++dy) {
 #pragma unroll
-                        for (int kk = 0; kk < 4; ++kk) {
-                            const uint64_t desc =
-                                hopper::wgmmaDescriptor(base + static_cast<uint32_t>(2 * kk * g.chunkBytes + dx * 16),
-                                                        static_cast<uint32_t>(g.chunkBytes), 128);
-                            const int accumulate = (cb | dy | dx | kk) != 0 ? 1 : 0;
-                            hopper::wgmmaM64N64K16<T>(acc, a[dy * KW + dx][kk], desc, accumulate);
-                        }
+                for (int dx = 0; dx < KW; ++dx) {
+#pragma unroll
+                    for (int kk = 0; kk < 4; ++kk) {
+                        const uint64_t desc =
+                            hopper::wgmmaDescriptor(base[dy] + static_cast<uint32_t>(2 * kk * g.chunkBytes + dx * 16),
+                                                    static_cast<uint32_t>(g.chunkBytes), 128);
+                        hopper::wgmmaM64N64K16<T>(acc, a[dy * KW + dx][kk], desc, (dy | dx | kk) != 0 ? 1 : 0);
                     }
                 }
             }
             hopper::wgmmaCommit();
+            // The other warpgroup's next row may issue now (there is none after the CTA's last row).
+            if (r + 1 < rows || !lastStrip) hopper::namedBarrierArrive(kTurnBarrier + (wg ^ 1), 2 * 128);
+            loadRowZ<T>(g, zr, tid, s.img, s.y0 + r, s.x0);
             hopper::wgmmaWait<0>();
             hopper::fenceRegisters(acc);
-            // Rows below the first one this warpgroup's next output row reads are done with.
-            const int next = oy + kConsumers;
-            const uint32_t keep = next < s.y1 ? first + static_cast<uint32_t>((next - s.y0) * g.blocks) : end;
-            for (; released < keep; ++released) hopper::mbarArrive(&empty[released % slots]);
-            storeRow<T>(g, acc, bias0, bias1, stage, tid, m0, t, 1 + wg, s.img, oy, s.x0);
+            // Input rows below the first one this warpgroup's next output row of the strip reads are done with.
+            const uint32_t keep = r + kConsumers < rows ? first + static_cast<uint32_t>(r + kConsumers) : end;
+            releaseUpTo(keep, released, full, empty, slots);
+            storeRow<T>(g, acc, zr, bias0, bias1, stage, tid, m0, t, kStageBarrier + wg, s.img, s.y0 + r, s.x0);
         }
-        for (; released < end; ++released) hopper::mbarArrive(&empty[released % slots]);
+        releaseUpTo(end, released, full, empty, slots);
         first = end;
+        rowsBefore += rows;
     }
 }
 
@@ -279,13 +321,11 @@ __global__ void __launch_bounds__(kThreads, 1)
 
 //! The ring and the shared-memory layout of a problem; false when even the smallest deadlock-free ring does not fit.
 bool layoutFor(const WgmmaConvParams& p, Geometry& g) {
-    g.blocks = p.channels / kWgmmaConvChannelBlock;
     const int pixels = kTileN + p.kernelW - 1;
     g.chunkBytes = roundUp(pixels * 16, 128);
     g.loadBytes = kChunks * pixels * 16;
     g.slotBytes = kChunks * g.chunkBytes;
-    const int minSlots = p.kernelH * g.blocks + 1;
-    for (g.slots = (p.kernelH + 2) * g.blocks; g.slots >= minSlots; --g.slots) {
+    for (g.slots = p.kernelH + 5; g.slots > p.kernelH; --g.slots) {
         const int barriers = roundUp(2 * g.slots * 8, 128);
         g.offStage = barriers;
         g.offRing = barriers + kConsumers * kStageBytes;
@@ -360,25 +400,11 @@ cudaError_t deviceValue(std::atomic<int> (&cache)[kMaxDevices], int& value, cuda
     return err;
 }
 
-cudaError_t smCount(int& sms) {
-    static std::atomic<int> counts[kMaxDevices] = {};
-    return deviceValue(counts, sms, [](int device, int& v) {
-        return cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, device);
-    });
-}
-
 template <typename T, int KH, int KW>
 cudaError_t launchAs(const CUtensorMap& map, const Geometry& g, int ctas, cudaStream_t stream) {
     auto* kernel = wgmmaConvKernel<T, KH, KW>;
-    // Past 48 KB a kernel must opt in to dynamic shared memory; set once per device to the most any layout uses.
-    static std::atomic<int> configured[kMaxDevices] = {};
-    int done = 0;
-    cudaError_t err = deviceValue(configured, done, [](int, int& v) {
-        const cudaError_t e =
-            cudaFuncSetAttribute(wgmmaConvKernel<T, KH, KW>, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxShared);
-        v = 1;
-        return e;
-    });
+    // Past 48 KB a kernel must opt in to dynamic shared memory; asked once per device for the most any layout uses.
+    const cudaError_t err = allowDynamicSharedMemory(reinterpret_cast<const void*>(kernel), kMaxShared);
     if (err != cudaSuccess) return err;
     kernel<<<static_cast<unsigned>(ctas), kThreads, static_cast<size_t>(g.bytes), stream>>>(map, g);
     return cudaGetLastError();
@@ -398,7 +424,7 @@ bool aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 =
 bool wgmmaConvSupports(const WgmmaConvParams& p) {
     if (p.dtype != DataType::kFloat16 && p.dtype != DataType::kBFloat16) return false;
     if (p.outChannels != kWgmmaConvOutChannels) return false;
-    if (p.channels < kWgmmaConvChannelBlock || p.channels % kWgmmaConvChannelBlock != 0) return false;
+    if (p.channels != kWgmmaConvChannels) return false;
     if (p.kernelH != p.kernelW || (p.kernelH != 1 && p.kernelH != 3)) return false;
     if (p.strideH != 1 || p.strideW != 1 || p.padTop < 0 || p.padLeft < 0) return false;
     if (p.batch < 0 || p.inH < 0 || p.inW < 0 || p.outH < 0 || p.outW < 0) return false;
@@ -438,7 +464,7 @@ cudaError_t launchWgmmaConv(const WgmmaConvParams& p, cudaStream_t stream, int m
     Geometry g;
     layoutFor(p, g);
     int sms = 0;
-    cudaError_t err = smCount(sms);
+    cudaError_t err = currentDeviceSmCount(sms);
     if (err != cudaSuccess) return err;
     chooseStrips(p, sms, g);
     g.w = p.w;
@@ -449,7 +475,6 @@ cudaError_t launchWgmmaConv(const WgmmaConvParams& p, cudaStream_t stream, int m
     g.outW = p.outW;
     g.padTop = p.padTop;
     g.padLeft = p.padLeft;
-    g.channels = p.channels;
     g.relu = p.relu ? 1 : 0;
     CUtensorMap map{};
     if (!encodeInput(p, map)) return cudaErrorInvalidValue;

@@ -1,9 +1,10 @@
-// Kiln's weights-stationary convolution for 64 output channels on Hopper's warpgroup MMA (issue 7): UNet's level-0
-// 3x3 convolutions (64 -> 64 on [16, 512, 512, 64] NHWC FP16, and the decoder's 128 -> 64) run at ~466 TFLOP/s in
-// cuDNN, whose kernels read both GEMM operands from shared memory and are bound by its bandwidth when N = 64. This
-// kernel computes the transposed GEMM Y^T = W^T · X^T instead: the 64 output channels are wgmma's M, taken from
-// REGISTERS (the weights stay in the registers of a persistent CTA), and only the input pixels (wgmma's B) come from
-// shared memory. Launcher declarations, plain C++17; the kernel in conv_wgmma.cu (compiled for sm_90a only).
+// Kiln's weights-stationary convolution for 64 input and 64 output channels on Hopper's warpgroup MMA (issue 7):
+// UNet's level-0 3x3 convolutions (64 -> 64 on [16, 512, 512, 64] NHWC FP16, the decoder's two halves of its
+// 128 -> 64 after concat-conv-split among them) run at ~466 TFLOP/s in cuDNN, whose kernels read both GEMM operands
+// from shared memory and are bound by its bandwidth when N = 64. This kernel computes the transposed GEMM Y^T = W^T ·
+// X^T instead: the 64 output channels are wgmma's M, taken from REGISTERS (the weights stay in the registers of a
+// persistent CTA), and only the input pixels (wgmma's B) come from shared memory. Launcher declarations, plain C++17;
+// the kernel in conv_wgmma.cu (compiled for sm_90a only).
 //
 // The problem is the one conv_small_c.h describes (SmallChannelConvParams: y = act(conv(x, w) + bias [+ z]),
 // channels-last, KRSC weights, float32 accumulation, one rounding), restricted to what this kernel serves.
@@ -20,12 +21,13 @@ using WgmmaConvParams = SmallChannelConvParams;
 
 //! The output channels the kernel computes (wgmma's M), exactly.
 inline constexpr int kWgmmaConvOutChannels = 64;
-//! The input channels come in blocks of this many (one block of weights is held in registers at a time).
-inline constexpr int kWgmmaConvChannelBlock = 64;
+//! The input channels the kernel takes, exactly: the weights of every tap stay in registers. (A version that
+//! reloaded them per 64-channel block ran UNet's 128 -> 64 layer at 0.41x cuDNN's speed.)
+inline constexpr int kWgmmaConvChannels = 64;
 
 //! Whether the kernel takes the problem's geometry and dtype (pointers aside): float16 / bfloat16, stride 1,
 //! kernel 1x1 or 3x3, pads >= 0 with outH = inH + 2 padTop - kH + 1 + (bottom pad - top pad) (any bottom / right
-//! pad >= 0), channels a positive multiple of 64 whose ring of input rows fits shared memory, outChannels == 64,
+//! pad >= 0), channels == outChannels == 64,
 //! sizes whose element counts fit 31 bits. Host only; says nothing about the device (wgmmaConvDeviceSupported).
 bool wgmmaConvSupports(const WgmmaConvParams& p);
 

@@ -191,4 +191,10 @@ __device__ __forceinline__ void namedBarrier(int id, int threads) {
     asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
 }
 
+//! Arrives at named barrier `id` (of `threads` threads) without waiting: lets those that wait there (namedBarrier)
+//! go once `threads` have come.
+__device__ __forceinline__ void namedBarrierArrive(int id, int threads) {
+    asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+
 }  // namespace kiln::cuda::hopper
