@@ -60,8 +60,8 @@ TEST(CudaWgmmaConv, MatchesTheReferenceOnEveryWindowAndEpilogue) {
     }
 }
 
-// Two CTAs for dozens of strips (3 rows high, the last of each image 2): the ring of input rows wraps across strips
-// many times, and a strip's first row falls to either warpgroup.
+// Two CTAs for all the row segments (strips of 17 rows, one cut at a CTA's range): the ring of input rows wraps
+// across strips many times, and a strip's first row falls to either warpgroup.
 TEST(CudaWgmmaConv, ManyStripsPerCta) {
     KILN_REQUIRE_SM90();
     for (DataType t : kTypes) {

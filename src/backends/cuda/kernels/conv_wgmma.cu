@@ -29,7 +29,7 @@
 // row), load L lives in slot L % slots with phase L / slots, and both sides walk the same numbering. A warpgroup
 // releases a load once none of its remaining output rows of the strip read it, in order and each only after its
 // "full" phase (releaseUpTo: the other warpgroup's rows are loads this one never reads); the ring never deadlocks
-// when slots > kH (a warpgroup waits on at most kH loads past the oldest one it holds).
+// when slots > kH (a warpgroup waits on at most kH loads past the oldest one it holds); there are kSlots = 8.
 //
 // Epilogue per output row: accumulators + bias → a float staging tile [64 pixels][64 channels] of the warpgroup
 // (the accumulator is channels x pixels, y is pixels x channels); then each thread takes 16-byte pieces (one pixel,
@@ -50,7 +50,6 @@ namespace kiln::cuda {
 
 namespace {
 
-constexpr int kTileN = 64;                        // output pixels per row segment (wgmma N)
 constexpr int kConsumers = 2;                     // consumer warpgroups
 constexpr int kThreads = (kConsumers + 1) * 128;  // + the producer warpgroup
 // Registers per thread after setmaxnreg: 2 x 128 x 240 + 128 x 24 <= 64 K. At launch each thread has 168 (with 12
@@ -59,11 +58,15 @@ constexpr int kConsumerRegisters = 240;
 constexpr int kProducerRegisters = 24;
 constexpr int kChannels = kWgmmaConvChannels;        // input channels: one slot holds them all
 constexpr int kChunks = kChannels / 8;               // 8-channel chunks per slot
+constexpr int kTileN = 64;                           // output pixels per row segment (wgmma N)
 constexpr int kPieces = kTileN * kChunks / 128;      // 16-byte output pieces per consumer thread and row
 constexpr int kStageLd = kWgmmaConvOutChannels + 4;  // floats per staged pixel (conflict-free writes)
 constexpr int kStageBytes = kTileN * kStageLd * 4;   // one warpgroup's staging tile
 constexpr int kMaxShared = 227 * 1024;               // the H100's opt-in maximum per CTA
 constexpr int kMaxDevices = 64;
+// Input rows in the ring: a power of two (the slot and phase of a load are a mask and a shift), > kH; 8 rows of
+// 64 + 2 pixels take 72 KB.
+constexpr uint32_t kSlots = 8;
 // Named barrier ids (0 is __syncthreads): each consumer warpgroup's staging tile, and its turn to issue wgmmas.
 constexpr int kStageBarrier = 1;
 constexpr int kTurnBarrier = 3;
@@ -75,8 +78,9 @@ struct Geometry {
     const void* z = nullptr;
     void* y = nullptr;
     int outH = 0, outW = 0, padTop = 0, padLeft = 0;
-    int tilesX = 0, chunkH = 0, chunksY = 0, items = 0;
-    int slots = 0, chunkBytes = 0, slotBytes = 0;
+    int tilesX = 0;  // row segments of kTileN pixels per output row
+    int rows = 0;    // batch x tilesX x outH row segments: CTA c computes [rows c / grid, rows (c+1) / grid)
+    int chunkBytes = 0, slotBytes = 0;
     int loadBytes = 0;                         // what the TMA loads of one slot write (8 chunks x P pixels x 16 bytes)
     int offStage = 0, offRing = 0, bytes = 0;  // shared memory layout (after the barriers at 0), bytes
     int relu = 0;
@@ -89,13 +93,26 @@ struct Strip {
     int img, x0, y0, y1;
 };
 
-__device__ __forceinline__ Strip stripOf(const Geometry& g, int item) {
+//! The CTA's row segments: the range [lo, hi) of the row segments numbered image by image, column tile by column
+//! tile, row by row; the same count (within one) for every CTA. A strip is a run of them in one column tile.
+struct RowRange {
+    int lo, hi;
+};
+
+__device__ __forceinline__ RowRange rowRangeOfCta(const Geometry& g) {
+    const int64_t grid = gridDim.x;
+    return {static_cast<int>(g.rows * static_cast<int64_t>(blockIdx.x) / grid),
+            static_cast<int>(g.rows * static_cast<int64_t>(blockIdx.x + 1) / grid)};
+}
+
+//! The strip that starts at row segment `start` and ends at its column tile's last row or at `hi`.
+__device__ __forceinline__ Strip stripAt(const Geometry& g, int start, int hi) {
     Strip s;
-    s.x0 = (item % g.tilesX) * kTileN;
-    const int rest = item / g.tilesX;
-    s.y0 = (rest % g.chunksY) * g.chunkH;
-    s.y1 = min(s.y0 + g.chunkH, g.outH);
-    s.img = rest / g.chunksY;
+    const int seg = start / g.outH;
+    s.y0 = start - seg * g.outH;
+    s.y1 = min(g.outH, s.y0 + (hi - start));
+    s.x0 = (seg % g.tilesX) * kTileN;
+    s.img = seg / g.tilesX;
     return s;
 }
 
@@ -120,15 +137,17 @@ __device__ __forceinline__ void loadWeights(uint32_t (&a)[KH * KW][4][4], const 
 
 //! The producer: every load of every strip of this CTA, in order (one thread).
 template <int KH>
-__device__ void produce(const CUtensorMap* map, const Geometry& g, unsigned char* ring, uint64_t* full,
-                        uint64_t* empty) {
+__device__ __forceinline__ void produce(const CUtensorMap* map, const Geometry& g, unsigned char* ring, uint64_t* full,
+                                        uint64_t* empty) {
     uint32_t load = 0;
-    for (int item = static_cast<int>(blockIdx.x); item < g.items; item += static_cast<int>(gridDim.x)) {
-        const Strip s = stripOf(g, item);
+    const RowRange range = rowRangeOfCta(g);
+    for (int start = range.lo; start < range.hi;) {
+        const Strip s = stripAt(g, start, range.hi);
+        start += s.y1 - s.y0;
         const int rows = s.y1 - s.y0 + KH - 1;
         for (int r = 0; r < rows; ++r, ++load) {
-            const uint32_t slot = load % static_cast<uint32_t>(g.slots);
-            hopper::mbarWait(&empty[slot], ((load / static_cast<uint32_t>(g.slots)) & 1) ^ 1);
+            const uint32_t slot = load % kSlots;
+            hopper::mbarWait(&empty[slot], ((load / kSlots) & 1) ^ 1);
             hopper::mbarArriveExpectTx(&full[slot], static_cast<uint32_t>(g.loadBytes));
             unsigned char* dst = ring + static_cast<size_t>(slot) * g.slotBytes;
 #pragma unroll
@@ -178,8 +197,12 @@ __device__ __forceinline__ void storeRow(const Geometry& g, const float (&acc)[3
         const int px = piece / kChunks, q = piece % kChunks;
         const int ox = x0 + px;
         if (ox >= g.outW) continue;
-        const float4 lo = *reinterpret_cast<const float4*>(stage + px * kStageLd + 8 * q);
-        const float4 hi = *reinterpret_cast<const float4*>(stage + px * kStageLd + 8 * q + 4);
+        // Pieces q and q + 4 of a pixel start 32 floats apart, one bank: the upper four read their halves in the
+        // other order, so that each quarter warp's 16-byte reads cover the 32 banks once.
+        const int half = q & 4;
+        const float4 a = *reinterpret_cast<const float4*>(stage + px * kStageLd + 8 * q + half);
+        const float4 b = *reinterpret_cast<const float4*>(stage + px * kStageLd + 8 * q + (4 - half));
+        const float4 lo = half ? b : a, hi = half ? a : b;
         float v[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
         if (g.z != nullptr) {
             const T* zv = reinterpret_cast<const T*>(&zr[i]);
@@ -205,11 +228,10 @@ __device__ __forceinline__ void storeRow(const Geometry& g, const float (&acc)[3
 //! count towards the slot's previous load, which the other warpgroup may still be reading. So each is first waited
 //! for on its "full" barrier, in order, which keeps the parity unambiguous (the slot's previous load was waited for
 //! by this warpgroup, and its next cannot be issued before this release).
-__device__ __forceinline__ void releaseUpTo(uint32_t keep, uint32_t& released, uint64_t* full, uint64_t* empty,
-                                            uint32_t slots) {
+__device__ __forceinline__ void releaseUpTo(uint32_t keep, uint32_t& released, uint64_t* full, uint64_t* empty) {
     for (; released < keep; ++released) {
-        hopper::mbarWait(&full[released % slots], (released / slots) & 1);
-        hopper::mbarArrive(&empty[released % slots]);
+        hopper::mbarWait(&full[released % kSlots], (released / kSlots) & 1);
+        hopper::mbarArrive(&empty[released % kSlots]);
     }
 }
 
@@ -217,7 +239,8 @@ __device__ __forceinline__ void releaseUpTo(uint32_t keep, uint32_t& released, u
 //! strips, row k is warpgroup k % 2's), in turn with the other warpgroup (named barriers kTurnBarrier + wg: the
 //! warpgroup of row k waits there until row k - 1's wgmmas are issued).
 template <typename T, int KH, int KW>
-__device__ void consume(const Geometry& g, unsigned char* ring, uint64_t* full, uint64_t* empty, float* stage, int wg) {
+__device__ __forceinline__ void consume(const Geometry& g, unsigned char* ring, uint64_t* full, uint64_t* empty,
+                                        float* stage, int wg) {
     const int tid = static_cast<int>(threadIdx.x) % 128;
     const int q = tid / 32, lane = tid % 32, grp = lane / 4, t = lane % 4;
     const int m0 = 16 * q + grp;
@@ -227,18 +250,18 @@ __device__ void consume(const Geometry& g, unsigned char* ring, uint64_t* full, 
     uint32_t a[KH * KW][4][4];
     loadWeights<KH, KW>(a, static_cast<const uint16_t*>(g.w), m0, t);
     const uint32_t ringBase = hopper::smemAddress(ring);
-    const auto slots = static_cast<uint32_t>(g.slots);
     float acc[32];
 #pragma unroll
     for (int i = 0; i < 32; ++i) acc[i] = 0.0f;
-    uint4 zr[kPieces];
     uint32_t first = 0, released = 0;  // the strip's first load; loads below `released` are released
-    int rowsBefore = 0;                // the CTA's output rows in the strips before this one
-    for (int item = static_cast<int>(blockIdx.x); item < g.items; item += static_cast<int>(gridDim.x)) {
-        const Strip s = stripOf(g, item);
+    const RowRange range = rowRangeOfCta(g);
+    for (int start = range.lo; start < range.hi;) {
+        const Strip s = stripAt(g, start, range.hi);
+        const int rowsBefore = start - range.lo;  // the CTA's output rows in the strips before this one
         const int rows = s.y1 - s.y0;
+        start += rows;
         const uint32_t end = first + static_cast<uint32_t>(rows + KH - 1);
-        const bool lastStrip = item + static_cast<int>(gridDim.x) >= g.items;
+        const bool lastStrip = start >= range.hi;
         for (int r = (wg + rowsBefore) & 1; r < rows; r += kConsumers) {
             if (rowsBefore + r > 0) hopper::namedBarrier(kTurnBarrier + wg, 2 * 128);
             // Every input row of the output row first: no waiting between the wgmmas (ptxas would fence them).
@@ -246,8 +269,8 @@ __device__ void consume(const Geometry& g, unsigned char* ring, uint64_t* full, 
 #pragma unroll
             for (int dy = 0; dy < KH; ++dy) {
                 const uint32_t load = first + static_cast<uint32_t>(r + dy);
-                hopper::mbarWait(&full[load % slots], (load / slots) & 1);
-                base[dy] = ringBase + (load % slots) * static_cast<uint32_t>(g.slotBytes);
+                hopper::mbarWait(&full[load % kSlots], (load / kSlots) & 1);
+                base[dy] = ringBase + (load % kSlots) * static_cast<uint32_t>(g.slotBytes);
             }
             hopper::fenceRegisters(acc);
             hopper::wgmmaFence();
@@ -267,17 +290,17 @@ __device__ void consume(const Geometry& g, unsigned char* ring, uint64_t* full, 
             hopper::wgmmaCommit();
             // The other warpgroup's next row may issue now (there is none after the CTA's last row).
             if (r + 1 < rows || !lastStrip) hopper::namedBarrierArrive(kTurnBarrier + (wg ^ 1), 2 * 128);
+            uint4 zr[kPieces];  // z waits in registers while the wgmmas run (144 + 32 + 16 of the 240)
             loadRowZ<T>(g, zr, tid, s.img, s.y0 + r, s.x0);
             hopper::wgmmaWait<0>();
             hopper::fenceRegisters(acc);
             // Input rows below the first one this warpgroup's next output row of the strip reads are done with.
             const uint32_t keep = r + kConsumers < rows ? first + static_cast<uint32_t>(r + kConsumers) : end;
-            releaseUpTo(keep, released, full, empty, slots);
+            releaseUpTo(keep, released, full, empty);
             storeRow<T>(g, acc, zr, bias0, bias1, stage, tid, m0, t, kStageBarrier + wg, s.img, s.y0 + r, s.x0);
         }
-        releaseUpTo(end, released, full, empty, slots);
+        releaseUpTo(end, released, full, empty);
         first = end;
-        rowsBefore += rows;
     }
 }
 
@@ -285,72 +308,53 @@ template <typename T, int KH, int KW>
 __global__ void __launch_bounds__(kThreads, 1)
     wgmmaConvKernel(const __grid_constant__ CUtensorMap xMap, const __grid_constant__ Geometry g) {
 #if KILN_WGMMA_ARCH
-    extern __shared__ unsigned char dynamicSmem[];
-    // TMA destinations must be 128-byte aligned; the launch asks for 128 bytes of slack.
-    unsigned char* smem = reinterpret_cast<unsigned char*>((reinterpret_cast<uintptr_t>(dynamicSmem) + 127) &
-                                                           ~static_cast<uintptr_t>(127));
+    extern __shared__ __align__(128) unsigned char dynamicSmem[];
+    // TMA destinations must be 128-byte aligned; the launch asks for 128 bytes of slack. Pointer arithmetic (not an
+    // integer round trip) keeps every pointer below known as shared memory: the staging tile's accesses are then
+    // LDS / STS rather than generic loads and stores (ncu: those went through the long scoreboard).
+    unsigned char* smem = dynamicSmem + ((128u - (hopper::smemAddress(dynamicSmem) & 127u)) & 127u);
     auto* full = reinterpret_cast<uint64_t*>(smem);
-    uint64_t* empty = full + g.slots;
+    uint64_t* empty = full + kSlots;
     // The warpgroup index through a shuffle: the compiler then knows it is the same across the warp, so the
     // wgmma path below is not "divergent" (ptxas otherwise serializes the wgmmas: warning C7520).
     const int wgIndex = __shfl_sync(0xffffffffu, static_cast<int>(threadIdx.x) / 128, 0);
     if (threadIdx.x == 0) {
-        for (int s = 0; s < g.slots; ++s) {
+        for (uint32_t s = 0; s < kSlots; ++s) {
             hopper::mbarInit(&full[s], 1);
             hopper::mbarInit(&empty[s], kConsumers * 128);
         }
         hopper::mbarInitFence();
     }
     __syncthreads();
+    // The two roles as the two branches of one if / else: ptxas then gives each branch the registers its
+    // setmaxnreg sets (with an early return instead, the consumers were held to the 168 of the entry).
     if (wgIndex >= kConsumers) {
         hopper::setMaxRegisters<kProducerRegisters, false>();
         if (threadIdx.x == kConsumers * 128) {
             hopper::tmaPrefetchDescriptor(&xMap);
             produce<KH>(&xMap, g, smem + g.offRing, full, empty);
         }
-        return;
+    } else {
+        hopper::setMaxRegisters<kConsumerRegisters, true>();
+        consume<T, KH, KW>(g, smem + g.offRing, full, empty,
+                           reinterpret_cast<float*>(smem + g.offStage + wgIndex * kStageBytes), wgIndex);
     }
-    hopper::setMaxRegisters<kConsumerRegisters, true>();
-    const int wg = wgIndex;
-    consume<T, KH, KW>(g, smem + g.offRing, full, empty, reinterpret_cast<float*>(smem + g.offStage + wg * kStageBytes),
-                       wg);
 #endif
 }
 
 // ---- host ----
 
-//! The ring and the shared-memory layout of a problem; false when even the smallest deadlock-free ring does not fit.
+//! The ring and the shared-memory layout of a problem; false when they do not fit.
 bool layoutFor(const WgmmaConvParams& p, Geometry& g) {
     const int pixels = kTileN + p.kernelW - 1;
     g.chunkBytes = roundUp(pixels * 16, 128);
     g.loadBytes = kChunks * pixels * 16;
     g.slotBytes = kChunks * g.chunkBytes;
-    for (g.slots = p.kernelH + 5; g.slots > p.kernelH; --g.slots) {
-        const int barriers = roundUp(2 * g.slots * 8, 128);
-        g.offStage = barriers;
-        g.offRing = barriers + kConsumers * kStageBytes;
-        g.bytes = 128 + g.offRing + g.slots * g.slotBytes;
-        if (g.bytes <= kMaxShared) return true;
-    }
-    return false;
-}
-
-//! Strip height: the one whose CTAs finish soonest (waves x rows per strip, halo rows included).
-void chooseStrips(const WgmmaConvParams& p, int sms, Geometry& g) {
-    g.tilesX = (p.outW + kTileN - 1) / kTileN;
-    int64_t bestCost = -1;
-    for (int h = p.outH;; h = (h + 1) / 2) {
-        const int chunks = (p.outH + h - 1) / h;
-        const int64_t items = static_cast<int64_t>(p.batch) * g.tilesX * chunks;
-        const int64_t cost = (items + sms - 1) / sms * (h + p.kernelH - 1);
-        if (items <= INT_MAX && (bestCost < 0 || cost < bestCost)) {
-            bestCost = cost;
-            g.chunkH = h;
-            g.chunksY = chunks;
-            g.items = static_cast<int>(items);
-        }
-        if (h <= 4) break;
-    }
+    const int barriers = roundUp(2 * static_cast<int>(kSlots) * 8, 128);
+    g.offStage = barriers;
+    g.offRing = barriers + kConsumers * kStageBytes;
+    g.bytes = 128 + g.offRing + static_cast<int>(kSlots) * g.slotBytes;
+    return g.bytes <= kMaxShared;
 }
 
 using EncodeTiled = PFN_cuTensorMapEncodeTiled_v12000;
@@ -413,8 +417,7 @@ cudaError_t launchAs(const CUtensorMap& map, const Geometry& g, int ctas, cudaSt
 template <typename T>
 cudaError_t launchFor(const WgmmaConvParams& p, const CUtensorMap& map, const Geometry& g, int ctas,
                       cudaStream_t stream) {
-    if (p.kernelH == 1) return launchAs<T, 1, 1>(map, g, ctas, stream);
-    return launchAs<T, 3, 3>(map, g, ctas, stream);
+    return p.kernelH == 1 ? launchAs<T, 1, 1>(map, g, ctas, stream) : launchAs<T, 3, 3>(map, g, ctas, stream);
 }
 
 bool aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
@@ -435,6 +438,8 @@ bool wgmmaConvSupports(const WgmmaConvParams& p) {
     if (static_cast<int64_t>(p.outH) * p.outW * p.outChannels > INT_MAX) return false;
     if (static_cast<int64_t>(p.outH) + p.kernelH > INT_MAX / 2 || static_cast<int64_t>(p.outW) + kTileN > INT_MAX / 2)
         return false;
+    // Row segments numbered in an int.
+    if (static_cast<int64_t>(p.batch) * ((p.outW + kTileN - 1) / kTileN) * p.outH > INT_MAX) return false;
     Geometry g;
     return layoutFor(p, g);
 }
@@ -463,10 +468,11 @@ cudaError_t launchWgmmaConv(const WgmmaConvParams& p, cudaStream_t stream, int m
     if (!wgmmaConvDeviceSupported()) return cudaErrorNotSupported;
     Geometry g;
     layoutFor(p, g);
+    g.tilesX = (p.outW + kTileN - 1) / kTileN;
+    g.rows = p.batch * g.tilesX * p.outH;
     int sms = 0;
     cudaError_t err = currentDeviceSmCount(sms);
     if (err != cudaSuccess) return err;
-    chooseStrips(p, sms, g);
     g.w = p.w;
     g.bias = p.bias;
     g.z = p.z;
@@ -478,7 +484,7 @@ cudaError_t launchWgmmaConv(const WgmmaConvParams& p, cudaStream_t stream, int m
     g.relu = p.relu ? 1 : 0;
     CUtensorMap map{};
     if (!encodeInput(p, map)) return cudaErrorInvalidValue;
-    const int ctas = std::min(g.items, maxCtas > 0 ? std::min(maxCtas, sms) : sms);
+    const int ctas = std::min(g.rows, maxCtas > 0 ? std::min(maxCtas, sms) : sms);
     return p.dtype == DataType::kFloat16 ? launchFor<__half>(p, map, g, ctas, stream)
                                          : launchFor<__nv_bfloat16>(p, map, g, ctas, stream);
 }

@@ -136,14 +136,14 @@ __device__ __forceinline__ void fenceRegisters(float (&d)[N]) {
     for (int i = 0; i < N; ++i) asm volatile("" : "+f"(d[i])::"memory");
 }
 
-#define KILN_WGMMA_D32                                                                                                \
-    "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, " \
-    "%24, %25, %26, %27, %28, %29, %30, %31}"
-#define KILN_WGMMA_D32_OPERANDS(d)                                                                              \
-    "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), \
-        "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]),  \
-        "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), \
-        "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+// The 32 accumulator operands of an m64n64 wgmma ("+f" each) and their place holders.
+#define KILN_WGMMA_F8(d, i)                                                                                     \
+    "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), "+f"(d[i + 4]), "+f"(d[i + 5]), "+f"(d[i + 6]), \
+        "+f"(d[i + 7])
+#define KILN_WGMMA_F32(d) KILN_WGMMA_F8(d, 0), KILN_WGMMA_F8(d, 8), KILN_WGMMA_F8(d, 16), KILN_WGMMA_F8(d, 24)
+#define KILN_WGMMA_R0_31                                                                                             \
+    "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, " \
+    "%24, %25, %26, %27, %28, %29, %30, %31"
 
 //! d (64 x 64 float) = A (64 x 16 of T, registers) · B (16 x 64 of T, K-major in shared memory, `descB`) + (accumulate
 //! ? d : 0), asynchronously (wgmmaCommit / wgmmaWait). T is __half or __nv_bfloat16.
@@ -153,25 +153,28 @@ __device__ __forceinline__ void wgmmaM64N64K16(float (&d)[32], const uint32_t (&
     if constexpr (std::is_same_v<T, __half>) {
         asm volatile(
             "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
-            "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 " KILN_WGMMA_D32
-            ", {%32, %33, %34, %35}, %36, p, 1, 1, 0;\n}\n"
-            : KILN_WGMMA_D32_OPERANDS(d)
+            "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {" KILN_WGMMA_R0_31
+            "}, {%32, %33, %34, %35}, %36, p, "
+            "1, 1, 0;\n}\n"
+            : KILN_WGMMA_F32(d)
             : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(descB), "r"(accumulate)
             : "memory");
     } else {
         asm volatile(
             "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
-            "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " KILN_WGMMA_D32
-            ", {%32, %33, %34, %35}, %36, p, 1, 1, 0;\n}\n"
-            : KILN_WGMMA_D32_OPERANDS(d)
+            "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {" KILN_WGMMA_R0_31
+            "}, {%32, %33, %34, %35}, %36, "
+            "p, 1, 1, 0;\n}\n"
+            : KILN_WGMMA_F32(d)
             : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(descB), "r"(accumulate)
             : "memory");
     }
 #endif
 }
 
-#undef KILN_WGMMA_D32
-#undef KILN_WGMMA_D32_OPERANDS
+#undef KILN_WGMMA_F8
+#undef KILN_WGMMA_F32
+#undef KILN_WGMMA_R0_31
 
 //! setmaxnreg for the calling warpgroup (all of its threads): raise (`increase`) or lower its registers per thread
 //! to N (a multiple of 8 in 24..256).
