@@ -80,13 +80,21 @@ struct Geometry {
     int outH = 0, outW = 0, padTop = 0, padLeft = 0;
     int tilesX = 0;  // row segments of kTileN pixels per output row
     int rows = 0;    // batch x tilesX x outH row segments: CTA c computes [rows c / grid, rows (c+1) / grid)
-    int chunkBytes = 0, slotBytes = 0;
-    int loadBytes = 0;                         // what the TMA loads of one slot write (8 chunks x P pixels x 16 bytes)
     int offStage = 0, offRing = 0, bytes = 0;  // shared memory layout (after the barriers at 0), bytes
     int relu = 0;
 };
 
 constexpr int roundUp(int v, int m) { return (v + m - 1) / m * m; }
+
+//! A slot's geometry for kernel width KW (P = 63 + KW pixels): chunk stride, slot stride, the bytes its TMA loads
+//! write. Compile-time, so that every wgmma descriptor of a row is one base per input row plus an immediate.
+template <int KW>
+struct SlotShape {
+    static constexpr int kPixels = kTileN + KW - 1;
+    static constexpr int kChunkBytes = roundUp(kPixels * 16, 128);
+    static constexpr int kSlotBytes = kChunks * kChunkBytes;
+    static constexpr int kLoadBytes = kChunks * kPixels * 16;
+};
 
 //! One strip: image, first output column, output rows [y0, y1).
 struct Strip {
@@ -136,7 +144,7 @@ __device__ __forceinline__ void loadWeights(uint32_t (&a)[KH * KW][4][4], const 
 }
 
 //! The producer: every load of every strip of this CTA, in order (one thread).
-template <int KH>
+template <int KH, int KW>
 __device__ __forceinline__ void produce(const CUtensorMap* map, const Geometry& g, unsigned char* ring, uint64_t* full,
                                         uint64_t* empty) {
     uint32_t load = 0;
@@ -148,11 +156,11 @@ __device__ __forceinline__ void produce(const CUtensorMap* map, const Geometry& 
         for (int r = 0; r < rows; ++r, ++load) {
             const uint32_t slot = load % kSlots;
             hopper::mbarWait(&empty[slot], ((load / kSlots) & 1) ^ 1);
-            hopper::mbarArriveExpectTx(&full[slot], static_cast<uint32_t>(g.loadBytes));
-            unsigned char* dst = ring + static_cast<size_t>(slot) * g.slotBytes;
+            hopper::mbarArriveExpectTx(&full[slot], SlotShape<KW>::kLoadBytes);
+            unsigned char* dst = ring + slot * SlotShape<KW>::kSlotBytes;
 #pragma unroll
             for (int q = 0; q < kChunks; ++q) {
-                hopper::tmaLoad4d(dst + q * g.chunkBytes, map, &full[slot], q * 8, s.x0 - g.padLeft,
+                hopper::tmaLoad4d(dst + q * SlotShape<KW>::kChunkBytes, map, &full[slot], q * 8, s.x0 - g.padLeft,
                                   s.y0 - g.padTop + r, s.img);
             }
         }
@@ -172,6 +180,19 @@ __device__ __forceinline__ void loadRowZ(const Geometry& g, uint4 (&zr)[kPieces]
             zr[i] = __ldg(reinterpret_cast<const uint4*>(
                 static_cast<const T*>(g.z) + (rowBase + ox) * kWgmmaConvOutChannels + 8 * (piece % kChunks)));
         }
+    }
+}
+
+//! max(x, 0) of two packed T values, NaN kept.
+template <typename T>
+__device__ __forceinline__ uint32_t reluNan2(uint32_t v) {
+    if constexpr (std::is_same_v<T, __half>) {
+        const __half2 r = __hmax2_nan(*reinterpret_cast<const __half2*>(&v), __float2half2_rn(0.0f));
+        return *reinterpret_cast<const uint32_t*>(&r);
+    } else {
+        const __nv_bfloat162 r =
+            __hmax2_nan(*reinterpret_cast<const __nv_bfloat162*>(&v), __float2bfloat162_rn(0.0f));
+        return *reinterpret_cast<const uint32_t*>(&r);
     }
 }
 
@@ -209,15 +230,19 @@ __device__ __forceinline__ void storeRow(const Geometry& g, const float (&acc)[3
 #pragma unroll
             for (int e = 0; e < 8; ++e) v[e] += static_cast<float>(zv[e]);
         }
-        if (g.relu) {
-#pragma unroll
-            for (int e = 0; e < 8; ++e) v[e] = v[e] < 0.0f ? 0.0f : v[e];  // NaN stays NaN, as the reference's
-        }
         uint4 out;
         out.x = mma::pack2<T>(v[0], v[1]);
         out.y = mma::pack2<T>(v[2], v[3]);
         out.z = mma::pack2<T>(v[4], v[5]);
         out.w = mma::pack2<T>(v[6], v[7]);
+        if (g.relu) {
+            // After the rounding (ReLU commutes with it), two values per instruction; NaN stays NaN, as the
+            // reference's x < 0 ? 0 : x.
+            out.x = reluNan2<T>(out.x);
+            out.y = reluNan2<T>(out.y);
+            out.z = reluNan2<T>(out.z);
+            out.w = reluNan2<T>(out.w);
+        }
         *reinterpret_cast<uint4*>(static_cast<T*>(g.y) + (rowBase + ox) * kWgmmaConvOutChannels + 8 * q) = out;
     }
     hopper::namedBarrier(barrierId, 128);  // the staging tile is free for the next row
@@ -249,7 +274,8 @@ __device__ __forceinline__ void consume(const Geometry& g, unsigned char* ring, 
     const float bias1 = bias ? static_cast<float>(bias[m0 + 8]) : 0.0f;
     uint32_t a[KH * KW][4][4];
     loadWeights<KH, KW>(a, static_cast<const uint16_t*>(g.w), m0, t);
-    const uint32_t ringBase = hopper::smemAddress(ring);
+    // The descriptor of the ring's first byte: K-major, no swizzle, LBO = the chunk stride, SBO = 128 (see above).
+    const uint64_t ringDesc = hopper::wgmmaDescriptor(hopper::smemAddress(ring), SlotShape<KW>::kChunkBytes, 128);
     float acc[32];
 #pragma unroll
     for (int i = 0; i < 32; ++i) acc[i] = 0.0f;
@@ -264,13 +290,16 @@ __device__ __forceinline__ void consume(const Geometry& g, unsigned char* ring, 
         const bool lastStrip = start >= range.hi;
         for (int r = (wg + rowsBefore) & 1; r < rows; r += kConsumers) {
             if (rowsBefore + r > 0) hopper::namedBarrier(kTurnBarrier + wg, 2 * 128);
-            // Every input row of the output row first: no waiting between the wgmmas (ptxas would fence them).
-            uint32_t base[KH];
+            // Every input row of the output row first: no waiting between the wgmmas (ptxas would fence them). Each
+            // row's descriptor base; the taps and k-steps are immediate offsets from it (the start address field,
+            // address / 16, stays below 2^14 in the 227 KB of shared memory, so the adds never carry out of it).
+            using Shape = SlotShape<KW>;
+            uint64_t rowDesc[KH];
 #pragma unroll
             for (int dy = 0; dy < KH; ++dy) {
                 const uint32_t load = first + static_cast<uint32_t>(r + dy);
                 hopper::mbarWait(&full[load % kSlots], (load / kSlots) & 1);
-                base[dy] = ringBase + (load % kSlots) * static_cast<uint32_t>(g.slotBytes);
+                rowDesc[dy] = ringDesc + (((load % kSlots) * Shape::kSlotBytes) >> 4);
             }
             hopper::fenceRegisters(acc);
             hopper::wgmmaFence();
@@ -280,9 +309,7 @@ __device__ __forceinline__ void consume(const Geometry& g, unsigned char* ring, 
                 for (int dx = 0; dx < KW; ++dx) {
 #pragma unroll
                     for (int kk = 0; kk < 4; ++kk) {
-                        const uint64_t desc =
-                            hopper::wgmmaDescriptor(base[dy] + static_cast<uint32_t>(2 * kk * g.chunkBytes + dx * 16),
-                                                    static_cast<uint32_t>(g.chunkBytes), 128);
+                        const uint64_t desc = rowDesc[dy] + ((2 * kk * Shape::kChunkBytes + dx * 16) >> 4);
                         hopper::wgmmaM64N64K16<T>(acc, a[dy * KW + dx][kk], desc, (dy | dx | kk) != 0 ? 1 : 0);
                     }
                 }
@@ -332,7 +359,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         hopper::setMaxRegisters<kProducerRegisters, false>();
         if (threadIdx.x == kConsumers * 128) {
             hopper::tmaPrefetchDescriptor(&xMap);
-            produce<KH>(&xMap, g, smem + g.offRing, full, empty);
+            produce<KH, KW>(&xMap, g, smem + g.offRing, full, empty);
         }
     } else {
         hopper::setMaxRegisters<kConsumerRegisters, true>();
@@ -346,14 +373,11 @@ __global__ void __launch_bounds__(kThreads, 1)
 
 //! The ring and the shared-memory layout of a problem; false when they do not fit.
 bool layoutFor(const WgmmaConvParams& p, Geometry& g) {
-    const int pixels = kTileN + p.kernelW - 1;
-    g.chunkBytes = roundUp(pixels * 16, 128);
-    g.loadBytes = kChunks * pixels * 16;
-    g.slotBytes = kChunks * g.chunkBytes;
+    const int slotBytes = p.kernelW == 1 ? SlotShape<1>::kSlotBytes : SlotShape<3>::kSlotBytes;
     const int barriers = roundUp(2 * static_cast<int>(kSlots) * 8, 128);
     g.offStage = barriers;
     g.offRing = barriers + kConsumers * kStageBytes;
-    g.bytes = 128 + g.offRing + static_cast<int>(kSlots) * g.slotBytes;
+    g.bytes = 128 + g.offRing + static_cast<int>(kSlots) * slotBytes;
     return g.bytes <= kMaxShared;
 }
 
