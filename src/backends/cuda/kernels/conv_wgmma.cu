@@ -190,8 +190,7 @@ __device__ __forceinline__ uint32_t reluNan2(uint32_t v) {
         const __half2 r = __hmax2_nan(*reinterpret_cast<const __half2*>(&v), __float2half2_rn(0.0f));
         return *reinterpret_cast<const uint32_t*>(&r);
     } else {
-        const __nv_bfloat162 r =
-            __hmax2_nan(*reinterpret_cast<const __nv_bfloat162*>(&v), __float2bfloat162_rn(0.0f));
+        const __nv_bfloat162 r = __hmax2_nan(*reinterpret_cast<const __nv_bfloat162*>(&v), __float2bfloat162_rn(0.0f));
         return *reinterpret_cast<const uint32_t*>(&r);
     }
 }
