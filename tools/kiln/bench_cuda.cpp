@@ -260,14 +260,18 @@ Status runCudaBench(const Engine& engine, const BenchOptions& options, const std
     // Creating a context selected the engine's GPU on this thread; the other streams' threads select it too.
     int device = 0;
     KILN_CUDA_CHECK(cudaGetDevice(&device));
-    // Two enqueues per context before timing: the first creates the library handles, computes the shape values and
-    // may outgrow the activation arena; the second grows it and captures the context's CUDA graph.
+    // Enqueues per context before timing: the first creates the library handles, computes the shape values and may
+    // outgrow the activation arena; the second grows it and captures the context's CUDA graph. A capture can still
+    // outgrow the arena (a cudaMalloc, refused while capturing): the enqueue after it grows again and captures, so
+    // up to kWarmEnqueues, until one runs on a graph.
+    constexpr int kWarmEnqueues = 4;
     const bool graphs = !options.noCudaGraph;
     for (auto& s : streams) {
         s->context->setCudaGraphs(graphs);
-        for (int i = 0; i < 2; ++i) {
+        for (int i = 0; i < kWarmEnqueues; ++i) {
             KILN_RETURN_IF_ERROR(s->context->enqueue(s->stream.get()));
             KILN_CUDA_CHECK(cudaStreamSynchronize(s->stream.get()));
+            if (i >= 1 && (!graphs || onGraph(*s->context))) break;
         }
     }
     std::string why = graphs ? streams.front()->context->getLastEnqueueReason() : "--no-cuda-graph";
