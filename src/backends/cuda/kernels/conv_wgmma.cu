@@ -6,10 +6,12 @@
 // A persistent CTA has 2 consumer warpgroups and 1 producer warpgroup (384 threads, one CTA per SM); setmaxnreg
 // gives the consumers 240 registers per thread, which hold the weights for every tap (144 registers for 3x3), the 32
 // accumulators and a row's z; one producer thread issues the TMA loads.
-// Work items are vertical strips: image, 64 output columns [x0, x0 + 64), output rows [y0, y1). Along a strip the
-// producer loads every input row the strip reads, once, into a ring of `slots` shared-memory slots; the CTA's output
-// rows, numbered across its strips, alternate between the warpgroups (row k to warpgroup k % 2), each computed
-// from the kH slots of its input rows, so the two warpgroups share the rows between them.
+// Work: the row segments (image, output row, 64 output columns [x0, x0 + 64)), numbered image by image, column tile
+// by column tile, row by row; each of the grid's CTAs takes an equal range of them (RowRange), which falls into
+// vertical strips (image, x0, output rows [y0, y1)). Along a strip the producer loads every input row the strip
+// reads, once, into a ring of kSlots shared-memory slots; the CTA's output rows, numbered across its strips,
+// alternate between the warpgroups (row k to warpgroup k % 2), each computed from the kH slots of its input rows, so
+// the two warpgroups share the rows between them.
 //
 // Ping-pong: a warpgroup issues its row's wgmmas only after the other has issued its previous row's (named
 // barriers), so the tensor cores take the rows in turn and one warpgroup's epilogue (bias, z, ReLU, stores) runs
@@ -17,8 +19,8 @@
 //
 // A slot holds input pixels x0 - padLeft .. x0 - padLeft + 64 + kW - 2 (P = 63 + kW pixels) of one input row, all
 // 64 channels, as 8 "chunks" of 8 channels: chunk q is P pixels x 16 bytes, at q * chunkBytes (P * 16 rounded up
-// to 128). The producer fills a chunk with one TMA tile load (box 8 channels x P pixels of the NHWC input); TMA
-// writes zeros for coordinates outside the input, which is the padding, also a negative one. That is exactly
+// to 128; SlotShape). The producer fills a chunk with one TMA tile load (box 8 channels x P pixels of the NHWC input);
+// TMA writes zeros for coordinates outside the input, which is the padding, also a negative one. That is exactly
 // wgmma's no-swizzle K-major layout for B: 8 consecutive pixels of a chunk are one 128-byte core matrix, the next 8
 // channels are the next chunk (LBO = chunkBytes), the next 8 pixels the next 128 bytes (SBO = 128); and the tap
 // dx shift is a start address dx * 16 bytes further, which no-swizzle allows (a swizzled layout would not keep its
@@ -26,14 +28,15 @@
 //
 // mbarriers: full[s] (one arrival by the producer + the slot's TMA bytes), empty[s] (one arrival per consumer
 // thread, 256). Loads (input rows) are numbered in the order the producer issues them (strip by strip, row by
-// row), load L lives in slot L % slots with phase L / slots, and both sides walk the same numbering. A warpgroup
+// row), load L lives in slot L % kSlots with phase L / kSlots, and both sides walk the same numbering. A warpgroup
 // releases a load once none of its remaining output rows of the strip read it, in order and each only after its
 // "full" phase (releaseUpTo: the other warpgroup's rows are loads this one never reads); the ring never deadlocks
 // when slots > kH (a warpgroup waits on at most kH loads past the oldest one it holds); there are kSlots = 8.
 //
 // Epilogue per output row: accumulators + bias → a float staging tile [64 pixels][64 channels] of the warpgroup
 // (the accumulator is channels x pixels, y is pixels x channels); then each thread takes 16-byte pieces (one pixel,
-// 8 channels), adds z in float32, applies ReLU, rounds once and stores: a row segment of y is 8 KB contiguous.
+// 8 channels), adds z in float32, rounds once, applies ReLU (on the rounded pairs: it commutes with rounding) and
+// stores: a row segment of y is 8 KB contiguous.
 #include <cudaTypedefs.h>
 
 #include <algorithm>
