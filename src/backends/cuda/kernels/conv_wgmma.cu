@@ -209,12 +209,10 @@ __device__ __forceinline__ uint32_t reluNan2(uint32_t v) {
     }
 }
 
-//! acc + bias → staging; then z (`zr`, loadRowZ), ReLU, rounding and 16-byte stores of the row segment (ox < outW
-//! only).
-template <typename T>
-__device__ __forceinline__ void storeRow(const Geometry& g, const float (&acc)[32], const uint4 (&zr)[kPieces],
-                                         float bias0, float bias1, float* stage, int tid, int m0, int t, int barrierId,
-                                         int img, int oy, int x0) {
+//! The warpgroup's accumulators + bias → its float staging tile [64 pixels][kStageLd] (rows m0 and m0 + 8 of the
+//! accumulator are channels, its columns pixels).
+__device__ __forceinline__ void stageAccumulators(const float (&acc)[32], float bias0, float bias1, float* stage,
+                                                  int m0, int t) {
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
         const int n = 8 * j + 2 * t;
@@ -223,6 +221,15 @@ __device__ __forceinline__ void storeRow(const Geometry& g, const float (&acc)[3
         stage[n * kStageLd + m0 + 8] = acc[4 * j + 2] + bias1;
         stage[(n + 1) * kStageLd + m0 + 8] = acc[4 * j + 3] + bias1;
     }
+}
+
+//! acc + bias → staging; then z (`zr`, loadRowZ), ReLU, rounding and 16-byte stores of the row segment (ox < outW
+//! only).
+template <typename T>
+__device__ __forceinline__ void storeRow(const Geometry& g, const float (&acc)[32], const uint4 (&zr)[kPieces],
+                                         float bias0, float bias1, float* stage, int tid, int m0, int t, int barrierId,
+                                         int img, int oy, int x0) {
+    stageAccumulators(acc, bias0, bias1, stage, m0, t);
     hopper::namedBarrier(barrierId, 128);
     const int64_t rowBase = (static_cast<int64_t>(img) * g.outH + oy) * g.outW;
 #pragma unroll
@@ -291,14 +298,7 @@ template <typename T>
 __device__ __forceinline__ void storeRowHead(const Geometry& g, const float (&acc)[32], float bias0, float bias1,
                                              float* stage, const float* w2s, int tid, int m0, int t, int barrierId,
                                              int img, int oy, int x0) {
-#pragma unroll
-    for (int j = 0; j < 8; ++j) {
-        const int n = 8 * j + 2 * t;
-        stage[n * kStageLd + m0] = acc[4 * j] + bias0;
-        stage[(n + 1) * kStageLd + m0] = acc[4 * j + 1] + bias0;
-        stage[n * kStageLd + m0 + 8] = acc[4 * j + 2] + bias1;
-        stage[(n + 1) * kStageLd + m0 + 8] = acc[4 * j + 3] + bias1;
-    }
+    stageAccumulators(acc, bias0, bias1, stage, m0, t);
     hopper::namedBarrier(barrierId, 128);
     const int px = tid >> 1, half = tid & 1;
     float sum[kWgmmaConvMaxHead];
