@@ -12,8 +12,11 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "backends/cuda/check.h"
 #include "backends/cuda/kernels/conv_cudnn.h"
 #include "backends/cuda/kernels/conv_cudnn_graph.h"
+#include "backends/cuda/kernels/conv_small_c_tactic.h"
+#include "backends/cuda/kernels/conv_wgmma.h"
 #include "backends/cuda/kernels/conv_wgmma_tactic.h"
 #include "cuda/cuda_op_tester.h"
 #include "cuda/device_bytes_test_util.h"
@@ -72,6 +75,53 @@ void timeLayer(const Level0Layer& s) {
     ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
 }
 
+// UNet's last two layers: upBlocks.3.3 (64->64 3x3, ReLU) then the 1x1 head (64->2): the head in the wgmma kernel's
+// epilogue (no 64-channel intermediate) against the kernel alone followed by cuDNN's 1x1 (legacy fused call).
+void timeHead() {
+    constexpr int kBatch = 16, kSize = 512, kM = 64, kHeads = 2;
+    cuda::CudnnConvProblem p;
+    p.dtype = DataType::kFloat16;
+    p.channelsLast = true;
+    p.in = {kBatch, kM, kSize, kSize, 0};
+    p.filter = {kM, kM, 3, 3, 0};
+    p.out = {kBatch, kM, kSize, kSize, 0};
+    p.pad = {1, 1, 0};
+    cuda::CudnnConvProblem head = p;
+    head.in = p.out;
+    head.filter = {kHeads, kM, 1, 1, 0};
+    head.out = {kBatch, kHeads, kSize, kSize, 0};
+    head.pad = {0, 0, 0};
+    const size_t pixels = size_t(kBatch) * kSize * kSize, bytes = pixels * kM * 2;
+    DeviceBytes x(bytes), w(size_t(kM) * 9 * kM * 2), b(kM * 2), y(bytes), w2(kHeads * kM * 2), b2(kHeads * 2),
+        out(pixels * kHeads * 2);
+    fillRandomHalves(x.p, bytes, seed(), -1, 1);
+    fillRandomHalves(w.p, size_t(kM) * 9 * kM * 2, seed(), -0.1, 0.1);
+    fillRandomHalves(b.p, kM * 2, seed(), -1, 1);
+    fillRandomHalves(w2.p, kHeads * kM * 2, seed(), -0.2, 0.2);
+    fillRandomHalves(b2.p, kHeads * 2, seed(), -1, 1);
+    DirectKernelRun run(ir::OpKind::kFusedConvNhwc, size_t(1) << 30);
+    const cuda::FusedConvOperands ops{x.p, w.p, b.p, nullptr, y.p};
+    const cuda::WgmmaConvHead fused{w2.p, b2.p, out.p, kHeads};
+    const cuda::SmallChannelConvParams direct = cuda::smallChannelConvParams(p, ops, true);
+    const double fusedMs = medianMs([&]() -> Status {
+        KILN_CUDA_CHECK(cuda::launchWgmmaConv(direct, nullptr, 0, &fused));
+        return Status::ok();
+    });
+    const double convMs = medianMs([&]() -> Status {
+        cuda::CudaKernelContext ctx = run.context();
+        return cuda::runWgmmaConv(ctx, p, ops, true);
+    });
+    const double headMs = medianMs([&]() -> Status {
+        cuda::CudaKernelContext ctx = run.context();
+        return cuda::cudnnConvBiasActivationForward(ctx, head, y.p, w2.p, b2.p, nullptr, false, out.p, SIZE_MAX);
+    });
+    std::printf(
+        "UNet 64->64 3x3 + 1x1 head (2) @512 b16: in one kernel %7.4f ms | kiln conv %7.4f + cuDNN 1x1 %7.4f = "
+        "%7.4f ms | %.2fx\n",
+        fusedMs, convMs, headMs, convMs + headMs, fusedMs > 0 ? (convMs + headMs) / fusedMs : 0.0);
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+}
+
 TEST(CudaConvWgmmaSpeed, DISABLED_UNetLevel0) {
     KILN_REQUIRE_GPU();
     if (!cuda::wgmmaConvDeviceSupported()) GTEST_SKIP() << "needs compute capability 9.0";
@@ -80,6 +130,7 @@ TEST(CudaConvWgmmaSpeed, DISABLED_UNetLevel0) {
         timeLayer(s);
         if (HasFatalFailure()) return;
     }
+    timeHead();
 }
 
 }  // namespace

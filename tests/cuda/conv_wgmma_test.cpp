@@ -87,6 +87,73 @@ TEST(CudaWgmmaConv, OneHotWeightsPickEachTapExactly) {
     }
 }
 
+//! v rounded to `t` (float16 or bfloat16) and back, as a stored intermediate would be.
+double roundedTo(DataType t, double v) {
+    const auto f = static_cast<float>(v);
+    return t == DataType::kFloat16 ? double(float(Half(f))) : double(float(BFloat16(f)));
+}
+
+// The head computed in the epilogue (WgmmaConvHead): out = conv1x1(h, w2) + b2 with h the convolution's result
+// rounded to its dtype, against the two layers in double; y is not written; nothing past out is.
+TEST(CudaWgmmaConv, HeadMatchesTheTwoLayers) {
+    KILN_REQUIRE_SM90();
+    for (DataType t : kTypes) {
+        for (const Window& win : {kWindows[1], kWindows[0]}) {
+            for (int heads : {1, 2, 3, cuda::kWgmmaConvMaxHead}) {
+                const Case k{t, 2, 9, 130, 64, 64, win, true, false, heads != 3};
+                SCOPED_TRACE(k.name() + " head " + std::to_string(heads));
+                const Operands o = randomOperands(k);
+                const Tensor w2 = randomTensor(t, {heads, 64}, seed(), -0.2, 0.2);
+                const Tensor b2 = heads == 1 ? Tensor() : randomTensor(t, {heads}, seed());
+                DeviceCopy dw2(w2), db2(b2);
+                Tensor out(t, {k.n, k.oh(), k.ow(), heads});
+                DeviceBytes dout(out.byteSize() + kGuard);
+                ASSERT_EQ(cudaMemset(dout.p, 0xFF, out.byteSize() + kGuard), cudaSuccess);
+                const cuda::WgmmaConvHead head{dw2.get(), db2.get(), dout.p, heads};
+                runConvKernel(k, o, [&head](const cuda::CudnnConvProblem&, const cuda::SmallChannelConvParams& p) {
+                    return cuda::launchWgmmaConv(p, nullptr, 3, &head);  // 3 CTAs: strips cut mid-column
+                });
+                ASSERT_EQ(cudaMemcpy(out.raw(), dout.p, out.byteSize(), cudaMemcpyDeviceToHost), cudaSuccess);
+                const std::vector<char> guard = download(dout.at(out.byteSize()), kGuard);
+                for (size_t i = 0; i < kGuard; ++i) ASSERT_EQ(static_cast<unsigned char>(guard[i]), 0xFF) << i;
+                const std::vector<double> y = reference(k, o);
+                std::vector<double> want(out.numel());
+                for (size_t px = 0; px < want.size() / size_t(heads); ++px) {
+                    for (int j = 0; j < heads; ++j) {
+                        double sum = b2.defined() ? b2.getDouble(j) : 0.0;
+                        for (int c = 0; c < 64; ++c) sum += roundedTo(t, y[px * 64 + c]) * w2.getDouble(j * 64 + c);
+                        want[px * heads + j] = sum;
+                    }
+                }
+                Case named = k;
+                named.m = heads;
+                expectMatches(named, out, want, scaledTolerance(t));
+                if (HasFailure()) return;
+            }
+        }
+    }
+}
+
+TEST(CudaWgmmaConvHost, RefusesAMalformedHead) {
+    cuda::WgmmaConvParams p;
+    p.batch = 1;
+    p.inH = p.inW = p.outH = p.outW = 8;
+    p.channels = p.outChannels = 64;
+    p.kernelH = p.kernelW = 3;
+    p.padTop = p.padLeft = 1;
+    alignas(16) int dummy[4] = {};
+    cuda::WgmmaConvHead head{dummy, nullptr, dummy, 0};
+    EXPECT_EQ(cuda::launchWgmmaConv(p, nullptr, 0, &head), cudaErrorInvalidValue) << "k = 0";
+    head.k = cuda::kWgmmaConvMaxHead + 1;
+    EXPECT_EQ(cuda::launchWgmmaConv(p, nullptr, 0, &head), cudaErrorInvalidValue) << "k past the most";
+    head.k = 2;
+    head.w2 = nullptr;
+    EXPECT_EQ(cuda::launchWgmmaConv(p, nullptr, 0, &head), cudaErrorInvalidValue) << "no w2";
+    head.w2 = dummy;
+    p.z = dummy;
+    EXPECT_EQ(cuda::launchWgmmaConv(p, nullptr, 0, &head), cudaErrorInvalidValue) << "a z with a head";
+}
+
 //! A FusedConvNhwc node with a recorded tactic: x [2, h, h, 64], w [64, r, r, 64], pad (r - 1) / 2, bias, ReLU.
 OpTester fusedConv(DataType t, int64_t h, int64_t r, bool z, const std::string& tactic) {
     const int64_t c = 64;

@@ -73,6 +73,12 @@ constexpr uint32_t kSlots = 8;
 // Named barrier ids (0 is __syncthreads): each consumer warpgroup's staging tile, and its turn to issue wgmmas.
 constexpr int kStageBarrier = 1;
 constexpr int kTurnBarrier = 3;
+constexpr int kConsumersBarrier = 5;  // both consumer warpgroups: the head's weights are staged
+// The head's weights in shared memory as float [kWgmmaConvMaxHead][2 halves of 32 channels][kHeadLd]: the two halves
+// 36 floats apart, so that the two threads of a pixel read them on different banks; then its bias, float
+// [kWgmmaConvMaxHead].
+constexpr int kHeadLd = 36;
+constexpr int kHeadBytes = (kWgmmaConvMaxHead * 2 * kHeadLd + kWgmmaConvMaxHead) * 4;
 
 //! What the kernel needs besides the tensor map (host-computed once per launch).
 struct Geometry {
@@ -83,8 +89,13 @@ struct Geometry {
     int outH = 0, outW = 0, padTop = 0, padLeft = 0;
     int tilesX = 0;  // row segments of kTileN pixels per output row
     int rows = 0;    // batch x tilesX x outH row segments: CTA c computes [rows c / grid, rows (c+1) / grid)
-    int offStage = 0, offRing = 0, bytes = 0;  // shared memory layout (after the barriers at 0), bytes
+    int offStage = 0, offRing = 0, offHead = 0, bytes = 0;  // shared memory layout (after the barriers at 0), bytes
     int relu = 0;
+    // The 1x1 head (WgmmaConvHead): its weights [headK][64], bias, output [batch, outH, outW, headK]; 0: none.
+    const void* w2 = nullptr;
+    const void* b2 = nullptr;
+    void* headOut = nullptr;
+    int headK = 0;
 };
 
 constexpr int roundUp(int v, int m) { return (v + m - 1) / m * m; }
@@ -198,12 +209,10 @@ __device__ __forceinline__ uint32_t reluNan2(uint32_t v) {
     }
 }
 
-//! acc + bias → staging; then z (`zr`, loadRowZ), ReLU, rounding and 16-byte stores of the row segment (ox < outW
-//! only).
-template <typename T>
-__device__ __forceinline__ void storeRow(const Geometry& g, const float (&acc)[32], const uint4 (&zr)[kPieces],
-                                         float bias0, float bias1, float* stage, int tid, int m0, int t, int barrierId,
-                                         int img, int oy, int x0) {
+//! The warpgroup's accumulators + bias → its float staging tile [64 pixels][kStageLd] (rows m0 and m0 + 8 of the
+//! accumulator are channels, its columns pixels).
+__device__ __forceinline__ void stageAccumulators(const float (&acc)[32], float bias0, float bias1, float* stage,
+                                                  int m0, int t) {
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
         const int n = 8 * j + 2 * t;
@@ -212,6 +221,15 @@ __device__ __forceinline__ void storeRow(const Geometry& g, const float (&acc)[3
         stage[n * kStageLd + m0 + 8] = acc[4 * j + 2] + bias1;
         stage[(n + 1) * kStageLd + m0 + 8] = acc[4 * j + 3] + bias1;
     }
+}
+
+//! acc + bias → staging; then z (`zr`, loadRowZ), ReLU, rounding and 16-byte stores of the row segment (ox < outW
+//! only).
+template <typename T>
+__device__ __forceinline__ void storeRow(const Geometry& g, const float (&acc)[32], const uint4 (&zr)[kPieces],
+                                         float bias0, float bias1, float* stage, int tid, int m0, int t, int barrierId,
+                                         int img, int oy, int x0) {
+    stageAccumulators(acc, bias0, bias1, stage, m0, t);
     hopper::namedBarrier(barrierId, 128);
     const int64_t rowBase = (static_cast<int64_t>(img) * g.outH + oy) * g.outW;
 #pragma unroll
@@ -250,6 +268,70 @@ __device__ __forceinline__ void storeRow(const Geometry& g, const float (&acc)[3
     hopper::namedBarrier(barrierId, 128);  // the staging tile is free for the next row
 }
 
+//! The head's weights and bias → shared memory as float (kHeadLd layout), by the 256 consumer threads.
+template <typename T>
+__device__ __forceinline__ void stageHead(const Geometry& g, float* w2s) {
+    const int tid = static_cast<int>(threadIdx.x);  // 0..255: the consumers
+    const T* w2 = static_cast<const T*>(g.w2);
+    for (int i = tid; i < g.headK * kWgmmaConvChannels; i += kConsumers * 128) {
+        const int k = i / kWgmmaConvChannels, ch = i % kWgmmaConvChannels;
+        w2s[(2 * k + ch / 32) * kHeadLd + ch % 32] = static_cast<float>(w2[i]);
+    }
+    float* b2s = w2s + kWgmmaConvMaxHead * 2 * kHeadLd;
+    if (tid < kWgmmaConvMaxHead) {
+        b2s[tid] = g.b2 != nullptr && tid < g.headK ? static_cast<float>(static_cast<const T*>(g.b2)[tid]) : 0.0f;
+    }
+    hopper::namedBarrier(kConsumersBarrier, kConsumers * 128);
+}
+
+//! h = act(acc + bias) rounded to T (what a separate layer would read), as float.
+template <typename T>
+__device__ __forceinline__ float headInput(float v, int relu) {
+    if (relu) v = v < 0.0f ? 0.0f : v;  // NaN stays NaN
+    return static_cast<float>(static_cast<T>(v));
+}
+
+//! The epilogue with a head: acc + bias → staging; then two threads per pixel (32 channels each) take the dot
+//! products of h with the head's rows, add their halves (a shuffle) and the bias, and the first of the two stores the
+//! pixel's headK values (ox < outW only). y is not written.
+template <typename T>
+__device__ __forceinline__ void storeRowHead(const Geometry& g, const float (&acc)[32], float bias0, float bias1,
+                                             float* stage, const float* w2s, int tid, int m0, int t, int barrierId,
+                                             int img, int oy, int x0) {
+    stageAccumulators(acc, bias0, bias1, stage, m0, t);
+    hopper::namedBarrier(barrierId, 128);
+    const int px = tid >> 1, half = tid & 1;
+    float sum[kWgmmaConvMaxHead];
+#pragma unroll
+    for (int k = 0; k < kWgmmaConvMaxHead; ++k) sum[k] = 0.0f;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+        // The second half starts 4 vectors later: the pixel's two threads read different banks.
+        const int jj = (j + 4 * half) & 7;
+        const float4 v = *reinterpret_cast<const float4*>(stage + px * kStageLd + 32 * half + 4 * jj);
+        const float h0 = headInput<T>(v.x, g.relu), h1 = headInput<T>(v.y, g.relu);
+        const float h2 = headInput<T>(v.z, g.relu), h3 = headInput<T>(v.w, g.relu);
+#pragma unroll
+        for (int k = 0; k < kWgmmaConvMaxHead; ++k) {
+            if (k < g.headK) {
+                const float4 w = *reinterpret_cast<const float4*>(w2s + (2 * k + half) * kHeadLd + 4 * jj);
+                sum[k] += h0 * w.x + h1 * w.y + h2 * w.z + h3 * w.w;
+            }
+        }
+    }
+    const float* b2s = w2s + kWgmmaConvMaxHead * 2 * kHeadLd;
+    const int ox = x0 + px;
+    T* out = static_cast<T*>(g.headOut) + ((static_cast<int64_t>(img) * g.outH + oy) * g.outW + ox) * g.headK;
+#pragma unroll
+    for (int k = 0; k < kWgmmaConvMaxHead; ++k) {
+        if (k < g.headK) {
+            sum[k] += __shfl_xor_sync(0xffffffffu, sum[k], 1);
+            if (half == 0 && ox < g.outW) out[k] = static_cast<T>(sum[k] + b2s[k]);
+        }
+    }
+    hopper::namedBarrier(barrierId, 128);  // the staging tile is free for the next row
+}
+
 //! Releases loads [released, keep) of the calling warpgroup. A load may be one it never read (an input row only the
 //! other warpgroup's output rows use) and may not have been issued yet: arriving on its "empty" barrier then would
 //! count towards the slot's previous load, which the other warpgroup may still be reading. So each is first waited
@@ -265,9 +347,9 @@ __device__ __forceinline__ void releaseUpTo(uint32_t keep, uint32_t& released, u
 //! One consumer warpgroup (`wg`): its output rows of every strip of this CTA (the CTA's rows numbered across its
 //! strips, row k is warpgroup k % 2's), in turn with the other warpgroup (named barriers kTurnBarrier + wg: the
 //! warpgroup of row k waits there until row k - 1's wgmmas are issued).
-template <typename T, int KH, int KW>
+template <typename T, int KH, int KW, bool kHead>
 __device__ __forceinline__ void consume(const Geometry& g, unsigned char* ring, uint64_t* full, uint64_t* empty,
-                                        float* stage, int wg) {
+                                        float* stage, float* w2s, int wg) {
     const int tid = static_cast<int>(threadIdx.x) % 128;
     const int q = tid / 32, lane = tid % 32, grp = lane / 4, t = lane % 4;
     const int m0 = 16 * q + grp;
@@ -276,6 +358,7 @@ __device__ __forceinline__ void consume(const Geometry& g, unsigned char* ring, 
     const float bias1 = bias ? static_cast<float>(bias[m0 + 8]) : 0.0f;
     uint32_t a[KH * KW][4][4];
     loadWeights<KH, KW>(a, static_cast<const uint16_t*>(g.w), m0, t);
+    if constexpr (kHead) stageHead<T>(g, w2s);
     // The descriptor of the ring's first byte: K-major, no swizzle, LBO = the chunk stride, SBO = 128 (see above).
     const uint64_t ringDesc = hopper::wgmmaDescriptor(hopper::smemAddress(ring), SlotShape<KW>::kChunkBytes, 128);
     float acc[32];
@@ -320,20 +403,25 @@ __device__ __forceinline__ void consume(const Geometry& g, unsigned char* ring, 
             // The other warpgroup's next row may issue now (there is none after the CTA's last row).
             if (r + 1 < rows || !lastStrip) hopper::namedBarrierArrive(kTurnBarrier + (wg ^ 1), 2 * 128);
             uint4 zr[kPieces];  // z waits in registers while the wgmmas run (144 + 32 + 16 of the 240)
-            loadRowZ<T>(g, zr, tid, s.img, s.y0 + r, s.x0);
+            if constexpr (!kHead) loadRowZ<T>(g, zr, tid, s.img, s.y0 + r, s.x0);
             hopper::wgmmaWait<0>();
             hopper::fenceRegisters(acc);
             // Input rows below the first one this warpgroup's next output row of the strip reads are done with.
             const uint32_t keep = r + kConsumers < rows ? first + static_cast<uint32_t>(r + kConsumers) : end;
             releaseUpTo(keep, released, full, empty);
-            storeRow<T>(g, acc, zr, bias0, bias1, stage, tid, m0, t, kStageBarrier + wg, s.img, s.y0 + r, s.x0);
+            if constexpr (kHead) {
+                storeRowHead<T>(g, acc, bias0, bias1, stage, w2s, tid, m0, t, kStageBarrier + wg, s.img, s.y0 + r,
+                                s.x0);
+            } else {
+                storeRow<T>(g, acc, zr, bias0, bias1, stage, tid, m0, t, kStageBarrier + wg, s.img, s.y0 + r, s.x0);
+            }
         }
         releaseUpTo(end, released, full, empty);
         first = end;
     }
 }
 
-template <typename T, int KH, int KW>
+template <typename T, int KH, int KW, bool kHead>
 __global__ void __launch_bounds__(kThreads, 1)
     wgmmaConvKernel(const __grid_constant__ CUtensorMap xMap, const __grid_constant__ Geometry g) {
 #if KILN_WGMMA_ARCH
@@ -365,8 +453,9 @@ __global__ void __launch_bounds__(kThreads, 1)
         }
     } else {
         hopper::setMaxRegisters<kConsumerRegisters, true>();
-        consume<T, KH, KW>(g, smem + g.offRing, full, empty,
-                           reinterpret_cast<float*>(smem + g.offStage + wgIndex * kStageBytes), wgIndex);
+        consume<T, KH, KW, kHead>(g, smem + g.offRing, full, empty,
+                                  reinterpret_cast<float*>(smem + g.offStage + wgIndex * kStageBytes),
+                                  reinterpret_cast<float*>(smem + g.offHead), wgIndex);
     }
 #endif
 }
@@ -379,7 +468,8 @@ bool layoutFor(const WgmmaConvParams& p, Geometry& g) {
     const int barriers = roundUp(2 * static_cast<int>(kSlots) * 8, 128);
     g.offStage = barriers;
     g.offRing = barriers + kConsumers * kStageBytes;
-    g.bytes = 128 + g.offRing + static_cast<int>(kSlots) * slotBytes;
+    g.offHead = g.offRing + static_cast<int>(kSlots) * slotBytes;
+    g.bytes = 128 + g.offHead + kHeadBytes;
     return g.bytes <= kMaxShared;
 }
 
@@ -430,9 +520,9 @@ cudaError_t deviceValue(std::atomic<int> (&cache)[kMaxDevices], int& value, cuda
     return err;
 }
 
-template <typename T, int KH, int KW>
+template <typename T, int KH, int KW, bool kHead>
 cudaError_t launchAs(const CUtensorMap& map, const Geometry& g, int ctas, cudaStream_t stream) {
-    auto* kernel = wgmmaConvKernel<T, KH, KW>;
+    auto* kernel = wgmmaConvKernel<T, KH, KW, kHead>;
     // Past 48 KB a kernel must opt in to dynamic shared memory; asked once per device for the most any layout uses.
     const cudaError_t err = allowDynamicSharedMemory(reinterpret_cast<const void*>(kernel), kMaxShared);
     if (err != cudaSuccess) return err;
@@ -440,10 +530,17 @@ cudaError_t launchAs(const CUtensorMap& map, const Geometry& g, int ctas, cudaSt
     return cudaGetLastError();
 }
 
+template <typename T, bool kHead>
+cudaError_t launchFor(const WgmmaConvParams& p, const CUtensorMap& map, const Geometry& g, int ctas,
+                      cudaStream_t stream) {
+    return p.kernelH == 1 ? launchAs<T, 1, 1, kHead>(map, g, ctas, stream)
+                          : launchAs<T, 3, 3, kHead>(map, g, ctas, stream);
+}
+
 template <typename T>
 cudaError_t launchFor(const WgmmaConvParams& p, const CUtensorMap& map, const Geometry& g, int ctas,
                       cudaStream_t stream) {
-    return p.kernelH == 1 ? launchAs<T, 1, 1>(map, g, ctas, stream) : launchAs<T, 3, 3>(map, g, ctas, stream);
+    return g.headK > 0 ? launchFor<T, true>(p, map, g, ctas, stream) : launchFor<T, false>(p, map, g, ctas, stream);
 }
 
 bool aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
@@ -485,12 +582,16 @@ bool wgmmaConvDeviceSupported() {
     return answer == 1;
 }
 
-cudaError_t launchWgmmaConv(const WgmmaConvParams& p, cudaStream_t stream, int maxCtas) {
+cudaError_t launchWgmmaConv(const WgmmaConvParams& p, cudaStream_t stream, int maxCtas, const WgmmaConvHead* head) {
     if (!wgmmaConvSupports(p) || !aligned16(p.x) || !aligned16(p.w) || !aligned16(p.y) || !aligned16(p.z)) {
         return cudaErrorInvalidValue;
     }
+    if (head != nullptr &&
+        (head->k < 1 || head->k > kWgmmaConvMaxHead || head->w2 == nullptr || head->out == nullptr || p.z != nullptr)) {
+        return cudaErrorInvalidValue;
+    }
     if (static_cast<int64_t>(p.batch) * p.outH * p.outW == 0) return cudaSuccess;
-    if (p.x == nullptr || p.w == nullptr || p.y == nullptr) return cudaErrorInvalidValue;
+    if (p.x == nullptr || p.w == nullptr || (head == nullptr && p.y == nullptr)) return cudaErrorInvalidValue;
     if (!wgmmaConvDeviceSupported()) return cudaErrorNotSupported;
     Geometry g;
     layoutFor(p, g);
@@ -508,6 +609,12 @@ cudaError_t launchWgmmaConv(const WgmmaConvParams& p, cudaStream_t stream, int m
     g.padTop = p.padTop;
     g.padLeft = p.padLeft;
     g.relu = p.relu ? 1 : 0;
+    if (head != nullptr) {
+        g.w2 = head->w2;
+        g.b2 = head->b2;
+        g.headOut = head->out;
+        g.headK = head->k;
+    }
     CUtensorMap map{};
     if (!encodeInput(p, map)) return cudaErrorInvalidValue;
     const int ctas = std::min(g.rows, maxCtas > 0 ? std::min(maxCtas, sms) : sms);

@@ -35,10 +35,26 @@ bool wgmmaConvSupports(const WgmmaConvParams& p);
 //! driver gives cuTensorMapEncodeTiled. Host only; cached per device.
 bool wgmmaConvDeviceSupported();
 
-//! Enqueues the convolution on `stream`. cudaErrorInvalidValue when wgmmaConvSupports refuses the problem or x, w,
-//! y, z are not 16-byte aligned; cudaErrorNotSupported when the device does not run it; an empty output launches
+//! A 1x1 "head" convolution computed in the epilogue instead of storing y: out = conv1x1(h, w2) + b2, where h is the
+//! convolution's result rounded to its dtype (what a separate layer would have read), w2 [k, 64] and b2 [k] (or
+//! null) of that dtype, out [batch, outH, outW, k] channels-last. y is not written (p.y may be null); p.z must be
+//! null.
+struct WgmmaConvHead {
+    const void* w2 = nullptr;
+    const void* b2 = nullptr;
+    void* out = nullptr;
+    int k = 0;
+};
+
+//! The head sizes the kernel takes: 1 <= k <= kWgmmaConvMaxHead.
+inline constexpr int kWgmmaConvMaxHead = 8;
+
+//! Enqueues the convolution on `stream` (with `head`: only the head's output). cudaErrorInvalidValue when
+//! wgmmaConvSupports refuses the problem, x, w, y, z are not 16-byte aligned, or the head is malformed (k out of
+//! range, a null w2 or out, a z given); cudaErrorNotSupported when the device does not run it; an empty output launches
 //! nothing. `maxCtas` > 0 caps the persistent grid (tests use it to give each CTA several strips); 0 is one CTA per
 //! SM.
-cudaError_t launchWgmmaConv(const WgmmaConvParams& p, cudaStream_t stream, int maxCtas = 0);
+cudaError_t launchWgmmaConv(const WgmmaConvParams& p, cudaStream_t stream, int maxCtas = 0,
+                            const WgmmaConvHead* head = nullptr);
 
 }  // namespace kiln::cuda
