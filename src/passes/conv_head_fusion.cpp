@@ -53,24 +53,14 @@ bool constantOf(const ir::Value* v, DataType t, const Shape& shape) {
     return v && v->isConstant() && v->constant().dtype() == t && v->constant().shape() == shape;
 }
 
-class ConvHeadFusion : public RewriteRule {
+class ConvHeadFusion : public SubgraphAwareRule {
 public:
     std::string_view name() const override { return "conv-head-fusion"; }
     std::string describe(int64_t n) const override {
         return "fused " + std::to_string(n) + " 1x1 head convolutions into the convolutions they read";
     }
 
-    bool shouldRun(const ir::Graph& graph) const override {
-        for (const auto& n : graph.nodes()) {
-            if (n->op() == OpKind::kFusedConvNhwc) return true;
-        }
-        return false;
-    }
-
-    Result<PassResult> run(ir::Graph& graph, PassContext& ctx) override {
-        mRefs = ir::subgraphOutputRefs(graph);
-        return RewriteRule::run(graph, ctx);
-    }
+    bool shouldRun(const ir::Graph& graph) const override { return hasNodeOf(graph, OpKind::kFusedConvNhwc); }
 
     bool match(const ir::Node& conv) const override { return headOf(conv) != nullptr; }
 
@@ -129,8 +119,6 @@ private:
         if (!head->output(0) || head->output(0)->dtype() != t) return nullptr;
         return head;
     }
-
-    std::unordered_set<const ir::Value*> mRefs;
 };
 
 }  // namespace

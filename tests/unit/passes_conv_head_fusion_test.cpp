@@ -15,11 +15,8 @@ namespace {
 using ir::OpKind;
 using Ints = std::vector<int64_t>;
 
-constexpr DataType kF16 = DataType::kFloat16;
-constexpr DataType kF32 = DataType::kFloat32;
-
 struct HeadOptions {
-    DataType dtype = kF16;
+    DataType dtype = DataType::kFloat16;
     std::string act = "Relu";    //!< The first convolution's activation.
     bool bias = true;            //!< The first convolution has a bias.
     bool residual = false;       //!< The first convolution has a residual input Z.
@@ -34,6 +31,7 @@ struct HeadOptions {
     std::string pin{}, headPin{};  //!< kiln_precision of the convolution and the head ("" = none).
 };
 
+constexpr DataType kF32 = DataType::kFloat32;
 constexpr int64_t kN = 2, kH = 9, kW = 7, kC = 8;
 
 //! x [2, 9, 7, 8] → FusedConvNhwc 3x3 8 → 8, pad 1 (→ "inner") → FusedConvNhwc "head" (→ "y"), channels-last.
