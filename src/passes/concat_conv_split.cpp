@@ -21,7 +21,6 @@
 //     another precision than the Concat's.
 #include <algorithm>
 #include <cstring>
-#include <unordered_set>
 
 #include "passes/layer_precision.h"
 #include "passes/passes.h"
@@ -49,24 +48,14 @@ Result<Tensor> channelSlice(const Tensor& w, int64_t begin, int64_t count) {
     return out;
 }
 
-class ConcatConvSplit : public RewriteRule {
+class ConcatConvSplit : public SubgraphAwareRule {
 public:
     std::string_view name() const override { return "concat-conv-split"; }
     std::string describe(int64_t n) const override {
         return "split " + std::to_string(n) + " convolutions of a Concat into one per concatenated input";
     }
 
-    bool shouldRun(const ir::Graph& graph) const override {
-        for (const auto& n : graph.nodes()) {
-            if (n->op() == OpKind::kFusedConvNhwc) return true;
-        }
-        return false;
-    }
-
-    Result<PassResult> run(ir::Graph& graph, PassContext& ctx) override {
-        mRefs = ir::subgraphOutputRefs(graph);
-        return RewriteRule::run(graph, ctx);
-    }
+    bool shouldRun(const ir::Graph& graph) const override { return hasNodeOf(graph, OpKind::kFusedConvNhwc); }
 
     bool match(const ir::Node& concat) const override { return convOf(concat) != nullptr; }
 
@@ -163,8 +152,6 @@ private:
         }
         return conv;
     }
-
-    std::unordered_set<const ir::Value*> mRefs;
 };
 
 }  // namespace

@@ -21,7 +21,6 @@
 // kEMULATE_REDUCED_PRECISION engines run it). It runs after precision-assignment so that dtypes are final.
 #include <algorithm>
 #include <optional>
-#include <unordered_set>
 
 #include "backends/cpu/nn_common.h"
 #include "passes/layer_precision.h"
@@ -77,24 +76,14 @@ std::optional<int64_t> gemmOutChannels(const ir::Node& convT) {
     return geo->outC;
 }
 
-class ConvTransposeConcatFusion : public RewriteRule {
+class ConvTransposeConcatFusion : public SubgraphAwareRule {
 public:
     std::string_view name() const override { return "convtranspose-concat-fusion"; }
     std::string describe(int64_t n) const override {
         return "wrote " + std::to_string(n) + " ConvTransposeNhwc outputs straight into their Concat's slice";
     }
 
-    bool shouldRun(const ir::Graph& graph) const override {
-        for (const auto& n : graph.nodes()) {
-            if (n->op() == OpKind::kConvTransposeNhwc) return true;
-        }
-        return false;
-    }
-
-    Result<PassResult> run(ir::Graph& graph, PassContext& ctx) override {
-        mRefs = ir::subgraphOutputRefs(graph);
-        return RewriteRule::run(graph, ctx);
-    }
+    bool shouldRun(const ir::Graph& graph) const override { return hasNodeOf(graph, OpKind::kConvTransposeNhwc); }
 
     bool match(const ir::Node& concat) const override { return slotOf(concat) >= 0; }
 
@@ -153,8 +142,6 @@ private:
         }
         return -1;
     }
-
-    std::unordered_set<const ir::Value*> mRefs;
 };
 
 }  // namespace

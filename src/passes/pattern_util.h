@@ -1,6 +1,6 @@
 // Small matching helpers for the pattern-rewriting passes (gelu_fusion.cpp, add_layer_norm_fusion.cpp,
 // matmul_merge.cpp, the channels-last Concat passes): constant scalars, operands of binary nodes, "only read here"
-// checks, channel counts.
+// checks, channel counts, and a RewriteRule base that keeps the values subgraphs capture.
 #pragma once
 
 #include <cmath>
@@ -9,6 +9,7 @@
 
 #include "ir/graph.h"
 #include "ir/graph_edit.h"
+#include "passes/pass.h"
 
 namespace kiln::passes {
 
@@ -71,5 +72,26 @@ inline bool sameShape(const ir::SymbolicShape& a, const ir::SymbolicShape& b) {
     }
     return true;
 }
+
+//! Whether `graph` has a node of `op`: the shouldRun of rules that start from one op.
+inline bool hasNodeOf(const ir::Graph& graph, ir::OpKind op) {
+    for (const auto& n : graph.nodes()) {
+        if (n->op() == op) return true;
+    }
+    return false;
+}
+
+//! A RewriteRule whose matches check "only read here" (onlyReadOnce, soleReader): `mRefs` holds the values the
+//! graph's subgraphs capture, taken afresh at the start of each run.
+class SubgraphAwareRule : public RewriteRule {
+public:
+    Result<PassResult> run(ir::Graph& graph, PassContext& ctx) override {
+        mRefs = ir::subgraphOutputRefs(graph);
+        return RewriteRule::run(graph, ctx);
+    }
+
+protected:
+    std::unordered_set<const ir::Value*> mRefs;
+};
 
 }  // namespace kiln::passes

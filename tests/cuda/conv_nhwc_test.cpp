@@ -1,7 +1,7 @@
 // CUDA FusedConvNhwc and ConvTransposeNhwc (channels-last, made by the nhwc-layout pass) against the CPU reference:
 // FP32/FP16/BF16, odd channel counts, strides, pads (symmetric and asymmetric), dilations, groups, depthwise, 1x1,
 // batch 1 and 5, bias + residual + every activation, cuDNN's fused call for ReLU, the float64 / empty fallbacks and
-// the errors.
+// the errors (a conv-head-fusion node with `kiln_head` is refused for now).
 #include <iostream>
 
 #include "backends/cuda/kernels/conv_cudnn.h"
@@ -168,6 +168,23 @@ TEST(CudaConvNhwc, ErrorsMatchTheReference) {
     expectCudaMatchesCpu(nhwcConv(f, {1, 8, 8, 3}, {4, 3, 3, 3}).attr("activation", std::string("Gelu")));
     expectCudaMatchesCpu(nhwcConvTranspose(f, {1, 5, 5, 4}, {3, 3, 3, 2}));  // W.dim(0) != C
     expectCudaMatchesCpu(nhwcConvTranspose(f, {1, 5, 5}, {4, 3, 3, 2}));
+}
+
+TEST(CudaConvNhwc, HeadIsRefusedUntilTheKernelComputesIt) {
+    KILN_REQUIRE_GPU();
+    const DataType f = DataType::kFloat16;
+    // conv-head-fusion's node: the CPU reference runs it; the CUDA kernel must refuse it, never run the plain conv.
+    OpTester op = nhwcConv(f, {1, 8, 8, 8}, {8, 3, 3, 8}).attr("pads", Ints{1, 1, 1, 1}).attr("kiln_head", int64_t{1});
+    op.absentInput().constInput(random(f, {2, 1, 1, 8})).constInput(random(f, {2}));
+    auto cpu = op.run();
+    ASSERT_TRUE(cpu.isOk()) << cpu.status().message();
+    auto built = op.build();
+    ASSERT_TRUE(built.isOk()) << built.status().message();
+    auto r = runOnCuda(*built->graph, built->feeds);
+    ASSERT_FALSE(r.isOk());
+    EXPECT_NE(r.status().message().find("kiln_head (a fused 1x1 head convolution) is not supported on CUDA yet"),
+              std::string::npos)
+        << r.status().message();
 }
 
 }  // namespace

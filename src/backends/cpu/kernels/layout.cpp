@@ -7,6 +7,11 @@
 // ConvTranspose fused into the channels-last Concat that read it: inputs X, W, B (B may be omitted), then the Concat's
 // other inputs E0, E1, ... ([N, OH, OW, Ci], the result's dtype); the output is Concat(E0, ..., Y, ..., axis = 3)
 // with the ConvTranspose's result Y at position `kiln_concat_slot` among them.
+//
+// FusedConvNhwc with the attribute `kiln_head` (made by src/passes/conv_head_fusion.cpp; semantics in src/ir/ops.def)
+// runs its convolution as usual into a temporary of the node's dtype (so rounded as the stored intermediate of the
+// unfused graph was), then the 1x1 head convolution over it through the same reference kernel: the result is the
+// unfused graph's bit for bit.
 #include <optional>
 
 #include "backends/cpu/data_movement.h"
@@ -45,16 +50,48 @@ Result<Tensor> channelsFirstResult(KernelContext& ctx, KernelFn base, uint32_t c
     return std::move(sub.outputs[0]);
 }
 
-//! Runs `base` as channelsFirstResult does on every input; writes its output 0 permuted to channels-last into
-//! output 0.
-Status runChannelsFirst(KernelContext& ctx, KernelFn base, uint32_t channelsLast,
-                        std::initializer_list<const char*> names) {
-    KILN_ASSIGN_OR_RETURN(const Tensor y, channelsFirstResult(ctx, base, channelsLast, names, ctx.numInputs()));
+//! Writes the channels-first `y` permuted to channels-last into output 0.
+Status writeChannelsLast(KernelContext& ctx, const Tensor& y) {
     Shape shape;
     for (int64_t p : kToChannelsLast) shape.push_back(y.dim(p));
     KILN_ASSIGN_OR_RETURN(Tensor * out, ctx.allocateOutput(0, y.dtype(), std::move(shape)));
     gatherByDimOffsets(y, 0, transposeOffsets(y.shape(), kToChannelsLast), *out);
     return Status::ok();
+}
+
+//! Runs `base` as channelsFirstResult does on every input; writes its output 0 permuted to channels-last into
+//! output 0.
+Status runChannelsFirst(KernelContext& ctx, KernelFn base, uint32_t channelsLast,
+                        std::initializer_list<const char*> names) {
+    KILN_ASSIGN_OR_RETURN(const Tensor y, channelsFirstResult(ctx, base, channelsLast, names, ctx.numInputs()));
+    return writeChannelsLast(ctx, y);
+}
+
+//! FusedConvNhwc with `kiln_head` (see the top of the file): inputs X, W, B, Z (omitted), W2 [K, 1, 1, M], B2 [K].
+Status fusedConvWithHead(KernelContext& ctx) {
+    KILN_RETURN_IF_ERROR(ctx.requireInputs(2, 6));
+    if (ctx.hasInput(3)) {
+        return invalidArgument("kiln_head is set: input 3 'Z' must be omitted (a head reads the convolution alone)");
+    }
+    if (!ctx.hasInput(4)) return invalidArgument("kiln_head is set but input 4 'W2' (the head's weights) is missing");
+    // h [N, M, OH, OW] in the node's dtype: what the unfused graph stored between the two convolutions.
+    KILN_ASSIGN_OR_RETURN(const Tensor h, channelsFirstResult(ctx, &kernelFusedConv, 0b1011u, {"X", "W", "B", "Z"}, 4));
+    const Tensor& w2 = ctx.input(4);
+    const int64_t m = h.dim(1);
+    if (w2.rank() != 4 || w2.dim(1) != 1 || w2.dim(2) != 1 || w2.dim(3) != m || w2.dtype() != h.dtype()) {
+        return invalidArgument("kiln_head: input 4 'W2' " + w2.describe() + " must be [K, 1, 1, " + std::to_string(m) +
+                               "] of dtype " + dataTypeName(h.dtype()));
+    }
+    const Tensor* b2 = ctx.hasInput(5) ? &ctx.input(5) : nullptr;
+    if (b2 && (b2->rank() != 1 || b2->dim(0) != w2.dim(0) || b2->dtype() != h.dtype())) {
+        return invalidArgument("kiln_head: input 5 'B2' " + b2->describe() + " must be [" + std::to_string(w2.dim(0)) +
+                               "] of dtype " + dataTypeName(h.dtype()));
+    }
+    // The head is a separate node's convolution: default attributes (1x1, no padding, no activation).
+    const ir::Node headNode(ir::OpKind::kFusedConvNhwc, ctx.node.name() + "/head", ctx.opset());
+    KernelContext head{headNode, {&h, &w2, b2}, {}, ctx.runSubgraph, nullptr};
+    KILN_ASSIGN_OR_RETURN(const Tensor y, channelsFirstResult(head, &kernelFusedConv, 0b010u, {"h", "W2", "B2"}, 3));
+    return writeChannelsLast(ctx, y);
 }
 
 //! The fused ConvTransposeNhwc + Concat (see the top of the file): `y` is the ConvTranspose's channels-last result.
@@ -79,6 +116,9 @@ Status concatWithOthers(KernelContext& ctx, const Tensor& y, int64_t slot) {
 }  // namespace
 
 Status kernelFusedConvNhwc(KernelContext& ctx) {
+    const int64_t head = ctx.attrs().getInt("kiln_head", 0);
+    if (head == 1) return fusedConvWithHead(ctx);
+    if (head != 0) return invalidArgument("attribute 'kiln_head' must be 0 or 1, got " + std::to_string(head));
     KILN_RETURN_IF_ERROR(ctx.requireInputs(2, 4));
     return runChannelsFirst(ctx, &kernelFusedConv, 0b1011u, {"X", "W", "B", "Z"});
 }

@@ -22,6 +22,8 @@
 //     (conv_transpose_concat.h).
 //   - float64, and any problem cuDNN refuses: the operands are permuted to NCHW in workspace, Kiln's direct kernel
 //     runs, and the result is permuted back: correct everywhere, fast nowhere.
+//   - FusedConvNhwc with `kiln_head` (a 1x1 head fused by conv-head-fusion, src/ir/ops.def) is refused until a
+//     kernel computes the head; the pass is in no pipeline until then.
 #include <algorithm>
 #include <optional>
 #include <string>
@@ -145,6 +147,11 @@ Status checkOperands(const CudaKernelContext& ctx, size_t maxInputs) {
 }
 
 Status fusedConvNhwc(CudaKernelContext& ctx) {
+    // A head fused by conv-head-fusion (src/ir/ops.def) must never run as the plain convolution it starts with.
+    if (ctx.attrs().getInt("kiln_head", 0) != 0) {
+        return unsupported("FusedConvNhwc '" + ctx.node.name() +
+                           "': kiln_head (a fused 1x1 head convolution) is not supported on CUDA yet");
+    }
     KILN_RETURN_IF_ERROR(checkOperands(ctx, 4));
     const DeviceTensor& x = ctx.input(0);
     const DeviceTensor& w = ctx.input(1);
