@@ -15,7 +15,7 @@
 //     [K, 1, 1, M] with K <= kMaxHeadChannels (the head's results must fit the epilogue's registers), constant or
 //     absent bias [K];
 //   - one dtype for X, W, A's and B's outputs and B's weights and bias, and no pin on B other than A's.
-// Runs after precision-assignment (dtypes final). Not in any pipeline yet: see passes.h.
+// Runs after precision-assignment (dtypes final) and concat-conv-split, in defaultPipeline (passes.h).
 #include "passes/layer_precision.h"
 #include "passes/passes.h"
 #include "passes/pattern_util.h"

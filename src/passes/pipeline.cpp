@@ -29,6 +29,8 @@ std::vector<std::unique_ptr<Pass>> defaultPipeline(PrecisionPolicy precision) {
     // A Concat read by a convolution goes first (the convolution splits over its inputs); the ConvTranspose fusion
     // then takes the Concats that remain.
     p.push_back(createConcatConvSplit());
+    // A 1x1 head read from a convolution's output goes into that convolution (its output then never stored).
+    p.push_back(createConvHeadFusion());
     // After the layout hook made ConvTransposeNhwc (CUDA FP16/BF16 engines only) and precision fixed the dtypes.
     p.push_back(createConvTransposeConcatFusion());
     // The edges' Casts (precision) and Transposes (layout) exist only now.

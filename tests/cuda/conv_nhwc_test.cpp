@@ -5,6 +5,8 @@
 #include <iostream>
 
 #include "backends/cuda/kernels/conv_cudnn.h"
+#include "backends/cuda/kernels/conv_wgmma.h"
+#include "backends/cuda/kernels/conv_wgmma_tactic.h"
 #include "cuda/cuda_op_tester.h"
 
 namespace kiln::testing {
@@ -170,21 +172,41 @@ TEST(CudaConvNhwc, ErrorsMatchTheReference) {
     expectCudaMatchesCpu(nhwcConvTranspose(f, {1, 5, 5}, {4, 3, 3, 2}));
 }
 
-TEST(CudaConvNhwc, HeadIsRefusedUntilTheKernelComputesIt) {
+//! conv-head-fusion's node (ops.def: kiln_head): conv X [n, h, h, c] with W [m, 3, 3, c], pad 1, ReLU, then the
+//! 1x1 head W2 [k, 1, 1, m] + B2.
+OpTester headConv(DataType t, int64_t n, int64_t h, int64_t c, int64_t m, int64_t k) {
+    OpTester op = nhwcConv(t, {n, h, h, c}, {m, 3, 3, c}).attr("pads", Ints{1, 1, 1, 1}).attr("kiln_head", int64_t{1});
+    op.attr("activation", std::string("Relu"));
+    op.absentInput().constInput(randomTensor(t, {k, 1, 1, m}, seed(), -0.2, 0.2)).constInput(random(t, {k}));
+    return op;
+}
+
+// Where Kiln's wgmma kernel serves (compute capability 9.0, 64 -> 64, k <= 8) it computes the head in its epilogue;
+// elsewhere (other channel counts, k past 8, other GPUs) h goes through workspace: both match the reference.
+TEST(CudaConvNhwc, FusedHeadMatchesTheReference) {
+    KILN_REQUIRE_GPU();
+    for (DataType t : {DataType::kFloat16, DataType::kBFloat16}) {
+        SCOPED_TRACE(dataTypeName(t));
+        const uint64_t runs = cuda::wgmmaConvRuns();
+        expectCudaMatchesCpuScaled(headConv(t, 2, 20, 64, 64, 2), scaledTolerance(t));
+        if (cuda::wgmmaConvDeviceSupported()) {
+            EXPECT_GT(cuda::wgmmaConvRuns(), runs) << "the wgmma kernel did not compute the head";
+        }
+        expectCudaMatchesCpuScaled(headConv(t, 2, 11, 8, 16, 3), scaledTolerance(t));   // workspace: 8 channels
+        expectCudaMatchesCpuScaled(headConv(t, 1, 9, 64, 64, 12), scaledTolerance(t));  // workspace: k past 8
+    }
+}
+
+TEST(CudaConvNhwc, MalformedHeadIsRefused) {
     KILN_REQUIRE_GPU();
     const DataType f = DataType::kFloat16;
-    // conv-head-fusion's node: the CPU reference runs it; the CUDA kernel must refuse it, never run the plain conv.
     OpTester op = nhwcConv(f, {1, 8, 8, 8}, {8, 3, 3, 8}).attr("pads", Ints{1, 1, 1, 1}).attr("kiln_head", int64_t{1});
-    op.absentInput().constInput(random(f, {2, 1, 1, 8})).constInput(random(f, {2}));
-    auto cpu = op.run();
-    ASSERT_TRUE(cpu.isOk()) << cpu.status().message();
+    op.absentInput().constInput(random(f, {2, 1, 1, 4}));  // W2 over 4 channels, the convolution has 8
     auto built = op.build();
     ASSERT_TRUE(built.isOk()) << built.status().message();
     auto r = runOnCuda(*built->graph, built->feeds);
     ASSERT_FALSE(r.isOk());
-    EXPECT_NE(r.status().message().find("kiln_head (a fused 1x1 head convolution) is not supported on CUDA yet"),
-              std::string::npos)
-        << r.status().message();
+    EXPECT_NE(r.status().message().find("head weights 'W2'"), std::string::npos) << r.status().message();
 }
 
 }  // namespace

@@ -22,8 +22,10 @@
 //     (conv_transpose_concat.h).
 //   - float64, and any problem cuDNN refuses: the operands are permuted to NCHW in workspace, Kiln's direct kernel
 //     runs, and the result is permuted back: correct everywhere, fast nowhere.
-//   - FusedConvNhwc with `kiln_head` (a 1x1 head fused by conv-head-fusion, src/ir/ops.def) is refused until a
-//     kernel computes the head; the pass is in no pipeline until then.
+//   - FusedConvNhwc with `kiln_head` (a 1x1 head fused by conv-head-fusion, src/ir/ops.def): Kiln's wgmma kernel
+//     computes the head in its epilogue where it serves (conv_wgmma.h: compute capability 9.0, 64 -> 64 channels,
+//     ReLU or none, k <= 8), so the intermediate h never reaches device memory; elsewhere h goes through workspace
+//     and the two convolutions run as two FusedConvNhwc nodes would.
 #include <algorithm>
 #include <optional>
 #include <string>
@@ -34,6 +36,8 @@
 #include "backends/cuda/kernels/conv_shape.h"
 #include "backends/cuda/kernels/conv_transpose_concat.h"
 #include "backends/cuda/kernels/conv_transpose_gemm.h"
+#include "backends/cuda/kernels/conv_wgmma.h"
+#include "backends/cuda/kernels/conv_wgmma_tactic.h"
 #include "backends/cuda/kernels/data_movement.h"
 #include "backends/cuda/kernels/families.h"
 
@@ -146,12 +150,76 @@ Status checkOperands(const CudaKernelContext& ctx, size_t maxInputs) {
     return requireChannelsLast(ctx.input(1), 1, "W");
 }
 
-Status fusedConvNhwc(CudaKernelContext& ctx) {
-    // A head fused by conv-head-fusion (src/ir/ops.def) must never run as the plain convolution it starts with.
-    if (ctx.attrs().getInt("kiln_head", 0) != 0) {
-        return unsupported("FusedConvNhwc '" + ctx.node.name() +
-                           "': kiln_head (a fused 1x1 head convolution) is not supported on CUDA yet");
+//! y = act(conv(x, w) + bias + z) as FusedConvNhwc computes it: cuDNN, else Kiln's direct kernel and the epilogue.
+Status fusedConvInto(CudaKernelContext& ctx, const ConvShape& s, const DeviceTensor& x, const DeviceTensor& w,
+                     const DeviceTensor* bias, const DeviceTensor* z, EpilogueActivation act, DeviceTensor& y) {
+    if (x.numel() > 0 && w.numel() > 0) {
+        Status st = forwardCudnn(ctx, s, x, w, bias, z, act, y);
+        if (st.code() != ErrorCode::kUnsupported) return st;
     }
+    KILN_RETURN_IF_ERROR(directChannelsLast(ctx, s, false, x, w, y));
+    return runEpilogue(ctx, y, bias, 1, z, act);
+}
+
+//! The head's part of a kiln_head node: inputs 4 (W2 [k, 1, 1, M]) and 5 (B2 [k], optional), no residual.
+Result<int64_t> checkHeadOperands(const CudaKernelContext& ctx, const ConvShape& s) {
+    const std::string node = "FusedConvNhwc '" + ctx.node.name() + "': ";
+    if (optionalInput(ctx, 3) != nullptr) return invalidArgument(node + "kiln_head takes no residual input 'Z'");
+    const DeviceTensor* w2 = optionalInput(ctx, 4);
+    if (w2 == nullptr) return invalidArgument(node + "kiln_head needs the head's weights 'W2' (input 4)");
+    const int64_t k = w2->rank() == 4 ? w2->shape[0] : 0;
+    if (w2->dtype != s.dtype || w2->shape != Shape{k, 1, 1, s.outC} || k < 1) {
+        return invalidArgument(node + "head weights 'W2' " + shapeView(*w2).describe() + " must be [k, 1, 1, " +
+                               std::to_string(s.outC) + "] of " + dataTypeName(s.dtype));
+    }
+    KILN_RETURN_IF_ERROR(checkConvBias(optionalInput(ctx, 5), k, s.dtype));
+    return k;
+}
+
+//! FusedConvNhwc with kiln_head: y = conv1x1(h, W2) + B2 with h = act(conv(X, W) + B) in the dtype (ops.def).
+Status fusedConvHeadNhwc(CudaKernelContext& ctx) {
+    KILN_RETURN_IF_ERROR(checkOperands(ctx, 6));
+    const DeviceTensor& x = ctx.input(0);
+    const DeviceTensor& w = ctx.input(1);
+    KILN_ASSIGN_OR_RETURN(nn::ConvGeometry geo,
+                          nn::convGeometry(ctx.attrs(), channelsFirstView(x), channelsFirstView(w)));
+    const ConvShape s = convShapeFrom(x.dtype, geo);
+    if (w.dtype != x.dtype) return invalidArgument("input 'W' must have the dtype of input 'X'");
+    const DeviceTensor* bias = optionalInput(ctx, 2);
+    KILN_RETURN_IF_ERROR(checkConvBias(bias, s.outC, s.dtype));
+    KILN_RETURN_IF_ERROR(checkConvFloat(s.dtype, "FusedConvNhwc"));
+    KILN_ASSIGN_OR_RETURN(EpilogueActivation act, parseFusedActivation(ctx.attrs()));
+    KILN_ASSIGN_OR_RETURN(const int64_t k, checkHeadOperands(ctx, s));
+    const DeviceTensor& w2 = ctx.input(4);
+    const DeviceTensor* b2 = optionalInput(ctx, 5);
+    const Shape hShape = channelsLastShape(s.outShape);
+    Shape outShape = hShape;
+    outShape[3] = k;
+    KILN_ASSIGN_OR_RETURN(DeviceTensor * y, ctx.allocateOutput(0, s.dtype, outShape));
+    if (y->numel() == 0) return Status::ok();
+    const bool relu = act.kind == EpilogueAct::kRelu;
+    const SymmetricPads pads = planSymmetricPads(s);
+    if ((relu || act.kind == EpilogueAct::kNone) && k <= kWgmmaConvMaxHead && !pads.explicitBorder &&
+        s.dtype != DataType::kFloat64) {
+        KILN_ASSIGN_OR_RETURN(CudnnConvProblem p,
+                              cudnnProblem(s, s.inC, s.outC, pads.padded, s.win.out, pads.sym, true));
+        const FusedConvOperands ops{x.data, w.data, bias ? bias->data : nullptr, nullptr, y->data};
+        const WgmmaConvHead head{w2.data, b2 ? b2->data : nullptr, y->data, static_cast<int>(k)};
+        const Status st = runWgmmaConvHead(ctx, p, ops, relu, head);
+        if (st.code() != ErrorCode::kUnsupported) return st;
+    }
+    // h through workspace, then the head as a FusedConvNhwc of its own (1x1, no activation).
+    KILN_ASSIGN_OR_RETURN(void* hData, ctx.workspace(static_cast<size_t>(shapeNumel(hShape)) * dataTypeSize(s.dtype)));
+    DeviceTensor h{s.dtype, hShape, hData, nullptr};
+    KILN_RETURN_IF_ERROR(fusedConvInto(ctx, s, x, w, bias, nullptr, act, h));
+    const ir::Attributes pointwise;
+    KILN_ASSIGN_OR_RETURN(nn::ConvGeometry headGeo,
+                          nn::convGeometry(pointwise, channelsFirstView(h), channelsFirstView(w2)));
+    return fusedConvInto(ctx, convShapeFrom(s.dtype, headGeo), h, w2, b2, nullptr, EpilogueActivation{}, *y);
+}
+
+Status fusedConvNhwc(CudaKernelContext& ctx) {
+    if (ctx.attrs().getInt("kiln_head", 0) != 0) return fusedConvHeadNhwc(ctx);
     KILN_RETURN_IF_ERROR(checkOperands(ctx, 4));
     const DeviceTensor& x = ctx.input(0);
     const DeviceTensor& w = ctx.input(1);
@@ -177,12 +245,7 @@ Status fusedConvNhwc(CudaKernelContext& ctx) {
     }
     KILN_ASSIGN_OR_RETURN(DeviceTensor * y, ctx.allocateOutput(0, s.dtype, outShape));
     if (y->numel() == 0) return Status::ok();
-    if (x.numel() > 0 && w.numel() > 0) {
-        Status st = forwardCudnn(ctx, s, x, w, bias, z, act, *y);
-        if (st.code() != ErrorCode::kUnsupported) return st;
-    }
-    KILN_RETURN_IF_ERROR(directChannelsLast(ctx, s, false, x, w, *y));
-    return runEpilogue(ctx, *y, bias, 1, z, act);
+    return fusedConvInto(ctx, s, x, w, bias, z, act, *y);
 }
 
 //! y = ConvTranspose(x, w) without bias through cuDNN's backward data; kUnsupported when cuDNN refuses.

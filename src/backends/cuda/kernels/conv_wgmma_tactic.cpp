@@ -35,6 +35,16 @@ Status runWgmmaConv(CudaKernelContext& ctx, const CudnnConvProblem& p, const Fus
     return Status::ok();
 }
 
+Status runWgmmaConvHead(CudaKernelContext& ctx, const CudnnConvProblem& p, const FusedConvOperands& ops, bool relu,
+                        const WgmmaConvHead& head) {
+    if (!wgmmaConvApplies(p, ops) || head.k < 1 || head.k > kWgmmaConvMaxHead) {
+        return unsupported("Kiln's wgmma convolution does not apply (with a head of " + std::to_string(head.k) + ")");
+    }
+    KILN_CUDA_CHECK(launchWgmmaConv(smallChannelConvParams(p, ops, relu), ctx.stream(), 0, &head));
+    gRuns.fetch_add(1, std::memory_order_relaxed);
+    return Status::ok();
+}
+
 bool isWgmmaConvTactic(const std::string& text) { return text.rfind("kiln wgmma64", 0) == 0; }
 
 Result<bool> runWgmmaConvTactic(CudaKernelContext& ctx, const CudnnConvProblem& p, const FusedConvOperands& ops,

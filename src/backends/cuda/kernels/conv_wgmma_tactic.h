@@ -29,6 +29,11 @@ bool wgmmaConvApplies(const CudnnConvProblem& p, const FusedConvOperands& ops);
 //! Enqueues the call through the kernel on ctx's stream; kUnsupported when it does not apply.
 Status runWgmmaConv(CudaKernelContext& ctx, const CudnnConvProblem& p, const FusedConvOperands& ops, bool relu);
 
+//! The call with a 1x1 head in the kernel's epilogue (conv_wgmma.h's WgmmaConvHead: ops.out is the head's output, y
+//! is not written); kUnsupported when the kernel does not apply or the head is past kWgmmaConvMaxHead.
+Status runWgmmaConvHead(CudaKernelContext& ctx, const CudnnConvProblem& p, const FusedConvOperands& ops, bool relu,
+                        const WgmmaConvHead& head);
+
 //! Whether `text` claims to be a Kiln wgmma tactic (any version).
 bool isWgmmaConvTactic(const std::string& text);
 
