@@ -9,8 +9,9 @@
 // meaning: the fused node rounds it to the dtype as the stored tensor was, so the result is the unfused graph's.
 //
 // Matches only FP16/BF16 FusedConvNhwc pairs (CUDA engines: the CPU backend's FP32 graphs are untouched) with:
-//   - A: one group, constant weights, activation "" or "Relu", no residual input Z, no head yet; its output read
-//     by B alone (as X), not a graph output or captured by a subgraph;
+//   - A: what Kiln's wgmma kernel serves (64 -> 64 channels, 1x1 or 3x3, strides and dilations 1, one group),
+//     constant weights, activation "" or "Relu", no residual input Z, no head yet; its output read by B alone (as
+//     X), not a graph output or captured by a subgraph;
 //   - B: 1x1 with strides, dilations 1, pads 0 and one group, no residual input and no activation, constant weights
 //     [K, 1, 1, M] with K <= kMaxHeadChannels (the head's results must fit the epilogue's registers), constant or
 //     absent bias [K];
@@ -26,8 +27,11 @@ namespace {
 
 using ir::OpKind;
 
-//! The most output channels a head may have.
-constexpr int64_t kMaxHeadChannels = 16;
+//! What Kiln's wgmma convolution computes a head for (src/backends/cuda/kernels/conv_wgmma.h: 64 -> 64 channels,
+//! 1x1 or 3x3, stride and dilation 1, at most 8 head channels): elsewhere the fused node would only move the
+//! intermediate into workspace, so the pass leaves the pair alone.
+constexpr int64_t kKernelChannels = 64;
+constexpr int64_t kMaxHeadChannels = 8;
 
 bool halfFloat(DataType t) { return t == DataType::kFloat16 || t == DataType::kBFloat16; }
 
@@ -100,6 +104,11 @@ private:
         const ir::Value* w = conv.input(1);
         if (!halfFloat(t) || !x || x->dtype() != t || !w || !w->isConstant() || w->constant().dtype() != t ||
             w->constant().rank() != 4) {
+            return nullptr;
+        }
+        const Shape& ws = w->constant().shape();
+        if (ws[0] != kKernelChannels || ws[3] != kKernelChannels || ws[1] != ws[2] || (ws[1] != 1 && ws[1] != 3) ||
+            !allEqual(conv.attrs(), "strides", 1) || !allEqual(conv.attrs(), "dilations", 1)) {
             return nullptr;
         }
         ir::Node* head = soleReader(inner, OpKind::kFusedConvNhwc, mRefs);

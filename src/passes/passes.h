@@ -58,11 +58,12 @@ Result<int64_t> convertToNhwc(ir::Graph& graph, PassContext& ctx);
 //! channels → one convolution per concatenated input over its slice of the weights, chained through the residual
 //! input (the Concat disappears).
 std::unique_ptr<Pass> createConcatConvSplit();
-//! "conv-head-fusion" (src/passes/conv_head_fusion.cpp): a channels-last FP16/BF16 convolution (ReLU or none, no
-//! residual) read only by a 1x1 convolution of at most 16 output channels → one FusedConvNhwc with the attribute
-//! `kiln_head` that computes both (semantics in src/ir/ops.def). In defaultPipeline after concat-conv-split: only
-//! CUDA FP16/BF16 engines have such convolutions. On the GPU, Kiln's wgmma kernel computes the head in its epilogue
-//! where it serves (the 64-channel intermediate is never stored); elsewhere the intermediate goes through workspace.
+//! "conv-head-fusion" (src/passes/conv_head_fusion.cpp): a channels-last FP16/BF16 64 -> 64 convolution (ReLU or
+//! none, no residual) read only by a 1x1 convolution of at most 8 output channels → one FusedConvNhwc with the
+//! attribute `kiln_head` that computes both (semantics in src/ir/ops.def). In defaultPipeline after concat-conv-split:
+//! only CUDA FP16/BF16 engines have such convolutions. On the GPU, Kiln's wgmma kernel computes the head in its
+//! epilogue where it serves (the 64-channel intermediate is never stored); elsewhere the intermediate goes through
+//! workspace.
 std::unique_ptr<Pass> createConvHeadFusion();
 //! "convtranspose-concat-fusion" (src/passes/convtranspose_concat_fusion.cpp): a channels-last Concat with an input
 //! from a GEMM-shaped ConvTransposeNhwc read only there → one ConvTransposeNhwc that writes into its slice of the

@@ -104,9 +104,7 @@ TEST(PassConcatConvSplit, ThreeInputsWithoutBiasAndAOneByOneKernel) {
     ir::Graph g;
     ASSERT_EQ(optimizeHalf({.parts = {8, 24, 16}, .bias = false, .kernel = 1}, g), 1);
     EXPECT_EQ(countOps(g, OpKind::kConcat), 0u);
-    // Three 1x1 preludes and three split convolutions, less one: the first split convolution (1x1, no residual, no
-    // activation) is the only reader of its prelude's output, and conv-head-fusion makes it that prelude's head.
-    EXPECT_EQ(countOps(g, OpKind::kFusedConvNhwc), 3u + 3u - 1u);
+    EXPECT_EQ(countOps(g, OpKind::kFusedConvNhwc), 3u + 3u) << "three 1x1 preludes, three split convolutions";
 }
 
 TEST(PassConcatConvSplit, DeclinesWhatItCannotSplit) {

@@ -28,19 +28,20 @@ struct HeadOptions {
     int64_t headKernel = 1;
     Ints headStrides{1, 1}, headPads{0, 0, 0, 0};
     int64_t k = 2;
+    int64_t outC = 64;             //!< The first convolution's output channels (the intermediate's).
     std::string pin{}, headPin{};  //!< kiln_precision of the convolution and the head ("" = none).
 };
 
 constexpr DataType kF32 = DataType::kFloat32;
-constexpr int64_t kN = 2, kH = 9, kW = 7, kC = 8;
+constexpr int64_t kN = 2, kH = 9, kW = 7, kC = 64;
 
-//! x [2, 9, 7, 8] → FusedConvNhwc 3x3 8 → 8, pad 1 (→ "inner") → FusedConvNhwc "head" (→ "y"), channels-last.
+//! x [2, 9, 7, 64] → FusedConvNhwc 3x3 64 → outC, pad 1 (→ "inner") → FusedConvNhwc "head" (→ "y"), channels-last.
 void headGraph(GraphBuilder& b, const HeadOptions& o) {
     const DataType t = o.dtype;
-    const Shape inner{kN, kH, kW, kC};
-    b.input("x", t, inner);
-    b.constant("W", randomTensor(t, {kC, 3, 3, kC}, 1));
-    b.constant("B", randomTensor(t, {kC}, 2));
+    const Shape inner{kN, kH, kW, o.outC};
+    b.input("x", t, {kN, kH, kW, kC});
+    b.constant("W", randomTensor(t, {o.outC, 3, 3, kC}, 1));
+    b.constant("B", randomTensor(t, {o.outC}, 2));
     std::vector<std::string> aInputs{"x", "W", o.bias ? "B" : ""};
     if (o.residual) {
         b.input("z", t, inner);
@@ -54,7 +55,7 @@ void headGraph(GraphBuilder& b, const HeadOptions& o) {
     const int64_t kk = o.headKernel;
     const int64_t oh = (kH + o.headPads[0] + o.headPads[2] - kk) / o.headStrides[0] + 1;
     const int64_t ow = (kW + o.headPads[1] + o.headPads[3] - kk) / o.headStrides[1] + 1;
-    b.constant("W2", randomTensor(t, {o.k, kk, kk, kC}, 3));
+    b.constant("W2", randomTensor(t, {o.k, kk, kk, o.outC}, 3));
     b.constant("B2", randomTensor(t, {o.k}, 4));
     std::vector<std::string> headInputs{"inner", "W2", o.headBias ? "B2" : ""};
     if (o.headResidual) {
@@ -77,7 +78,7 @@ void headGraph(GraphBuilder& b, const HeadOptions& o) {
 
 std::vector<Tensor> headFeeds(const HeadOptions& o) {
     std::vector<Tensor> feeds{randomTensor(o.dtype, {kN, kH, kW, kC}, 10)};
-    if (o.residual) feeds.push_back(randomTensor(o.dtype, {kN, kH, kW, kC}, 11));
+    if (o.residual) feeds.push_back(randomTensor(o.dtype, {kN, kH, kW, o.outC}, 11));
     if (o.headResidual) feeds.push_back(randomTensor(o.dtype, {kN, kH, kW, o.k}, 12));
     return feeds;
 }
@@ -100,7 +101,7 @@ TEST(PassConvHeadFusion, FusesTheHeadAndMatchesTheUnfusedGraphBitwise) {
         {"float16, ReLU, both biases", {}},
         {"bfloat16", {.dtype = DataType::kBFloat16}},
         {"no activation, no biases", {.act = "", .bias = false, .headBias = false}},
-        {"16 head channels", {.k = 16}},
+        {"8 head channels", {.k = 8}},
         {"both pinned to fp16", {.pin = "fp16", .headPin = "fp16"}},
     };
     for (const auto& [why, o] : cases) {
@@ -145,7 +146,8 @@ TEST(PassConvHeadFusion, DeclinesWhatItCannotFuse) {
         {"the head is 3x3", {.headKernel = 3, .headPads = {1, 1, 1, 1}}},
         {"the head is strided", {.headStrides = {2, 2}}},
         {"the head is padded", {.headPads = {1, 1, 1, 1}}},
-        {"17 head channels", {.k = 17}},
+        {"9 head channels", {.k = 9}},
+        {"the convolution has 32 output channels (the GPU kernel computes heads for 64)", {.outC = 32}},
         {"the head is pinned to another precision", {.headPin = "fp32"}},
         {"float32", {.dtype = kF32}},
     };
