@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "backends/cuda/kernels/aligned.h"
 #include "backends/cuda/kernels/attention.h"
 #include "backends/cuda/kernels/common.cuh"
 
@@ -115,8 +116,6 @@ __global__ void __launch_bounds__(kSimpleWarps * 32) attentionSimpleKernel(const
         }
     }
 }
-
-bool aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
 
 }  // namespace
 

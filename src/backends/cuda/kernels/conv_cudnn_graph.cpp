@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "backends/cuda/check.h"
+#include "backends/cuda/kernels/aligned.h"
 #include "backends/cuda/kernels/conv_cudnn_graph_build.h"
 #include "backends/cuda/kernels/conv_gemm_common.h"
 
@@ -100,8 +101,6 @@ Result<std::shared_ptr<const GraphPlan>> planFor(ProblemPlans& entry, const Grap
     return plan;
 }
 
-bool aligned(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
-
 //! Enqueues `plan` on ctx's stream with `workspace`; kUnsupported when cuDNN refuses to run it.
 Status executePlan(CudaKernelContext& ctx, const GraphPlan& plan, const FusedConvOperands& ops, void* workspace) {
     std::vector<int64_t> ids{kGraphX, kGraphW, kGraphBias, kGraphY};
@@ -133,8 +132,8 @@ uint64_t cudnnGraphConvRuns() { return gGraphRuns.load(std::memory_order_relaxed
 
 bool graphConvApplies(const GraphConvCall& call) {
     const FusedConvOperands& o = call.ops;
-    return graphConvServes(call.p) && aligned(o.in) && aligned(o.filter) && aligned(o.bias) && aligned(o.z) &&
-           aligned(o.out) && o.bias != nullptr;
+    return graphConvServes(call.p) && aligned16(o.in) && aligned16(o.filter) && aligned16(o.bias) && aligned16(o.z) &&
+           aligned16(o.out) && o.bias != nullptr;
 }
 
 Result<TacticCandidates> graphConvCandidates(CudaKernelContext& ctx, const GraphConvCall& call) {

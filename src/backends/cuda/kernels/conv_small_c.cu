@@ -23,6 +23,7 @@
 #include <climits>
 #include <cstdint>
 
+#include "backends/cuda/kernels/aligned.h"
 #include "backends/cuda/kernels/common.cuh"
 #include "backends/cuda/kernels/conv_small_c.h"
 #include "backends/cuda/kernels/launch_cache.h"
@@ -349,8 +350,6 @@ cudaError_t launchFor(const SmallChannelConvParams& p, const Layout& l, cudaStre
         default: return launchAs<T, 8>(p, l, stream);
     }
 }
-
-bool aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
 
 }  // namespace
 

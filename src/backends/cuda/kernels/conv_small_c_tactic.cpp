@@ -3,14 +3,13 @@
 #include <atomic>
 
 #include "backends/cuda/check.h"
+#include "backends/cuda/kernels/aligned.h"
 
 namespace kiln::cuda {
 
 namespace {
 
 std::atomic<uint64_t> gRuns{0};
-
-bool aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
 
 }  // namespace
 
@@ -37,11 +36,13 @@ SmallChannelConvParams smallChannelConvParams(const CudnnConvProblem& p, const F
                                   .relu = relu};
 }
 
-bool smallChannelConvServes(const CudnnConvProblem& p) {
+bool directConvMaps(const CudnnConvProblem& p) {
     if (!p.channelsLast || p.nbDims != 4 || p.group != 1 || p.dilation[0] != 1 || p.dilation[1] != 1) return false;
-    // The filter's channels and the output batch must be the input's (they are for every problem cudnnProblem makes).
-    if (p.filter[1] != p.in[1] || p.filter[0] != p.out[1] || p.out[0] != p.in[0]) return false;
-    return smallChannelConvSupports(smallChannelConvParams(p, FusedConvOperands{}, false));
+    return p.filter[1] == p.in[1] && p.filter[0] == p.out[1] && p.out[0] == p.in[0];
+}
+
+bool smallChannelConvServes(const CudnnConvProblem& p) {
+    return directConvMaps(p) && smallChannelConvSupports(smallChannelConvParams(p, FusedConvOperands{}, false));
 }
 
 bool smallChannelConvApplies(const CudnnConvProblem& p, const FusedConvOperands& ops) {

@@ -28,6 +28,11 @@ bool smallChannelConvApplies(const CudnnConvProblem& p, const FusedConvOperands&
 //! The kernel's parameters for the fused call (p's symmetric pads are the top / left ones).
 SmallChannelConvParams smallChannelConvParams(const CudnnConvProblem& p, const FusedConvOperands& ops, bool relu);
 
+//! Whether `p` is a fused problem Kiln's direct channels-last kernels map to SmallChannelConvParams: 2-D, channels-
+//! last, one group, dilation 1, and the filter's channels and the output batch the input's (as for every problem
+//! cudnnProblem makes). Each kernel's `...Serves` adds its own limits. Host only.
+bool directConvMaps(const CudnnConvProblem& p);
+
 //! Enqueues the call through the kernel on ctx's stream; kUnsupported when it does not apply.
 Status runSmallChannelConv(CudaKernelContext& ctx, const CudnnConvProblem& p, const FusedConvOperands& ops, bool relu);
 

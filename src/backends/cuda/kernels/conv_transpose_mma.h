@@ -15,6 +15,7 @@
 
 #include <cstdint>
 
+#include "backends/cuda/kernels/aligned.h"
 #include "kiln/dtype.h"
 
 namespace kiln::cuda {
@@ -38,8 +39,7 @@ inline constexpr int64_t kConvTransposeMmaTileCols = 128;
 //! whose grid and column count fit the kernel's int indices. Host only.
 inline bool convTransposeMmaSupports(DataType dtype, const ConvTransposeMmaParams& p) {
     if (dtype != DataType::kFloat16 && dtype != DataType::kBFloat16) return false;
-    auto aligned = [](const void* q) { return reinterpret_cast<uintptr_t>(q) % 16 == 0; };
-    if (!aligned(p.input) || !aligned(p.weights) || !aligned(p.out)) return false;
+    if (!aligned16(p.input) || !aligned16(p.weights) || !aligned16(p.out)) return false;
     if (p.c <= 0 || p.m <= 0 || p.c % 8 || p.m % 8 || p.outChannels % 8 || p.offset % 8) return false;
     if (p.offset < 0 || p.offset + p.m > p.outChannels || p.kH < 1 || p.kW < 1) return false;
     if (p.batch < 0 || p.h < 0 || p.w < 0 || p.c > INT32_MAX || p.kH * p.kW > INT32_MAX / p.m) return false;

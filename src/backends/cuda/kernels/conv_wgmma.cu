@@ -40,10 +40,10 @@
 #include <cudaTypedefs.h>
 
 #include <algorithm>
-#include <atomic>
 #include <climits>
 #include <cstdint>
 
+#include "backends/cuda/kernels/aligned.h"
 #include "backends/cuda/kernels/conv_wgmma.h"
 #include "backends/cuda/kernels/launch_cache.h"
 #include "backends/cuda/kernels/mma_common.cuh"
@@ -66,7 +66,6 @@ constexpr int kPieces = kTileN * kChunks / 128;      // 16-byte output pieces pe
 constexpr int kStageLd = kWgmmaConvOutChannels + 4;  // floats per staged pixel (conflict-free writes)
 constexpr int kStageBytes = kTileN * kStageLd * 4;   // one warpgroup's staging tile
 constexpr int kMaxShared = 227 * 1024;               // the H100's opt-in maximum per CTA
-constexpr int kMaxDevices = 64;
 // Input rows in the ring: a power of two (the slot and phase of a load are a mask and a shift), > kH; 8 rows of
 // 64 + 2 pixels take 72 KB.
 constexpr uint32_t kSlots = 8;
@@ -507,19 +506,6 @@ bool encodeInput(const WgmmaConvParams& p, CUtensorMap& map) {
                   CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
-//! A per-device cache of an int the device reports (0: not asked yet).
-cudaError_t deviceValue(std::atomic<int> (&cache)[kMaxDevices], int& value, cudaError_t (*ask)(int, int&)) {
-    int device = 0;
-    cudaError_t err = cudaGetDevice(&device);
-    if (err != cudaSuccess) return err;
-    const bool cached = device >= 0 && device < kMaxDevices;
-    value = cached ? cache[device].load(std::memory_order_relaxed) : 0;
-    if (value != 0) return cudaSuccess;
-    err = ask(device, value);
-    if (err == cudaSuccess && cached) cache[device].store(value, std::memory_order_relaxed);
-    return err;
-}
-
 template <typename T, int KH, int KW, bool kHead>
 cudaError_t launchAs(const CUtensorMap& map, const Geometry& g, int ctas, cudaStream_t stream) {
     auto* kernel = wgmmaConvKernel<T, KH, KW, kHead>;
@@ -542,8 +528,6 @@ cudaError_t launchFor(const WgmmaConvParams& p, const CUtensorMap& map, const Ge
                       cudaStream_t stream) {
     return g.headK > 0 ? launchFor<T, true>(p, map, g, ctas, stream) : launchFor<T, false>(p, map, g, ctas, stream);
 }
-
-bool aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
 
 }  // namespace
 
@@ -568,18 +552,10 @@ bool wgmmaConvSupports(const WgmmaConvParams& p) {
 }
 
 bool wgmmaConvDeviceSupported() {
-    static std::atomic<int> answers[kMaxDevices] = {};  // 1 yes, 2 no
-    int answer = 0;
-    if (deviceValue(answers, answer, [](int device, int& v) {
-            int major = 0, minor = 0;
-            cudaError_t e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
-            if (e == cudaSuccess) e = cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device);
-            v = e == cudaSuccess && major == 9 && minor == 0 && encodeTiled() != nullptr ? 1 : 2;
-            return e;
-        }) != cudaSuccess) {
-        return false;
-    }
-    return answer == 1;
+    int major = 0, minor = 0;
+    return currentDeviceAttribute(cudaDevAttrComputeCapabilityMajor, major) == cudaSuccess &&
+           currentDeviceAttribute(cudaDevAttrComputeCapabilityMinor, minor) == cudaSuccess && major == 9 &&
+           minor == 0 && encodeTiled() != nullptr;
 }
 
 cudaError_t launchWgmmaConv(const WgmmaConvParams& p, cudaStream_t stream, int maxCtas, const WgmmaConvHead* head) {

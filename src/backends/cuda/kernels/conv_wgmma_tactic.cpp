@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "backends/cuda/check.h"
+#include "backends/cuda/kernels/aligned.h"
 #include "backends/cuda/kernels/conv_small_c_tactic.h"
 
 namespace kiln::cuda {
@@ -11,15 +12,11 @@ namespace {
 
 std::atomic<uint64_t> gRuns{0};
 
-bool aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
-
 }  // namespace
 
 bool wgmmaConvServes(const CudnnConvProblem& p) {
-    if (!p.channelsLast || p.nbDims != 4 || p.group != 1 || p.dilation[0] != 1 || p.dilation[1] != 1) return false;
-    if (p.filter[1] != p.in[1] || p.filter[0] != p.out[1] || p.out[0] != p.in[0]) return false;
     // The parameters are the small-channel kernel's (the same fused problem).
-    return wgmmaConvSupports(smallChannelConvParams(p, FusedConvOperands{}, false));
+    return directConvMaps(p) && wgmmaConvSupports(smallChannelConvParams(p, FusedConvOperands{}, false));
 }
 
 bool wgmmaConvApplies(const CudnnConvProblem& p, const FusedConvOperands& ops) {

@@ -12,18 +12,20 @@ std::mutex gMutex;
 
 }  // namespace
 
-cudaError_t currentDeviceSmCount(int& sms) {
-    static auto* counts = new std::map<int, int>();  // device → SM count; never destroyed (used at exit too)
+cudaError_t currentDeviceAttribute(cudaDeviceAttr attr, int& value) {
+    // (device, attribute) → value; never destroyed (used at exit too).
+    static auto* values = new std::map<std::pair<int, cudaDeviceAttr>, int>();
     int device = 0;
     cudaError_t err = cudaGetDevice(&device);
     if (err != cudaSuccess) return err;
     std::lock_guard<std::mutex> lock(gMutex);
-    if (auto it = counts->find(device); it != counts->end()) {
-        sms = it->second;
+    const auto key = std::make_pair(device, attr);
+    if (auto it = values->find(key); it != values->end()) {
+        value = it->second;
         return cudaSuccess;
     }
-    err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-    if (err == cudaSuccess) (*counts)[device] = sms;
+    err = cudaDeviceGetAttribute(&value, attr, device);
+    if (err == cudaSuccess) (*values)[key] = value;
     return err;
 }
 
