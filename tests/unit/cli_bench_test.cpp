@@ -148,13 +148,14 @@ TEST(CliBenchSerial, ThroughputAgreesWithAnIndependentMeasurement) {
     ASSERT_TRUE(config->addOptimizationProfile(*profile).isOk());
     auto engine = builder.buildEngine(*network, *config);
     ASSERT_TRUE(engine.isOk()) << engine.status().message();
-    // The machine is shared: measure API / kiln / API and compare kiln with the mean of its neighbours, a few times.
+    // The machine is shared: measure API / kiln / API and compare kiln with the mean of its neighbours, a few times
+    // (on the 2-core CI machine one-second runs of either side moved by up to 8% between attempts).
     double ratio = 0;
-    for (int attempt = 0; attempt < 3; ++attempt) {
-        const double before = apiThroughput(**engine, 1.0);
-        const CliResult r = runKiln(dir, "bench " + shq(model) + " --shapes x:16x3x8x8 --duration 1 --warmup 100");
+    for (int attempt = 0; attempt < 5; ++attempt) {
+        const double before = apiThroughput(**engine, 2.0);
+        const CliResult r = runKiln(dir, "bench " + shq(model) + " --shapes x:16x3x8x8 --duration 2 --warmup 100");
         ASSERT_EQ(r.exitCode, 0) << r.err;
-        const double after = apiThroughput(**engine, 1.0);
+        const double after = apiThroughput(**engine, 2.0);
         ratio = numberAfter(r.out, "Throughput: ") / ((before + after) / 2);
         std::printf("attempt %d: kiln bench / API loop throughput = %.4f\n", attempt, ratio);
         if (std::abs(ratio - 1) <= 0.05) break;
