@@ -1,8 +1,10 @@
 // CUDA FusedConvNhwc and ConvTransposeNhwc (channels-last, made by the nhwc-layout pass) against the CPU reference:
 // FP32/FP16/BF16, odd channel counts, strides, pads (symmetric and asymmetric), dilations, groups, depthwise, 1x1,
 // batch 1 and 5, bias + residual + every activation, cuDNN's fused call for ReLU, the float64 / empty fallbacks and
-// the errors (a conv-head-fusion node with `kiln_head` is refused for now).
+// the errors; the fused nodes of conv-head-fusion (`kiln_head`) and conv-pool-fusion (`kiln_pool`) on Kiln's wgmma
+// kernel and on the fallbacks, and their malformed forms.
 #include <iostream>
+#include <tuple>
 
 #include "backends/cuda/kernels/conv_cudnn.h"
 #include "backends/cuda/kernels/conv_wgmma.h"
@@ -207,6 +209,53 @@ TEST(CudaConvNhwc, MalformedHeadIsRefused) {
     auto r = runOnCuda(*built->graph, built->feeds);
     ASSERT_FALSE(r.isOk());
     EXPECT_NE(r.status().message().find("head weights 'W2'"), std::string::npos) << r.status().message();
+}
+
+//! conv-pool-fusion's node (ops.def: kiln_pool): conv X [n, h, w, c] with W [m, r, r, c], pad (r - 1) / 2, bias,
+//! ReLU (and a residual Z); outputs y and its 2x2 MaxPool.
+OpTester pooledConv(DataType t, Shape x, int64_t m, int64_t r, bool z) {
+    const int64_t pad = (r - 1) / 2;
+    const Shape yShape{x[0], x[1], x[2], m};
+    OpTester op = nhwcConv(t, x, {m, r, r, x[3]}).attr("pads", Ints{pad, pad, pad, pad});
+    if (z) op.input(random(t, yShape));
+    return op.attr("activation", std::string("Relu")).attr("kiln_pool", int64_t{1}).outputs(2);
+}
+
+// Where Kiln's wgmma kernel serves (compute capability 9.0, 64 -> 64, even output dims) it pools in its epilogue;
+// elsewhere (other channel counts, odd dims: the floor drops the last row and column) the pool kernel runs over y:
+// both match the reference.
+TEST(CudaConvNhwc, FusedPoolMatchesTheReference) {
+    KILN_REQUIRE_GPU();
+    for (DataType t : {DataType::kFloat16, DataType::kBFloat16}) {
+        SCOPED_TRACE(dataTypeName(t));
+        for (const auto& [r, z] : {std::pair{3, false}, std::pair{3, true}, std::pair{1, false}}) {
+            const uint64_t runs = cuda::wgmmaConvRuns();
+            expectCudaMatchesCpuScaled(pooledConv(t, {2, 20, 70, 64}, 64, r, z), scaledTolerance(t));
+            if (cuda::wgmmaConvDeviceSupported()) {
+                EXPECT_GT(cuda::wgmmaConvRuns(), runs) << "the wgmma kernel did not pool, r " << r;
+            }
+        }
+        const uint64_t runs = cuda::wgmmaConvRuns();
+        expectCudaMatchesCpuScaled(pooledConv(t, {2, 11, 9, 64}, 64, 3, true), scaledTolerance(t));   // odd dims
+        expectCudaMatchesCpuScaled(pooledConv(t, {1, 12, 10, 8}, 16, 3, false), scaledTolerance(t));  // 8 -> 16
+        EXPECT_EQ(cuda::wgmmaConvRuns(), runs) << "the wgmma kernel ran where it does not serve";
+    }
+}
+
+TEST(CudaConvNhwc, MalformedPoolIsRefused) {
+    KILN_REQUIRE_GPU();
+    const DataType f = DataType::kFloat16;
+    for (const auto& [value, outputs, message] :
+         {std::tuple{int64_t{2}, size_t{2}, "attribute 'kiln_pool' must be 0 or 1, got 2"},
+          std::tuple{int64_t{1}, size_t{1}, "kiln_pool needs 2 outputs"}}) {
+        OpTester op = nhwcConv(f, {1, 8, 8, 64}, {64, 3, 3, 64}).attr("pads", Ints{1, 1, 1, 1});
+        op.attr("kiln_pool", value).outputs(outputs);
+        auto built = op.build();
+        ASSERT_TRUE(built.isOk()) << built.status().message();
+        auto r = runOnCuda(*built->graph, built->feeds);
+        ASSERT_FALSE(r.isOk()) << message;
+        EXPECT_NE(r.status().message().find(message), std::string::npos) << r.status().message();
+    }
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Microbenchmark of Kiln's wgmma convolution for 64 output channels (conv_wgmma.h) against cuDNN on UNet's level-0
 // layers (issue 7), FP16 at 512x512, batch 16, bias and ReLU: 64->64 3x3, and with a residual z (the decoder's
-// convolutions after concat-conv-split).
+// convolutions after concat-conv-split); the last layer with the 1x1 head in its epilogue, and down.0.3 with the 2x2
+// MaxPool in its epilogue, each against the two separate kernels.
 // Disabled by default (GBs of GPU memory); on the GPU machine:
 //
 //   kiln_cuda_tests --gtest_also_run_disabled_tests --gtest_filter='CudaConvWgmmaSpeed.*'
@@ -18,6 +19,8 @@
 #include "backends/cuda/kernels/conv_small_c_tactic.h"
 #include "backends/cuda/kernels/conv_wgmma.h"
 #include "backends/cuda/kernels/conv_wgmma_tactic.h"
+#include "backends/cuda/kernels/pooling.h"
+#include "backends/cuda/kernels/pooling_window.h"
 #include "cuda/cuda_op_tester.h"
 #include "cuda/device_bytes_test_util.h"
 #include "cuda/direct_run_util.h"
@@ -32,15 +35,21 @@ struct Level0Layer {
     bool z;
 };
 
-void timeLayer(const Level0Layer& s) {
-    constexpr int kBatch = 16, kSize = 512, kM = 64;
+//! A level-0 3x3 layer, `channels` -> 64, pad 1, FP16 channels-last at 512x512, batch 16.
+cuda::CudnnConvProblem level0Problem(int channels) {
     cuda::CudnnConvProblem p;
     p.dtype = DataType::kFloat16;
     p.channelsLast = true;
-    p.in = {kBatch, s.channels, kSize, kSize, 0};
-    p.filter = {kM, s.channels, 3, 3, 0};
-    p.out = {kBatch, kM, kSize, kSize, 0};
+    p.in = {16, channels, 512, 512, 0};
+    p.filter = {64, channels, 3, 3, 0};
+    p.out = {16, 64, 512, 512, 0};
     p.pad = {1, 1, 0};
+    return p;
+}
+
+void timeLayer(const Level0Layer& s) {
+    constexpr int kBatch = 16, kSize = 512, kM = 64;
+    const cuda::CudnnConvProblem p = level0Problem(s.channels);
     ASSERT_TRUE(cuda::wgmmaConvServes(p)) << s.name;
     const size_t pixels = size_t(kBatch) * kSize * kSize;
     const size_t inBytes = pixels * s.channels * 2, wBytes = size_t(kM) * 9 * s.channels * 2,
@@ -79,13 +88,7 @@ void timeLayer(const Level0Layer& s) {
 // epilogue (no 64-channel intermediate) against the kernel alone followed by cuDNN's 1x1 (legacy fused call).
 void timeHead() {
     constexpr int kBatch = 16, kSize = 512, kM = 64, kHeads = 2;
-    cuda::CudnnConvProblem p;
-    p.dtype = DataType::kFloat16;
-    p.channelsLast = true;
-    p.in = {kBatch, kM, kSize, kSize, 0};
-    p.filter = {kM, kM, 3, 3, 0};
-    p.out = {kBatch, kM, kSize, kSize, 0};
-    p.pad = {1, 1, 0};
+    const cuda::CudnnConvProblem p = level0Problem(kM);
     cuda::CudnnConvProblem head = p;
     head.in = p.out;
     head.filter = {kHeads, kM, 1, 1, 0};
@@ -122,6 +125,45 @@ void timeHead() {
     ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
 }
 
+// UNet's down.0.3 (64->64 3x3, ReLU) and the 2x2 MaxPool after it: the pool in the wgmma kernel's epilogue (y still
+// written) against the kernel alone followed by the channels-last pool kernel over y.
+void timePool() {
+    constexpr int kBatch = 16, kSize = 512, kM = 64;
+    const cuda::CudnnConvProblem p = level0Problem(kM);
+    const size_t pixels = size_t(kBatch) * kSize * kSize, bytes = pixels * kM * 2;
+    DeviceBytes x(bytes), w(size_t(kM) * 9 * kM * 2), b(kM * 2), y(bytes), pooled(bytes / 4);
+    fillRandomHalves(x.p, bytes, seed(), -1, 1);
+    fillRandomHalves(w.p, size_t(kM) * 9 * kM * 2, seed(), -0.1, 0.1);
+    fillRandomHalves(b.p, kM * 2, seed(), -1, 1);
+    DirectKernelRun run(ir::OpKind::kFusedConvNhwc, size_t(1) << 30);
+    const cuda::FusedConvOperands ops{x.p, w.p, b.p, nullptr, y.p};
+    const cuda::WgmmaConvPool pool{pooled.p};
+    const double fusedMs = medianMs([&]() -> Status {
+        cuda::CudaKernelContext ctx = run.context();
+        return cuda::runWgmmaConvPool(ctx, p, ops, true, pool);
+    });
+    const double convMs = medianMs([&]() -> Status {
+        cuda::CudaKernelContext ctx = run.context();
+        return cuda::runWgmmaConv(ctx, p, ops, true);
+    });
+    ir::Attributes attrs;
+    attrs.set("kernel_shape", std::vector<int64_t>{2, 2});
+    attrs.set("strides", std::vector<int64_t>{2, 2});
+    Shape spatial;
+    auto window = cuda::resolvePoolWindow(attrs, {kSize, kSize}, spatial);
+    ASSERT_TRUE(window.isOk()) << window.status().message();
+    const double poolMs = medianMs([&]() -> Status {
+        KILN_CUDA_CHECK(cuda::launchPoolChannelsLast(cuda::PoolOp::kMax, DataType::kFloat16, y.p, pooled.p, kBatch, kM,
+                                                     *window, nullptr));
+        return Status::ok();
+    });
+    std::printf(
+        "UNet 64->64 3x3 + 2x2 MaxPool @512 b16: in one kernel %7.4f ms | kiln conv %7.4f + pool %7.4f = %7.4f ms | "
+        "%.2fx\n",
+        fusedMs, convMs, poolMs, convMs + poolMs, fusedMs > 0 ? (convMs + poolMs) / fusedMs : 0.0);
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+}
+
 TEST(CudaConvWgmmaSpeed, DISABLED_UNetLevel0) {
     KILN_REQUIRE_GPU();
     if (!cuda::wgmmaConvDeviceSupported()) GTEST_SKIP() << "needs compute capability 9.0";
@@ -131,6 +173,7 @@ TEST(CudaConvWgmmaSpeed, DISABLED_UNetLevel0) {
         if (HasFatalFailure()) return;
     }
     timeHead();
+    timePool();
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 // the kernel through the fused channels-last call. The host side runs without a GPU.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <functional>
 #include <string>
 
@@ -134,13 +135,106 @@ TEST(CudaWgmmaConv, HeadMatchesTheTwoLayers) {
     }
 }
 
-TEST(CudaWgmmaConvHost, RefusesAMalformedHead) {
+//! MaxPoolNhwc's 2x2 stride-2 window over channels-last `y` [n, oh, ow, 64], picked by its rule (taps (0,0), (0,1),
+//! (1,0), (1,1); the first counts, a later one replaces it only when strictly greater) as raw 16-bit values.
+std::vector<uint16_t> pool2x2(const Tensor& y) {
+    const int64_t n = y.dim(0), oh = y.dim(1), ow = y.dim(2), c = y.dim(3);
+    const auto* raw = static_cast<const uint16_t*>(y.raw());
+    std::vector<uint16_t> out;
+    for (int64_t i = 0; i < n; ++i) {
+        for (int64_t py = 0; py < oh / 2; ++py) {
+            for (int64_t px = 0; px < ow / 2; ++px) {
+                for (int64_t ch = 0; ch < c; ++ch) {
+                    int64_t best = -1;
+                    for (int64_t tap = 0; tap < 4; ++tap) {
+                        const int64_t at = ((i * oh + 2 * py + tap / 2) * ow + 2 * px + tap % 2) * c + ch;
+                        if (best < 0 || y.getDouble(at) > y.getDouble(best)) best = at;
+                    }
+                    out.push_back(raw[best]);
+                }
+            }
+        }
+    }
+    return out;
+}
+
+// The 2x2 MaxPool in the epilogue (WgmmaConvPool): y bit for bit the kernel's without the pool, the pooled output bit
+// for bit MaxPoolNhwc's rule over that y, nothing written past it; ReLU makes ties of zeros (the first stays), rows
+// of 130 pixels cut the last segment, and capped grids put row pairs at the CTAs' range ends.
+TEST(CudaWgmmaConv, PoolMatchesMaxPoolOverY) {
+    KILN_REQUIRE_SM90();
+    for (DataType t : kTypes) {
+        for (const Window& win : {kWindows[1], kWindows[0]}) {
+            for (int ctas : {0, 3, 7}) {
+                const Case k{t, 2, 18, 130, 64, 64, win, true, ctas == 3, true};
+                SCOPED_TRACE(k.name() + " ctas " + std::to_string(ctas));
+                const Operands o = randomOperands(k);
+                const Tensor plain = runKernel(k, o);
+                Tensor pooled(t, {k.n, k.oh() / 2, k.ow() / 2, 64});
+                DeviceBytes dp(pooled.byteSize() + kGuard);
+                ASSERT_EQ(cudaMemset(dp.p, 0xFF, pooled.byteSize() + kGuard), cudaSuccess);
+                const cuda::WgmmaConvPool pool{dp.p};
+                const Tensor y = runConvKernel(
+                    k, o, [&pool, ctas](const cuda::CudnnConvProblem&, const cuda::SmallChannelConvParams& p) {
+                        return cuda::launchWgmmaConv(p, nullptr, ctas, nullptr, &pool);
+                    });
+                ASSERT_EQ(cudaMemcpy(pooled.raw(), dp.p, pooled.byteSize(), cudaMemcpyDeviceToHost), cudaSuccess);
+                const std::vector<char> guard = download(dp.at(pooled.byteSize()), kGuard);
+                for (size_t i = 0; i < kGuard; ++i) ASSERT_EQ(static_cast<unsigned char>(guard[i]), 0xFF) << i;
+                ASSERT_EQ(std::memcmp(y.raw(), plain.raw(), y.byteSize()), 0)
+                    << "y differs from the kernel's without the pool";
+                const std::vector<uint16_t> want = pool2x2(y);
+                const auto* got = static_cast<const uint16_t*>(pooled.raw());
+                int bad = 0;
+                for (size_t i = 0; i < want.size() && bad < 5; ++i) {
+                    if (got[i] != want[i]) {
+                        ++bad;
+                        ADD_FAILURE() << "pooled element " << i << ": 0x" << std::hex << got[i] << ", want 0x"
+                                      << want[i];
+                    }
+                }
+                if (HasFailure()) return;
+            }
+        }
+    }
+}
+
+//! A 3x3 pad 1 problem the kernel serves, 8x8, for the host-side checks (no pointers).
+cuda::WgmmaConvParams hostProblem() {
     cuda::WgmmaConvParams p;
     p.batch = 1;
     p.inH = p.inW = p.outH = p.outW = 8;
     p.channels = p.outChannels = 64;
     p.kernelH = p.kernelW = 3;
     p.padTop = p.padLeft = 1;
+    return p;
+}
+
+TEST(CudaWgmmaConvHost, RefusesAMalformedPool) {
+    cuda::WgmmaConvParams p = hostProblem();
+    alignas(16) int dummy[8] = {};
+    p.x = p.w = p.y = dummy;
+    EXPECT_TRUE(cuda::wgmmaConvPoolSupports(p));
+    cuda::WgmmaConvPool pool{nullptr};
+    EXPECT_EQ(cuda::launchWgmmaConv(p, nullptr, 0, nullptr, &pool), cudaErrorInvalidValue) << "no out";
+    pool.out = reinterpret_cast<char*>(dummy) + 2;
+    EXPECT_EQ(cuda::launchWgmmaConv(p, nullptr, 0, nullptr, &pool), cudaErrorInvalidValue) << "an unaligned out";
+    pool.out = dummy;
+    const cuda::WgmmaConvHead head{dummy, nullptr, dummy, 2};
+    EXPECT_EQ(cuda::launchWgmmaConv(p, nullptr, 0, &head, &pool), cudaErrorInvalidValue) << "a head with a pool";
+    p.y = nullptr;
+    EXPECT_EQ(cuda::launchWgmmaConv(p, nullptr, 0, nullptr, &pool), cudaErrorInvalidValue) << "no y";
+    p.y = dummy;
+    p.inH = p.outH = 7;
+    EXPECT_FALSE(cuda::wgmmaConvPoolSupports(p)) << "odd height";
+    EXPECT_EQ(cuda::launchWgmmaConv(p, nullptr, 0, nullptr, &pool), cudaErrorInvalidValue) << "odd height";
+    p.inH = p.outH = 8;
+    p.inW = p.outW = 9;
+    EXPECT_FALSE(cuda::wgmmaConvPoolSupports(p)) << "odd width";
+}
+
+TEST(CudaWgmmaConvHost, RefusesAMalformedHead) {
+    cuda::WgmmaConvParams p = hostProblem();
     alignas(16) int dummy[4] = {};
     cuda::WgmmaConvHead head{dummy, nullptr, dummy, 0};
     EXPECT_EQ(cuda::launchWgmmaConv(p, nullptr, 0, &head), cudaErrorInvalidValue) << "k = 0";

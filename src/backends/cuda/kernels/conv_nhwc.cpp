@@ -26,6 +26,10 @@
 //     computes the head in its epilogue where it serves (conv_wgmma.h: compute capability 9.0, 64 -> 64 channels,
 //     ReLU or none, k <= 8), so the intermediate h never reaches device memory; elsewhere h goes through workspace
 //     and the two convolutions run as two FusedConvNhwc nodes would.
+//   - FusedConvNhwc with `kiln_pool` (a 2x2 MaxPool fused by conv-pool-fusion, src/ir/ops.def): output 1 is the
+//     MaxPool of y. Kiln's wgmma kernel pools in its epilogue where it serves (as for the head, and even output dims),
+//     so the pool never reads y back; elsewhere y is computed as usual and the channels-last pool kernel runs over it
+//     (both bit for bit MaxPoolNhwc's result).
 #include <algorithm>
 #include <optional>
 #include <string>
@@ -40,6 +44,8 @@
 #include "backends/cuda/kernels/conv_wgmma_tactic.h"
 #include "backends/cuda/kernels/data_movement.h"
 #include "backends/cuda/kernels/families.h"
+#include "backends/cuda/kernels/pooling.h"
+#include "backends/cuda/kernels/pooling_window.h"
 
 namespace kiln::cuda {
 
@@ -218,8 +224,44 @@ Status fusedConvHeadNhwc(CudaKernelContext& ctx) {
     return fusedConvInto(ctx, convShapeFrom(s.dtype, headGeo), h, w2, b2, nullptr, EpilogueActivation{}, *y);
 }
 
+//! FusedConvNhwc with kiln_pool: y (already allocated, non-empty) and output 1 = MaxPool 2x2 stride 2 of y (ops.def).
+Status fusedConvPooled(CudaKernelContext& ctx, const ConvShape& s, const DeviceTensor& x, const DeviceTensor& w,
+                       const DeviceTensor* bias, const DeviceTensor* z, EpilogueActivation act, DeviceTensor& y) {
+    ir::Attributes window;
+    window.set("kernel_shape", std::vector<int64_t>{2, 2});
+    window.set("strides", std::vector<int64_t>{2, 2});
+    Shape spatial;
+    KILN_ASSIGN_OR_RETURN(const PoolWindow pw, resolvePoolWindow(window, {y.shape[1], y.shape[2]}, spatial));
+    KILN_ASSIGN_OR_RETURN(DeviceTensor * pooled,
+                          ctx.allocateOutput(1, s.dtype, {y.shape[0], spatial[0], spatial[1], y.shape[3]}));
+    if (y.numel() == 0) return Status::ok();
+    const bool relu = act.kind == EpilogueAct::kRelu;
+    const SymmetricPads pads = planSymmetricPads(s);
+    if ((relu || act.kind == EpilogueAct::kNone) && !pads.explicitBorder && s.dtype != DataType::kFloat64) {
+        KILN_ASSIGN_OR_RETURN(CudnnConvProblem p,
+                              cudnnProblem(s, s.inC, s.outC, pads.padded, s.win.out, pads.sym, true));
+        const FusedConvOperands ops{x.data, w.data, bias ? bias->data : nullptr, z ? z->data : nullptr, y.data};
+        const Status st = runWgmmaConvPool(ctx, p, ops, relu, WgmmaConvPool{pooled->data});
+        if (st.code() != ErrorCode::kUnsupported) return st;
+    }
+    KILN_RETURN_IF_ERROR(fusedConvInto(ctx, s, x, w, bias, z, act, y));
+    if (pooled->numel() == 0) return Status::ok();
+    KILN_CUDA_CHECK(
+        launchPoolChannelsLast(PoolOp::kMax, s.dtype, y.data, pooled->data, y.shape[0], y.shape[3], pw, ctx.stream()));
+    return Status::ok();
+}
+
 Status fusedConvNhwc(CudaKernelContext& ctx) {
     if (ctx.attrs().getInt("kiln_head", 0) != 0) return fusedConvHeadNhwc(ctx);
+    const int64_t pool = ctx.attrs().getInt("kiln_pool", 0);
+    if (pool != 0 && pool != 1) {
+        return invalidArgument("FusedConvNhwc '" + ctx.node.name() + "': attribute 'kiln_pool' must be 0 or 1, got " +
+                               std::to_string(pool));
+    }
+    if (pool == 1 && ctx.numOutputs() != 2) {
+        return invalidArgument("FusedConvNhwc '" + ctx.node.name() + "': kiln_pool needs 2 outputs (y, pooled), got " +
+                               std::to_string(ctx.numOutputs()));
+    }
     KILN_RETURN_IF_ERROR(checkOperands(ctx, 4));
     const DeviceTensor& x = ctx.input(0);
     const DeviceTensor& w = ctx.input(1);
@@ -244,6 +286,7 @@ Status fusedConvNhwc(CudaKernelContext& ctx) {
         }
     }
     KILN_ASSIGN_OR_RETURN(DeviceTensor * y, ctx.allocateOutput(0, s.dtype, outShape));
+    if (pool == 1) return fusedConvPooled(ctx, s, x, w, bias, z, act, *y);
     if (y->numel() == 0) return Status::ok();
     return fusedConvInto(ctx, s, x, w, bias, z, act, *y);
 }

@@ -37,6 +37,15 @@
 // (the accumulator is channels x pixels, y is pixels x channels); then each thread takes 16-byte pieces (one pixel,
 // 8 channels), adds z in float32, rounds once, applies ReLU (on the rounded pairs: it commutes with rounding) and
 // stores: a row segment of y is 8 KB contiguous.
+//
+// With a 2x2 MaxPool (WgmmaConvPool; outH and outW even) the CTAs' ranges are whole row pairs, so output rows
+// 2i and 2i + 1 of a strip are the two warpgroups' consecutive rows (warpgroup 0 has the even ones). Warpgroup 0's
+// epilogue also puts its rounded row into a shared "pair" buffer and arrives on the pair's named barrier; warpgroup
+// 1's epilogue waits there and, per 2x2 window, takes the maximum of the four values in MaxPoolNhwc's order and rule
+// ((2i, 2j), (2i, 2j + 1), (2i + 1, 2j), (2i + 1, 2j + 1); the first counts, a later one replaces it only when
+// strictly greater), so the pooled output is bit for bit the separate pool's over y. Pairs alternate between two
+// buffers and two barriers: warpgroup 0 cannot start the epilogue of pair p + 2 before warpgroup 1 has issued the
+// wgmmas of row 2p + 3, which come after its epilogue of pair p.
 #include <cudaTypedefs.h>
 
 #include <algorithm>
@@ -72,12 +81,18 @@ constexpr uint32_t kSlots = 8;
 // Named barrier ids (0 is __syncthreads): each consumer warpgroup's staging tile, and its turn to issue wgmmas.
 constexpr int kStageBarrier = 1;
 constexpr int kTurnBarrier = 3;
-constexpr int kConsumersBarrier = 5;  // both consumer warpgroups: the head's weights are staged
+constexpr int kConsumersBarrier = 5;               // both consumer warpgroups: the head's weights are staged
+constexpr int kPairBarrier = 6;                    // 6, 7: pair p's even row is in pair buffer p % 2 (the MaxPool)
+constexpr int kPairBytes = kTileN * kChunks * 16;  // one pair buffer: a rounded row segment
 // The head's weights in shared memory as float [kWgmmaConvMaxHead][2 halves of 32 channels][kHeadLd]: the two halves
 // 36 floats apart, so that the two threads of a pixel read them on different banks; then its bias, float
 // [kWgmmaConvMaxHead].
 constexpr int kHeadLd = 36;
 constexpr int kHeadBytes = (kWgmmaConvMaxHead * 2 * kHeadLd + kWgmmaConvMaxHead) * 4;
+
+//! What the epilogue does with a row: store it (y), reduce it by the 1x1 head (WgmmaConvHead; y not stored), or
+//! store it and pool it 2x2 with the next row (WgmmaConvPool).
+enum class Epilogue { kStore, kHead, kPool };
 
 //! What the kernel needs besides the tensor map (host-computed once per launch).
 struct Geometry {
@@ -86,15 +101,18 @@ struct Geometry {
     const void* z = nullptr;
     void* y = nullptr;
     int outH = 0, outW = 0, padTop = 0, padLeft = 0;
-    int tilesX = 0;  // row segments of kTileN pixels per output row
-    int rows = 0;    // batch x tilesX x outH row segments: CTA c computes [rows c / grid, rows (c+1) / grid)
-    int offStage = 0, offRing = 0, offHead = 0, bytes = 0;  // shared memory layout (after the barriers at 0), bytes
+    int tilesX = 0;   // row segments of kTileN pixels per output row
+    int rows = 0;     // batch x tilesX x outH row segments, split between the CTAs in units of rowStep (RowRange)
+    int rowStep = 1;  // 2 with the MaxPool: the CTAs' ranges are whole row pairs
+    int offStage = 0, offRing = 0, offHead = 0, offPair = 0, bytes = 0;  // shared memory (after the barriers at 0)
     int relu = 0;
     // The 1x1 head (WgmmaConvHead): its weights [headK][64], bias, output [batch, outH, outW, headK]; 0: none.
     const void* w2 = nullptr;
     const void* b2 = nullptr;
     void* headOut = nullptr;
     int headK = 0;
+    // The 2x2 MaxPool's output [batch, outH / 2, outW / 2, 64] (WgmmaConvPool); null: none.
+    void* pooled = nullptr;
 };
 
 constexpr int roundUp(int v, int m) { return (v + m - 1) / m * m; }
@@ -115,15 +133,16 @@ struct Strip {
 };
 
 //! The CTA's row segments: the range [lo, hi) of the row segments numbered image by image, column tile by column
-//! tile, row by row; the same count (within one) for every CTA. A strip is a run of them in one column tile.
+//! tile, row by row; the same count (within one rowStep) for every CTA, lo and hi multiples of rowStep. A strip is a
+//! run of them in one column tile.
 struct RowRange {
     int lo, hi;
 };
 
 __device__ __forceinline__ RowRange rowRangeOfCta(const Geometry& g) {
-    const int64_t grid = gridDim.x;
-    return {static_cast<int>(g.rows * static_cast<int64_t>(blockIdx.x) / grid),
-            static_cast<int>(g.rows * static_cast<int64_t>(blockIdx.x + 1) / grid)};
+    const int64_t grid = gridDim.x, units = g.rows / g.rowStep;
+    return {static_cast<int>(units * blockIdx.x / grid) * g.rowStep,
+            static_cast<int>(units * (blockIdx.x + 1) / grid) * g.rowStep};
 }
 
 //! The strip that starts at row segment `start` and ends at its column tile's last row or at `hi`.
@@ -222,48 +241,112 @@ __device__ __forceinline__ void stageAccumulators(const float (&acc)[32], float 
     }
 }
 
-//! acc + bias → staging; then z (`zr`, loadRowZ), ReLU, rounding and 16-byte stores of the row segment (ox < outW
-//! only).
+//! Piece (pixel px, channels 8q..8q+7) of a staged row: + z, rounded once, ReLU on the rounded pairs (it commutes
+//! with rounding; NaN stays NaN, as the reference's x < 0 ? 0 : x).
 template <typename T>
+__device__ __forceinline__ uint4 finalPiece(const Geometry& g, const float* stage, const uint4& z, int px, int q) {
+    // Pieces q and q + 4 of a pixel start 32 floats apart, one bank: the upper four read their halves in the other
+    // order, so that each quarter warp's 16-byte reads cover the 32 banks once.
+    const int half = q & 4;
+    const float4 a = *reinterpret_cast<const float4*>(stage + px * kStageLd + 8 * q + half);
+    const float4 b = *reinterpret_cast<const float4*>(stage + px * kStageLd + 8 * q + (4 - half));
+    const float4 lo = half ? b : a, hi = half ? a : b;
+    float v[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+    if (g.z != nullptr) {
+        const T* zv = reinterpret_cast<const T*>(&z);
+#pragma unroll
+        for (int e = 0; e < 8; ++e) v[e] += static_cast<float>(zv[e]);
+    }
+    uint4 out;
+    out.x = mma::pack2<T>(v[0], v[1]);
+    out.y = mma::pack2<T>(v[2], v[3]);
+    out.z = mma::pack2<T>(v[4], v[5]);
+    out.w = mma::pack2<T>(v[6], v[7]);
+    if (g.relu) {
+        out.x = reluNan2<T>(out.x);
+        out.y = reluNan2<T>(out.y);
+        out.z = reluNan2<T>(out.z);
+        out.w = reluNan2<T>(out.w);
+    }
+    return out;
+}
+
+//! MaxPoolNhwc's step over two packed pairs: each half of `tap` replaces `m`'s only when strictly greater (ordered:
+//! never NaN), so the first tap of a window counts even when NaN and the first of equal values stays.
+template <typename T>
+__device__ __forceinline__ uint32_t poolStep2(uint32_t m, uint32_t tap) {
+    uint32_t greater;
+    if constexpr (std::is_same_v<T, __half>) {
+        greater = __hgt2_mask(*reinterpret_cast<const __half2*>(&tap), *reinterpret_cast<const __half2*>(&m));
+    } else {
+        greater =
+            __hgt2_mask(*reinterpret_cast<const __nv_bfloat162*>(&tap), *reinterpret_cast<const __nv_bfloat162*>(&m));
+    }
+    return (m & ~greater) | (tap & greater);
+}
+
+template <typename T>
+__device__ __forceinline__ uint4 poolStep(const uint4& m, const uint4& tap) {
+    return make_uint4(poolStep2<T>(m.x, tap.x), poolStep2<T>(m.y, tap.y), poolStep2<T>(m.z, tap.z),
+                      poolStep2<T>(m.w, tap.w));
+}
+
+__device__ __forceinline__ uint4 shuffleXor(const uint4& v, int mask) {
+    return make_uint4(__shfl_xor_sync(0xffffffffu, v.x, mask), __shfl_xor_sync(0xffffffffu, v.y, mask),
+                      __shfl_xor_sync(0xffffffffu, v.z, mask), __shfl_xor_sync(0xffffffffu, v.w, mask));
+}
+
+//! Where a row's epilogue pools (kPool): the pair buffer and named barrier of the row's pair, and whether the row is
+//! the pair's first (even) one.
+struct PairSlot {
+    uint4* buffer;
+    int barrier;
+    bool first;
+};
+
+//! acc + bias → staging; then z (`zr`, loadRowZ), rounding, ReLU and 16-byte stores of the row segment (ox < outW
+//! only). kPool: the pair's first row also goes into the pair buffer; the second one's epilogue pools the two (see
+//! the top of the file) into g.pooled.
+template <typename T, bool kPool>
 __device__ __forceinline__ void storeRow(const Geometry& g, const float (&acc)[32], const uint4 (&zr)[kPieces],
                                          float bias0, float bias1, float* stage, int tid, int m0, int t, int barrierId,
-                                         int img, int oy, int x0) {
+                                         int img, int oy, int x0, const PairSlot& pair) {
     stageAccumulators(acc, bias0, bias1, stage, m0, t);
     hopper::namedBarrier(barrierId, 128);
+    if (kPool && !pair.first) hopper::namedBarrier(pair.barrier, 2 * 128);  // the pair's first row is in the buffer
     const int64_t rowBase = (static_cast<int64_t>(img) * g.outH + oy) * g.outW;
 #pragma unroll
     for (int i = 0; i < kPieces; ++i) {
         const int piece = tid + 128 * i;
         const int px = piece / kChunks, q = piece % kChunks;
         const int ox = x0 + px;
-        if (ox >= g.outW) continue;
-        // Pieces q and q + 4 of a pixel start 32 floats apart, one bank: the upper four read their halves in the
-        // other order, so that each quarter warp's 16-byte reads cover the 32 banks once.
-        const int half = q & 4;
-        const float4 a = *reinterpret_cast<const float4*>(stage + px * kStageLd + 8 * q + half);
-        const float4 b = *reinterpret_cast<const float4*>(stage + px * kStageLd + 8 * q + (4 - half));
-        const float4 lo = half ? b : a, hi = half ? a : b;
-        float v[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
-        if (g.z != nullptr) {
-            const T* zv = reinterpret_cast<const T*>(&zr[i]);
-#pragma unroll
-            for (int e = 0; e < 8; ++e) v[e] += static_cast<float>(zv[e]);
+        if constexpr (kPool) {
+            // Every lane computes its piece (the shuffle takes the whole warp); outW is even, so a window's two
+            // pixels are both inside or both past it.
+            const uint4 out = finalPiece<T>(g, stage, zr[i], px, q);
+            if (pair.first) {
+                pair.buffer[piece] = out;
+            } else {
+                const uint4 right = shuffleXor(out, kChunks);  // pixel px ^ 1, the same channels: piece ^ 8
+                if ((px & 1) == 0 && ox < g.outW) {
+                    uint4 m = pair.buffer[piece];
+                    m = poolStep<T>(m, pair.buffer[piece + kChunks]);
+                    m = poolStep<T>(m, out);
+                    m = poolStep<T>(m, right);
+                    const int64_t pooled = (static_cast<int64_t>(img) * (g.outH / 2) + oy / 2) * (g.outW / 2) + ox / 2;
+                    *reinterpret_cast<uint4*>(static_cast<T*>(g.pooled) + pooled * kWgmmaConvOutChannels + 8 * q) = m;
+                }
+            }
+            if (ox < g.outW) {
+                *reinterpret_cast<uint4*>(static_cast<T*>(g.y) + (rowBase + ox) * kWgmmaConvOutChannels + 8 * q) = out;
+            }
+        } else {
+            if (ox >= g.outW) continue;
+            *reinterpret_cast<uint4*>(static_cast<T*>(g.y) + (rowBase + ox) * kWgmmaConvOutChannels + 8 * q) =
+                finalPiece<T>(g, stage, zr[i], px, q);
         }
-        uint4 out;
-        out.x = mma::pack2<T>(v[0], v[1]);
-        out.y = mma::pack2<T>(v[2], v[3]);
-        out.z = mma::pack2<T>(v[4], v[5]);
-        out.w = mma::pack2<T>(v[6], v[7]);
-        if (g.relu) {
-            // After the rounding (ReLU commutes with it), two values per instruction; NaN stays NaN, as the
-            // reference's x < 0 ? 0 : x.
-            out.x = reluNan2<T>(out.x);
-            out.y = reluNan2<T>(out.y);
-            out.z = reluNan2<T>(out.z);
-            out.w = reluNan2<T>(out.w);
-        }
-        *reinterpret_cast<uint4*>(static_cast<T*>(g.y) + (rowBase + ox) * kWgmmaConvOutChannels + 8 * q) = out;
     }
+    if (kPool && pair.first) hopper::namedBarrierArrive(pair.barrier, 2 * 128);  // the buffer holds the row
     hopper::namedBarrier(barrierId, 128);  // the staging tile is free for the next row
 }
 
@@ -345,10 +428,11 @@ __device__ __forceinline__ void releaseUpTo(uint32_t keep, uint32_t& released, u
 
 //! One consumer warpgroup (`wg`): its output rows of every strip of this CTA (the CTA's rows numbered across its
 //! strips, row k is warpgroup k % 2's), in turn with the other warpgroup (named barriers kTurnBarrier + wg: the
-//! warpgroup of row k waits there until row k - 1's wgmmas are issued).
-template <typename T, int KH, int KW, bool kHead>
+//! warpgroup of row k waits there until row k - 1's wgmmas are issued). kPool: `pairs` are the two pair buffers.
+template <typename T, int KH, int KW, Epilogue kMode>
 __device__ __forceinline__ void consume(const Geometry& g, unsigned char* ring, uint64_t* full, uint64_t* empty,
-                                        float* stage, float* w2s, int wg) {
+                                        float* stage, float* w2s, uint4* pairs, int wg) {
+    constexpr bool kHead = kMode == Epilogue::kHead;
     const int tid = static_cast<int>(threadIdx.x) % 128;
     const int q = tid / 32, lane = tid % 32, grp = lane / 4, t = lane % 4;
     const int m0 = 16 * q + grp;
@@ -412,7 +496,12 @@ __device__ __forceinline__ void consume(const Geometry& g, unsigned char* ring, 
                 storeRowHead<T>(g, acc, bias0, bias1, stage, w2s, tid, m0, t, kStageBarrier + wg, s.img, s.y0 + r,
                                 s.x0);
             } else {
-                storeRow<T>(g, acc, zr, bias0, bias1, stage, tid, m0, t, kStageBarrier + wg, s.img, s.y0 + r, s.x0);
+                // The CTA's row k = rowsBefore + r is the first of pair k / 2 when even (warpgroup 0's; with the
+                // MaxPool, rowStep 2 makes every strip start at an even output row).
+                const int pair = (rowsBefore + r) >> 1;
+                const PairSlot slot{pairs + (pair & 1) * (kPairBytes / 16), kPairBarrier + (pair & 1), wg == 0};
+                storeRow<T, kMode == Epilogue::kPool>(g, acc, zr, bias0, bias1, stage, tid, m0, t, kStageBarrier + wg,
+                                                      s.img, s.y0 + r, s.x0, slot);
             }
         }
         releaseUpTo(end, released, full, empty);
@@ -420,7 +509,7 @@ __device__ __forceinline__ void consume(const Geometry& g, unsigned char* ring, 
     }
 }
 
-template <typename T, int KH, int KW, bool kHead>
+template <typename T, int KH, int KW, Epilogue kMode>
 __global__ void __launch_bounds__(kThreads, 1)
     wgmmaConvKernel(const __grid_constant__ CUtensorMap xMap, const __grid_constant__ Geometry g) {
 #if KILN_WGMMA_ARCH
@@ -452,9 +541,9 @@ __global__ void __launch_bounds__(kThreads, 1)
         }
     } else {
         hopper::setMaxRegisters<kConsumerRegisters, true>();
-        consume<T, KH, KW, kHead>(g, smem + g.offRing, full, empty,
-                                  reinterpret_cast<float*>(smem + g.offStage + wgIndex * kStageBytes),
-                                  reinterpret_cast<float*>(smem + g.offHead), wgIndex);
+        consume<T, KH, KW, kMode>(
+            g, smem + g.offRing, full, empty, reinterpret_cast<float*>(smem + g.offStage + wgIndex * kStageBytes),
+            reinterpret_cast<float*>(smem + g.offHead), reinterpret_cast<uint4*>(smem + g.offPair), wgIndex);
     }
 #endif
 }
@@ -468,7 +557,8 @@ bool layoutFor(const WgmmaConvParams& p, Geometry& g) {
     g.offStage = barriers;
     g.offRing = barriers + kConsumers * kStageBytes;
     g.offHead = g.offRing + static_cast<int>(kSlots) * slotBytes;
-    g.bytes = 128 + g.offHead + kHeadBytes;
+    g.offPair = roundUp(g.offHead + kHeadBytes, 16);
+    g.bytes = 128 + g.offPair + 2 * kPairBytes;
     return g.bytes <= kMaxShared;
 }
 
@@ -506,9 +596,9 @@ bool encodeInput(const WgmmaConvParams& p, CUtensorMap& map) {
                   CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
-template <typename T, int KH, int KW, bool kHead>
+template <typename T, int KH, int KW, Epilogue kMode>
 cudaError_t launchAs(const CUtensorMap& map, const Geometry& g, int ctas, cudaStream_t stream) {
-    auto* kernel = wgmmaConvKernel<T, KH, KW, kHead>;
+    auto* kernel = wgmmaConvKernel<T, KH, KW, kMode>;
     // Past 48 KB a kernel must opt in to dynamic shared memory; asked once per device for the most any layout uses.
     const cudaError_t err = allowDynamicSharedMemory(reinterpret_cast<const void*>(kernel), kMaxShared);
     if (err != cudaSuccess) return err;
@@ -516,17 +606,19 @@ cudaError_t launchAs(const CUtensorMap& map, const Geometry& g, int ctas, cudaSt
     return cudaGetLastError();
 }
 
-template <typename T, bool kHead>
+template <typename T, Epilogue kMode>
 cudaError_t launchFor(const WgmmaConvParams& p, const CUtensorMap& map, const Geometry& g, int ctas,
                       cudaStream_t stream) {
-    return p.kernelH == 1 ? launchAs<T, 1, 1, kHead>(map, g, ctas, stream)
-                          : launchAs<T, 3, 3, kHead>(map, g, ctas, stream);
+    return p.kernelH == 1 ? launchAs<T, 1, 1, kMode>(map, g, ctas, stream)
+                          : launchAs<T, 3, 3, kMode>(map, g, ctas, stream);
 }
 
 template <typename T>
 cudaError_t launchFor(const WgmmaConvParams& p, const CUtensorMap& map, const Geometry& g, int ctas,
                       cudaStream_t stream) {
-    return g.headK > 0 ? launchFor<T, true>(p, map, g, ctas, stream) : launchFor<T, false>(p, map, g, ctas, stream);
+    if (g.headK > 0) return launchFor<T, Epilogue::kHead>(p, map, g, ctas, stream);
+    if (g.pooled != nullptr) return launchFor<T, Epilogue::kPool>(p, map, g, ctas, stream);
+    return launchFor<T, Epilogue::kStore>(p, map, g, ctas, stream);
 }
 
 }  // namespace
@@ -558,12 +650,21 @@ bool wgmmaConvDeviceSupported() {
            minor == 0 && encodeTiled() != nullptr;
 }
 
-cudaError_t launchWgmmaConv(const WgmmaConvParams& p, cudaStream_t stream, int maxCtas, const WgmmaConvHead* head) {
+bool wgmmaConvPoolSupports(const WgmmaConvParams& p) {
+    return wgmmaConvSupports(p) && p.outH % 2 == 0 && p.outW % 2 == 0;
+}
+
+cudaError_t launchWgmmaConv(const WgmmaConvParams& p, cudaStream_t stream, int maxCtas, const WgmmaConvHead* head,
+                            const WgmmaConvPool* pool) {
     if (!wgmmaConvSupports(p) || !aligned16(p.x) || !aligned16(p.w) || !aligned16(p.y) || !aligned16(p.z)) {
         return cudaErrorInvalidValue;
     }
     if (head != nullptr &&
         (head->k < 1 || head->k > kWgmmaConvMaxHead || head->w2 == nullptr || head->out == nullptr || p.z != nullptr)) {
+        return cudaErrorInvalidValue;
+    }
+    if (pool != nullptr && (head != nullptr || !wgmmaConvPoolSupports(p) || pool->out == nullptr || p.y == nullptr ||
+                            !aligned16(pool->out))) {
         return cudaErrorInvalidValue;
     }
     if (static_cast<int64_t>(p.batch) * p.outH * p.outW == 0) return cudaSuccess;
@@ -591,9 +692,13 @@ cudaError_t launchWgmmaConv(const WgmmaConvParams& p, cudaStream_t stream, int m
         g.headOut = head->out;
         g.headK = head->k;
     }
+    if (pool != nullptr) {
+        g.pooled = pool->out;
+        g.rowStep = 2;
+    }
     CUtensorMap map{};
     if (!encodeInput(p, map)) return cudaErrorInvalidValue;
-    const int ctas = std::min(g.rows, maxCtas > 0 ? std::min(maxCtas, sms) : sms);
+    const int ctas = std::min(g.rows / g.rowStep, maxCtas > 0 ? std::min(maxCtas, sms) : sms);
     return p.dtype == DataType::kFloat16 ? launchFor<__half>(p, map, g, ctas, stream)
                                          : launchFor<__nv_bfloat16>(p, map, g, ctas, stream);
 }

@@ -49,12 +49,23 @@ struct WgmmaConvHead {
 //! The head sizes the kernel takes: 1 <= k <= kWgmmaConvMaxHead.
 inline constexpr int kWgmmaConvMaxHead = 8;
 
-//! Enqueues the convolution on `stream` (with `head`: only the head's output). cudaErrorInvalidValue when
-//! wgmmaConvSupports refuses the problem, x, w, y, z are not 16-byte aligned, or the head is malformed (k out of
-//! range, a null w2 or out, a z given); cudaErrorNotSupported when the device does not run it; an empty output launches
+//! A 2x2 MaxPool (strides 2, no padding) of y computed in the epilogue besides storing y: out [batch, outH / 2,
+//! outW / 2, 64] channels-last, bit for bit MaxPoolNhwc over the stored y (its order of taps and its rule: the first
+//! tap counts, a later one replaces it only when strictly greater). Needs outH and outW even (wgmmaConvPoolSupports).
+struct WgmmaConvPool {
+    void* out = nullptr;
+};
+
+//! wgmmaConvSupports, and outH and outW even (the pooled rows and columns are whole pairs). Host only.
+bool wgmmaConvPoolSupports(const WgmmaConvParams& p);
+
+//! Enqueues the convolution on `stream` (with `head`: only the head's output; with `pool`: y and its pooled copy).
+//! cudaErrorInvalidValue when wgmmaConvSupports refuses the problem, x, w, y, z are not 16-byte aligned, the head is
+//! malformed (k out of range, a null w2 or out, a z given), or the pool is (with a head, a null or unaligned out, a
+//! null y, odd outH or outW); cudaErrorNotSupported when the device does not run it; an empty output launches
 //! nothing. `maxCtas` > 0 caps the persistent grid (tests use it to give each CTA several strips); 0 is one CTA per
 //! SM.
 cudaError_t launchWgmmaConv(const WgmmaConvParams& p, cudaStream_t stream, int maxCtas = 0,
-                            const WgmmaConvHead* head = nullptr);
+                            const WgmmaConvHead* head = nullptr, const WgmmaConvPool* pool = nullptr);
 
 }  // namespace kiln::cuda

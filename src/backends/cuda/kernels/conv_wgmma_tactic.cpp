@@ -42,6 +42,17 @@ Status runWgmmaConvHead(CudaKernelContext& ctx, const CudnnConvProblem& p, const
     return Status::ok();
 }
 
+Status runWgmmaConvPool(CudaKernelContext& ctx, const CudnnConvProblem& p, const FusedConvOperands& ops, bool relu,
+                        const WgmmaConvPool& pool) {
+    if (!wgmmaConvApplies(p, ops) || pool.out == nullptr || !aligned16(pool.out) ||
+        !wgmmaConvPoolSupports(smallChannelConvParams(p, ops, relu))) {
+        return unsupported("Kiln's wgmma convolution does not apply (with a 2x2 MaxPool)");
+    }
+    KILN_CUDA_CHECK(launchWgmmaConv(smallChannelConvParams(p, ops, relu), ctx.stream(), 0, nullptr, &pool));
+    gRuns.fetch_add(1, std::memory_order_relaxed);
+    return Status::ok();
+}
+
 bool isWgmmaConvTactic(const std::string& text) { return text.rfind("kiln wgmma64", 0) == 0; }
 
 Result<bool> runWgmmaConvTactic(CudaKernelContext& ctx, const CudnnConvProblem& p, const FusedConvOperands& ops,

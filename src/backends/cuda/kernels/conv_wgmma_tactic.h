@@ -34,6 +34,11 @@ Status runWgmmaConv(CudaKernelContext& ctx, const CudnnConvProblem& p, const Fus
 Status runWgmmaConvHead(CudaKernelContext& ctx, const CudnnConvProblem& p, const FusedConvOperands& ops, bool relu,
                         const WgmmaConvHead& head);
 
+//! The call with a 2x2 MaxPool of y in the kernel's epilogue (conv_wgmma.h's WgmmaConvPool: y is written too);
+//! kUnsupported when the kernel does not apply, the output dims are odd or pool.out is null or not 16-byte aligned.
+Status runWgmmaConvPool(CudaKernelContext& ctx, const CudnnConvProblem& p, const FusedConvOperands& ops, bool relu,
+                        const WgmmaConvPool& pool);
+
 //! Whether `text` claims to be a Kiln wgmma tactic (any version).
 bool isWgmmaConvTactic(const std::string& text);
 
