@@ -137,21 +137,34 @@ __device__ __forceinline__ void loadPatch(const SmallChannelConvParams& p, const
         return __ldg(x + imageBase + (static_cast<int64_t>(iy) * p.inW + ix0) * p.channels + j);
     };
     if ((l.patchRows + kWarps - 1) / kWarps <= kLoadRows && (l.rowLen + 31) / 32 <= kLoadCols) {
+        // Each row's bounds and address once (ncu: the per-element form was a third of the kernel's instructions).
+        // The warp's rows and a row's 32-element columns end the unrolled loops early (uniform branches): only the
+        // slots that exist cost instructions (UNet's first layer uses 3 x 2 of the 5 x 4).
+        const int jEnd = min(hi, l.rowLen);
+        const int rows = (l.patchRows - warp + kWarps - 1) / kWarps, cols = (l.rowLen + 31) / 32;
         uint16_t v[kLoadRows][kLoadCols];
 #pragma unroll
         for (int i = 0; i < kLoadRows; ++i) {
+            if (i >= rows) break;
+            const int iy = iy0 + warp + i * kWarps;
+            const bool rowInside = iy >= 0 && iy < p.inH;
+            const uint16_t* row = x + imageBase + (static_cast<int64_t>(iy) * p.inW + ix0) * p.channels;
 #pragma unroll
             for (int c = 0; c < kLoadCols; ++c) {
-                const int r = warp + i * kWarps;
-                v[i][c] = r < l.patchRows ? value(r, lane + 32 * c) : uint16_t{0};
+                if (c >= cols) break;
+                const int j = lane + 32 * c;
+                v[i][c] = rowInside && j >= lo && j < jEnd ? __ldg(row + j) : uint16_t{0};
             }
         }
 #pragma unroll
         for (int i = 0; i < kLoadRows; ++i) {
+            if (i >= rows) break;
+            uint16_t* dst = sPatch + (warp + i * kWarps) * l.rowLen;
 #pragma unroll
             for (int c = 0; c < kLoadCols; ++c) {
-                const int r = warp + i * kWarps, j = lane + 32 * c;
-                if (r < l.patchRows && j < l.rowLen) sPatch[r * l.rowLen + j] = v[i][c];
+                if (c >= cols) break;
+                const int j = lane + 32 * c;
+                if (j < l.rowLen) dst[j] = v[i][c];
             }
         }
         return;
@@ -172,7 +185,7 @@ __device__ __forceinline__ float2 unpack2(uint32_t v) {
 
 //! One m-tile's epilogue: acc + bias (+ z), ReLU, rounded into the warp's staging tile, then 16-byte stores of its
 //! `valid` pixels (the first at flat pixel index pix0 of y).
-template <typename T, int kNt>
+template <typename T, int kNt, bool kZ>
 __device__ __forceinline__ void storeTile(const SmallChannelConvParams& p, const Layout& l, float (&acc)[kNt][4],
                                           uint16_t* stage, int64_t pix0, int valid, int lane) {
     const int g = lane / 4, t = lane % 4;
@@ -187,17 +200,14 @@ __device__ __forceinline__ void storeTile(const SmallChannelConvParams& p, const
             const int r = g + 8 * h;
             float v0 = acc[nt][2 * h];  // the bias is the accumulators' initial value
             float v1 = acc[nt][2 * h + 1];
-            if (z != nullptr && r < valid) {
+            if (kZ && r < valid) {
                 const float2 zv = unpack2<T>(__ldg(z + ((pix0 + r) * m + col) / 2));
                 v0 += zv.x;
                 v1 += zv.y;
             }
-            if (p.relu) {
-                // NaN stays NaN, as through the reference's Relu (x < 0 ? 0 : x).
-                v0 = v0 < 0.0f ? 0.0f : v0;
-                v1 = v1 < 0.0f ? 0.0f : v1;
-            }
-            *reinterpret_cast<uint32_t*>(stage + r * l.lds + col) = mma::pack2<T>(v0, v1);
+            uint32_t packed = mma::pack2<T>(v0, v1);
+            if (p.relu) packed = mma::reluNan2<T>(packed);  // on the rounded pair (it commutes with rounding)
+            *reinterpret_cast<uint32_t*>(stage + r * l.lds + col) = packed;
         }
     }
     __syncwarp();
@@ -222,7 +232,9 @@ __device__ __forceinline__ void storeTile(const SmallChannelConvParams& p, const
     __syncwarp();  // the staging tile is free for the next m-tile
 }
 
-template <typename T, int kNt>
+//! kZ: p.z is given (a compile-time switch: the residual's loads and their 64-bit addresses were, predicated off, half
+//! of the instructions of UNet's first layer, which has none).
+template <typename T, int kNt, bool kZ>
 __global__ void __launch_bounds__(kThreads, kCtasPerSm)
     smallChannelConvKernel(const SmallChannelConvParams p, const Layout l) {
     extern __shared__ __align__(16) unsigned char shared[];
@@ -320,14 +332,14 @@ __global__ void __launch_bounds__(kThreads, kCtasPerSm)
             if (oy >= p.outH || ox >= p.outW) continue;  // the same for the whole warp
             const int valid = min(16, p.outW - ox);
             const int64_t pix0 = (static_cast<int64_t>(img) * p.outH + oy) * p.outW + ox;
-            storeTile<T, kNt>(p, l, acc[mt], stage, pix0, valid, lane);
+            storeTile<T, kNt, kZ>(p, l, acc[mt], stage, pix0, valid, lane);
         }
     }
 }
 
-template <typename T, int kNt>
+template <typename T, int kNt, bool kZ>
 cudaError_t launchAs(const SmallChannelConvParams& p, const Layout& l, cudaStream_t stream) {
-    auto* kernel = smallChannelConvKernel<T, kNt>;
+    auto* kernel = smallChannelConvKernel<T, kNt, kZ>;
     // Past 48 KB a kernel must opt in to dynamic shared memory, to the most any layout uses (once per device:
     // launch_cache.h).
     cudaError_t err = allowDynamicSharedMemory(reinterpret_cast<const void*>(kernel), kMaxShared);
@@ -342,13 +354,18 @@ cudaError_t launchAs(const SmallChannelConvParams& p, const Layout& l, cudaStrea
     return cudaGetLastError();
 }
 
-template <typename T>
+template <typename T, bool kZ>
 cudaError_t launchFor(const SmallChannelConvParams& p, const Layout& l, cudaStream_t stream) {
     switch (paddedOutChannels(p.outChannels)) {
-        case 16: return launchAs<T, 2>(p, l, stream);
-        case 32: return launchAs<T, 4>(p, l, stream);
-        default: return launchAs<T, 8>(p, l, stream);
+        case 16: return launchAs<T, 2, kZ>(p, l, stream);
+        case 32: return launchAs<T, 4, kZ>(p, l, stream);
+        default: return launchAs<T, 8, kZ>(p, l, stream);
     }
+}
+
+template <typename T>
+cudaError_t launchFor(const SmallChannelConvParams& p, const Layout& l, cudaStream_t stream) {
+    return p.z != nullptr ? launchFor<T, true>(p, l, stream) : launchFor<T, false>(p, l, stream);
 }
 
 }  // namespace

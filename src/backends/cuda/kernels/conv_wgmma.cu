@@ -215,18 +215,6 @@ __device__ __forceinline__ void loadRowZ(const Geometry& g, uint4 (&zr)[kPieces]
     }
 }
 
-//! max(x, 0) of two packed T values, NaN kept.
-template <typename T>
-__device__ __forceinline__ uint32_t reluNan2(uint32_t v) {
-    if constexpr (std::is_same_v<T, __half>) {
-        const __half2 r = __hmax2_nan(*reinterpret_cast<const __half2*>(&v), __float2half2_rn(0.0f));
-        return *reinterpret_cast<const uint32_t*>(&r);
-    } else {
-        const __nv_bfloat162 r = __hmax2_nan(*reinterpret_cast<const __nv_bfloat162*>(&v), __float2bfloat162_rn(0.0f));
-        return *reinterpret_cast<const uint32_t*>(&r);
-    }
-}
-
 //! The warpgroup's accumulators + bias → its float staging tile [64 pixels][kStageLd] (rows m0 and m0 + 8 of the
 //! accumulator are channels, its columns pixels).
 __device__ __forceinline__ void stageAccumulators(const float (&acc)[32], float bias0, float bias1, float* stage,
@@ -263,10 +251,10 @@ __device__ __forceinline__ uint4 finalPiece(const Geometry& g, const float* stag
     out.z = mma::pack2<T>(v[4], v[5]);
     out.w = mma::pack2<T>(v[6], v[7]);
     if (g.relu) {
-        out.x = reluNan2<T>(out.x);
-        out.y = reluNan2<T>(out.y);
-        out.z = reluNan2<T>(out.z);
-        out.w = reluNan2<T>(out.w);
+        out.x = mma::reluNan2<T>(out.x);
+        out.y = mma::reluNan2<T>(out.y);
+        out.z = mma::reluNan2<T>(out.z);
+        out.w = mma::reluNan2<T>(out.w);
     }
     return out;
 }

@@ -62,6 +62,19 @@ __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
     }
 }
 
+//! max(x, 0) of two packed T values, NaN kept (the reference's Relu, x < 0 ? 0 : x): applied after the rounding,
+//! with which it commutes, two values per instruction.
+template <typename T>
+__device__ __forceinline__ uint32_t reluNan2(uint32_t v) {
+    if constexpr (std::is_same_v<T, __half>) {
+        const __half2 r = __hmax2_nan(*reinterpret_cast<const __half2*>(&v), __float2half2_rn(0.0f));
+        return *reinterpret_cast<const uint32_t*>(&r);
+    } else {
+        const __nv_bfloat162 r = __hmax2_nan(*reinterpret_cast<const __nv_bfloat162*>(&v), __float2bfloat162_rn(0.0f));
+        return *reinterpret_cast<const uint32_t*>(&r);
+    }
+}
+
 //! A 32-bit shared-memory load (two b16 values of a fragment).
 __device__ __forceinline__ uint32_t lds32(const void* p) { return *reinterpret_cast<const uint32_t*>(p); }
 
