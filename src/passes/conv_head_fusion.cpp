@@ -20,6 +20,7 @@
 #include "passes/layer_precision.h"
 #include "passes/passes.h"
 #include "passes/pattern_util.h"
+#include "passes/wgmma_conv_match.h"
 
 namespace kiln::passes {
 
@@ -27,23 +28,10 @@ namespace {
 
 using ir::OpKind;
 
-//! What Kiln's wgmma convolution computes a head for (src/backends/cuda/kernels/conv_wgmma.h: 64 -> 64 channels,
-//! 1x1 or 3x3, stride and dilation 1, at most 8 head channels): elsewhere the fused node would only move the
-//! intermediate into workspace, so the pass leaves the pair alone.
-constexpr int64_t kKernelChannels = 64;
+//! The most head channels Kiln's wgmma convolution computes in its epilogue (src/backends/cuda/kernels/conv_wgmma.h;
+//! the head's results must fit its registers): past that, or where wgmmaServes declines the convolution, the fused
+//! node would only move the intermediate into workspace, so the pass leaves the pair alone.
 constexpr int64_t kMaxHeadChannels = 8;
-
-bool halfFloat(DataType t) { return t == DataType::kFloat16 || t == DataType::kBFloat16; }
-
-//! An ints attribute absent or with every element `want`.
-bool allEqual(const ir::Attributes& attrs, const std::string& name, int64_t want) {
-    const std::optional<std::vector<int64_t>> v = attrs.getInts(name);
-    if (!v) return true;
-    for (int64_t x : *v) {
-        if (x != want) return false;
-    }
-    return true;
-}
 
 //! B's window is the identity: 1x1, strides and dilations 1, no padding, one group.
 bool pointwiseWindow(const ir::Attributes& attrs) {
@@ -90,27 +78,10 @@ public:
 private:
     //! The 1x1 convolution that alone reads `conv`'s output and may become its head; null otherwise.
     ir::Node* headOf(const ir::Node& conv) const {
-        if (conv.op() != OpKind::kFusedConvNhwc || conv.outputs().size() != 1 || conv.inputs().size() > 4) {
-            return nullptr;
-        }
-        if (conv.input(3) != nullptr || conv.attrs().has("kiln_head") || conv.attrs().getInt("group", 1) != 1) {
-            return nullptr;
-        }
-        const std::string act = conv.attrs().getString("activation");
-        if (!act.empty() && act != "Relu") return nullptr;
+        if (!wgmmaServes(conv) || conv.input(3) != nullptr) return nullptr;
         const ir::Value* inner = conv.output(0);
-        const DataType t = inner ? inner->dtype() : DataType::kUndefined;
-        const ir::Value* x = conv.input(0);
+        const DataType t = inner->dtype();
         const ir::Value* w = conv.input(1);
-        if (!halfFloat(t) || !x || x->dtype() != t || !w || !w->isConstant() || w->constant().dtype() != t ||
-            w->constant().rank() != 4) {
-            return nullptr;
-        }
-        const Shape& ws = w->constant().shape();
-        if (ws[0] != kKernelChannels || ws[3] != kKernelChannels || ws[1] != ws[2] || (ws[1] != 1 && ws[1] != 3) ||
-            !allEqual(conv.attrs(), "strides", 1) || !allEqual(conv.attrs(), "dilations", 1)) {
-            return nullptr;
-        }
         ir::Node* head = soleReader(inner, OpKind::kFusedConvNhwc, mRefs);
         if (!head || head->input(0) != inner || head->inputs().size() > 3 || head->outputs().size() != 1) {
             return nullptr;

@@ -65,6 +65,13 @@ std::unique_ptr<Pass> createConcatConvSplit();
 //! epilogue where it serves (the 64-channel intermediate is never stored); elsewhere the intermediate goes through
 //! workspace.
 std::unique_ptr<Pass> createConvHeadFusion();
+//! "conv-pool-fusion" (src/passes/conv_pool_fusion.cpp): a channels-last FP16/BF16 64 -> 64 convolution (1x1 or 3x3,
+//! stride 1, ReLU or none) whose output a 2x2 stride-2 MaxPoolNhwc reads → the convolution with the attribute
+//! `kiln_pool` writes the pooled tensor as its second output (semantics in src/ir/ops.def); the output keeps its
+//! other readers (UNet's skip connection). In defaultPipeline after conv-head-fusion: only CUDA FP16/BF16 engines
+//! have such convolutions, and on the GPU the convolution writes the pooled result from its epilogue, so the MaxPool
+//! does not read the whole output again.
+std::unique_ptr<Pass> createConvPoolFusion();
 //! "convtranspose-concat-fusion" (src/passes/convtranspose_concat_fusion.cpp): a channels-last Concat with an input
 //! from a GEMM-shaped ConvTransposeNhwc read only there → one ConvTransposeNhwc that writes into its slice of the
 //! Concat's output (the Concat's other inputs become its inputs 3..., attribute `kiln_concat_slot`).

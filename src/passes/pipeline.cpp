@@ -31,6 +31,8 @@ std::vector<std::unique_ptr<Pass>> defaultPipeline(PrecisionPolicy precision) {
     p.push_back(createConcatConvSplit());
     // A 1x1 head read from a convolution's output goes into that convolution (its output then never stored).
     p.push_back(createConvHeadFusion());
+    // A 2x2 MaxPool of a convolution's output is written by that convolution (which then keeps its other readers).
+    p.push_back(createConvPoolFusion());
     // After the layout hook made ConvTransposeNhwc (CUDA FP16/BF16 engines only) and precision fixed the dtypes.
     p.push_back(createConvTransposeConcatFusion());
     // The edges' Casts (precision) and Transposes (layout) exist only now.

@@ -119,6 +119,29 @@ inline void expectTensorEq(const Tensor& got, const Tensor& want) {
     }
 }
 
+//! Byte-for-byte comparison (dtype, shape, every bit: tells -0 from +0 and one NaN payload from another), for results
+//! that must be the same computation, not merely equal values.
+inline void expectTensorBitsEq(const Tensor& got, const Tensor& want) {
+    ASSERT_EQ(got.dtype(), want.dtype()) << dataTypeName(got.dtype()) << " vs " << dataTypeName(want.dtype());
+    ASSERT_EQ(got.shape(), want.shape()) << shapeToString(got.shape()) << " vs " << shapeToString(want.shape());
+    const auto* g = static_cast<const unsigned char*>(got.raw());
+    const auto* w = static_cast<const unsigned char*>(want.raw());
+    const size_t elem = dataTypeSize(got.dtype());
+    for (size_t i = 0; i < got.byteSize(); ++i) {
+        ASSERT_EQ(g[i], w[i]) << "element " << i / elem << ": " << got.getDouble(static_cast<int64_t>(i / elem))
+                              << " vs " << want.getDouble(static_cast<int64_t>(i / elem));
+    }
+}
+
+//! Runs `op`, which must fail with a one-line message that contains `want`.
+inline void expectOneLineError(const OpTester& op, const std::string& want) {
+    auto r = op.run();
+    ASSERT_FALSE(r.isOk()) << "expected an error containing: " << want;
+    const std::string& got = r.status().message();
+    EXPECT_NE(got.find(want), std::string::npos) << got;
+    EXPECT_EQ(got.find('\n'), std::string::npos) << got;
+}
+
 //! |got - want| <= atol + rtol * |want| elementwise.
 inline void expectTensorNear(const Tensor& got, const Tensor& want, double rtol = 1e-5, double atol = 1e-6) {
     ASSERT_EQ(got.dtype(), want.dtype()) << dataTypeName(got.dtype()) << " vs " << dataTypeName(want.dtype());

@@ -88,14 +88,6 @@ int64_t fuseHeads(ir::Graph& g) {
     return runPasses(g, one(passes::createConvHeadFusion())).changesByPass["conv-head-fusion"];
 }
 
-//! The graph's one FusedConvNhwc.
-const ir::Node* onlyConv(const ir::Graph& g) {
-    for (const auto& n : g.nodes()) {
-        if (n->op() == OpKind::kFusedConvNhwc) return n.get();
-    }
-    return nullptr;
-}
-
 TEST(PassConvHeadFusion, FusesTheHeadAndMatchesTheUnfusedGraphBitwise) {
     const std::pair<const char*, HeadOptions> cases[] = {
         {"float16, ReLU, both biases", {}},
@@ -111,7 +103,7 @@ TEST(PassConvHeadFusion, FusesTheHeadAndMatchesTheUnfusedGraphBitwise) {
         headGraph(rb, o);
         headGraph(gb, o);
         ASSERT_EQ(fuseHeads(g), 1);
-        const ir::Node* fused = onlyConv(g);
+        const ir::Node* fused = firstOf(g, OpKind::kFusedConvNhwc);
         ASSERT_NE(fused, nullptr);
         EXPECT_EQ(countOps(g, OpKind::kFusedConvNhwc), 1u);
         EXPECT_EQ(fused->name(), "inner") << "the convolution's name (GraphBuilder names a node after its output)";

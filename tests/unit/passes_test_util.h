@@ -100,6 +100,14 @@ inline size_t countOps(const ir::Graph& g, ir::OpKind op) {
         std::count_if(g.nodes().begin(), g.nodes().end(), [&](const auto& n) { return n->op() == op; }));
 }
 
+//! The graph's first node of `op` (in node order), or null.
+inline const ir::Node* firstOf(const ir::Graph& g, ir::OpKind op) {
+    for (const auto& n : g.nodes()) {
+        if (n->op() == op) return n.get();
+    }
+    return nullptr;
+}
+
 //! x[1, 4, 6, 5] → Conv → c → Relu → r → Add(r, Sigmoid(x) = s) → a → Softmax → y; plus an integer Shape of `a`
 //! ("shape") that precision passes must leave alone. Outputs y and shape; nodes are named after their outputs.
 inline void convSoftmaxBlock(GraphBuilder& b) {

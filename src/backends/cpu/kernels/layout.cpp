@@ -12,6 +12,10 @@
 // runs its convolution as usual into a temporary of the node's dtype (so rounded as the stored intermediate of the
 // unfused graph was), then the 1x1 head convolution over it through the same reference kernel: the result is the
 // unfused graph's bit for bit.
+//
+// FusedConvNhwc with the attribute `kiln_pool` (made by src/passes/conv_pool_fusion.cpp; semantics in src/ir/ops.def)
+// writes its result Y as usual into output 0, then MaxPool 2x2 stride 2 of that stored Y into output 1 through the
+// MaxPool reference kernel: P is the replaced MaxPoolNhwc node's bit for bit (NaN and -0 included).
 #include <optional>
 
 #include "backends/cpu/data_movement.h"
@@ -50,11 +54,11 @@ Result<Tensor> channelsFirstResult(KernelContext& ctx, KernelFn base, uint32_t c
     return std::move(sub.outputs[0]);
 }
 
-//! Writes the channels-first `y` permuted to channels-last into output 0.
-Status writeChannelsLast(KernelContext& ctx, const Tensor& y) {
+//! Writes the channels-first `y` permuted to channels-last into output `index`.
+Status writeChannelsLast(KernelContext& ctx, const Tensor& y, size_t index = 0) {
     Shape shape;
     for (int64_t p : kToChannelsLast) shape.push_back(y.dim(p));
-    KILN_ASSIGN_OR_RETURN(Tensor * out, ctx.allocateOutput(0, y.dtype(), std::move(shape)));
+    KILN_ASSIGN_OR_RETURN(Tensor * out, ctx.allocateOutput(index, y.dtype(), std::move(shape)));
     gatherByDimOffsets(y, 0, transposeOffsets(y.shape(), kToChannelsLast), *out);
     return Status::ok();
 }
@@ -94,6 +98,26 @@ Status fusedConvWithHead(KernelContext& ctx) {
     return writeChannelsLast(ctx, y);
 }
 
+//! FusedConvNhwc with `kiln_pool` (see the top of the file): inputs X, W, B, Z as without; outputs Y and P.
+Status fusedConvWithPool(KernelContext& ctx) {
+    if (ctx.numOutputs() != 2) {
+        return invalidArgument("kiln_pool is set: expects 2 outputs (Y and the pooled P), got " +
+                               std::to_string(ctx.numOutputs()));
+    }
+    KILN_RETURN_IF_ERROR(ctx.requireInputs(2, 4));
+    // Y [N, M, OH, OW] in the node's dtype: what the unfused graph stored and its MaxPool read.
+    KILN_ASSIGN_OR_RETURN(const Tensor y, channelsFirstResult(ctx, &kernelFusedConv, 0b1011u, {"X", "W", "B", "Z"}, 4));
+    KILN_RETURN_IF_ERROR(writeChannelsLast(ctx, y, 0));
+    // The pool is a separate MaxPool node's: 2x2 window, strides 2, no padding, floor mode, no Indices.
+    ir::Node poolNode(ir::OpKind::kMaxPool, ctx.node.name() + "/pool", ctx.opset());
+    poolNode.attrs().set("kernel_shape", std::vector<int64_t>{2, 2});
+    poolNode.attrs().set("strides", std::vector<int64_t>{2, 2});
+    KernelContext pool{poolNode, {&y}, {}, ctx.runSubgraph, nullptr};
+    pool.outputs.resize(1);
+    KILN_RETURN_IF_ERROR(kernelMaxPool(pool));
+    return writeChannelsLast(ctx, pool.outputs[0], 1);
+}
+
 //! The fused ConvTransposeNhwc + Concat (see the top of the file): `y` is the ConvTranspose's channels-last result.
 Status concatWithOthers(KernelContext& ctx, const Tensor& y, int64_t slot) {
     std::vector<const Tensor*> parts;
@@ -117,8 +141,19 @@ Status concatWithOthers(KernelContext& ctx, const Tensor& y, int64_t slot) {
 
 Status kernelFusedConvNhwc(KernelContext& ctx) {
     const int64_t head = ctx.attrs().getInt("kiln_head", 0);
+    const int64_t pool = ctx.attrs().getInt("kiln_pool", 0);
+    if (head != 0 && head != 1) {
+        return invalidArgument("attribute 'kiln_head' must be 0 or 1, got " + std::to_string(head));
+    }
+    if (pool != 0 && pool != 1) {
+        return invalidArgument("attribute 'kiln_pool' must be 0 or 1, got " + std::to_string(pool));
+    }
+    if (head == 1 && pool == 1) return invalidArgument("attributes 'kiln_head' and 'kiln_pool' cannot both be set");
+    if (pool == 1) return fusedConvWithPool(ctx);
+    if (ctx.numOutputs() != 1) {
+        return invalidArgument("expects 1 output without kiln_pool, got " + std::to_string(ctx.numOutputs()));
+    }
     if (head == 1) return fusedConvWithHead(ctx);
-    if (head != 0) return invalidArgument("attribute 'kiln_head' must be 0 or 1, got " + std::to_string(head));
     KILN_RETURN_IF_ERROR(ctx.requireInputs(2, 4));
     return runChannelsFirst(ctx, &kernelFusedConv, 0b1011u, {"X", "W", "B", "Z"});
 }
