@@ -247,9 +247,12 @@ TEST(CudaConvNhwc, MalformedPoolIsRefused) {
     const DataType f = DataType::kFloat16;
     for (const auto& [value, outputs, message] :
          {std::tuple{int64_t{2}, size_t{2}, "attribute 'kiln_pool' must be 0 or 1, got 2"},
-          std::tuple{int64_t{1}, size_t{1}, "kiln_pool needs 2 outputs"}}) {
+          std::tuple{int64_t{1}, size_t{1}, "kiln_pool needs 2 outputs"},
+          std::tuple{int64_t{-1}, size_t{2}, "'kiln_head' and 'kiln_pool' cannot both be set"}}) {
         OpTester op = nhwcConv(f, {1, 8, 8, 64}, {64, 3, 3, 64}).attr("pads", Ints{1, 1, 1, 1});
-        op.attr("kiln_pool", value).outputs(outputs);
+        // -1: kiln_pool = 1 with kiln_head = 1.
+        op.attr("kiln_pool", value < 0 ? int64_t{1} : value).outputs(outputs);
+        if (value < 0) op.attr("kiln_head", int64_t{1});
         auto built = op.build();
         ASSERT_TRUE(built.isOk()) << built.status().message();
         auto r = runOnCuda(*built->graph, built->feeds);

@@ -252,8 +252,14 @@ Status fusedConvPooled(CudaKernelContext& ctx, const ConvShape& s, const DeviceT
 }
 
 Status fusedConvNhwc(CudaKernelContext& ctx) {
-    if (ctx.attrs().getInt("kiln_head", 0) != 0) return fusedConvHeadNhwc(ctx);
     const int64_t pool = ctx.attrs().getInt("kiln_pool", 0);
+    if (ctx.attrs().getInt("kiln_head", 0) != 0) {
+        if (pool != 0) {
+            return invalidArgument("FusedConvNhwc '" + ctx.node.name() +
+                                   "': attributes 'kiln_head' and 'kiln_pool' cannot both be set");
+        }
+        return fusedConvHeadNhwc(ctx);
+    }
     if (pool != 0 && pool != 1) {
         return invalidArgument("FusedConvNhwc '" + ctx.node.name() + "': attribute 'kiln_pool' must be 0 or 1, got " +
                                std::to_string(pool));
