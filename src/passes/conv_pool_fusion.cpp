@@ -5,8 +5,8 @@
 //
 // Issue 7: UNet's level-0 encoder ends with a 3x3 convolution 64 → 64 (ReLU) whose output the decoder reads (the skip
 // connection) and a 2x2 MaxPool reads. On the GPU the MaxPool reads all of Y again (537 MB at batch 16, 512x512,
-// FP16) only to write a quarter of it; a convolution that pools in its epilogue writes P from the registers that
-// hold Y. P is the MaxPool of the stored (dtype-rounded) Y, so the result is the unfused graph's.
+// FP16) only to write a quarter of it; Kiln's wgmma convolution pools in its epilogue, from the rounded rows it is
+// storing. P is the MaxPool of the stored (dtype-rounded) Y, so the result is the unfused graph's.
 //
 // Matches only FP16/BF16 FusedConvNhwc nodes (CUDA engines: the CPU backend's FP32 graphs are untouched) with:
 //   - the convolution: what Kiln's wgmma kernel serves (wgmmaServes: 64 -> 64 channels, 1x1 or 3x3, strides and
