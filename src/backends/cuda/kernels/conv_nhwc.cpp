@@ -156,6 +156,47 @@ Status checkOperands(const CudaKernelContext& ctx, size_t maxInputs) {
     return requireChannelsLast(ctx.input(1), 1, "W");
 }
 
+//! What every form of FusedConvNhwc checks alike: X and W (4-D, one dtype), the geometry, the bias, a float dtype and
+//! the activation.
+struct FusedConvCall {
+    const DeviceTensor& x;
+    const DeviceTensor& w;
+    ConvShape s;
+    const DeviceTensor* bias;
+    EpilogueActivation act;
+};
+
+Result<FusedConvCall> checkFusedConv(const CudaKernelContext& ctx, size_t maxInputs) {
+    KILN_RETURN_IF_ERROR(checkOperands(ctx, maxInputs));
+    const DeviceTensor& x = ctx.input(0);
+    const DeviceTensor& w = ctx.input(1);
+    if (w.dtype != x.dtype) {
+        return invalidArgument("input 'W' " + shapeView(w).describe() + " must have the dtype of input 'X' " +
+                               shapeView(x).describe());
+    }
+    KILN_ASSIGN_OR_RETURN(nn::ConvGeometry geo,
+                          nn::convGeometry(ctx.attrs(), channelsFirstView(x), channelsFirstView(w)));
+    const ConvShape s = convShapeFrom(x.dtype, geo);
+    const DeviceTensor* bias = optionalInput(ctx, 2);
+    KILN_RETURN_IF_ERROR(checkConvBias(bias, s.outC, s.dtype));
+    KILN_RETURN_IF_ERROR(checkConvFloat(s.dtype, "FusedConvNhwc"));
+    KILN_ASSIGN_OR_RETURN(EpilogueActivation act, parseFusedActivation(ctx.attrs()));
+    return FusedConvCall{x, w, s, bias, act};
+}
+
+//! The problem Kiln's wgmma kernel is asked for when a fused epilogue (head, pool) may run in it: none where it cannot
+//! (an activation other than ReLU or none, explicit borders, float64); whether the kernel serves the rest is its own
+//! call's to say (kUnsupported).
+Result<std::optional<CudnnConvProblem>> wgmmaProblem(const ConvShape& s, EpilogueActivation act) {
+    const SymmetricPads pads = planSymmetricPads(s);
+    if ((act.kind != EpilogueAct::kRelu && act.kind != EpilogueAct::kNone) || pads.explicitBorder ||
+        s.dtype == DataType::kFloat64) {
+        return std::optional<CudnnConvProblem>{};
+    }
+    KILN_ASSIGN_OR_RETURN(CudnnConvProblem p, cudnnProblem(s, s.inC, s.outC, pads.padded, s.win.out, pads.sym, true));
+    return std::optional<CudnnConvProblem>{p};
+}
+
 //! y = act(conv(x, w) + bias + z) as FusedConvNhwc computes it: cuDNN, else Kiln's direct kernel and the epilogue.
 Status fusedConvInto(CudaKernelContext& ctx, const ConvShape& s, const DeviceTensor& x, const DeviceTensor& w,
                      const DeviceTensor* bias, const DeviceTensor* z, EpilogueActivation act, DeviceTensor& y) {
@@ -184,17 +225,8 @@ Result<int64_t> checkHeadOperands(const CudaKernelContext& ctx, const ConvShape&
 
 //! FusedConvNhwc with kiln_head: y = conv1x1(h, W2) + B2 with h = act(conv(X, W) + B) in the dtype (ops.def).
 Status fusedConvHeadNhwc(CudaKernelContext& ctx) {
-    KILN_RETURN_IF_ERROR(checkOperands(ctx, 6));
-    const DeviceTensor& x = ctx.input(0);
-    const DeviceTensor& w = ctx.input(1);
-    KILN_ASSIGN_OR_RETURN(nn::ConvGeometry geo,
-                          nn::convGeometry(ctx.attrs(), channelsFirstView(x), channelsFirstView(w)));
-    const ConvShape s = convShapeFrom(x.dtype, geo);
-    if (w.dtype != x.dtype) return invalidArgument("input 'W' must have the dtype of input 'X'");
-    const DeviceTensor* bias = optionalInput(ctx, 2);
-    KILN_RETURN_IF_ERROR(checkConvBias(bias, s.outC, s.dtype));
-    KILN_RETURN_IF_ERROR(checkConvFloat(s.dtype, "FusedConvNhwc"));
-    KILN_ASSIGN_OR_RETURN(EpilogueActivation act, parseFusedActivation(ctx.attrs()));
+    KILN_ASSIGN_OR_RETURN(const FusedConvCall call, checkFusedConv(ctx, 6));
+    const auto& [x, w, s, bias, act] = call;
     KILN_ASSIGN_OR_RETURN(const int64_t k, checkHeadOperands(ctx, s));
     const DeviceTensor& w2 = ctx.input(4);
     const DeviceTensor* b2 = optionalInput(ctx, 5);
@@ -203,15 +235,11 @@ Status fusedConvHeadNhwc(CudaKernelContext& ctx) {
     outShape[3] = k;
     KILN_ASSIGN_OR_RETURN(DeviceTensor * y, ctx.allocateOutput(0, s.dtype, outShape));
     if (y->numel() == 0) return Status::ok();
-    const bool relu = act.kind == EpilogueAct::kRelu;
-    const SymmetricPads pads = planSymmetricPads(s);
-    if ((relu || act.kind == EpilogueAct::kNone) && k <= kWgmmaConvMaxHead && !pads.explicitBorder &&
-        s.dtype != DataType::kFloat64) {
-        KILN_ASSIGN_OR_RETURN(CudnnConvProblem p,
-                              cudnnProblem(s, s.inC, s.outC, pads.padded, s.win.out, pads.sym, true));
+    KILN_ASSIGN_OR_RETURN(const std::optional<CudnnConvProblem> p, wgmmaProblem(s, act));
+    if (p && k <= kWgmmaConvMaxHead) {
         const FusedConvOperands ops{x.data, w.data, bias ? bias->data : nullptr, nullptr, y->data};
         const WgmmaConvHead head{w2.data, b2 ? b2->data : nullptr, y->data, static_cast<int>(k)};
-        const Status st = runWgmmaConvHead(ctx, p, ops, relu, head);
+        const Status st = runWgmmaConvHead(ctx, *p, ops, act.kind == EpilogueAct::kRelu, head);
         if (st.code() != ErrorCode::kUnsupported) return st;
     }
     // h through workspace, then the head as a FusedConvNhwc of its own (1x1, no activation).
@@ -225,8 +253,8 @@ Status fusedConvHeadNhwc(CudaKernelContext& ctx) {
 }
 
 //! FusedConvNhwc with kiln_pool: y (already allocated, non-empty) and output 1 = MaxPool 2x2 stride 2 of y (ops.def).
-Status fusedConvPooled(CudaKernelContext& ctx, const ConvShape& s, const DeviceTensor& x, const DeviceTensor& w,
-                       const DeviceTensor* bias, const DeviceTensor* z, EpilogueActivation act, DeviceTensor& y) {
+Status fusedConvPooled(CudaKernelContext& ctx, const FusedConvCall& call, const DeviceTensor* z, DeviceTensor& y) {
+    const auto& [x, w, s, bias, act] = call;
     ir::Attributes window;
     window.set("kernel_shape", std::vector<int64_t>{2, 2});
     window.set("strides", std::vector<int64_t>{2, 2});
@@ -235,13 +263,10 @@ Status fusedConvPooled(CudaKernelContext& ctx, const ConvShape& s, const DeviceT
     KILN_ASSIGN_OR_RETURN(DeviceTensor * pooled,
                           ctx.allocateOutput(1, s.dtype, {y.shape[0], spatial[0], spatial[1], y.shape[3]}));
     if (y.numel() == 0) return Status::ok();
-    const bool relu = act.kind == EpilogueAct::kRelu;
-    const SymmetricPads pads = planSymmetricPads(s);
-    if ((relu || act.kind == EpilogueAct::kNone) && !pads.explicitBorder && s.dtype != DataType::kFloat64) {
-        KILN_ASSIGN_OR_RETURN(CudnnConvProblem p,
-                              cudnnProblem(s, s.inC, s.outC, pads.padded, s.win.out, pads.sym, true));
+    KILN_ASSIGN_OR_RETURN(const std::optional<CudnnConvProblem> p, wgmmaProblem(s, act));
+    if (p) {
         const FusedConvOperands ops{x.data, w.data, bias ? bias->data : nullptr, z ? z->data : nullptr, y.data};
-        const Status st = runWgmmaConvPool(ctx, p, ops, relu, WgmmaConvPool{pooled->data});
+        const Status st = runWgmmaConvPool(ctx, *p, ops, act.kind == EpilogueAct::kRelu, WgmmaConvPool{pooled->data});
         if (st.code() != ErrorCode::kUnsupported) return st;
     }
     KILN_RETURN_IF_ERROR(fusedConvInto(ctx, s, x, w, bias, z, act, y));
@@ -268,20 +293,8 @@ Status fusedConvNhwc(CudaKernelContext& ctx) {
         return invalidArgument("FusedConvNhwc '" + ctx.node.name() + "': kiln_pool needs 2 outputs (y, pooled), got " +
                                std::to_string(ctx.numOutputs()));
     }
-    KILN_RETURN_IF_ERROR(checkOperands(ctx, 4));
-    const DeviceTensor& x = ctx.input(0);
-    const DeviceTensor& w = ctx.input(1);
-    if (w.dtype != x.dtype) {
-        return invalidArgument("input 'W' " + shapeView(w).describe() + " must have the dtype of input 'X' " +
-                               shapeView(x).describe());
-    }
-    KILN_ASSIGN_OR_RETURN(nn::ConvGeometry geo,
-                          nn::convGeometry(ctx.attrs(), channelsFirstView(x), channelsFirstView(w)));
-    const ConvShape s = convShapeFrom(x.dtype, geo);
-    const DeviceTensor* bias = optionalInput(ctx, 2);
-    KILN_RETURN_IF_ERROR(checkConvBias(bias, s.outC, s.dtype));
-    KILN_RETURN_IF_ERROR(checkConvFloat(s.dtype, "FusedConvNhwc"));
-    KILN_ASSIGN_OR_RETURN(EpilogueActivation act, parseFusedActivation(ctx.attrs()));
+    KILN_ASSIGN_OR_RETURN(const FusedConvCall call, checkFusedConv(ctx, 4));
+    const auto& [x, w, s, bias, act] = call;
     const Shape outShape = channelsLastShape(s.outShape);
     const DeviceTensor* z = optionalInput(ctx, 3);
     if (z) {
@@ -292,7 +305,7 @@ Status fusedConvNhwc(CudaKernelContext& ctx) {
         }
     }
     KILN_ASSIGN_OR_RETURN(DeviceTensor * y, ctx.allocateOutput(0, s.dtype, outShape));
-    if (pool == 1) return fusedConvPooled(ctx, s, x, w, bias, z, act, *y);
+    if (pool == 1) return fusedConvPooled(ctx, call, z, *y);
     if (y->numel() == 0) return Status::ok();
     return fusedConvInto(ctx, s, x, w, bias, z, act, *y);
 }

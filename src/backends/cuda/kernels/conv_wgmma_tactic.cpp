@@ -12,6 +12,14 @@ namespace {
 
 std::atomic<uint64_t> gRuns{0};
 
+//! Enqueues the kernel on ctx's stream (with the head or pool given) and counts the run.
+Status launchCounted(CudaKernelContext& ctx, const WgmmaConvParams& params, const WgmmaConvHead* head = nullptr,
+                     const WgmmaConvPool* pool = nullptr) {
+    KILN_CUDA_CHECK(launchWgmmaConv(params, ctx.stream(), 0, head, pool));
+    gRuns.fetch_add(1, std::memory_order_relaxed);
+    return Status::ok();
+}
+
 }  // namespace
 
 bool wgmmaConvServes(const CudnnConvProblem& p) {
@@ -27,9 +35,7 @@ bool wgmmaConvApplies(const CudnnConvProblem& p, const FusedConvOperands& ops) {
 
 Status runWgmmaConv(CudaKernelContext& ctx, const CudnnConvProblem& p, const FusedConvOperands& ops, bool relu) {
     if (!wgmmaConvApplies(p, ops)) return unsupported("Kiln's wgmma convolution does not apply");
-    KILN_CUDA_CHECK(launchWgmmaConv(smallChannelConvParams(p, ops, relu), ctx.stream()));
-    gRuns.fetch_add(1, std::memory_order_relaxed);
-    return Status::ok();
+    return launchCounted(ctx, smallChannelConvParams(p, ops, relu));
 }
 
 Status runWgmmaConvHead(CudaKernelContext& ctx, const CudnnConvProblem& p, const FusedConvOperands& ops, bool relu,
@@ -37,20 +43,16 @@ Status runWgmmaConvHead(CudaKernelContext& ctx, const CudnnConvProblem& p, const
     if (!wgmmaConvApplies(p, ops) || head.k < 1 || head.k > kWgmmaConvMaxHead) {
         return unsupported("Kiln's wgmma convolution does not apply (with a head of " + std::to_string(head.k) + ")");
     }
-    KILN_CUDA_CHECK(launchWgmmaConv(smallChannelConvParams(p, ops, relu), ctx.stream(), 0, &head));
-    gRuns.fetch_add(1, std::memory_order_relaxed);
-    return Status::ok();
+    return launchCounted(ctx, smallChannelConvParams(p, ops, relu), &head);
 }
 
 Status runWgmmaConvPool(CudaKernelContext& ctx, const CudnnConvProblem& p, const FusedConvOperands& ops, bool relu,
                         const WgmmaConvPool& pool) {
-    if (!wgmmaConvApplies(p, ops) || pool.out == nullptr || !aligned16(pool.out) ||
-        !wgmmaConvPoolSupports(smallChannelConvParams(p, ops, relu))) {
+    const WgmmaConvParams params = smallChannelConvParams(p, ops, relu);
+    if (!wgmmaConvApplies(p, ops) || pool.out == nullptr || !aligned16(pool.out) || !wgmmaConvPoolSupports(params)) {
         return unsupported("Kiln's wgmma convolution does not apply (with a 2x2 MaxPool)");
     }
-    KILN_CUDA_CHECK(launchWgmmaConv(smallChannelConvParams(p, ops, relu), ctx.stream(), 0, nullptr, &pool));
-    gRuns.fetch_add(1, std::memory_order_relaxed);
-    return Status::ok();
+    return launchCounted(ctx, params, nullptr, &pool);
 }
 
 bool isWgmmaConvTactic(const std::string& text) { return text.rfind("kiln wgmma64", 0) == 0; }
